@@ -1,0 +1,30 @@
+# Two commands on a fresh machine: `make sweep` and `make test`.
+# Each creates .venv and installs the package when it is missing or pyproject.toml changed.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+EXP    ?= experiments/default.yaml
+
+.PHONY: sweep test test-fast bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+sweep: $(STAMP)
+	$(VENV)/bin/sweep run $(EXP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+bench: $(STAMP)
+	$(PY) bench/train_throughput.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache
