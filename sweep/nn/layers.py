@@ -1,0 +1,145 @@
+"""Layers and losses as pure functions, in the style of CS231n.
+
+Every layer has ``*_forward(...) -> (out, cache)`` and ``*_backward(dout, cache) -> grads``;
+every loss returns ``(loss, dscores)`` where ``loss`` is a Python float (mean over the N rows) and
+``dscores`` has the shape and dtype of ``scores``. Nothing here keeps state or draws random numbers.
+Arrays keep the dtype they come in with (float32 in training, float64 in gradient checks).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+# --------------------------------------------------------------------------------------- affine
+def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray):
+    """Fully connected layer ``out = x @ w + b``.
+
+    x: (N, d_1, ..., d_k), flattened to rows of D = d_1 * ... * d_k (a view when x is contiguous).
+    w: (D, M); b: (M,). Returns out (N, M) and the cache ``(x, w)``.
+    """
+    rows = x.reshape(x.shape[0], -1)
+    out = rows @ w
+    out += b
+    return out, (x, w)
+
+
+def affine_backward(dout: np.ndarray, cache, need_dx: bool = True):
+    """Gradients of :func:`affine_forward`.
+
+    dout: (N, M). Returns ``(dx, dw, db)`` with dx shaped like the forward input x, dw (D, M),
+    db (M,). ``need_dx=False`` skips the (N, D) product and returns ``dx=None``: the first layer of a
+    network never needs the gradient with respect to its input data.
+    """
+    x, w = cache
+    rows = x.reshape(x.shape[0], -1)
+    dw = rows.T @ dout  # a transposed view: BLAS takes it as is, without a copy
+    db = dout.sum(axis=0)
+    dx = (dout @ w.T).reshape(x.shape) if need_dx else None
+    return dx, dw, db
+
+
+# ---------------------------------------------------------------------------------- activations
+def relu_forward(x: np.ndarray):
+    """``max(0, x)`` elementwise. Returns out (shape of x) and cache = out."""
+    out = np.maximum(x, 0)
+    return out, out
+
+
+def relu_backward(dout: np.ndarray, cache) -> np.ndarray:
+    """Gradient of ReLU: dout where the unit was active, 0 elsewhere."""
+    out = cache
+    return np.where(out > 0, dout, 0).astype(dout.dtype, copy=False)
+
+
+def sigmoid_forward(x: np.ndarray):
+    """Logistic sigmoid ``1 / (1 + exp(-x))``, computed without overflow for large |x|."""
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+    ex = np.exp(x[~pos])
+    out[~pos] = ex / (1.0 + ex)
+    return out, out
+
+
+def sigmoid_backward(dout: np.ndarray, cache) -> np.ndarray:
+    """Gradient of the sigmoid: ``dout * s * (1 - s)``."""
+    s = cache
+    return dout * s * (1 - s)
+
+
+def tanh_forward(x: np.ndarray):
+    """Hyperbolic tangent elementwise; cache = out."""
+    out = np.tanh(x)
+    return out, out
+
+
+def tanh_backward(dout: np.ndarray, cache) -> np.ndarray:
+    """Gradient of tanh: ``dout * (1 - tanh(x)**2)``."""
+    t = cache
+    return dout * (1 - t * t)
+
+
+ACTIVATIONS = {
+    "relu": (relu_forward, relu_backward),
+    "sigmoid": (sigmoid_forward, sigmoid_backward),
+    "tanh": (tanh_forward, tanh_backward),
+}
+
+
+# --------------------------------------------------------------------------------------- losses
+def softmax_loss(scores: np.ndarray, y: np.ndarray):
+    """Softmax cross-entropy, mean over rows.
+
+    scores: (N, C) class scores; y: (N,) integer labels in [0, C).
+    Scores are shifted by their row maximum first, so scores of 1e4 (or any finite size) give a
+    finite loss and gradient.
+    """
+    n = scores.shape[0]
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    sum_exp = exp.sum(axis=1, keepdims=True)
+    log_probs_true = shifted[np.arange(n), y] - np.log(sum_exp[:, 0])
+    loss = -float(log_probs_true.mean())
+    dscores = exp
+    dscores /= sum_exp
+    dscores[np.arange(n), y] -= 1
+    dscores /= n
+    return loss, dscores
+
+
+def svm_loss(scores: np.ndarray, y: np.ndarray, delta: float = 1.0):
+    """Multiclass SVM (hinge) loss ``mean_i sum_{j != y_i} max(0, s_j - s_{y_i} + delta)``.
+
+    scores: (N, C); y: (N,) integer labels.
+    """
+    n = scores.shape[0]
+    rows = np.arange(n)
+    correct = scores[rows, y][:, None]
+    margins = np.maximum(0, scores - correct + delta)
+    margins[rows, y] = 0
+    loss = float(margins.sum() / n)
+    positive = (margins > 0).astype(scores.dtype)
+    positive[rows, y] = -positive.sum(axis=1)
+    positive /= n
+    return loss, positive
+
+
+def mse_loss(scores: np.ndarray, y: np.ndarray):
+    """Squared error ``0.5 * mean_i sum_j (s_ij - t_ij)**2``.
+
+    scores: (N, C). y: either (N,) integer labels (targets are their one-hot rows) or (N, C)
+    real-valued targets (regression, as in a Euclidean loss).
+    """
+    n = scores.shape[0]
+    diff = scores.copy()
+    if y.ndim == 1:
+        diff[np.arange(n), y] -= 1
+    else:
+        diff -= y
+    loss = 0.5 * float(np.vdot(diff, diff)) / n
+    diff /= n
+    return loss, diff
+
+
+LOSSES = {"softmax": softmax_loss, "svm": svm_loss, "mse": mse_loss}

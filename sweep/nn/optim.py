@@ -1,0 +1,120 @@
+"""First-order update rules as functions ``update(w, dw, config) -> (next_w, config)``.
+
+As in CS231n, all the state of a rule (velocity, moment estimates, step count) lives in ``config``,
+never in globals, so a training run is reproducible from its seed alone. ``config`` needs at least
+``learning_rate``; the rule fills in the defaults of its other keys on first use.
+
+For speed, ``w`` and the state arrays are updated in place and ``next_w`` is ``w`` itself: pass
+copies when the old values must survive. Arithmetic stays in the dtype of ``w`` (float32 stays
+float32; the scalar hyperparameters are Python floats).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sgd(w, dw, config=None):
+    """Vanilla stochastic gradient descent: ``w -= learning_rate * dw``."""
+    config = {} if config is None else config
+    config.setdefault("learning_rate", 1e-2)
+    w -= config["learning_rate"] * dw
+    return w, config
+
+
+def sgd_momentum(w, dw, config=None):
+    """SGD with momentum: ``v = momentum * v - learning_rate * dw; w += v``.
+
+    config: learning_rate, momentum (default 0.9), velocity (zeros like w at first).
+    """
+    config = {} if config is None else config
+    config.setdefault("learning_rate", 1e-2)
+    config.setdefault("momentum", 0.9)
+    v = config.get("velocity")
+    if v is None:
+        v = np.zeros_like(w)
+    v *= config["momentum"]
+    v -= config["learning_rate"] * dw
+    w += v
+    config["velocity"] = v
+    return w, config
+
+
+def nesterov(w, dw, config=None):
+    """Nesterov momentum in the look-ahead form of CS231n.
+
+    ``v_prev = v; v = momentum * v - learning_rate * dw; w += -momentum * v_prev + (1 + momentum) * v``
+    """
+    config = {} if config is None else config
+    config.setdefault("learning_rate", 1e-2)
+    config.setdefault("momentum", 0.9)
+    mu = config["momentum"]
+    v = config.get("velocity")
+    if v is None:
+        v = np.zeros_like(w)
+    v_prev = v.copy()
+    v *= mu
+    v -= config["learning_rate"] * dw
+    w -= mu * v_prev
+    w += (1 + mu) * v
+    config["velocity"] = v
+    return w, config
+
+
+def rmsprop(w, dw, config=None):
+    """RMSProp: ``cache = decay * cache + (1 - decay) * dw**2; w -= lr * dw / (sqrt(cache) + eps)``.
+
+    config: learning_rate, decay_rate (0.99), epsilon (1e-8), cache (zeros like w at first).
+    """
+    config = {} if config is None else config
+    config.setdefault("learning_rate", 1e-2)
+    config.setdefault("decay_rate", 0.99)
+    config.setdefault("epsilon", 1e-8)
+    cache = config.get("cache")
+    if cache is None:
+        cache = np.zeros_like(w)
+    decay = config["decay_rate"]
+    cache *= decay
+    cache += (1 - decay) * (dw * dw)
+    w -= config["learning_rate"] * dw / (np.sqrt(cache) + config["epsilon"])
+    config["cache"] = cache
+    return w, config
+
+
+def adam(w, dw, config=None):
+    """Adam with bias correction (Kingma & Ba, 2015).
+
+    config: learning_rate (1e-3), beta1 (0.9), beta2 (0.999), epsilon (1e-8), and the state
+    m, v (zeros like w at first) and t (steps taken, 0 at first).
+    """
+    config = {} if config is None else config
+    config.setdefault("learning_rate", 1e-3)
+    config.setdefault("beta1", 0.9)
+    config.setdefault("beta2", 0.999)
+    config.setdefault("epsilon", 1e-8)
+    config.setdefault("t", 0)
+    m = config.get("m")
+    v = config.get("v")
+    if m is None:
+        m = np.zeros_like(w)
+        v = np.zeros_like(w)
+    b1, b2 = config["beta1"], config["beta2"]
+    t = config["t"] + 1
+    m *= b1
+    m += (1 - b1) * dw
+    v *= b2
+    v += (1 - b2) * (dw * dw)
+    m_hat = m / (1 - b1**t)
+    v_hat = v / (1 - b2**t)
+    w -= config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"])
+    config.update(m=m, v=v, t=t)
+    return w, config
+
+
+UPDATE_RULES = {
+    "sgd": sgd,
+    "sgd_momentum": sgd_momentum,
+    "nesterov": nesterov,
+    "rmsprop": rmsprop,
+    "adam": adam,
+}

@@ -1,0 +1,200 @@
+"""The trainer: seeded minibatch training of a :class:`~sweep.nn.TwoLayerNet` (CS231n's Solver).
+
+Determinism: every random draw comes from ``np.random.default_rng(seed)``; the same net, data and
+seed give bitwise the same history. The learning rate of epoch ``e`` (0-based) is
+``learning_rate * lr_decay**e`` and each epoch draws its own permutation, so the model after epoch
+``k`` of an ``N``-epoch run is exactly the model of a ``k``-epoch run: the sweep scores several
+``epochs`` values from one run (see :meth:`History.prefix`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .nn.optim import UPDATE_RULES
+
+#: At most this many training rows are scored for ``train_acc`` each epoch (a fixed subsample).
+TRAIN_ACC_ROWS = 10_000
+#: Seed of the fixed ``train_acc`` subsample: the same rows for every trial on the same data.
+_TRAIN_ACC_SUBSAMPLE_SEED = 0
+
+STATUS_OK = "ok"
+STATUS_DIVERGED = "diverged"
+
+
+@dataclass
+class History:
+    """Per-epoch records of one training run.
+
+    ``records[k]`` describes epoch ``k + 1``: ``epoch`` (1-based), ``train_loss`` (mean objective,
+    data loss plus L2 penalty, over the epoch's minibatches), ``train_acc`` (on a fixed subsample of
+    at most 10,000 training rows), ``val_loss`` (mean data loss on the validation split, without the
+    penalty, so it compares across ``reg``), ``val_acc``, ``lr`` (the epoch's learning rate) and
+    ``seconds`` (wall time of the epoch, evaluation included). Accuracies are NaN for real-valued
+    targets.
+
+    ``status`` is ``"ok"`` or ``"diverged"``. A run diverges when a minibatch loss is not finite;
+    training stops at once and ``diverged_epoch`` is the 1-based epoch where it happened, whose
+    record has NaN metrics.
+    """
+
+    records: list[dict] = field(default_factory=list)
+    status: str = STATUS_OK
+    diverged_epoch: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i):
+        return self.records[i]
+
+    def __iter__(self):
+        return iter(self.records)
+
+    @property
+    def diverged(self) -> bool:
+        return self.status == STATUS_DIVERGED
+
+    def prefix(self, epochs: int) -> "History":
+        """The history a run of ``epochs`` epochs with the same seed would have produced."""
+        records = [dict(r) for r in self.records[:epochs]]
+        if self.diverged and self.diverged_epoch <= epochs:
+            return History(records, STATUS_DIVERGED, self.diverged_epoch)
+        if len(records) < epochs:
+            raise ValueError(f"history has {len(self.records)} epochs, cannot give a prefix of {epochs}")
+        return History(records, STATUS_OK, None)
+
+    def to_frame(self):
+        """The records as a pandas DataFrame, one row per epoch."""
+        import pandas as pd
+
+        return pd.DataFrame.from_records(self.records)
+
+
+def train(net, data, *, optimizer: str = "sgd", learning_rate: float = 1e-3, lr_decay: float = 1.0,
+          batch_size: int = 200, epochs: int = 10, seed: int = 0, momentum: float | None = None,
+          optim_config: dict | None = None, train_acc_rows: int = TRAIN_ACC_ROWS, callback=None,
+          verbose: bool = False) -> History:
+    """Train ``net`` in place on ``data`` and return its :class:`History`.
+
+    ``data`` is a :class:`~sweep.data.Dataset` (or anything with ``X_train, y_train, X_val, y_val``).
+    Each epoch visits every training row once, in minibatches of ``batch_size`` (the last may be
+    smaller) drawn from a fresh permutation. ``optimizer`` names an update rule of
+    :mod:`sweep.nn.optim`; ``momentum`` (for sgd_momentum / nesterov) and ``optim_config`` (any other
+    keys of the rule) are passed to it. ``callback(epoch, net, record)`` is called after each epoch.
+    """
+    if optimizer not in UPDATE_RULES:
+        raise ValueError(f"optimizer must be one of {tuple(UPDATE_RULES)}, got {optimizer!r}")
+    for name, value in (("learning_rate", learning_rate), ("lr_decay", lr_decay)):
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+    if int(batch_size) != batch_size or batch_size < 1 or int(epochs) != epochs or epochs < 1:
+        raise ValueError(f"batch_size and epochs must be positive integers, got {batch_size!r}, {epochs!r}")
+    update = UPDATE_RULES[optimizer]
+
+    X, y = data.X_train, data.y_train
+    n_train = len(X)
+    if n_train == 0:
+        raise ValueError("the training split is empty")
+    if len(y) != n_train:
+        raise ValueError(f"X_train has {n_train} rows but y_train has {len(y)}")
+    batch_size = min(int(batch_size), n_train)
+    acc_rows = _train_acc_rows(n_train, train_acc_rows)
+    X_acc, y_acc = (X, y) if acc_rows is None else (X[acc_rows], y[acc_rows])
+
+    rng = np.random.default_rng(seed)
+    configs = {}
+    for name in net.params:
+        config = dict(optim_config or {})
+        if momentum is not None:
+            config["momentum"] = momentum
+        configs[name] = config
+    batch_X = np.empty((batch_size,) + X.shape[1:], dtype=X.dtype)
+    batch_y = np.empty((batch_size,) + y.shape[1:], dtype=y.dtype)
+
+    history = History()
+    for epoch in range(int(epochs)):
+        start = time.perf_counter()
+        lr = learning_rate * lr_decay**epoch
+        for config in configs.values():
+            config["learning_rate"] = lr
+        order = rng.permutation(n_train)
+        loss_sum, n_batches = 0.0, 0
+        for begin in range(0, n_train, batch_size):
+            idx = order[begin:begin + batch_size]
+            n = len(idx)
+            # Gather into reused, contiguous buffers: one (batch, D) copy, no new allocation.
+            xb = np.take(X, idx, axis=0, out=batch_X[:n])
+            yb = np.take(y, idx, axis=0, out=batch_y[:n])
+            loss, grads = net.loss(xb, yb)
+            if not math.isfinite(loss):
+                history.records.append(_record(epoch + 1, math.nan, math.nan, math.nan, math.nan, lr,
+                                               time.perf_counter() - start))
+                history.status, history.diverged_epoch = STATUS_DIVERGED, epoch + 1
+                if verbose:
+                    print(f"epoch {epoch + 1}: loss is {loss}, training diverged")
+                return history
+            for name, w in net.params.items():
+                net.params[name], configs[name] = update(w, grads[name], configs[name])
+            loss_sum += loss
+            n_batches += 1
+
+        train_acc = _accuracy(net, X_acc, y_acc)
+        val_loss, val_acc = evaluate(net, data.X_val, data.y_val)
+        record = _record(epoch + 1, loss_sum / n_batches, train_acc, val_loss, val_acc, lr,
+                         time.perf_counter() - start)
+        history.records.append(record)
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}: loss {record['train_loss']:.4f} train_acc {train_acc:.4f} "
+                  f"val_loss {val_loss:.4f} val_acc {val_acc:.4f} lr {lr:.3g}")
+        if callback is not None:
+            callback(epoch + 1, net, record)
+    return history
+
+
+def evaluate(net, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Mean data loss (no L2 penalty) and accuracy of ``net`` on ``(X, y)``.
+
+    Scores are computed in chunks of rows. Accuracy is NaN for real-valued (N, C) targets; both are
+    NaN for an empty set.
+    """
+    from .nn.layers import LOSSES
+    from .nn.net import EVAL_CHUNK_ROWS
+
+    n = len(X)
+    if n == 0:
+        return math.nan, math.nan
+    loss_fn = LOSSES[net.loss_name]
+    loss_sum, correct = 0.0, 0
+    for begin in range(0, n, EVAL_CHUNK_ROWS):
+        scores = net.loss(X[begin:begin + EVAL_CHUNK_ROWS])
+        yc = y[begin:begin + EVAL_CHUNK_ROWS]
+        loss_sum += loss_fn(scores, yc)[0] * len(scores)
+        if y.ndim == 1:
+            correct += int(np.count_nonzero(scores.argmax(axis=1) == yc))
+    accuracy = correct / n if y.ndim == 1 else math.nan
+    return loss_sum / n, accuracy
+
+
+def _accuracy(net, X, y) -> float:
+    if y.ndim != 1:
+        return math.nan
+    return net.accuracy(X, y)
+
+
+def _train_acc_rows(n_train: int, limit: int) -> np.ndarray | None:
+    """Sorted indices of the fixed train-accuracy subsample, or None when every row is used."""
+    if n_train <= limit:
+        return None
+    rng = np.random.default_rng(_TRAIN_ACC_SUBSAMPLE_SEED)
+    return np.sort(rng.choice(n_train, size=limit, replace=False))
+
+
+def _record(epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds) -> dict:
+    return {"epoch": epoch, "train_loss": float(train_loss), "train_acc": float(train_acc),
+            "val_loss": float(val_loss), "val_acc": float(val_acc), "lr": float(lr),
+            "seconds": float(seconds)}
