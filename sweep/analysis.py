@@ -1,0 +1,106 @@
+"""Pandas views of a run folder: trials, histories, the ranking and the leaderboard."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .params import PARAMETER_NAMES
+from .store import HISTORY_FILE, TRIALS_FILE
+from .task import DIVERGED, OK
+
+#: Sort order of statuses: finished runs by the metric, then diverged, then runs with no result.
+_STATUS_RANK = {OK: 0, DIVERGED: 1}
+
+
+def read_trials(run_dir) -> pd.DataFrame:
+    """trials.csv as a DataFrame, one row per trial in completion order (``order`` column added)."""
+    frame = pd.read_csv(Path(run_dir) / TRIALS_FILE, dtype={"trial_id": str, "config_id": str, "error": str},
+                        keep_default_na=False, na_values=["", "nan", "NaN"])
+    frame["error"] = frame["error"].fillna("")
+    frame.insert(0, "order", np.arange(1, len(frame) + 1))
+    return frame
+
+
+def read_history(run_dir) -> pd.DataFrame:
+    """history.csv as a DataFrame, one row per trial and epoch."""
+    return pd.read_csv(Path(run_dir) / HISTORY_FILE, dtype={"trial_id": str})
+
+
+def rank(trials: pd.DataFrame, metric: str, maximize: bool) -> pd.DataFrame:
+    """Trials best first: ``ok`` by the metric, then ``diverged``, then ``failed`` / ``crashed``."""
+    frame = trials.copy()
+    frame["_status_rank"] = frame["status"].map(_STATUS_RANK).fillna(2)
+    frame["_key"] = -frame[metric] if maximize else frame[metric]
+    frame = frame.sort_values(["_status_rank", "_key", "order"], na_position="last", kind="stable")
+    return frame.drop(columns=["_status_rank", "_key"]).reset_index(drop=True)
+
+
+def searched_columns(trials: pd.DataFrame) -> list[str]:
+    """Hyperparameters that take more than one value in this run."""
+    return [p for p in PARAMETER_NAMES if p in trials and trials[p].nunique(dropna=False) > 1]
+
+
+def leaderboard(trials: pd.DataFrame, metric: str, maximize: bool, sort: str | None = None) -> pd.DataFrame:
+    """One row per configuration: its parameters, the metric's mean and std over repeats, the seeds run.
+
+    Configurations are ranked by the mean over their ``ok`` repeats; those with no ``ok`` repeat
+    come last. ``sort`` names another column to sort by (descending for accuracies, ascending else).
+    """
+    params = searched_columns(trials) or ["hidden_size"]
+    ok = trials[trials["status"] == OK]
+    stats = ok.groupby("config_id")[metric].agg(["mean", "std", "count"])
+    first = trials.drop_duplicates("config_id").set_index("config_id")
+    statuses = trials.groupby("config_id")["status"].agg(lambda s: ",".join(sorted(set(s))))
+    board = pd.DataFrame({p: first[p] for p in params})
+    board[f"{metric}_mean"] = stats["mean"]
+    board[f"{metric}_std"] = stats["std"]
+    board["runs"] = trials.groupby("config_id").size()
+    board["ok"] = stats["count"].reindex(board.index).fillna(0).astype(int)
+    board["status"] = statuses
+    for extra in ("val_acc", "train_acc", "val_loss", "seconds"):
+        if extra != metric and extra in ok:
+            board[f"{extra}_mean"] = ok.groupby("config_id")[extra].mean()
+    board = board.reset_index()
+    key = f"{metric}_mean"
+    board["_has"] = board[key].notna()
+    board = board.sort_values(["_has", key], ascending=[False, not maximize], kind="stable").drop(columns="_has")
+    if sort:
+        column = sort if sort in board else f"{sort}_mean"
+        if column not in board:
+            raise KeyError(sort)
+        ascending = not (column.startswith(("val_acc", "train_acc", "best_val_acc")))
+        board = board.sort_values(column, ascending=ascending, na_position="last", kind="stable")
+    board.insert(0, "rank", np.arange(1, len(board) + 1))
+    return board.reset_index(drop=True)
+
+
+def best_trial(trials: pd.DataFrame, metric: str, maximize: bool) -> pd.Series | None:
+    """The trial whose model is "the best": the best repeat of the configuration with the best mean.
+
+    None when no trial finished ``ok``.
+    """
+    ok = trials[(trials["status"] == OK) & trials[metric].notna()]
+    if ok.empty:
+        return None
+    means = ok.groupby("config_id")[metric].mean()
+    best_config = means.idxmax() if maximize else means.idxmin()
+    members = ok[ok["config_id"] == best_config]
+    return rank(members, metric, maximize).iloc[0]
+
+
+def status_counts(trials: pd.DataFrame) -> dict[str, int]:
+    """How many trials ended with each status."""
+    return {str(k): int(v) for k, v in trials["status"].value_counts().items()}
+
+
+def clean(value):
+    """A value fit for JSON: NaN becomes None, NumPy scalars become Python ones."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value

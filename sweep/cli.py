@@ -1,0 +1,259 @@
+"""The command line: ``sweep run | list | show | best | plot | report | data fetch``.
+
+User errors (bad experiment file, missing data, bad values) print one line on stderr and exit with
+status 2. ``sweep run`` exits 0 when every trial ran (diverged included), 1 when any failed or
+crashed, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from .errors import SweepError
+
+EXIT_OK, EXIT_TRIALS_FAILED, EXIT_USER_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+RESULTS_ROOT = Path("results")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sweep", description="Hyperparameter sweeps for small NumPy networks.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run (or resume) the sweep of an experiment file")
+    run.add_argument("experiment", type=Path, help="experiment YAML file")
+    run.add_argument("--n-jobs", type=int, help="worker processes (default: the experiment's n_jobs, else one per core)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a key (dotted for nested keys; a hyperparameter name fixes it); repeatable")
+    run.add_argument("--resume", nargs="?", const=True, default=False, metavar="RUN_DIR",
+                     help="continue the latest (or the given) run of this experiment")
+    run.add_argument("--out", type=Path, help="run folder to write (default results/<name>/<time>/)")
+    run.add_argument("--results", type=Path, default=RESULTS_ROOT, help="root of run folders (default: results)")
+    run.add_argument("--quiet", action="store_true", help="no progress and no leaderboard")
+    run.add_argument("--no-plots", action="store_true", help="do not draw plots and the report at the end")
+
+    lst = sub.add_parser("list", help="print the planned trials without training anything")
+    lst.add_argument("experiment", type=Path)
+    lst.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
+    for name, text in (("show", "print the leaderboard of a run"), ("best", "print the best trial of a run"),
+                       ("plot", "draw the plots of a run into RUN_DIR/plots/"),
+                       ("report", "write RUN_DIR/report.html")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("run_dir", nargs="?", type=Path, help="run folder (default: the most recent run)")
+        cmd.add_argument("--results", type=Path, default=RESULTS_ROOT, help=argparse.SUPPRESS)
+        if name == "show":
+            cmd.add_argument("--top", type=int, default=20, help="rows to show (default 20)")
+            cmd.add_argument("--sort", help="column to sort by (default: the experiment's metric)")
+
+    data = sub.add_parser("data", help="data set utilities")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    fetch = data_sub.add_parser("fetch", help="download a data set's official files and check their SHA-256")
+    fetch.add_argument("name", help="mnist, fashion-mnist or cifar10")
+    fetch.add_argument("--dir", type=Path, help="destination (default ./data/NAME/)")
+    fetch.add_argument("--base-url", help="mirror to download from instead of the official host")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"run": cmd_run, "list": cmd_list, "show": cmd_show, "best": cmd_best, "plot": cmd_plot,
+                "report": cmd_report, "data": cmd_data}[args.command](args)
+    except SweepError as exc:
+        print(f"sweep: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("sweep: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _experiment(args):
+    from .config import load_experiment
+
+    return load_experiment(args.experiment, args.overrides)
+
+
+def cmd_run(args) -> int:
+    from .runner import run_sweep
+
+    experiment = _experiment(args)
+    if args.n_jobs is not None and args.n_jobs < 1:
+        raise SweepError(f"--n-jobs {args.n_jobs}: must be >= 1")
+    resume = args.resume is not False
+    run_dir = args.out
+    if isinstance(args.resume, str):
+        if args.out and Path(args.resume) != args.out:
+            raise SweepError("--resume RUN_DIR and --out DIR name different folders; give one")
+        run_dir = Path(args.resume)
+    command = "sweep " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
+    outcome = run_sweep(experiment, run_dir=run_dir, results_root=args.results, resume=resume,
+                        n_jobs=args.n_jobs, quiet=args.quiet, command=command)
+    finished = sum(outcome.counts.values())
+    if outcome.interrupted:
+        print(f"\ninterrupted: {finished} of {outcome.total} trials are recorded in {outcome.run_dir}\n"
+              f"resume with: sweep run {shlex.quote(str(args.experiment))} --resume "
+              f"{shlex.quote(str(outcome.run_dir))}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if outcome.ran == 0 and finished == outcome.total and resume:
+        print(f"nothing to do: all {outcome.total} trials of {outcome.run_dir} are already recorded",
+              file=sys.stderr)
+    if not args.no_plots:
+        _draw(outcome.run_dir, quiet=args.quiet)
+    if not args.quiet:
+        _print_leaderboard(outcome.run_dir, top=10, sort=None)
+        _print_best(outcome.run_dir)
+        print(f"run folder: {outcome.run_dir}")
+    return EXIT_OK if outcome.all_ran else EXIT_TRIALS_FAILED
+
+
+def _draw(run_dir: Path, quiet: bool) -> None:
+    try:
+        from .report import write_report
+    except ImportError:  # plots and report arrive with their own issue
+        return
+    path = write_report(run_dir)
+    if not quiet:
+        print(f"report: {path}", file=sys.stderr)
+
+
+def cmd_list(args) -> int:
+    from .plan import group_tasks, plan_trials
+
+    experiment = _experiment(args)
+    for warning in experiment.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    trials = plan_trials(experiment)
+    tasks = group_tasks(trials)
+    searched = list(experiment.parameters)
+    columns = ["#", "trial_id", *searched, "seed"] + (["repeat"] if experiment.repeats > 1 else [])
+    rows = [[str(t.index), t.trial_id, *(_fmt(t.params[p]) for p in searched), str(t.seed)]
+            + ([str(t.repeat)] if experiment.repeats > 1 else []) for t in trials]
+    print(_table(columns, rows))
+    fixed = ", ".join(f"{k}={_fmt(v)}" for k, v in experiment.fixed.items())
+    print(f"\n{len(trials)} trials ({experiment.method}, {len(trials) // experiment.repeats} configurations x "
+          f"{experiment.repeats} seed(s)) in {len(tasks)} training runs on {experiment.dataset}")
+    print(f"fixed: {fixed}")
+    return EXIT_OK
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _table(columns: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
+
+
+def find_run_dir(run_dir: Path | None, results_root: Path = RESULTS_ROOT) -> Path:
+    """The given run folder, checked, or the most recently written run under ``results_root``."""
+    from .store import TRIALS_FILE
+
+    if run_dir is not None:
+        if not (Path(run_dir) / TRIALS_FILE).is_file():
+            raise SweepError(f"{run_dir} is not a run folder (no {TRIALS_FILE})")
+        return Path(run_dir)
+    runs = sorted(Path(results_root).glob(f"*/*/{TRIALS_FILE}"), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise SweepError(f"no run folder under {results_root}/; run one with: sweep run EXPERIMENT.yaml")
+    return runs[-1].parent
+
+
+def _run_metric(run_dir: Path):
+    from . import yamlio
+    from .store import EXPERIMENT_FILE
+
+    doc, _ = yamlio.read(run_dir / EXPERIMENT_FILE)
+    metric = (doc or {}).get("metric") or {}
+    name = metric.get("name", "val_acc")
+    return name, metric.get("goal", "maximize") == "maximize"
+
+
+def _print_leaderboard(run_dir: Path, top: int, sort: str | None) -> None:
+    import pandas as pd
+
+    from .analysis import leaderboard, read_trials
+
+    trials = read_trials(run_dir)
+    if trials.empty:
+        print("no trial has finished yet")
+        return
+    metric, maximize = _run_metric(run_dir)
+    try:
+        board = leaderboard(trials, metric, maximize, sort=sort)
+    except KeyError:
+        raise SweepError(f"--sort {sort}: no such column; try one of {', '.join(trials.columns)}") from None
+    if not (board["runs"] > 1).any():
+        board = board.drop(columns=[f"{metric}_std", "runs", "ok"])
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(board.head(top).drop(columns=["config_id"]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    shown = min(top, len(board))
+    print(f"({shown} of {len(board)} configurations, {len(trials)} trials, ranked by {metric})")
+
+
+def _print_best(run_dir: Path) -> None:
+    from .store import BEST_DIR
+
+    path = run_dir / BEST_DIR / "summary.json"
+    if not path.is_file():
+        return
+    s = json.loads(path.read_text())
+    test = f"test_acc {s['test_acc']:.4f}" if s.get("test_acc") is not None else f"test_loss {s['test_loss']:.4g}"
+    value = s["metric"]["value"]
+    print(f"best trial {s['trial_id']}: {s['metric']['name']} {value:.4f}, {test} "
+          f"(measured once on {s['test_rows']} test rows); weights: {run_dir / BEST_DIR / 'model.npz'}")
+
+
+def cmd_show(args) -> int:
+    run_dir = find_run_dir(args.run_dir, args.results)
+    _print_leaderboard(run_dir, top=args.top, sort=args.sort)
+    _print_best(run_dir)
+    return EXIT_OK
+
+
+def cmd_best(args) -> int:
+    from .store import BEST_DIR
+
+    run_dir = find_run_dir(args.run_dir, args.results)
+    path = run_dir / BEST_DIR / "summary.json"
+    if not path.is_file():
+        raise SweepError(f"{run_dir} has no best model yet (the run has not finished, or no trial finished ok)")
+    print(path.read_text().rstrip())
+    return EXIT_OK
+
+
+def cmd_plot(args) -> int:
+    from .plots import draw_all
+
+    run_dir = find_run_dir(args.run_dir, args.results)
+    for path in draw_all(run_dir):
+        print(path)
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    run_dir = find_run_dir(args.run_dir, args.results)
+    print(write_report(run_dir))
+    return EXIT_OK
+
+
+def cmd_data(args) -> int:
+    from .data import fetch
+
+    for path in fetch(args.name, args.dir, base_url=args.base_url):
+        print(path)
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,397 @@
+"""Experiment files: YAML -> a validated :class:`Experiment`, every user error caught up front.
+
+The file format follows the W&B sweep configuration for ``method``, ``metric``, ``parameters`` and
+``run_cap``, and adds ``name``, ``description``, ``dataset``, ``seed``, ``repeats``, ``n_jobs``,
+``backend`` and ``fixed``::
+
+    name: digits-grid
+    dataset: {name: digits, val_size: 0.2}
+    method: grid
+    metric: {name: val_acc, goal: maximize}
+    parameters:
+      hidden_size: {values: [50, 100]}
+      learning_rate: {values: [1e-2, 1e-3]}
+    fixed: {epochs: 10, optimizer: sgd_momentum}
+
+Every problem raises :class:`~sweep.errors.ConfigError` with one line:
+``FILE:LINE: key.path: what is wrong; what is allowed``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from . import yamlio
+from .errors import ConfigError
+from .params import DEFAULTS, PARAMETERS
+from .space import Distribution, SpaceError, grid_size, parse_distribution
+
+TOP_LEVEL_KEYS = ("name", "description", "dataset", "method", "metric", "parameters", "run_cap", "seed",
+                  "repeats", "n_jobs", "backend", "fixed")
+#: W&B keys that only make sense to W&B's agent: read, ignored, warned about.
+WANDB_IGNORED_KEYS = ("program", "command", "entity", "project")
+#: W&B features this runner does not have yet: refused.
+UNSUPPORTED = {"early_terminate": "early_terminate (early stopping of trials) is not supported yet",
+               "bayes": "method: bayes is not supported yet; use grid or random"}
+#: Written by the runner into a run folder's experiment.yaml; read back and ignored.
+INFORMATIONAL_KEYS = ("provenance",)
+METHODS = ("grid", "random")
+#: Metrics a sweep can rank by (columns of trials.csv) and their natural goal.
+METRICS = {"val_acc": "maximize", "best_val_acc": "maximize", "train_acc": "maximize",
+           "val_loss": "minimize", "train_loss": "minimize"}
+GOALS = ("maximize", "minimize")
+BACKENDS = ("loky", "dask")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What ranks the trials: a column of trials.csv and whether higher is better."""
+
+    name: str = "val_acc"
+    goal: str = "maximize"
+
+    @property
+    def maximize(self) -> bool:
+        return self.goal == "maximize"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where trials run: ``loky`` worker processes on this machine, or a ``dask`` cluster.
+
+    For dask, ``address`` is a scheduler such as ``tcp://10.0.0.5:8786``; without one, a local
+    cluster of ``n_jobs`` single-threaded worker processes is started on 127.0.0.1.
+    """
+
+    name: str = "loky"
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment file.
+
+    ``parameters`` maps each *searched* hyperparameter to its distribution (declared order kept);
+    ``fixed`` holds the value of every other hyperparameter (defaults filled in), so
+    ``fixed | configuration`` is a complete trial. ``n_jobs`` of -1 means one worker per core.
+    """
+
+    name: str
+    dataset: str
+    dataset_options: dict
+    method: str = "grid"
+    metric: Metric = Metric()
+    parameters: dict[str, Distribution] = field(default_factory=dict)
+    fixed: dict[str, Any] = field(default_factory=dict)
+    run_cap: int | None = None
+    seed: int = 0
+    repeats: int = 1
+    n_jobs: int = -1
+    backend: Backend = Backend()
+    description: str = ""
+    source: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        """The resolved experiment as plain data, readable back by :func:`parse_experiment`."""
+        searched = {name: dist.to_dict() for name, dist in self.parameters.items()}
+        return {
+            "name": self.name, "description": self.description,
+            "dataset": {"name": self.dataset, **self.dataset_options},
+            "method": self.method, "metric": {"name": self.metric.name, "goal": self.metric.goal},
+            "parameters": searched, "fixed": dict(self.fixed), "run_cap": self.run_cap, "seed": self.seed,
+            "repeats": self.repeats, "n_jobs": self.n_jobs,
+            "backend": ({"name": self.backend.name, "address": self.backend.address}
+                        if self.backend.address else self.backend.name),
+        }
+
+    def resolved_n_jobs(self) -> int:
+        return os.cpu_count() or 1 if self.n_jobs == -1 else self.n_jobs
+
+
+# ------------------------------------------------------------------------------------- loading
+def load_experiment(path, overrides: Iterable[str] = ()) -> Experiment:
+    """Read, override (``key=value`` strings, as ``--set`` gives them) and validate an experiment file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: experiment file not found")
+    try:
+        raw, text = yamlio.read(path)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the experiment file: {exc}") from None
+    if raw is None:
+        raise ConfigError(f"{path}: the experiment file is empty")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}:1: the experiment must be a mapping of keys (name, dataset, parameters, ...), "
+                          f"got {type(raw).__name__}")
+    raw = apply_overrides(raw, overrides, source=str(path))
+    return parse_experiment(raw, source=str(path), lines=yamlio.key_lines(text),
+                            default_name=path.stem)
+
+
+def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set") -> dict:
+    """A copy of ``raw`` with ``key=value`` overrides applied; values are parsed as YAML.
+
+    ``a.b.c=v`` sets a nested key. A bare hyperparameter name (``learning_rate=0.01``) fixes that
+    parameter for every trial and removes it from the search, as a Hydra override would.
+    """
+    import copy
+
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set n_jobs=2")
+        try:
+            value = yamlio.loads(text) if text.strip() else None
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
+        parts = key.split(".")
+        if len(parts) == 1 and parts[0] in PARAMETERS and parts[0] not in TOP_LEVEL_KEYS:
+            params = raw.get("parameters")
+            if isinstance(params, dict):
+                params.pop(parts[0], None)
+            fixed = raw.setdefault("fixed", {})
+            if not isinstance(fixed, dict):
+                raise ConfigError(f"--set {item!r}: `fixed` in {source} is not a mapping")
+            fixed[parts[0]] = value
+            continue
+        node = raw
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: `{'.'.join(parts[:i + 1])}` is not a mapping")
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+# ---------------------------------------------------------------------------------- validation
+class _Problems:
+    """Formats the one-line error for a key path, with its line when the YAML gave one."""
+
+    def __init__(self, source: str | None, lines: Mapping[tuple, int] | None):
+        self.source = source or "<experiment>"
+        self.lines = lines or {}
+
+    def error(self, path: tuple, message: str) -> ConfigError:
+        line = None
+        for n in range(len(path), 0, -1):
+            line = self.lines.get(tuple(path[:n]))
+            if line is not None:
+                break
+        where = f"{self.source}:{line}" if line else self.source
+        dotted = ".".join(str(p) for p in path)
+        return ConfigError(f"{where}: {dotted}: {message}" if dotted else f"{where}: {message}")
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
+def _int(p: _Problems, path, value, low: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise p.error(path, f"{value!r} is not allowed; {what}")
+    return value
+
+
+def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[tuple, int] | None = None,
+                     default_name: str | None = None) -> Experiment:
+    """Validate plain data (a parsed experiment file) into an :class:`Experiment`."""
+    p = _Problems(source, lines)
+    warnings: list[str] = []
+    for key in raw:
+        if key in WANDB_IGNORED_KEYS:
+            warnings.append(f"{p.source}: `{key}` is a W&B agent setting; this runner ignores it")
+        elif key in INFORMATIONAL_KEYS:
+            continue
+        elif key in UNSUPPORTED:
+            raise p.error((key,), UNSUPPORTED[key])
+        elif key not in TOP_LEVEL_KEYS:
+            raise p.error((key,), f"unknown key{_did_you_mean(key, TOP_LEVEL_KEYS + tuple(PARAMETERS))}; "
+                                  f"allowed: {', '.join(TOP_LEVEL_KEYS)}"
+                                  + ("; hyperparameters go under `parameters` or `fixed`" if key in PARAMETERS else ""))
+
+    name = raw.get("name", default_name)
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise p.error(("name",), f"{name!r} is not allowed; the name (used as a folder name) takes letters, "
+                                 "digits, '.', '_' and '-'")
+    description = raw.get("description") or ""
+    if not isinstance(description, str):
+        raise p.error(("description",), "must be text")
+
+    dataset, dataset_options = _parse_dataset(p, raw.get("dataset"))
+
+    method = raw.get("method", "grid")
+    if method in UNSUPPORTED:
+        raise p.error(("method",), UNSUPPORTED[method])
+    if method not in METHODS:
+        raise p.error(("method",), f"{method!r} is not allowed{_did_you_mean(method, METHODS)}; "
+                                   f"allowed: {', '.join(METHODS)}")
+
+    metric = _parse_metric(p, raw.get("metric"))
+    parameters = _parse_parameters(p, raw.get("parameters"))
+    fixed = _parse_fixed(p, raw.get("fixed"), parameters)
+
+    run_cap = raw.get("run_cap")
+    if run_cap is not None:
+        run_cap = _int(p, ("run_cap",), run_cap, 1, "run_cap must be a whole number >= 1")
+    if method == "random" and run_cap is None:
+        continuous = [n for n, d in parameters.items() if d.grid_values() is None]
+        reason = (f"parameter `{continuous[0]}` is continuous, so the space has no end" if continuous
+                  else "it sets how many configurations to draw")
+        raise p.error(("method",), f"method: random needs run_cap ({reason}); add e.g. `run_cap: 20`")
+    if method == "grid":
+        try:
+            size = grid_size(parameters)
+        except SpaceError as exc:  # pragma: no cover - grid_size does not raise
+            raise p.error(("parameters",), str(exc)) from None
+        if size is None:
+            name_ = next(n for n, d in parameters.items() if d.grid_values() is None)
+            raise p.error(("parameters", name_), f"distribution {parameters[name_].kind} is continuous and "
+                          "a grid cannot enumerate it; list its `values`, or use method: random with run_cap")
+        if run_cap is not None and run_cap < size:
+            warnings.append(f"{p.source}: run_cap {run_cap} keeps the first {run_cap} of {size} grid points")
+
+    seed = _int(p, ("seed",), raw.get("seed", 0), 0, "seed must be a whole number >= 0")
+    repeats = _int(p, ("repeats",), raw.get("repeats", 1), 1, "repeats (seeds per configuration) must be >= 1")
+    n_jobs = raw.get("n_jobs", -1)
+    if n_jobs != -1:
+        n_jobs = _int(p, ("n_jobs",), n_jobs, 1, "n_jobs must be a whole number >= 1, or -1 for one per core")
+    backend = _parse_backend(p, raw.get("backend", "loky"))
+
+    return Experiment(name=name, dataset=dataset, dataset_options=dataset_options, method=method, metric=metric,
+                      parameters=parameters, fixed=fixed, run_cap=run_cap, seed=seed, repeats=repeats,
+                      n_jobs=n_jobs, backend=backend, description=description, source=source,
+                      warnings=tuple(warnings))
+
+
+def _parse_dataset(p: _Problems, spec) -> tuple[str, dict]:
+    from .data.options import validate_options
+    from .data.registry import parse_name
+    from .errors import DataError
+
+    if spec is None:
+        raise p.error(("dataset",), "missing; name the data set, e.g. `dataset: digits` or "
+                                    "`dataset: {name: fashion-mnist, val_size: 5000}`")
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
+        raise p.error(("dataset",), f"must be a data set name or a mapping with `name`, got {spec!r}")
+    options = {k: v for k, v in spec.items() if k != "name"}
+    try:
+        loader, _ = parse_name(spec["name"])
+        validate_options(spec["name"], options, loader.options, loader.defaults)
+    except DataError as exc:
+        message = str(exc)
+        bad = next((k for k in options if f"'{k}'" in message or f"`{k}`" in message), None)
+        raise p.error(("dataset", bad) if bad else ("dataset", "name"), message) from None
+    return spec["name"], options
+
+
+def _parse_metric(p: _Problems, spec) -> Metric:
+    if spec is None:
+        return Metric()
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, Mapping):
+        raise p.error(("metric",), f"must be a mapping like {{name: val_acc, goal: maximize}}, got {spec!r}")
+    for key in spec:
+        if key not in ("name", "goal", "target"):
+            raise p.error(("metric", key), f"unknown key{_did_you_mean(key, ('name', 'goal'))}; allowed: name, goal")
+    name = spec.get("name", "val_acc")
+    if name not in METRICS:
+        raise p.error(("metric", "name"), f"{name!r} is not a metric{_did_you_mean(name, METRICS)}; "
+                                          f"allowed: {', '.join(METRICS)}")
+    goal = spec.get("goal", METRICS[name])
+    if goal not in GOALS:
+        raise p.error(("metric", "goal"), f"{goal!r} is not allowed{_did_you_mean(goal, GOALS)}; "
+                                          "allowed: maximize, minimize")
+    if goal != METRICS[name]:
+        raise p.error(("metric", "goal"), f"{name} should be {METRICS[name]}d, not {goal}d")
+    return Metric(name, goal)
+
+
+def _parse_parameters(p: _Problems, spec) -> dict[str, Distribution]:
+    if spec is None:
+        return {}
+    if not isinstance(spec, Mapping):
+        raise p.error(("parameters",), f"must be a mapping of hyperparameter names, got {spec!r}")
+    out = {}
+    for name, block in spec.items():
+        if name not in PARAMETERS:
+            raise p.error(("parameters", name), f"unknown hyperparameter{_did_you_mean(name, PARAMETERS)}; "
+                                                f"allowed: {', '.join(PARAMETERS)}")
+        try:
+            dist = parse_distribution(block)
+        except SpaceError as exc:
+            raise p.error(("parameters", name), str(exc)) from None
+        try:
+            PARAMETERS[name].check_distribution(dist)
+        except ValueError as exc:
+            raise p.error(("parameters", name), str(exc)) from None
+        if dist.kind in ("constant", "categorical"):
+            dist = Distribution(dist.kind, values=tuple(PARAMETERS[name].check(v) for v in dist.values),
+                                probabilities=dist.probabilities)
+        out[name] = dist
+    return out
+
+
+def _parse_fixed(p: _Problems, spec, parameters: Mapping[str, Distribution]) -> dict[str, Any]:
+    fixed = dict(DEFAULTS)
+    if spec is None:
+        spec = {}
+    if not isinstance(spec, Mapping):
+        raise p.error(("fixed",), f"must be a mapping of hyperparameter values, got {spec!r}")
+    for name, value in spec.items():
+        if name not in PARAMETERS:
+            raise p.error(("fixed", name), f"unknown hyperparameter{_did_you_mean(name, PARAMETERS)}; "
+                                           f"allowed: {', '.join(PARAMETERS)}")
+        if name in parameters:
+            raise p.error(("fixed", name), "is also under `parameters`; a hyperparameter is either searched "
+                                           "or fixed")
+        if isinstance(value, Mapping):
+            raise p.error(("fixed", name), f"takes a single value, not {value!r}; distributions go under "
+                                           "`parameters`")
+        try:
+            fixed[name] = PARAMETERS[name].check(value)
+        except ValueError as exc:
+            raise p.error(("fixed", name), str(exc)) from None
+    for name in parameters:
+        fixed.pop(name)
+    return fixed
+
+
+def _parse_backend(p: _Problems, spec) -> Backend:
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, Mapping):
+        raise p.error(("backend",), f"must be loky, dask or {{name: dask, address: tcp://host:8786}}, got {spec!r}")
+    for key in spec:
+        if key not in ("name", "address"):
+            raise p.error(("backend", key), "unknown key; allowed: name, address")
+    name = spec.get("name", "loky")
+    if name not in BACKENDS:
+        raise p.error(("backend",), f"{name!r} is not allowed{_did_you_mean(name, BACKENDS)}; allowed: loky, dask")
+    address = spec.get("address")
+    if address is not None and (name != "dask" or not isinstance(address, str)):
+        raise p.error(("backend", "address"), "an address (tcp://host:port) is only for the dask backend")
+    return Backend(name, address)
+

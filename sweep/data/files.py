@@ -1,0 +1,228 @@
+"""User data files: ``npz:PATH`` (NumPy archive) and ``csv:PATH`` (label + numeric features).
+
+NPZ keys (``numpy.load(..., allow_pickle=False)``, so object arrays are refused):
+
+* ``X_train, y_train`` and optionally ``X_val, y_val`` and ``X_test, y_test`` — a missing split is
+  carved out of the training rows (``val_size`` / ``test_size``); or ``X, y`` with both carved;
+* ``X_*``: (N, D) numbers, or (N, H, W) / (N, H, W, 3) images (``image_shape`` taken from them);
+* ``y_*``: (N,) integer class labels (float arrays with integral values are accepted), or
+  (N, C) real targets for regression;
+* optional ``image_shape`` (ints whose product is D) and ``class_names`` (strings).
+
+CSV: one row per example. The label is the first column, or the column ``label_column`` (an index,
+or a header name). Every other column must be numeric. The header is optional: the first row is
+taken as a header when one of its feature cells does not parse as a number. Labels are integers
+0..K-1, or strings (class names, numbered in sorted order).
+"""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from sweep.data.options import suggest
+from sweep.data.raw import RawData
+from sweep.errors import DataError
+
+NPZ_ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "X", "y")
+NPZ_META = ("image_shape", "class_names")
+
+
+# ------------------------------------------------------------------------------------ npz
+
+
+def _labels_or_targets(y: np.ndarray, path: Path, key: str) -> np.ndarray:
+    """Integer labels stay; integral floats become int64 labels; 2-D floats are regression targets."""
+    if y.ndim == 2:
+        return y
+    if y.ndim != 1:
+        raise DataError(f"{path}: {key} has shape {y.shape}; expected (N,) labels or (N, C) targets")
+    if y.dtype.kind in "iu":
+        return y
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all():
+            raise DataError(f"{path}: {key} contains NaN or inf")
+        if np.all(y == np.round(y)):
+            return y.astype(np.int64)
+        raise DataError(f"{path}: {key} holds non-integer values; class labels must be integers "
+                        "(store regression targets as a 2-D (N, C) array)")
+    if y.dtype.kind == "b":
+        return y.astype(np.int64)
+    raise DataError(f"{path}: {key} has dtype {y.dtype}; expected integer labels or float targets")
+
+
+def load_npz(path: Path, opts: dict, given: frozenset = frozenset()) -> RawData:
+    """Read an ``.npz`` archive (see the module docstring for the keys).
+
+    ``given`` names the options the user set explicitly: ``val_size``/``test_size`` conflict with a
+    validation/test split stored in the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            keys = set(z.files)
+            unknown = sorted(keys - set(NPZ_ARRAYS) - set(NPZ_META))
+            if unknown:
+                raise DataError(f"{path}: unexpected array {unknown[0]!r}"
+                                f"{suggest(unknown[0], NPZ_ARRAYS + NPZ_META)}; allowed keys: "
+                                f"{', '.join(NPZ_ARRAYS + NPZ_META)}")
+            arrays = {k: z[k] for k in keys}
+    except DataError:
+        raise
+    except ValueError as e:  # object arrays need pickle
+        raise DataError(f"{path}: cannot load without pickle ({e})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as e:
+        raise DataError(f"{path}: not a readable .npz file ({e})") from None
+
+    if "X" in arrays or "y" in arrays:
+        clash = sorted(k for k in arrays if k in NPZ_ARRAYS and k not in ("X", "y"))
+        if clash:
+            raise DataError(f"{path}: has both 'X'/'y' and {clash[0]!r}; use either X, y or "
+                            "X_train, y_train (+ optional X_val, y_val, X_test, y_test)")
+        arrays["X_train"], arrays["y_train"] = arrays.pop("X", None), arrays.pop("y", None)
+    for split in ("train", "val", "test"):
+        X, y = arrays.get(f"X_{split}"), arrays.get(f"y_{split}")
+        if (X is None) != (y is None) or (split == "train" and X is None):
+            have = "X_" if X is not None else "y_"
+            need = "y_" if X is not None else "X_"
+            if split == "train" and X is None and y is None:
+                raise DataError(f"{path}: needs arrays X_train and y_train (or X and y); found "
+                                f"{', '.join(sorted(arrays)) or 'none'}")
+            raise DataError(f"{path}: has {have}{split} but no {need}{split}")
+        if y is not None:
+            arrays[f"y_{split}"] = _labels_or_targets(y, path, f"y_{split}")
+        if X is not None and X.ndim == 1:
+            raise DataError(f"{path}: X_{split} has shape {X.shape}; expected (N, D) features")
+
+    for split, option in (("val", "val_size"), ("test", "test_size")):
+        if arrays.get(f"X_{split}") is not None and option in given:
+            raise DataError(f"{path}: option {option!r} conflicts with the X_{split} array in the "
+                            "file; drop the option or the array")
+
+    X_train = arrays["X_train"]
+    image_shape = None
+    if "image_shape" in arrays:
+        shape = arrays["image_shape"]
+        if shape.dtype.kind not in "iu" or shape.ndim != 1 or not 2 <= len(shape) <= 3 \
+                or np.any(shape <= 0) or int(np.prod(shape)) != int(np.prod(X_train.shape[1:])):
+            raise DataError(f"{path}: image_shape {shape.tolist()} does not match features of "
+                            f"shape {X_train.shape[1:]}")
+        image_shape = tuple(int(s) for s in shape)
+    elif X_train.ndim in (3, 4):
+        image_shape = tuple(int(s) for s in X_train.shape[1:])
+
+    class_names = None
+    if "class_names" in arrays:
+        names = arrays["class_names"]
+        if names.ndim != 1 or names.dtype.kind not in "US" or len(names) == 0:
+            raise DataError(f"{path}: class_names must be a 1-D array of strings")
+        class_names = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names.tolist())
+        if arrays["y_train"].ndim == 2:
+            raise DataError(f"{path}: class_names given but y_train holds regression targets")
+
+    return RawData(
+        X_train=X_train, y_train=arrays["y_train"],
+        X_val=arrays.get("X_val"), y_val=arrays.get("y_val"),
+        X_test=arrays.get("X_test"), y_test=arrays.get("y_test"),
+        image_shape=image_shape, class_names=class_names, pixel_max=None,
+        files={"train": str(path)}, sources=[str(path)], format="npz",
+    )
+
+
+# ------------------------------------------------------------------------------------ csv
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
+def _first_row(path: Path) -> list[str]:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.reader(f):
+                if row:
+                    return [c.strip() for c in row]
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a UTF-8 text CSV file") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+    raise DataError(f"{path}: the CSV file is empty (zero rows)")
+
+
+def load_csv(path: Path, opts: dict) -> RawData:
+    """Read a CSV file with pandas (see the module docstring for the layout)."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    first = _first_row(path)
+    label_column = opts.get("label_column", 0)
+    if isinstance(label_column, str):
+        if label_column not in first:
+            raise DataError(f"{path}: no column named {label_column!r}"
+                            f"{suggest(label_column, first)}; header: {', '.join(first)}")
+        header, label_idx = True, first.index(label_column)
+    else:
+        if label_column >= len(first):
+            raise DataError(f"{path}: label_column={label_column} but the file has only "
+                            f"{len(first)} columns")
+        label_idx = label_column
+        header = not all(_is_number(c) for i, c in enumerate(first) if i != label_idx)
+    if len(first) < 2:
+        raise DataError(f"{path}: needs a label column and at least one feature column")
+
+    try:
+        df = pd.read_csv(path, header=0 if header else None, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: cannot parse CSV ({str(e).splitlines()[0]})") from None
+    first_line = 2 if header else 1
+    if len(df) == 0:
+        raise DataError(f"{path}: the CSV file has a header but no data rows (empty set)")
+
+    label_series = df.iloc[:, label_idx]
+    features = df.drop(columns=df.columns[label_idx])
+    for col in features.columns:
+        if not pd.api.types.is_numeric_dtype(features[col]):
+            bad = pd.to_numeric(features[col], errors="coerce").isna() & features[col].notna()
+            row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
+            raise DataError(f"{path}: column {col!r} is not numeric (line {row + first_line}: "
+                            f"{features[col].iloc[row]!r})")
+    X = features.to_numpy(dtype=np.float64)
+    if not np.isfinite(X).all():
+        r, c = np.argwhere(~np.isfinite(X))[0]
+        raise DataError(f"{path}: NaN, inf or empty feature at line {r + first_line}, "
+                        f"column {features.columns[c]!r}")
+
+    class_names = None
+    if label_series.isna().any():
+        r = int(np.flatnonzero(label_series.isna().to_numpy())[0])
+        raise DataError(f"{path}: missing label at line {r + first_line}")
+    if pd.api.types.is_numeric_dtype(label_series):
+        values = label_series.to_numpy()
+        if values.dtype.kind == "f" and not np.all(values == np.round(values)):
+            r = int(np.flatnonzero(values != np.round(values))[0])
+            raise DataError(f"{path}: label {values[r]!r} at line {r + first_line} is not an "
+                            "integer class label")
+        y = values.astype(np.int64)
+    else:
+        labels = label_series.astype(str).str.strip()
+        class_names_arr, y = np.unique(labels.to_numpy(), return_inverse=True)
+        class_names = tuple(str(c) for c in class_names_arr)
+        y = y.astype(np.int64)
+
+    return RawData(
+        X_train=X, y_train=y, class_names=class_names, pixel_max=None,
+        files={"train": str(path)}, sources=[str(path)], format="csv",
+        extra_info={"csv": {"header": header, "label_column": str(df.columns[label_idx])
+                            if header else label_idx, "feature_columns": len(features.columns)}},
+    )

@@ -1,0 +1,149 @@
+"""Worker pools: loky processes on this machine (through joblib), or a Dask cluster.
+
+Both give the runner the same small interface: ``share(data)`` once, ``submit(fn, *args)`` per task,
+``wait(futures)`` for whichever finish first, ``restart()`` after a worker died, ``shutdown()``.
+
+- :class:`LokyPool` uses joblib's memory-mapping executor: the large arrays of the data set are
+  dumped once to a temporary folder and every task receives them as read-only ``np.memmap`` views
+  (joblib caches the dump by array identity, so nothing is re-pickled per task). Workers start with
+  BLAS/OpenMP thread variables set to 1 and ignore SIGINT: the parent decides what an interrupt does.
+- :class:`DaskPool` scatters the data set to every worker once and submits tasks as futures. With
+  no address it starts a local cluster of single-threaded worker processes on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import signal
+
+#: Exceptions that mean "the worker running this task died" rather than "the task raised".
+CRASH_ERRORS: tuple[type[BaseException], ...]
+from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError  # noqa: E402
+
+CRASH_ERRORS = (TerminatedWorkerError, BrokenProcessPool)
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class LokyPool:
+    """``n_jobs`` loky worker processes with joblib's memory-mapping of large arrays."""
+
+    #: A dead loky worker breaks every task in flight, so the runner re-runs those one at a time to
+    #: find the one that kills its worker.
+    isolates_crashes = False
+
+    def __init__(self, n_jobs: int, threads_per_worker: int = 1):
+        self.n_jobs = n_jobs
+        self.env = {name: str(threads_per_worker) for name in THREAD_VARIABLES}
+        self._executor = None
+        self.restart()
+
+    @property
+    def capacity(self) -> int:
+        return self.n_jobs
+
+    def restart(self) -> None:
+        from joblib.executor import get_memmapping_executor
+
+        self._executor = get_memmapping_executor(self.n_jobs, timeout=300, env=self.env,
+                                                 initializer=_ignore_sigint)
+
+    def share(self, data):
+        return data  # joblib's reducers memory-map the arrays when the first task is pickled
+
+    def submit(self, fn, *args) -> cf.Future:
+        return self._executor.submit(fn, *args)
+
+    def wait(self, futures, timeout: float | None = None):
+        return cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+
+    def is_crash(self, exc: BaseException) -> bool:
+        return isinstance(exc, CRASH_ERRORS)
+
+    def shutdown(self, kill: bool = False) -> None:
+        if self._executor is not None:
+            if kill:
+                self._executor.terminate(kill_workers=True)
+            else:
+                self._executor.shutdown(wait=True)
+            self._executor = None
+
+
+class DaskPool:
+    """Tasks as Dask futures on a cluster (a local one on 127.0.0.1 when no address is given)."""
+
+    isolates_crashes = True  # the scheduler knows which task a dead worker was running
+
+    def __init__(self, n_jobs: int, address: str | None = None):
+        try:
+            import dask
+            from distributed import Client, LocalCluster
+        except ImportError:  # pragma: no cover - depends on the installation
+            from .errors import SweepError
+
+            raise SweepError("backend: dask needs the dask extra: pip install 'sweep[dask]'") from None
+        # A task whose worker dies is not retried on another worker: it is recorded as crashed.
+        dask.config.set({"distributed.scheduler.allowed-failures": 0})
+        self._cluster = None
+        if address is None:
+            self._cluster = LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
+                                         host="127.0.0.1", dashboard_address=None,
+                                         env={name: "1" for name in THREAD_VARIABLES})
+            address = self._cluster.scheduler_address
+        self.client = Client(address, set_as_default=False)
+        self.address = address
+        self.n_jobs = n_jobs
+
+    @property
+    def capacity(self) -> int:
+        workers = self.client.scheduler_info().get("workers", {})
+        threads = sum(w.get("nthreads", 1) for w in workers.values())
+        return max(threads, 1)
+
+    def restart(self) -> None:
+        pass  # the scheduler replaces dead workers itself
+
+    def share(self, data):
+        return self.client.scatter(data, broadcast=True, hash=False)
+
+    def submit(self, fn, *args):
+        return self.client.submit(fn, *args, pure=False)
+
+    def wait(self, futures, timeout: float | None = None):
+        from distributed import wait
+
+        try:
+            done, not_done = wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return set(), set(futures)
+        return done, not_done
+
+    def is_crash(self, exc: BaseException) -> bool:
+        from distributed.scheduler import KilledWorker
+
+        return isinstance(exc, KilledWorker)
+
+    def shutdown(self, kill: bool = False) -> None:
+        self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def open_pool(backend, n_jobs: int):
+    """The pool for an experiment's :class:`~sweep.config.Backend`."""
+    if backend.name == "dask":
+        return DaskPool(n_jobs, backend.address)
+    return LokyPool(n_jobs)
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1

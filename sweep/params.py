@@ -1,0 +1,118 @@
+"""The hyperparameters a trial takes: their types, allowed values and defaults.
+
+One table serves validation (config), the trials.csv columns (store) and the trainer call (task).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .space import Distribution
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """What one hyperparameter accepts.
+
+    ``kind`` is ``"int"``, ``"float"`` or ``"choice"``. Numbers must lie above ``low`` (inclusive
+    when ``low_inclusive``) and below ``high`` (inclusive when ``high_inclusive``).
+    """
+
+    name: str
+    kind: str
+    default: Any
+    help: str
+    low: float | None = None
+    low_inclusive: bool = True
+    high: float | None = None
+    high_inclusive: bool = True
+    choices: tuple = ()
+
+    def allowed(self) -> str:
+        """The allowed values in words, for error messages."""
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>=' if self.low_inclusive else '>'} {self.low:g}")
+        if self.high is not None:
+            parts.append(f"{'<=' if self.high_inclusive else '<'} {self.high:g}")
+        what = "a whole number" if self.kind == "int" else "a number"
+        return what + (" " + " and ".join(parts) if parts else "")
+
+    def check(self, value: Any) -> Any:
+        """``value`` converted to the parameter's type; ValueError saying what is allowed otherwise."""
+        if self.kind == "choice":
+            if value not in self.choices:
+                raise ValueError(f"{value!r} is not allowed; {self.name} must be {self.allowed()}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{value!r} is not a number; {self.name} must be {self.allowed()}")
+        if self.kind == "int":
+            if not float(value).is_integer():
+                raise ValueError(f"{value!r} is not a whole number; {self.name} must be {self.allowed()}")
+            value = int(value)
+        else:
+            value = float(value)
+        if not math.isfinite(value) or not self._in_range(value):
+            raise ValueError(f"{value!r} is out of range; {self.name} must be {self.allowed()}")
+        return value
+
+    def _in_range(self, x: float) -> bool:
+        if self.low is not None and (x < self.low or (x == self.low and not self.low_inclusive)):
+            return False
+        if self.high is not None and (x > self.high or (x == self.high and not self.high_inclusive)):
+            return False
+        return True
+
+    def check_distribution(self, dist: Distribution) -> None:
+        """ValueError when ``dist`` can produce a value this parameter does not accept."""
+        if dist.kind in ("constant", "categorical"):
+            for value in dist.values:
+                self.check(value)
+            return
+        if self.kind == "choice":
+            raise ValueError(f"{self.name} takes {self.allowed()}: list them with `values`, "
+                             f"not a {dist.kind} distribution")
+        if self.kind == "int" and dist.kind != "int_uniform" and not (dist.is_quantized and float(dist.q).is_integer()):
+            raise ValueError(f"{self.name} takes whole numbers: use int_uniform, `values`, or a q_ distribution "
+                             f"with a whole-number q (e.g. q_log_uniform_values with q: 1), not {dist.kind}")
+        lo, hi = dist.support()
+        for bound, name in ((lo, "smallest"), (hi, "largest")):
+            if math.isinf(bound):
+                if (bound < 0 and self.low is not None) or (bound > 0 and self.high is not None):
+                    raise ValueError(f"{dist.kind} can draw any value, but {self.name} must be {self.allowed()}"
+                                     + ("; use log_normal for a positive quantity" if bound < 0 else ""))
+                continue
+            if dist.is_quantized:  # a draw rounds to a multiple of q; the bound itself may round away
+                bound = round(bound / dist.q) * dist.q
+            if not self._in_range(bound):
+                raise ValueError(f"its {name} value is {bound:g}, but {self.name} must be {self.allowed()}")
+
+
+def _spec(*args, **kwargs) -> ParamSpec:
+    return ParamSpec(*args, **kwargs)
+
+
+PARAMETERS: dict[str, ParamSpec] = {p.name: p for p in (
+    _spec("hidden_size", "int", 100, "units in the hidden layer", low=1),
+    _spec("learning_rate", "float", 1e-3, "initial learning rate", low=0, low_inclusive=False),
+    _spec("reg", "float", 0.0, "L2 regularization strength", low=0),
+    _spec("epochs", "int", 10, "passes over the training split", low=1),
+    _spec("batch_size", "int", 200, "rows per minibatch", low=1),
+    _spec("lr_decay", "float", 1.0, "learning rate multiplier per epoch", low=0, low_inclusive=False, high=1),
+    _spec("optimizer", "choice", "sgd", "update rule",
+          choices=("sgd", "sgd_momentum", "nesterov", "rmsprop", "adam")),
+    _spec("momentum", "float", 0.9, "momentum of sgd_momentum and nesterov", low=0, high=1, high_inclusive=False),
+    _spec("weight_scale", "float", 1e-3, "std of the initial weights with init: normal", low=0, low_inclusive=False),
+    _spec("init", "choice", "normal", "weight initialisation", choices=("normal", "he", "xavier")),
+    _spec("activation", "choice", "relu", "hidden nonlinearity", choices=("relu", "sigmoid", "tanh")),
+    _spec("loss", "choice", "softmax", "loss of the scores", choices=("softmax", "svm", "mse")),
+    _spec("dtype", "choice", "float32", "floating point type of data and weights", choices=("float32", "float64")),
+)}
+
+#: Parameter names in the order of the trials.csv columns.
+PARAMETER_NAMES = tuple(PARAMETERS)
+DEFAULTS = {name: spec.default for name, spec in PARAMETERS.items()}

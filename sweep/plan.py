@@ -1,0 +1,127 @@
+"""From an experiment to trials and tasks.
+
+A *trial* is one point of the search space with one seed: one row of trials.csv. A *task* is one
+unit of work sent to a worker: today, one training run that scores every trial differing only in
+``epochs`` (the trainer's epoch-prefix property makes the model after epoch k of a long run exactly
+the k-epoch model). Keeping the two apart lets a later task train several trials at once.
+
+Identity and seeds never depend on worker, order or backend:
+
+- ``seed``     = SeedSequence([sweep seed, repeat, hash of the parameters except epochs]);
+- ``trial_id`` = hash of all parameters and the seed (stable across runs, resumes and edits);
+- ``config_id``= hash of all parameters (the trial's configuration, shared by its repeats).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .config import Experiment
+from .params import PARAMETER_NAMES
+from .space import grid, random_draws
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One trial: complete hyperparameters (every name of :data:`~sweep.params.PARAMETERS`) and a seed."""
+
+    trial_id: str
+    config_id: str
+    index: int
+    repeat: int
+    seed: int
+    params: dict
+
+    def row(self) -> dict:
+        """The identifying columns of this trial's trials.csv row."""
+        return {"trial_id": self.trial_id, **self.params, "seed": self.seed, "repeat": self.repeat}
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One training run: the parameters without ``epochs``, trained to the largest requested value.
+
+    ``trials`` are the trials it scores, each at its own ``epochs``.
+    """
+
+    task_id: str
+    seed: int
+    params: dict
+    trials: tuple[TrialSpec, ...]
+
+    @property
+    def max_epochs(self) -> int:
+        return max(t.params["epochs"] for t in self.trials)
+
+
+def canonical(values: dict) -> str:
+    """Stable text of a parameter dict: sorted keys, floats by repr, so equal values hash equally."""
+    return json.dumps({k: values[k] for k in sorted(values)}, sort_keys=True, separators=(",", ":"))
+
+
+def short_hash(text: str, length: int = 12) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()[:length]
+
+
+def trial_seed(sweep_seed: int, repeat: int, params: dict) -> int:
+    """The training seed of a configuration's ``repeat``-th run: the same for every ``epochs`` value."""
+    without_epochs = {k: v for k, v in params.items() if k != "epochs"}
+    digest = hashlib.blake2b(canonical(without_epochs).encode(), digest_size=16).digest()
+    words = np.frombuffer(digest, dtype=np.uint32).tolist()
+    state = np.random.SeedSequence([int(sweep_seed), int(repeat), *words]).generate_state(1, dtype=np.uint32)
+    return int(state[0])
+
+
+def configurations(experiment: Experiment) -> list[dict]:
+    """The searched values of every configuration, in plan order (see :mod:`sweep.space`)."""
+    if experiment.method == "grid":
+        configs = grid(experiment.parameters)
+        if experiment.run_cap is not None:
+            configs = configs[:experiment.run_cap]
+    else:
+        configs = random_draws(experiment.parameters, experiment.run_cap, experiment.seed)
+    return configs
+
+
+def plan_trials(experiment: Experiment) -> list[TrialSpec]:
+    """Every trial of the experiment: each configuration times ``repeats`` seeds, in plan order.
+
+    Configurations drawn twice by a random search (possible with discrete distributions) are run once.
+    """
+    trials: list[TrialSpec] = []
+    seen: set[str] = set()
+    for searched in configurations(experiment):
+        params = _complete(experiment.fixed, searched)
+        config_id = short_hash(canonical(params))
+        if config_id in seen:
+            continue
+        seen.add(config_id)
+        for repeat in range(experiment.repeats):
+            seed = trial_seed(experiment.seed, repeat, params)
+            trial_id = short_hash(canonical({**params, "__seed__": seed}))
+            trials.append(TrialSpec(trial_id, config_id, len(trials), repeat, seed, params))
+    return trials
+
+
+def _complete(fixed: dict, searched: dict) -> dict[str, Any]:
+    merged = {**fixed, **searched}
+    return {name: merged[name] for name in PARAMETER_NAMES}
+
+
+def group_tasks(trials: list[TrialSpec]) -> list[TaskSpec]:
+    """Trials that differ only in ``epochs`` (same seed) share one task, in order of first appearance."""
+    groups: dict[str, list[TrialSpec]] = {}
+    for trial in trials:
+        key = short_hash(canonical({**{k: v for k, v in trial.params.items() if k != "epochs"},
+                                    "__seed__": trial.seed}))
+        groups.setdefault(key, []).append(trial)
+    tasks = []
+    for key, members in groups.items():
+        params = {k: v for k, v in members[0].params.items() if k != "epochs"}
+        tasks.append(TaskSpec(key, members[0].seed, params, tuple(members)))
+    return tasks

@@ -1,0 +1,243 @@
+"""Running a sweep: plan the trials, run the tasks in parallel, record each result as it lands.
+
+    experiment -> plan_trials -> group_tasks -> pool (loky | dask) -> RunStore.append -> best model
+
+The data set is loaded once, here in the parent, and shared with the pool once. At most
+``capacity`` tasks are in flight, so the runner always knows which tasks a dying worker took with
+it: those are re-run one at a time, and the one that kills its worker again is recorded as
+``crashed`` while the others get their real results. Ctrl-C or SIGTERM stops dispatching, kills the
+workers and leaves every finished trial on disk for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .analysis import best_trial, clean, read_history, read_trials, status_counts
+from .config import Experiment
+from .errors import ConfigError
+from .executors import cpu_count, open_pool
+from .plan import TaskSpec, TrialSpec, group_tasks, plan_trials
+from .progress import Progress
+from .store import BEST_DIR, RunStore, latest_run_dir, new_run_dir, write_best
+from .task import CRASHED, FAILED, TrialResult, build_and_train, failed_result, run_task
+from .train import evaluate
+
+#: Seconds between checks for interrupts while waiting on workers.
+_POLL_SECONDS = 0.5
+
+
+@dataclass
+class SweepOutcome:
+    """What a call to :func:`run_sweep` did."""
+
+    run_dir: Path
+    total: int
+    counts: dict = field(default_factory=dict)
+    ran: int = 0
+    interrupted: bool = False
+    best: dict | None = None
+
+    @property
+    def all_ran(self) -> bool:
+        """Every planned trial has a result and none failed or crashed."""
+        finished = sum(self.counts.values())
+        return finished == self.total and not (self.counts.get(FAILED) or self.counts.get(CRASHED))
+
+
+def load_data(experiment: Experiment):
+    """The experiment's data set, loaded once; checks that the metric suits its targets."""
+    from .data import load_dataset
+
+    data = load_dataset(experiment.dataset, **experiment.dataset_options)
+    if data.task == "regression":
+        if experiment.metric.name.endswith("acc"):
+            raise ConfigError(f"{experiment.source}: metric.name: {experiment.metric.name} needs class labels, but "
+                              f"{experiment.dataset} has real-valued targets; use metric: val_loss")
+        losses = experiment.parameters["loss"].values if "loss" in experiment.parameters else \
+            (experiment.fixed["loss"],)
+        if any(loss != "mse" for loss in losses):
+            raise ConfigError(f"{experiment.source}: loss: {experiment.dataset} has real-valued targets, which "
+                              "only loss: mse fits; set `fixed: {loss: mse}`")
+    return data
+
+
+def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_root: Path = Path("results"),
+              resume: bool = False, n_jobs: int | None = None, quiet: bool = False, task_fn=run_task,
+              command: str | None = None, stream=None) -> SweepOutcome:
+    """Run (or resume) ``experiment`` and return what happened.
+
+    ``run_dir`` is the run folder to create (or, with ``resume``, to continue; by default the latest
+    run of the experiment). ``task_fn(task, data) -> list[TrialResult]`` is what workers call; it is
+    a parameter so tests can make a trial raise or kill its worker.
+    """
+    trials = plan_trials(experiment)
+    if resume:
+        run_dir = Path(run_dir) if run_dir else latest_run_dir(results_root, experiment.name)
+        store = RunStore.open(run_dir, trials)
+    else:
+        run_dir = Path(run_dir) if run_dir else new_run_dir(results_root, experiment.name)
+        store = RunStore.create(run_dir, experiment, trials, command)
+
+    with store:
+        finished = store.finished()
+        pending = pending_tasks(group_tasks(trials), finished)
+        outcome = SweepOutcome(run_dir, len(trials))
+        has_best = (run_dir / BEST_DIR / "summary.json").is_file()
+        if not pending and has_best:
+            outcome.counts = status_counts(read_trials(run_dir))
+            return outcome
+        data = load_data(experiment)
+        progress = Progress(len(trials), experiment.metric.name, experiment.metric.maximize,
+                            already_done=len(finished), quiet=quiet, stream=stream)
+        for warning in experiment.warnings:
+            progress.message(f"warning: {warning}")
+        if pending:
+            jobs = n_jobs or experiment.resolved_n_jobs()
+            if jobs > cpu_count():
+                progress.message(f"warning: n_jobs {jobs} is more than the {cpu_count()} cores here; "
+                                 "trials will compete for them")
+            outcome.ran, outcome.interrupted = _execute(pending, data, experiment, store, progress, jobs, task_fn)
+        progress.close()
+        outcome.counts = status_counts(read_trials(run_dir))
+        if not outcome.interrupted:
+            outcome.best = finalize(run_dir, experiment, trials, data)
+    return outcome
+
+
+def pending_tasks(tasks: list[TaskSpec], finished: dict[str, str]) -> list[TaskSpec]:
+    """Tasks restricted to their trials that have no recorded result yet."""
+    out = []
+    for task in tasks:
+        todo = tuple(t for t in task.trials if t.trial_id not in finished)
+        if todo:
+            out.append(TaskSpec(task.task_id, task.seed, task.params, todo))
+    return out
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Within the block, SIGTERM raises KeyboardInterrupt like Ctrl-C (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStore, progress: Progress,
+             n_jobs: int, task_fn) -> tuple[int, bool]:
+    """Run ``tasks`` on a pool, appending each result to ``store``. Returns (trials run, interrupted)."""
+    queue: deque[TaskSpec] = deque(tasks)
+    suspects: deque[TaskSpec] = deque()  # in flight when a worker died: re-run alone to find the culprit
+    running: dict = {}  # future -> (task, run alone?)
+    trial_count = 0
+    metric = experiment.metric.name
+
+    def record(task: TaskSpec, results: list[TrialResult]) -> None:
+        nonlocal trial_count
+        by_id = {t.trial_id: t for t in task.trials}
+        for result in results:
+            store.append(by_id[result.trial_id], result)
+            trial_count += 1
+            progress.update(result.metrics.get(metric), result.status, result.trial_id)
+
+    with _sigterm_as_interrupt():
+        pool = None
+        try:
+            pool = open_pool(experiment.backend, n_jobs)
+            shared = {}  # dtype -> the data set as the pool shares it
+
+            def submit(task: TaskSpec, alone: bool) -> None:
+                dtype = task.params["dtype"]
+                if dtype not in shared:
+                    shared[dtype] = pool.share(data.astype(dtype))
+                running[pool.submit(task_fn, task, shared[dtype])] = (task, alone)
+
+            while queue or suspects or running:
+                if suspects:
+                    if not running:
+                        submit(suspects.popleft(), alone=True)
+                else:
+                    while queue and len(running) < pool.capacity:
+                        submit(queue.popleft(), alone=False)
+                done, _ = pool.wait(list(running), timeout=_POLL_SECONDS)
+                lost = []
+                for future in done:
+                    task, alone = running.pop(future)
+                    try:
+                        results = future.result()
+                    except Exception as exc:  # noqa: BLE001 - the worker died, or the task could not be sent
+                        if not pool.is_crash(exc):
+                            record(task, [failed_result(t, exc) for t in task.trials])
+                        elif alone or pool.isolates_crashes:
+                            record(task, [failed_result(t, exc, CRASHED) for t in task.trials])
+                        else:
+                            lost.append(task)
+                    else:
+                        record(task, results)
+                if lost:
+                    # A dead loky worker breaks the whole pool: every task in flight is lost with it.
+                    lost.extend(task for task, _ in running.values())
+                    running.clear()
+                    progress.message(f"a worker died; re-running the {len(lost)} task(s) it may have taken "
+                                     "down, one at a time")
+                    pool.restart()
+                    suspects.extend(lost)
+        except KeyboardInterrupt:
+            if pool is not None:
+                pool.shutdown(kill=True)
+                pool = None
+            return trial_count, True
+        finally:
+            if pool is not None:
+                pool.shutdown()
+    return trial_count, False
+
+
+def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], data) -> dict | None:
+    """Retrain the best trial (bitwise reproducible from its seed), save it, measure test accuracy once.
+
+    The best trial is the best repeat of the configuration with the best mean metric. With metric
+    ``best_val_acc`` the model is taken at its best epoch (exact, by the epoch-prefix property).
+    Returns the summary written to ``best/summary.json``, or None when no trial finished ``ok``.
+    """
+    frame = read_trials(run_dir)
+    metric = experiment.metric
+    row = best_trial(frame, metric.name, metric.maximize)
+    if row is None:
+        return None
+    spec = next(t for t in trials if t.trial_id == row["trial_id"])
+    epochs = int(row["best_epoch"]) if metric.name == "best_val_acc" else spec.params["epochs"]
+    typed = data.astype(spec.params["dtype"])
+    start = time.perf_counter()
+    net, history = build_and_train(spec.params, spec.seed, typed, epochs)
+    recorded = read_history(run_dir)
+    recorded = recorded[recorded["trial_id"] == spec.trial_id].sort_values("epoch").head(epochs)
+    reproduced = [r["val_loss"] for r in history] == recorded["val_loss"].tolist()
+    test_loss, test_acc = evaluate(net, typed.X_test, typed.y_test)
+    summary = {
+        "trial_id": spec.trial_id, "config_id": spec.config_id, "repeat": spec.repeat, "seed": spec.seed,
+        "params": spec.params, "epochs_trained": epochs,
+        "metric": {"name": metric.name, "goal": metric.goal, "value": clean(row[metric.name])},
+        "val_acc": clean(row["val_acc"]), "val_loss": clean(row["val_loss"]), "train_acc": clean(row["train_acc"]),
+        "test_acc": clean(test_acc), "test_loss": clean(test_loss), "test_rows": int(len(typed.X_test)),
+        "reproduced": bool(reproduced), "retrain_seconds": round(time.perf_counter() - start, 3),
+        "dataset": experiment.dataset, "image_shape": list(data.image_shape) if data.image_shape else None,
+        "class_names": list(data.class_names) if data.class_names else None,
+    }
+    write_best(run_dir, net, summary)
+    return summary

@@ -1,0 +1,304 @@
+"""Search spaces: W&B-style parameter distributions and their grid / random expansion.
+
+A parameter block reads exactly as in a W&B sweep configuration::
+
+    learning_rate: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-1}
+    hidden_size:   {values: [50, 100, 200]}
+    epochs:        {value: 10}
+
+:func:`parse_distribution` turns one such mapping into a :class:`Distribution`; :func:`grid` and
+:func:`random_draws` expand a mapping of them into configurations (dicts of parameter values).
+
+Order. The grid is the cartesian product of the parameters in the order they are declared, the last
+one varying fastest (``itertools.product``), each parameter's values in the order written. Random
+search draws ``run_cap`` configurations from ``np.random.default_rng([seed, 0x5EED])``, parameter by
+parameter in declared order, so the same seed gives the same configurations.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+#: Every distribution name W&B documents, with the keys each takes (``distribution`` aside).
+DISTRIBUTION_KEYS: dict[str, tuple[str, ...]] = {
+    "constant": ("value",),
+    "categorical": ("values", "probabilities"),
+    "int_uniform": ("min", "max"),
+    "uniform": ("min", "max"),
+    "q_uniform": ("min", "max", "q"),
+    "log_uniform": ("min", "max"),
+    "log_uniform_values": ("min", "max"),
+    "q_log_uniform": ("min", "max", "q"),
+    "q_log_uniform_values": ("min", "max", "q"),
+    "inv_log_uniform": ("min", "max"),
+    "inv_log_uniform_values": ("min", "max"),
+    "normal": ("mu", "sigma"),
+    "q_normal": ("mu", "sigma", "q"),
+    "log_normal": ("mu", "sigma"),
+    "q_log_normal": ("mu", "sigma", "q"),
+    "beta": ("a", "b"),
+    "q_beta": ("a", "b", "q"),
+}
+DISTRIBUTIONS = tuple(DISTRIBUTION_KEYS)
+_REQUIRED = {"constant": ("value",), "categorical": ("values",)}
+_DEFAULTS = {"mu": 0.0, "sigma": 1.0, "a": 1.0, "b": 1.0, "q": 1.0}
+_LOG_SCALED = {"log_uniform", "log_uniform_values", "q_log_uniform", "q_log_uniform_values",
+               "inv_log_uniform", "inv_log_uniform_values", "log_normal", "q_log_normal"}
+_RANDOM_STREAM = 0x5EED
+
+
+class SpaceError(ValueError):
+    """A parameter block that does not describe a distribution; the message says why."""
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One parameter's distribution, in W&B's vocabulary.
+
+    ``values`` holds the choices of ``categorical`` (one for ``constant``); ``min``/``max`` the
+    bounds of the uniform families (natural-log exponents for ``log_uniform``, ``q_log_uniform``
+    and ``inv_log_uniform``, plain values for the ``*_values`` kinds); ``mu``/``sigma`` the normal
+    families; ``a``/``b`` the beta; ``q`` the quantization step of the ``q_*`` kinds.
+    """
+
+    kind: str
+    values: tuple = ()
+    probabilities: tuple | None = None
+    min: float | None = None
+    max: float | None = None
+    mu: float = 0.0
+    sigma: float = 1.0
+    a: float = 1.0
+    b: float = 1.0
+    q: float = 1.0
+
+    @property
+    def is_log(self) -> bool:
+        """True when values spread over orders of magnitude (plots use a log axis)."""
+        return self.kind in _LOG_SCALED
+
+    @property
+    def is_quantized(self) -> bool:
+        return self.kind.startswith("q_")
+
+    def grid_values(self) -> tuple | None:
+        """The finite list of values a grid search visits, or None for a continuous distribution."""
+        if self.kind in ("constant", "categorical"):
+            return self.values
+        if self.kind == "int_uniform":
+            return tuple(range(int(self.min), int(self.max) + 1))
+        if self.kind == "q_uniform":
+            steps = math.floor((self.max - self.min) / self.q + 1e-9)
+            return tuple(_quantize(self.min + i * self.q, self.q) for i in range(steps + 1))
+        return None
+
+    def support(self) -> tuple[float, float] | None:
+        """Smallest and largest value this distribution can produce (None for categorical)."""
+        if self.kind in ("constant", "categorical"):
+            return None
+        kind = self.kind.removeprefix("q_")
+        if kind in ("normal",):
+            return (-math.inf, math.inf)
+        if kind in ("log_normal",):
+            return (0.0, math.inf)
+        if kind == "beta":
+            return (0.0, 1.0)
+        lo, hi = self.min, self.max
+        if kind == "log_uniform":
+            lo, hi = math.exp(lo), math.exp(hi)
+        elif kind == "inv_log_uniform":
+            lo, hi = math.exp(-hi), math.exp(-lo)
+        elif kind == "inv_log_uniform_values":
+            lo, hi = 1.0 / hi, 1.0 / lo
+        return (lo, hi)
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        """One draw from ``rng``; q-kinds are rounded to a multiple of ``q`` (ints when q is)."""
+        kind = self.kind
+        if kind == "constant":
+            return self.values[0]
+        if kind == "categorical":
+            return self.values[int(rng.choice(len(self.values), p=self.probabilities))]
+        if kind == "int_uniform":
+            return int(rng.integers(int(self.min), int(self.max), endpoint=True))
+        base = kind.removeprefix("q_")
+        if base == "uniform":
+            x = rng.uniform(self.min, self.max)
+        elif base == "log_uniform":
+            x = math.exp(rng.uniform(self.min, self.max))
+        elif base == "log_uniform_values":
+            x = math.exp(rng.uniform(math.log(self.min), math.log(self.max)))
+        elif base == "inv_log_uniform":
+            x = math.exp(-rng.uniform(self.min, self.max))
+        elif base == "inv_log_uniform_values":
+            x = 1.0 / math.exp(rng.uniform(math.log(self.min), math.log(self.max)))
+        elif base == "normal":
+            x = rng.normal(self.mu, self.sigma)
+        elif base == "log_normal":
+            x = math.exp(rng.normal(self.mu, self.sigma))
+        elif base == "beta":
+            x = rng.beta(self.a, self.b)
+        else:  # pragma: no cover - parse_distribution admits only the kinds above
+            raise AssertionError(kind)
+        return _quantize(float(x), self.q) if self.is_quantized else float(x)
+
+    def to_dict(self) -> dict:
+        """The W&B mapping this distribution was read from (with defaults filled in)."""
+        out: dict[str, Any] = {"distribution": self.kind}
+        for key in DISTRIBUTION_KEYS[self.kind]:
+            value = getattr(self, key)
+            if key in ("values",):
+                value = list(value)
+            elif key == "value":
+                value = self.values[0]
+            elif key == "probabilities":
+                if value is None:
+                    continue
+                value = list(value)
+            out[key] = value
+        return out
+
+
+def _quantize(x: float, q: float):
+    """``round(x / q) * q`` as W&B does; an int when q is a whole number."""
+    value = round(x / q) * q
+    if float(q).is_integer():
+        return int(round(value))
+    return float(round(value, 12))
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def parse_distribution(spec: Any) -> Distribution:
+    """Read one W&B parameter block into a :class:`Distribution`.
+
+    Without ``distribution`` the kind is inferred as W&B does: ``values`` -> categorical, ``value`` ->
+    constant, integer ``min``/``max`` -> int_uniform, other numbers -> uniform. Raises
+    :class:`SpaceError` naming the offending key and what is allowed.
+    """
+    if not isinstance(spec, Mapping):
+        hint = f" (did you mean `value: {spec!r}`?)" if not isinstance(spec, list) else \
+            f" (did you mean `values: {spec!r}`?)"
+        raise SpaceError(f"must be a mapping such as {{values: [...]}}, {{value: x}} or "
+                         f"{{distribution: ..., min: ..., max: ...}}, got {spec!r}{hint}")
+    if "parameters" in spec:
+        raise SpaceError("nested parameters are not supported yet")
+    kind = spec.get("distribution")
+    if kind is None:
+        kind = _infer_kind(spec)
+    elif kind not in DISTRIBUTION_KEYS:
+        raise SpaceError(_unknown("distribution", kind, DISTRIBUTIONS))
+    allowed = set(DISTRIBUTION_KEYS[kind]) | {"distribution"}
+    for key in spec:
+        if key not in allowed:
+            raise SpaceError(f"key `{key}` does not apply to distribution {kind}; it takes "
+                             f"{', '.join(DISTRIBUTION_KEYS[kind])}")
+    required = _REQUIRED.get(kind, tuple(k for k in DISTRIBUTION_KEYS[kind] if k in ("min", "max")))
+    for key in required:
+        if key not in spec:
+            raise SpaceError(f"distribution {kind} needs `{key}`")
+
+    if kind == "constant":
+        return Distribution(kind, values=(spec["value"],))
+    if kind == "categorical":
+        return _categorical(spec)
+
+    fields: dict[str, Any] = {}
+    for key in DISTRIBUTION_KEYS[kind]:
+        value = spec.get(key, _DEFAULTS.get(key))
+        if not _is_number(value) or not math.isfinite(value):
+            raise SpaceError(f"`{key}` must be a finite number, got {value!r}")
+        fields[key] = value
+    if "min" in fields and fields["min"] > fields["max"]:
+        raise SpaceError(f"min ({fields['min']!r}) is greater than max ({fields['max']!r})")
+    if kind == "int_uniform" and not all(float(fields[k]).is_integer() for k in ("min", "max")):
+        raise SpaceError(f"int_uniform needs integer min and max, got {fields['min']!r} and {fields['max']!r}")
+    if kind.endswith("_values") and fields["min"] <= 0:
+        raise SpaceError(f"{kind} needs min > 0 (its values are on a log scale), got {fields['min']!r}")
+    for key in ("q", "sigma", "a", "b"):
+        if key in fields and fields[key] <= 0:
+            raise SpaceError(f"`{key}` must be > 0, got {fields[key]!r}")
+    return Distribution(kind, **fields)
+
+
+def _infer_kind(spec: Mapping) -> str:
+    if "values" in spec:
+        return "categorical"
+    if "value" in spec:
+        return "constant"
+    if "min" in spec and "max" in spec:
+        lo, hi = spec["min"], spec["max"]
+        if isinstance(lo, int) and isinstance(hi, int) and not isinstance(lo, bool):
+            return "int_uniform"
+        return "uniform"
+    if "mu" in spec or "sigma" in spec:
+        return "normal"
+    raise SpaceError("gives no `values`, `value`, `min`/`max` or `distribution`; "
+                     "write e.g. {values: [0.1, 0.01]} or {distribution: log_uniform_values, min: 1.0e-4, max: 0.1}")
+
+
+def _categorical(spec: Mapping) -> Distribution:
+    values = spec["values"]
+    if not isinstance(values, list):
+        raise SpaceError(f"`values` must be a list, got {values!r} (single values need to be wrapped in a list, "
+                         f"or written as `value: {values!r}`)")
+    if not values:
+        raise SpaceError("`values` is empty: a grid over no values has no trials")
+    probabilities = spec.get("probabilities")
+    if probabilities is not None:
+        if (not isinstance(probabilities, list) or len(probabilities) != len(values)
+                or not all(_is_number(p) and p >= 0 for p in probabilities)
+                or not math.isclose(sum(probabilities), 1.0, abs_tol=1e-6)):
+            raise SpaceError(f"`probabilities` must be {len(values)} non-negative numbers summing to 1, "
+                             f"got {probabilities!r}")
+        probabilities = tuple(float(p) / sum(probabilities) for p in probabilities)
+    return Distribution("categorical", values=tuple(values), probabilities=probabilities)
+
+
+def _unknown(what: str, value, allowed) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
+    hint = f" (did you mean `{close[0]}`?)" if close else ""
+    return f"unknown {what} {value!r}{hint}; allowed: {', '.join(map(str, allowed))}"
+
+
+# ----------------------------------------------------------------------------------- expansion
+def grid(space: Mapping[str, Distribution]) -> list[dict]:
+    """Every combination of the parameters' grid values, in declared order, last fastest.
+
+    Raises :class:`SpaceError` for a continuous distribution (a grid cannot enumerate it).
+    """
+    names, axes = [], []
+    for name, dist in space.items():
+        values = dist.grid_values()
+        if values is None:
+            raise SpaceError(f"parameter `{name}` has the continuous distribution {dist.kind}, which a grid "
+                             "cannot enumerate; list its `values`, or use method: random with run_cap")
+        names.append(name)
+        axes.append(values)
+    return [dict(zip(names, combo)) for combo in itertools.product(*axes)]
+
+
+def grid_size(space: Mapping[str, Distribution]) -> int | None:
+    """Number of grid points, or None if any distribution is continuous."""
+    size = 1
+    for dist in space.values():
+        values = dist.grid_values()
+        if values is None:
+            return None
+        size *= len(values)
+    return size
+
+
+def random_draws(space: Mapping[str, Distribution], run_cap: int, seed: int) -> list[dict]:
+    """``run_cap`` configurations drawn from a generator seeded by ``seed``."""
+    rng = np.random.default_rng([int(seed), _RANDOM_STREAM])
+    return [{name: dist.sample(rng) for name, dist in space.items()} for _ in range(run_cap)]

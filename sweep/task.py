@@ -1,0 +1,104 @@
+"""What a worker runs: one task = one seeded training run that scores each of its trials.
+
+This module is imported in worker processes; it depends only on the network, the trainer and the
+plan's small dataclasses.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from .nn import TwoLayerNet
+from .plan import TaskSpec, TrialSpec
+from .train import History, train
+
+OK, DIVERGED, FAILED, CRASHED = "ok", "diverged", "failed", "crashed"
+#: Statuses of trials that ran to their end (a diverged run is a result, ranked last).
+COMPLETED = (OK, DIVERGED)
+METRIC_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc", "best_val_acc", "best_epoch", "seconds")
+#: BLAS threads per trial. OpenBLAS rounds differently with 1 and 2 threads, so a fixed count is what
+#: makes results identical whatever n_jobs is; parallelism comes from running trials side by side.
+BLAS_THREADS_PER_TRIAL = 1
+
+
+@dataclass
+class TrialResult:
+    """The outcome of one trial: its status, final metrics, per-epoch history and error text."""
+
+    trial_id: str
+    status: str
+    metrics: dict = field(default_factory=dict)
+    history: list = field(default_factory=list)
+    error: str = ""
+    traceback: str = ""
+
+
+def model_seeds(seed: int) -> tuple[int, int]:
+    """Two independent seeds from a trial seed: one for the initial weights, one for the minibatches."""
+    init_seed, batch_seed = np.random.SeedSequence(seed).generate_state(2, dtype=np.uint32)
+    return int(init_seed), int(batch_seed)
+
+
+def build_and_train(params: dict, seed: int, data, epochs: int) -> tuple[TwoLayerNet, History]:
+    """Create the trial's network from its hyperparameters and train it for ``epochs`` epochs."""
+    init_seed, batch_seed = model_seeds(seed)
+    with threadpool_limits(limits=BLAS_THREADS_PER_TRIAL):
+        net = TwoLayerNet(data.input_dim, params["hidden_size"], data.num_classes,
+                          weight_scale=params["weight_scale"], init=params["init"], reg=params["reg"],
+                          activation=params["activation"], loss=params["loss"], dtype=params["dtype"],
+                          seed=init_seed)
+        history = train(net, data, optimizer=params["optimizer"], learning_rate=params["learning_rate"],
+                        lr_decay=params["lr_decay"], batch_size=params["batch_size"], epochs=epochs,
+                        seed=batch_seed, momentum=params["momentum"])
+    return net, history
+
+
+def run_task(task: TaskSpec, data) -> list[TrialResult]:
+    """Train ``task`` once to its largest ``epochs`` and score each of its trials from the history.
+
+    An exception gives every trial of the task a ``failed`` result carrying the error; it never
+    propagates (a worker that dies outright is the runner's business).
+    """
+    try:
+        with np.errstate(all="ignore"):  # overflow on the way to divergence is reported as a status
+            _, history = build_and_train({**task.params, "epochs": task.max_epochs}, task.seed, data,
+                                         task.max_epochs)
+    except Exception as exc:  # noqa: BLE001 - any error inside a trial is recorded, not raised
+        return [failed_result(t, exc) for t in task.trials]
+    return [score_trial(t, history) for t in task.trials]
+
+
+def score_trial(trial: TrialSpec, history: History) -> TrialResult:
+    """The result of ``trial`` from a (possibly longer) history of its training run."""
+    own = history.prefix(trial.params["epochs"])
+    records = own.records
+    last = records[-1]
+    completed = [r for r in records if math.isfinite(r["val_loss"])]
+    if completed and math.isfinite(completed[0]["val_acc"]):
+        best = max(completed, key=lambda r: r["val_acc"])
+    elif completed:
+        best = min(completed, key=lambda r: r["val_loss"])
+    else:
+        best = None
+    metrics = {
+        "train_loss": last["train_loss"], "train_acc": last["train_acc"],
+        "val_loss": last["val_loss"], "val_acc": last["val_acc"],
+        "best_val_acc": best["val_acc"] if best else math.nan,
+        "best_epoch": best["epoch"] if best else 0,
+        "seconds": sum(r["seconds"] for r in records),
+    }
+    error = f"training diverged in epoch {own.diverged_epoch} (non-finite loss)" if own.diverged else ""
+    return TrialResult(trial.trial_id, DIVERGED if own.diverged else OK, metrics, records, error)
+
+
+def failed_result(trial: TrialSpec, exc: BaseException, status: str = FAILED) -> TrialResult:
+    """A ``failed`` (or ``crashed``) result carrying the one-line error and the traceback."""
+    message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0] if str(exc) else type(exc).__name__
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return TrialResult(trial.trial_id, status, {}, [], message, tb)
