@@ -9,7 +9,7 @@
 
 from .data import Dataset, load_dataset
 from .nn import TwoLayerNet
-from .train import History, train
+from .trainer import History, train
 
 __version__ = "0.1.0"
 __all__ = ["Dataset", "History", "TwoLayerNet", "load_dataset", "train", "__version__"]

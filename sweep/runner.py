@@ -27,7 +27,7 @@ from .plan import TaskSpec, TrialSpec, group_tasks, plan_trials
 from .progress import Progress
 from .store import BEST_DIR, RunStore, latest_run_dir, new_run_dir, write_best
 from .task import CRASHED, FAILED, TrialResult, build_and_train, failed_result, run_task
-from .train import evaluate
+from .trainer import evaluate
 
 #: Seconds between checks for interrupts while waiting on workers.
 _POLL_SECONDS = 0.5

@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from .nn import TwoLayerNet
 from .plan import TaskSpec, TrialSpec
-from .train import History, train
+from .trainer import History, train
 
 OK, DIVERGED, FAILED, CRASHED = "ok", "diverged", "failed", "crashed"
 #: Statuses of trials that ran to their end (a diverged run is a result, ranked last).

@@ -7,7 +7,7 @@ import pytest
 
 from sweep.data.dataset import Dataset
 from sweep.nn import TwoLayerNet
-from sweep.train import History, evaluate, train
+from sweep.trainer import History, evaluate, train
 
 
 def blobs(n=600, d=10, c=3, seed=0, dtype=np.float32):
@@ -106,11 +106,10 @@ def test_float64_training_and_partial_last_batch():
     assert net.params["W1"].dtype == np.float64 and len(history) == 2
 
 
-def test_train_accuracy_uses_a_fixed_subsample(monkeypatch):
-    from sweep import train as train_module
+def test_train_accuracy_uses_a_fixed_subsample():
+    from sweep import trainer as train_module
 
     data = blobs(n=2000)
-    monkeypatch.setattr(train_module, "TRAIN_ACC_ROWS", 50)
     net, history = fit(data, epochs=1, train_acc_rows=50)
     rows = train_module._train_acc_rows(len(data.X_train), 50)
     assert len(rows) == 50 and np.all(np.diff(rows) > 0)

@@ -15,11 +15,12 @@ Public API:
 Modules: ``registry`` (names, option sets, load_dataset), ``options`` (option table and
 validation), ``prep`` (checks, splits, conversion, preprocessing), ``raw`` (loader -> prep
 contract), ``locate`` (directory search, "not found" message), ``idx`` (IDX reader), ``mnist``,
-``cifar``, ``digits``, ``files`` (npz / csv), ``synthetic``, ``fetch`` (downloads).
+``cifar``, ``digits``, ``files`` (npz / csv), ``synthetic``, ``download`` (:func:`fetch`,
+SHA-256 table, safe archive extraction).
 """
 
 from sweep.data.dataset import Dataset
-from sweep.data.fetch import FETCHABLE, fetch
+from sweep.data.download import FETCHABLE, fetch
 from sweep.data.registry import DATASETS, dataset_options, load_dataset
 
 __all__ = ["Dataset", "DATASETS", "FETCHABLE", "dataset_options", "fetch", "load_dataset"]

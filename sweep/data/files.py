@@ -35,11 +35,12 @@ NPZ_META = ("image_shape", "class_names")
 
 
 def _labels_or_targets(y: np.ndarray, path: Path, key: str) -> np.ndarray:
-    """Integer labels stay; integral floats become int64 labels; 2-D floats are regression targets."""
+    """Integer labels as is, integral floats as int64 labels, 2-D arrays as regression targets."""
     if y.ndim == 2:
         return y
     if y.ndim != 1:
-        raise DataError(f"{path}: {key} has shape {y.shape}; expected (N,) labels or (N, C) targets")
+        raise DataError(f"{path}: {key} has shape {y.shape}; expected (N,) labels or (N, C) "
+                        "targets")
     if y.dtype.kind in "iu":
         return y
     if y.dtype.kind == "f":
@@ -147,7 +148,7 @@ def _is_number(cell: str) -> bool:
 
 def _first_row(path: Path) -> list[str]:
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:
             for row in csv.reader(f):
                 if row:
                     return [c.strip() for c in row]
@@ -182,7 +183,8 @@ def load_csv(path: Path, opts: dict) -> RawData:
         raise DataError(f"{path}: needs a label column and at least one feature column")
 
     try:
-        df = pd.read_csv(path, header=0 if header else None, skipinitialspace=True)
+        df = pd.read_csv(path, header=0 if header else None, skipinitialspace=True,
+                         encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise DataError(f"{path}: cannot parse CSV ({str(e).splitlines()[0]})") from None
     first_line = 2 if header else 1
@@ -211,8 +213,8 @@ def load_csv(path: Path, opts: dict) -> RawData:
         values = label_series.to_numpy()
         if values.dtype.kind == "f" and not np.all(values == np.round(values)):
             r = int(np.flatnonzero(values != np.round(values))[0])
-            raise DataError(f"{path}: label {values[r]!r} at line {r + first_line} is not an "
-                            "integer class label")
+            raise DataError(f"{path}: label {float(values[r])!r} at line {r + first_line} is "
+                            "not an integer class label")
         y = values.astype(np.int64)
     else:
         labels = label_series.astype(str).str.strip()

@@ -20,7 +20,8 @@ SYSTEM_DIRS: dict[str, tuple[Path, ...]] = {
 #: How to obtain each named set, for the "not found" message.
 HOW_TO_GET: dict[str, str] = {
     "mnist": "run `sweep data fetch mnist`",
-    "fashion-mnist": "run `sweep data fetch fashion-mnist` or `apt-get install dataset-fashion-mnist`",
+    "fashion-mnist": "run `sweep data fetch fashion-mnist` "
+                     "or `apt-get install dataset-fashion-mnist`",
     "cifar10": "run `sweep data fetch cifar10`",
 }
 

@@ -79,6 +79,8 @@ def _choice(*choices: str, none_as: str | None = None) -> Callable[[Any], str]:
 
 
 def _dtype(v):
+    if v is None:  # np.dtype(None) would silently mean float64
+        raise _Invalid
     try:
         dt = np.dtype(v)
     except (TypeError, ValueError):
@@ -147,7 +149,8 @@ OPTIONS: dict[str, Option] = {
                "test rows carved out of the whole set when it has no official test split"),
         Option("train_size", None, _train_size,
                "null, an int count >= 1 or a float fraction in (0, 1]",
-               "cap on the training rows kept after the validation split (seeded stratified subsample)"),
+               "cap on the training rows kept after the validation split "
+               "(seeded stratified subsample)"),
         Option("seed", 0, _seed, "an int >= 0",
                "seed of every split, subsample and synthetic draw"),
         Option("scale", None, _scale, "true, false or a positive number (the divisor)",
@@ -199,9 +202,10 @@ def validate_options(dataset: str, given: dict[str, Any], accepted: Iterable[str
     resolved: dict[str, Any] = {}
     for key, value in given.items():
         if key not in accepted:
-            hint = suggest(key, accepted)
-            if not hint and key in OPTIONS:
+            if key in OPTIONS:
                 hint = f" (it does not apply to {dataset!r})"
+            else:
+                hint = suggest(key, accepted)
             raise DataError(
                 f"dataset option {key!r} is unknown for {dataset!r}{hint}; allowed: {allowed}")
         opt = OPTIONS[key]

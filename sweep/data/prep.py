@@ -45,15 +45,17 @@ def check_raw(raw: RawData) -> None:
             continue
         where = raw.where(split)
         if X is None or y is None:
-            raise DataError(f"{where}: the {split} split has {'labels' if X is None else 'features'}"
-                            f" but no {'features' if X is None else 'labels'}")
+            have, lack = ("labels", "features") if X is None else ("features", "labels")
+            raise DataError(f"{where}: the {split} split has {have} but no {lack}")
         if len(X) != len(y):
-            raise DataError(f"{where}: {split} features have {len(X)} rows but labels have {len(y)}")
+            raise DataError(f"{where}: {split} features have {len(X)} rows but labels have "
+                            f"{len(y)}")
         if len(X) == 0:
             raise DataError(f"{where}: the {split} split is empty (zero rows)")
         if X.ndim < 2 or 0 in X.shape[1:]:
-            raise DataError(f"{where}: {split} features have shape {X.shape}; expected (rows, features)")
-        if X.shape[1:] != raw.X_train.shape[1:]:
+            raise DataError(f"{where}: {split} features have shape {X.shape}; expected "
+                            "(rows, features)")
+        if math.prod(X.shape[1:]) != math.prod(raw.X_train.shape[1:]):
             raise DataError(f"{where}: {split} features have shape {X.shape[1:]} per row but the "
                             f"training split has {raw.X_train.shape[1:]}")
         if X.dtype.kind == "f" or X.dtype.kind == "c":
@@ -141,7 +143,8 @@ def _apportion(counts: np.ndarray, total: int, rng: np.random.Generator) -> np.n
     """Split ``total`` among classes proportionally to ``counts`` (largest remainder).
 
     Each class gets at most ``count - 1`` so it keeps at least one row on the other side
-    (the caller guarantees ``total <= sum(counts) - len(counts)``). Ties go in a seeded random order.
+    (the caller guarantees ``total <= sum(counts) - len(counts)``). Ties are broken in a seeded
+    random order.
     """
     ideal = counts * (total / counts.sum())
     alloc = np.minimum(np.floor(ideal).astype(np.int64), counts - 1)
@@ -284,12 +287,14 @@ def build_dataset(name: str, raw: RawData, opts: dict) -> Dataset:
         splits["val"] = {"source": "carved", "size_option": opts["val_size"], **how}
 
     # 3. train_size cap
-    n_train_available = n_pool
     cap = opts.get("train_size")
     if cap is not None:
-        n_cap = cap if isinstance(cap, int) else max(1, math.floor(round(cap * n_pool, 6)))
         avail_y = raw.y_train if train_rows is None else raw.y_train[train_rows]
         n_train_available = len(avail_y)
+        if isinstance(cap, int):
+            n_cap = cap
+        else:
+            n_cap = max(1, math.floor(round(cap * n_train_available, 6)))
         if n_cap < n_train_available:
             keep, _, how = split_rows(avail_y, n_train_available - n_cap, rng, stratify)
             train_rows = keep if train_rows is None else train_rows[keep]

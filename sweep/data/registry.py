@@ -21,7 +21,8 @@ class Loader:
     """How to load one named data set.
 
     ``read(target, opts, given)`` returns the RawData; ``target`` is the PATH of ``npz:PATH`` /
-    ``csv:PATH`` (None otherwise), ``opts`` the resolved options, ``given`` the names set explicitly.
+    ``csv:PATH`` (None otherwise), ``opts`` the resolved options, ``given`` the names of the
+    options set explicitly.
     """
 
     name: str
@@ -52,15 +53,15 @@ LOADERS: dict[str, Loader] = {
                ("test_size", "kind", "n_samples", "n_classes", "n_features", "n_targets", "noise"),
                {"scale": False}),
         Loader("npz", "npz:PATH, a NumPy archive with X_train, y_train (...) or X, y",
-               lambda t, o, g: files.load_npz(Path(t), o, g), ("test_size",), {"scale": False},
+               lambda t, o, g: files.load_npz(Path(t).expanduser(), o, g), ("test_size",), {"scale": False},
                takes_path=True),
         Loader("csv", "csv:PATH, label column + numeric feature columns, optional header",
-               lambda t, o, g: files.load_csv(Path(t), o), ("test_size", "label_column"),
+               lambda t, o, g: files.load_csv(Path(t).expanduser(), o), ("test_size", "label_column"),
                {"scale": False}, takes_path=True),
     ]
 }
 
-#: Names accepted by :func:`load_dataset` (``npz`` and ``csv`` are written ``npz:PATH``/``csv:PATH``).
+#: Names accepted by :func:`load_dataset` (write ``npz``/``csv`` as ``npz:PATH``/``csv:PATH``).
 DATASETS: tuple[str, ...] = tuple(LOADERS)
 
 ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist",
@@ -112,6 +113,10 @@ def load_dataset(name: str, **options: Any) -> Dataset:
     * ``format`` (cifar10): 'auto', 'binary' or 'python';
     * ``label_column`` (csv, 0): label column index or header name;
     * ``kind``, ``n_samples``, ``n_classes``, ``n_features``, ``n_targets``, ``noise`` (synthetic).
+
+    Preprocessing applies to X only (regression targets are left as they are). A class too small
+    for a stratified split (a single row, or fewer held-out rows than classes) makes that split a
+    plain seeded random one instead of an error; ``info["splits"]`` says so, with the reason.
 
     Returns a :class:`Dataset` whose ``info`` records sources, options, split sizes and
     preprocessing.

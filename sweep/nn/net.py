@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._blas import axpy
 from .layers import ACTIVATIONS, LOSSES, affine_backward, affine_forward
 
 INITS = ("normal", "he", "xavier")
@@ -100,8 +101,8 @@ class TwoLayerNet:
         loss = data_loss
         if self.reg:
             loss += 0.5 * self.reg * (float(np.vdot(p["W1"], p["W1"])) + float(np.vdot(p["W2"], p["W2"])))
-            dW1 += self.reg * p["W1"]
-            dW2 += self.reg * p["W2"]
+            axpy(self.reg, p["W1"], dW1)
+            axpy(self.reg, p["W2"], dW2)
         return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
 
     def scores(self, X: np.ndarray) -> np.ndarray:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._blas import axpy
+
 
 def sgd(w, dw, config=None):
     """Vanilla stochastic gradient descent: ``w -= learning_rate * dw``."""
     config = {} if config is None else config
     config.setdefault("learning_rate", 1e-2)
-    w -= config["learning_rate"] * dw
+    axpy(-config["learning_rate"], dw, w)
     return w, config
 
 
@@ -34,8 +36,8 @@ def sgd_momentum(w, dw, config=None):
     if v is None:
         v = np.zeros_like(w)
     v *= config["momentum"]
-    v -= config["learning_rate"] * dw
-    w += v
+    axpy(-config["learning_rate"], dw, v)
+    axpy(1.0, v, w)
     config["velocity"] = v
     return w, config
 

@@ -93,7 +93,7 @@ def sha256_of(path: Path) -> str:
 
 def _download(url: str, dest: Path, expected: str, timeout: float,
               progress: Progress | None) -> None:
-    """Stream ``url`` into a temp file beside ``dest``; rename it to ``dest`` if the digest matches."""
+    """Stream ``url`` into a temp file beside ``dest``; rename it to ``dest`` if digest is right."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)
     try:
@@ -124,6 +124,7 @@ def _download(url: str, dest: Path, expected: str, timeout: float,
         if digest != expected.lower():
             raise DataError(f"{url}: SHA-256 mismatch: got {digest}, expected {expected}; "
                             "the download was deleted (corrupted transfer or changed file?)")
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a data file is world-readable
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -136,7 +137,8 @@ def _safe_members(tar: tarfile.TarFile, archive: Path) -> list[tarfile.TarInfo]:
         if p.is_absolute() or ".." in p.parts or m.name.startswith(("/", "\\")) or "\\" in m.name:
             raise DataError(f"{archive}: refusing unsafe member path {m.name!r}")
         if not (m.isfile() or m.isdir()):
-            raise DataError(f"{archive}: refusing member {m.name!r} (links and devices not allowed)")
+            raise DataError(f"{archive}: refusing member {m.name!r} "
+                            "(links and devices are not allowed)")
         members.append(m)
     return members
 
