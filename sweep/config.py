@@ -170,6 +170,8 @@ def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set") 
                 raise ConfigError(f"--set {item!r}: `fixed` in {source} is not a mapping")
             fixed[parts[0]] = value
             continue
+        if parts[0] == "dataset" and isinstance(raw.get("dataset"), str):
+            raw["dataset"] = {"name": raw["dataset"]}  # the `dataset: NAME` shorthand, opened up
         node = raw
         for i, part in enumerate(parts[:-1]):
             child = node.get(part)
@@ -342,7 +344,9 @@ def _parse_parameters(p: _Problems, spec) -> dict[str, Distribution]:
         try:
             dist = parse_distribution(block)
         except SpaceError as exc:
-            raise p.error(("parameters", name), str(exc)) from None
+            where = ("parameters", name) + ((exc.key,) if exc.key and isinstance(block, Mapping) and exc.key in block
+                                            else ())
+            raise p.error(where, str(exc)) from None
         try:
             PARAMETERS[name].check_distribution(dist)
         except ValueError as exc:

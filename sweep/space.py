@@ -53,7 +53,14 @@ _RANDOM_STREAM = 0x5EED
 
 
 class SpaceError(ValueError):
-    """A parameter block that does not describe a distribution; the message says why."""
+    """A parameter block that does not describe a distribution; the message says why.
+
+    ``key`` names the offending key of the block (``"min"``, ``"values"``...) when there is one.
+    """
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -149,19 +156,14 @@ class Distribution:
 
     def to_dict(self) -> dict:
         """The W&B mapping this distribution was read from (with defaults filled in)."""
-        out: dict[str, Any] = {"distribution": self.kind}
-        for key in DISTRIBUTION_KEYS[self.kind]:
-            value = getattr(self, key)
-            if key in ("values",):
-                value = list(value)
-            elif key == "value":
-                value = self.values[0]
-            elif key == "probabilities":
-                if value is None:
-                    continue
-                value = list(value)
-            out[key] = value
-        return out
+        if self.kind == "constant":
+            return {"distribution": "constant", "value": self.values[0]}
+        if self.kind == "categorical":
+            out = {"distribution": "categorical", "values": list(self.values)}
+            if self.probabilities is not None:
+                out["probabilities"] = list(self.probabilities)
+            return out
+        return {"distribution": self.kind, **{key: getattr(self, key) for key in DISTRIBUTION_KEYS[self.kind]}}
 
 
 def _quantize(x: float, q: float):
@@ -194,12 +196,12 @@ def parse_distribution(spec: Any) -> Distribution:
     if kind is None:
         kind = _infer_kind(spec)
     elif kind not in DISTRIBUTION_KEYS:
-        raise SpaceError(_unknown("distribution", kind, DISTRIBUTIONS))
+        raise SpaceError(_unknown("distribution", kind, DISTRIBUTIONS), "distribution")
     allowed = set(DISTRIBUTION_KEYS[kind]) | {"distribution"}
     for key in spec:
         if key not in allowed:
             raise SpaceError(f"key `{key}` does not apply to distribution {kind}; it takes "
-                             f"{', '.join(DISTRIBUTION_KEYS[kind])}")
+                             f"{', '.join(DISTRIBUTION_KEYS[kind])}", key)
     required = _REQUIRED.get(kind, tuple(k for k in DISTRIBUTION_KEYS[kind] if k in ("min", "max")))
     for key in required:
         if key not in spec:
@@ -214,17 +216,18 @@ def parse_distribution(spec: Any) -> Distribution:
     for key in DISTRIBUTION_KEYS[kind]:
         value = spec.get(key, _DEFAULTS.get(key))
         if not _is_number(value) or not math.isfinite(value):
-            raise SpaceError(f"`{key}` must be a finite number, got {value!r}")
+            raise SpaceError(f"`{key}` must be a finite number, got {value!r}", key)
         fields[key] = value
     if "min" in fields and fields["min"] > fields["max"]:
-        raise SpaceError(f"min ({fields['min']!r}) is greater than max ({fields['max']!r})")
+        raise SpaceError(f"min ({fields['min']!r}) is greater than max ({fields['max']!r})", "min")
     if kind == "int_uniform" and not all(float(fields[k]).is_integer() for k in ("min", "max")):
-        raise SpaceError(f"int_uniform needs integer min and max, got {fields['min']!r} and {fields['max']!r}")
+        raise SpaceError(f"int_uniform needs integer min and max, got {fields['min']!r} and {fields['max']!r}",
+                         "min")
     if kind.endswith("_values") and fields["min"] <= 0:
-        raise SpaceError(f"{kind} needs min > 0 (its values are on a log scale), got {fields['min']!r}")
+        raise SpaceError(f"{kind} needs min > 0 (its values are on a log scale), got {fields['min']!r}", "min")
     for key in ("q", "sigma", "a", "b"):
         if key in fields and fields[key] <= 0:
-            raise SpaceError(f"`{key}` must be > 0, got {fields[key]!r}")
+            raise SpaceError(f"`{key}` must be > 0, got {fields[key]!r}", key)
     return Distribution(kind, **fields)
 
 
@@ -248,16 +251,16 @@ def _categorical(spec: Mapping) -> Distribution:
     values = spec["values"]
     if not isinstance(values, list):
         raise SpaceError(f"`values` must be a list, got {values!r} (single values need to be wrapped in a list, "
-                         f"or written as `value: {values!r}`)")
+                         f"or written as `value: {values!r}`)", "values")
     if not values:
-        raise SpaceError("`values` is empty: a grid over no values has no trials")
+        raise SpaceError("`values` is empty: a grid over no values has no trials", "values")
     probabilities = spec.get("probabilities")
     if probabilities is not None:
         if (not isinstance(probabilities, list) or len(probabilities) != len(values)
                 or not all(_is_number(p) and p >= 0 for p in probabilities)
                 or not math.isclose(sum(probabilities), 1.0, abs_tol=1e-6)):
             raise SpaceError(f"`probabilities` must be {len(values)} non-negative numbers summing to 1, "
-                             f"got {probabilities!r}")
+                             f"got {probabilities!r}", "probabilities")
         probabilities = tuple(float(p) / sum(probabilities) for p in probabilities)
     return Distribution("categorical", values=tuple(values), probabilities=probabilities)
 

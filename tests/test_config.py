@@ -1,0 +1,196 @@
+"""Experiment files: every user error is caught up front with one clear line; W&B blocks read unchanged."""
+
+import pytest
+
+from conftest import sweep_cli, write_experiment
+from sweep.config import apply_overrides, load_experiment, parse_experiment
+from sweep.errors import ConfigError
+
+BASE = """\
+name: t
+dataset: digits
+method: grid
+parameters:
+  hidden_size:
+    values: [50, 100]
+  learning_rate:
+    values: [1e-3, 1e-2]
+"""
+
+
+def load_text(tmp_path, text, overrides=()):
+    path = tmp_path / "exp.yaml"
+    path.write_text(text)
+    return load_experiment(path, overrides)
+
+
+def error_of(tmp_path, text, overrides=()):
+    with pytest.raises(ConfigError) as info:
+        load_text(tmp_path, text, overrides)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_a_valid_file_and_its_defaults(tmp_path):
+    exp = load_text(tmp_path, BASE)
+    assert exp.name == "t" and exp.dataset == "digits" and exp.method == "grid"
+    assert exp.metric.name == "val_acc" and exp.metric.maximize
+    assert list(exp.parameters) == ["hidden_size", "learning_rate"]
+    assert exp.parameters["learning_rate"].values == (1e-3, 1e-2)  # YAML 1.2 floats: 1e-3 is a number
+    assert exp.fixed["epochs"] == 10 and "hidden_size" not in exp.fixed
+    assert exp.repeats == 1 and exp.seed == 0 and exp.n_jobs == -1 and exp.backend.name == "loky"
+
+
+def test_a_wandb_sweep_block_reads_unchanged(tmp_path):
+    text = """\
+program: train.py
+project: mnist
+method: random
+metric:
+  name: val_loss
+  goal: minimize
+run_cap: 20
+parameters:
+  learning_rate:
+    distribution: log_uniform_values
+    min: 0.0001
+    max: 0.1
+  batch_size:
+    distribution: q_log_uniform_values
+    q: 8
+    min: 32
+    max: 256
+  optimizer:
+    values: ["adam", "sgd"]
+  epochs:
+    value: 5
+  reg:
+    min: 0.0
+    max: 0.5
+dataset: digits
+"""
+    exp = load_text(tmp_path, text)
+    assert exp.method == "random" and exp.run_cap == 20 and not exp.metric.maximize
+    assert exp.parameters["reg"].kind == "uniform" and exp.parameters["epochs"].kind == "constant"
+    assert any("program" in w for w in exp.warnings) and any("project" in w for w in exp.warnings)
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (BASE.replace("values: [50, 100]", "values: []"), "exp.yaml:6: parameters.hidden_size.values: `values` is empty"),
+    (BASE.replace("values: [1e-3, 1e-2]", "values: [-1e-3, 1e-2]"), "parameters.learning_rate: -0.001 is out of range"),
+    (BASE.replace("values: [1e-3, 1e-2]", "values: [0, 1e-2]"), "learning_rate must be a number > 0"),
+    (BASE.replace("values: [50, 100]", "values: [0, 100]"), "hidden_size must be a whole number >= 1"),
+    (BASE.replace("values: [50, 100]", "values: [50.5]"), "50.5 is not a whole number"),
+    (BASE + "fixed: {epochs: 0}\n", "fixed.epochs: 0 is out of range; epochs must be a whole number >= 1"),
+    (BASE + "fixed: {batch_size: -5}\n", "fixed.batch_size"),
+    (BASE + "  reg: {distribution: uniform, min: 0.5, max: 0.1}\n", "parameters.reg.min: min (0.5) is greater than max"),
+    (BASE.replace("method: grid", "method: random"), "method: random needs run_cap"),
+    (BASE.replace("method: grid", "method: random") + "  reg: {min: 0.0, max: 1.0}\n",
+     "parameter `reg` is continuous"),
+    (BASE + "  reg: {distribution: log_uniform_values, min: 1e-5, max: 1e-1}\n",
+     "parameters.reg: distribution log_uniform_values is continuous"),
+    (BASE + "learnig_rate: 0.1\n", "exp.yaml:9: learnig_rate: unknown key (did you mean `learning_rate`?)"),
+    (BASE.replace("  learning_rate:", "  learning_rte:"), "unknown hyperparameter (did you mean `learning_rate`?)"),
+    (BASE.replace("method: grid", "method: gird"), "method: 'gird' is not allowed (did you mean `grid`?)"),
+    (BASE.replace("method: grid", "method: bayes"), "method: bayes is not supported yet"),
+    (BASE + "early_terminate: {type: hyperband, min_iter: 3}\n", "early_terminate (early stopping of trials) is not supported yet"),
+    (BASE + "metric: {name: val_accuracy}\n", "did you mean `val_acc`?"),
+    (BASE + "metric: {name: val_loss, goal: maximize}\n", "val_loss should be minimized"),
+    (BASE + "fixed: {hidden_size: 10}\n", "fixed.hidden_size: is also under `parameters`"),
+    (BASE + "fixed: {optimizer: adamw}\n", "'adamw' is not allowed; optimizer must be one of sgd"),
+    (BASE + "  optimizer: {distribution: uniform, min: 0, max: 1}\n", "optimizer takes one of"),
+    (BASE + "  hidden_size2: {values: [1]}\n", "unknown hyperparameter"),
+    (BASE + "  learning_rate2: 0.1\n", "unknown hyperparameter"),
+    (BASE.replace("values: [1e-3, 1e-2]", "0.01"), "must be a mapping such as"),
+    (BASE + "  reg: {distribution: normal, mu: 0.1, sigma: 0.1}\n", "reg must be a number >= 0"),
+    (BASE + "  hidden_size: {distribution: log_uniform_values, min: 10, max: 100}\n", ""),  # duplicate key
+    (BASE + "  momentum: {values: [0.9, 1.0]}\n", "momentum must be a number >= 0 and < 1"),
+    (BASE + "  lr_decay: {values: [0.95, 1.5]}\n", "lr_decay must be a number > 0 and <= 1"),
+    (BASE + "  hidden_size: {distribution: uniform, min: 10.0, max: 100.0}\n".replace("hidden_size", "epochs"),
+     "epochs takes whole numbers"),
+    (BASE.replace("dataset: digits", "dataset: {name: digits, val_sise: 0.2}"),
+     "exp.yaml:2: dataset.val_sise: dataset option 'val_sise' is unknown for 'digits' (did you mean 'val_size'?)"),
+    (BASE.replace("dataset: digits", "dataset: mnst"), "unknown dataset 'mnst' (did you mean 'mnist'?)"),
+    (BASE.replace("dataset: digits\n", ""), "dataset: missing"),
+    (BASE + "repeats: 0\n", "repeats: 0 is not allowed"),
+    (BASE + "n_jobs: 0\n", "n_jobs: 0 is not allowed"),
+    (BASE + "backend: spark\n", "backend: 'spark' is not allowed"),
+    (BASE + "name: my run\n", ""),  # duplicate key: the last wins and is then invalid
+    ("name: [unclosed\n", "not valid YAML"),
+    ("- a\n- b\n", "the experiment must be a mapping"),
+])
+def test_validation_errors_name_file_key_value_and_fix(tmp_path, edit, expected):
+    message = error_of(tmp_path, edit)
+    assert message.startswith(str(tmp_path / "exp.yaml"))
+    assert expected in message
+
+
+def test_overrides(tmp_path):
+    exp = load_text(tmp_path, BASE, ["n_jobs=2", "dataset.val_size=0.2", "learning_rate=0.05",
+                                     "parameters.hidden_size.values=[10, 20, 30]", "metric.name=val_loss"])
+    assert exp.n_jobs == 2 and exp.dataset_options == {"val_size": 0.2}
+    assert "learning_rate" not in exp.parameters and exp.fixed["learning_rate"] == 0.05
+    assert exp.parameters["hidden_size"].values == (10, 20, 30)
+    assert exp.metric.name == "val_loss" and not exp.metric.maximize
+    with pytest.raises(ConfigError, match="expected key=value"):
+        apply_overrides({}, ["n_jobs"])
+    assert "epochs: -1 is out of range" in error_of(tmp_path, BASE, ["epochs=-1"])
+
+
+def test_missing_and_empty_files(tmp_path):
+    with pytest.raises(ConfigError, match="experiment file not found"):
+        load_experiment(tmp_path / "nope.yaml")
+    assert "is empty" in error_of(tmp_path, "")
+
+
+def test_resolved_experiment_round_trips(tmp_path):
+    exp = load_text(tmp_path, BASE + "  reg: {distribution: log_uniform_values, min: 1e-5, max: 1e-1}\n"
+                    .replace("method: grid", "method: random") + "run_cap: 3\n", ["method=random"])
+    again = parse_experiment(exp.to_dict(), source="again")
+    assert again.parameters == exp.parameters and again.fixed == exp.fixed and again.run_cap == 3
+
+
+# --------------------------------------------------------------------- through the CLI, as users see it
+CLI_CASES = {
+    "empty grid": (BASE.replace("values: [50, 100]", "values: []"), "`values` is empty"),
+    "zero rate": (BASE.replace("values: [1e-3, 1e-2]", "values: [0.0]"), "learning_rate must be a number > 0"),
+    "negative size": (BASE.replace("values: [50, 100]", "values: [-50]"), "hidden_size must be"),
+    "zero epochs": (BASE + "fixed: {epochs: 0}\n", "epochs must be a whole number >= 1"),
+    "min > max": (BASE + "  reg: {min: 0.5, max: 0.1}\n", "is greater than max"),
+    "random without run_cap": (BASE.replace("method: grid", "method: random") + "  reg: {min: 0.0, max: 1.0}\n",
+                               "needs run_cap"),
+    "unknown key": (BASE + "hiden_size: 3\n", "did you mean `hidden_size`?"),
+    "bayes": (BASE.replace("method: grid", "method: bayes"), "not supported yet"),
+    "early_terminate": (BASE + "early_terminate: {type: hyperband}\n", "not supported yet"),
+    "bad yaml": ("name: [\n", "not valid YAML"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CLI_CASES))
+def test_cli_reports_user_errors_in_one_line_with_status_2(tmp_path, case):
+    text, expected = CLI_CASES[case]
+    (tmp_path / "exp.yaml").write_text(text)
+    result = sweep_cli("run", "exp.yaml", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert lines[0].startswith("sweep: error: exp.yaml") and expected in lines[0]
+    assert not (tmp_path / "results").exists()
+
+
+def test_cli_missing_file_and_bad_set(tmp_path):
+    result = sweep_cli("run", "missing.yaml", cwd=tmp_path)
+    assert result.returncode == 2 and "experiment file not found" in result.stderr
+    write_experiment(tmp_path / "ok.yaml", name="ok", dataset="digits",
+                     parameters={"hidden_size": {"values": [5]}})
+    result = sweep_cli("run", "ok.yaml", "--set", "learning_rate=-1", cwd=tmp_path)
+    assert result.returncode == 2 and "learning_rate must be a number > 0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_warns_about_wandb_only_keys(tmp_path):
+    (tmp_path / "exp.yaml").write_text("program: train.py\nentity: me\n" + BASE)
+    result = sweep_cli("list", "exp.yaml", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "`program` is a W&B agent setting" in result.stderr and "`entity`" in result.stderr
