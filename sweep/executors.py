@@ -14,6 +14,7 @@ Both give the runner the same small interface: ``share(data)`` once, ``submit(fn
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
 import os
 import signal
 
@@ -49,8 +50,11 @@ class LokyPool:
         return self.n_jobs
 
     def restart(self) -> None:
+        """A fresh set of workers (after a crash the old executor is broken: shut it down first)."""
         from joblib.executor import get_memmapping_executor
 
+        if self._executor is not None:
+            self._executor.terminate(kill_workers=True)
         self._executor = get_memmapping_executor(self.n_jobs, timeout=300, env=self.env,
                                                  initializer=_ignore_sigint)
 
@@ -94,9 +98,12 @@ class DaskPool:
         if address is None:
             self._cluster = LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
                                          host="127.0.0.1", dashboard_address=None,
+                                         silence_logs=logging.WARNING,
                                          env={name: "1" for name in THREAD_VARIABLES})
             address = self._cluster.scheduler_address
         self.client = Client(address, set_as_default=False)
+        # concurrent.futures view of the client, so the runner waits on dask and loky tasks alike
+        self._executor = self.client.get_executor(pure=False)
         self.address = address
         self.n_jobs = n_jobs
 
@@ -112,17 +119,11 @@ class DaskPool:
     def share(self, data):
         return self.client.scatter(data, broadcast=True, hash=False)
 
-    def submit(self, fn, *args):
-        return self.client.submit(fn, *args, pure=False)
+    def submit(self, fn, *args) -> cf.Future:
+        return self._executor.submit(fn, *args)
 
     def wait(self, futures, timeout: float | None = None):
-        from distributed import wait
-
-        try:
-            done, not_done = wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED")
-        except TimeoutError:
-            return set(), set(futures)
-        return done, not_done
+        return cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
 
     def is_crash(self, exc: BaseException) -> bool:
         from distributed.scheduler import KilledWorker

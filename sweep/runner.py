@@ -175,7 +175,7 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
                     while queue and len(running) < pool.capacity:
                         submit(queue.popleft(), alone=False)
                 done, _ = pool.wait(list(running), timeout=_POLL_SECONDS)
-                lost = []
+                lost, pool_broken = [], False
                 for future in done:
                     task, alone = running.pop(future)
                     try:
@@ -183,18 +183,21 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
                     except Exception as exc:  # noqa: BLE001 - the worker died, or the task could not be sent
                         if not pool.is_crash(exc):
                             record(task, [failed_result(t, exc) for t in task.trials])
-                        elif alone or pool.isolates_crashes:
+                            continue
+                        pool_broken = not pool.isolates_crashes
+                        if alone or pool.isolates_crashes:
                             record(task, [failed_result(t, exc, CRASHED) for t in task.trials])
                         else:
                             lost.append(task)
                     else:
                         record(task, results)
-                if lost:
+                if pool_broken:
                     # A dead loky worker breaks the whole pool: every task in flight is lost with it.
                     lost.extend(task for task, _ in running.values())
                     running.clear()
-                    progress.message(f"a worker died; re-running the {len(lost)} task(s) it may have taken "
-                                     "down, one at a time")
+                    if lost:
+                        progress.message(f"a worker died; re-running the {len(lost)} task(s) it may have taken "
+                                         "down, one at a time")
                     pool.restart()
                     suspects.extend(lost)
         except KeyboardInterrupt:

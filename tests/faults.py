@@ -1,0 +1,34 @@
+"""Task functions that misbehave on purpose, run in real worker processes by the runner tests.
+
+They live in an importable module so loky and dask workers unpickle them by reference.
+"""
+
+import os
+
+import numpy as np
+
+from sweep.task import run_task
+
+CRASH_HIDDEN_SIZE = 13
+RAISE_HIDDEN_SIZE = 17
+
+
+def crash_worker(task, data):
+    """Kill the worker process outright (as a segfault or the OOM killer would) for hidden_size 13."""
+    if task.params["hidden_size"] == CRASH_HIDDEN_SIZE:
+        os._exit(3)
+    return run_task(task, data)
+
+
+def raise_in_task(task, data):
+    """Raise from the task function itself (not from training) for hidden_size 17."""
+    if task.params["hidden_size"] == RAISE_HIDDEN_SIZE:
+        raise RuntimeError("injected failure")
+    return run_task(task, data)
+
+
+def require_memmap(task, data):
+    """Fail the trial unless the training arrays arrived memory-mapped (not pickled by value)."""
+    if not isinstance(data.X_train, np.memmap):
+        raise TypeError(f"X_train arrived as {type(data.X_train).__name__}, not np.memmap")
+    return run_task(task, data)

@@ -1,0 +1,82 @@
+"""Planning: stable trial ids, seeds that depend on the trial (never on order), epochs grouping."""
+
+import pytest
+
+from sweep.config import parse_experiment
+from sweep.plan import group_tasks, plan_trials
+
+
+def experiment(**changes):
+    doc = {"name": "p", "dataset": "digits", "method": "grid",
+           "parameters": {"hidden_size": {"values": [10, 20]}, "learning_rate": {"values": [0.1, 0.01]},
+                          "epochs": {"values": [2, 5]}}}
+    doc.update(changes)
+    return parse_experiment(doc)
+
+
+def test_grid_plan_size_order_and_completeness():
+    trials = plan_trials(experiment())
+    assert len(trials) == 8
+    assert [(t.params["hidden_size"], t.params["learning_rate"], t.params["epochs"]) for t in trials[:3]] == [
+        (10, 0.1, 2), (10, 0.1, 5), (10, 0.01, 2)]
+    assert [t.index for t in trials] == list(range(8))
+    assert len({t.trial_id for t in trials}) == 8
+    assert all(len(t.params) == 13 and t.params["optimizer"] == "sgd" for t in trials)
+
+
+def test_ids_and_seeds_do_not_depend_on_order_or_on_other_trials():
+    a = {t.trial_id: t.seed for t in plan_trials(experiment())}
+    reordered = experiment(parameters={"epochs": {"values": [5, 2]}, "learning_rate": {"values": [0.01, 0.1]},
+                                       "hidden_size": {"values": [20, 10, 40]}})
+    b = {t.trial_id: t.seed for t in plan_trials(reordered)}
+    assert set(a) < set(b)
+    assert all(b[trial_id] == seed for trial_id, seed in a.items())
+
+
+def test_the_sweep_seed_changes_every_trial_seed():
+    a = plan_trials(experiment())
+    b = plan_trials(experiment(seed=1))
+    assert all(x.seed != y.seed and x.trial_id != y.trial_id for x, y in zip(a, b))
+
+
+def test_trials_differing_only_in_epochs_share_a_seed_and_a_task():
+    trials = plan_trials(experiment())
+    tasks = group_tasks(trials)
+    assert len(tasks) == 4
+    for task in tasks:
+        assert sorted(t.params["epochs"] for t in task.trials) == [2, 5]
+        assert task.max_epochs == 5 and "epochs" not in task.params
+        assert len({t.seed for t in task.trials}) == 1 and task.seed == task.trials[0].seed
+
+
+def test_repeats_give_distinct_seeds_per_configuration():
+    trials = plan_trials(experiment(repeats=3))
+    assert len(trials) == 24
+    by_config = {}
+    for t in trials:
+        by_config.setdefault(t.config_id, set()).add(t.seed)
+    assert len(by_config) == 8 and all(len(seeds) == 3 for seeds in by_config.values())
+    assert len(group_tasks(trials)) == 12
+
+
+def test_random_plan_is_seeded_and_capped():
+    doc = dict(method="random", run_cap=6,
+               parameters={"learning_rate": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1},
+                           "hidden_size": {"values": [10, 20]}})
+    a, b = plan_trials(experiment(**doc)), plan_trials(experiment(**doc))
+    assert [t.trial_id for t in a] == [t.trial_id for t in b] and len(a) == 6
+    assert all(1e-4 <= t.params["learning_rate"] <= 1e-1 for t in a)
+    assert [t.trial_id for t in plan_trials(experiment(seed=9, **doc))] != [t.trial_id for t in a]
+
+
+def test_random_duplicates_are_run_once_and_grid_run_cap_truncates():
+    doc = dict(method="random", run_cap=20, parameters={"hidden_size": {"values": [10, 20]}})
+    assert len(plan_trials(experiment(**doc))) == 2
+    capped = experiment(run_cap=3)
+    assert len(plan_trials(capped)) == 3 and any("run_cap 3 keeps the first 3 of 8" in w for w in capped.warnings)
+
+
+@pytest.mark.parametrize("fixed", [{"epochs": 3}, {"optimizer": "adam", "learning_rate": 1e-3}])
+def test_fixed_values_reach_every_trial(fixed):
+    exp = experiment(parameters={"hidden_size": {"values": [10, 20]}}, fixed=fixed)
+    assert all(all(t.params[k] == v for k, v in fixed.items()) for t in plan_trials(exp))
