@@ -60,10 +60,10 @@ def leaderboard(trials: pd.DataFrame, metric: str, maximize: bool, sort: str | N
     board[f"{metric}_std"] = stats["std"]
     board["runs"] = trials.groupby("config_id").size()
     board["ok"] = stats["count"].reindex(board.index).fillna(0).astype(int)
-    board["status"] = statuses
     for extra in ("val_acc", "train_acc", "val_loss", "seconds"):
         if extra != metric and extra in ok:
             board[f"{extra}_mean"] = ok.groupby("config_id")[extra].mean()
+    board["status"] = statuses
     board = board.reset_index()
     key = f"{metric}_mean"
     board["_has"] = board[key].notna()

@@ -327,7 +327,7 @@ def heatmap_figure(trials: pd.DataFrame, metric: str, maximize: bool, log_axes=(
         return None
     xs, ys = Scale.of(x, trials[x], x in log_axes), Scale.of(y, trials[y], y in log_axes)
     panels = sorted(trials[panel].dropna().unique()) if panel in trials else []
-    if not (1 < len(panels) <= MAX_PANELS):
+    if not (1 <= len(panels) <= MAX_PANELS):
         panels = [None]
     scored = _scored(trials, metric)
     norm, cmap = _metric_norm(scored[metric], maximize)
@@ -383,13 +383,13 @@ def _heatmap_cells(ax, part, metric, maximize, xs: Scale, ys: Scale, norm, cmap,
             dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
             text = fmt_metric(values[i, j], metric)
             if diverged or failed:
-                text += "\n" + ", ".join(s for s in (f"{diverged} div." if diverged else "",
-                                                     f"{failed} failed" if failed else "") if s)
-            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
+                text += "\n" + ", ".join(s for s in (f"+{diverged} diverged" if diverged else "",
+                                                     f"+{failed} failed" if failed else "") if s)
+            ax.text(j, i, text, ha="center", va="center", fontsize=9, color="white" if dark else "black")
         else:
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="#eeeeee", edgecolor="#999999",
                                    hatch="///", linewidth=0.5))
-            ax.text(j, i, "diverged" if diverged else "failed", ha="center", va="center", fontsize=8,
+            ax.text(j, i, "diverged" if diverged else "failed", ha="center", va="center", fontsize=9,
                     color=_BAD_COLOR if diverged else _FAILED_COLOR, fontweight="bold",
                     bbox=dict(facecolor="white", edgecolor="none", pad=1, alpha=0.85))
     if best_cell is not None:
@@ -431,7 +431,7 @@ def slice_figure(trials: pd.DataFrame, param: str, metric: str, maximize: bool, 
     if trials.empty or param not in trials:
         return None
     scale = Scale.of(param, trials[param], log)
-    fig = _figure(5.2, 3.6)
+    fig = _figure(5.6, 4.0)
     ax = fig.subplots()
     scored = _scored(trials, metric)
     x = pd.Series(scale.jitter(trials[param]), index=trials.index)
@@ -455,7 +455,9 @@ def slice_figure(trials: pd.DataFrame, param: str, metric: str, maximize: bool, 
     ax.set_ylabel(metric_label(metric))
     ax.grid(True, alpha=0.3)
     _metric_ylim(ax, scored[metric], metric)
-    ax.legend(fontsize=7, loc="best", framealpha=0.8)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8, frameon=False,
+               handletextpad=0.3, columnspacing=1.2)
     return fig
 
 
@@ -595,7 +597,8 @@ def weights_figure(W1: np.ndarray, image_shape, max_units: int = 64, title: str 
     if grid is None:
         return None
     units = min(W1.shape[1], max_units)
-    fig = _figure(6.4, 6.8)
+    rows, cols = grid.shape[:2]
+    fig = _figure(6.4, min(6.4 * rows / cols, 8.0) + 0.5)
     ax = fig.subplots()
     if grid.ndim == 2:
         ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -655,20 +658,24 @@ def parallel_coordinates_figure(trials: pd.DataFrame, metric: str, maximize: boo
         colors = [cmap(m[i]) for i in order if is_scored[i]]
         lines = LineCollection(ok_segments, colors=colors, linewidths=1.4, alpha=0.9)
         ax.add_collection(lines)
+    ax.vlines(xs, 0, 1, colors="black", linewidths=0.8)
     for k, scale in enumerate(scales):
-        ax.axvline(k, color="black", linewidth=0.8)
         lo_u, hi_u = scale.unit_range()
         positions, labels = scale.ticks(max_labels=8)
         units = np.asarray(positions, dtype=float) if scale.kind == "category" else scale.unit(positions)
+        inside = (units >= lo_u - 1e-9) & (units <= hi_u + 1e-9)
+        units, labels = units[inside], [label for label, keep in zip(labels, inside) if keep]
         for u, label in zip(units, labels):
             y = 0.5 if hi_u == lo_u else (u - lo_u) / (hi_u - lo_u)
             ax.text(k - 0.04, y, label, ha="right", va="center", fontsize=8,
                     bbox=dict(facecolor="white", edgecolor="none", pad=0.5, alpha=0.8))
-    ax.axvline(n_axes - 1, color="black", linewidth=0.8)
     if lo is not None:
-        for value in np.linspace(lo, hi, 5) if not isinstance(norm, LogNorm) else np.geomspace(lo, hi, 5):
-            ax.text(n_axes - 1 + 0.04, float(norm(value)), fmt_metric(value, metric), ha="left", va="center",
-                    fontsize=8)
+        if isinstance(norm, LogNorm):
+            ticks = [10.0 ** k for k in range(math.ceil(math.log10(lo)), math.floor(math.log10(hi)) + 1)]
+        else:
+            ticks = MaxNLocator(nbins=5).tick_values(lo, hi)
+        for value in [v for v in ticks if lo - 1e-12 <= v <= hi + 1e-12] or [lo, hi]:
+            ax.text(n_axes - 1 + 0.04, float(norm(value)), fmt_value(value), ha="left", va="center", fontsize=8)
     if bad_segments:
         ax.text(n_axes - 1 + 0.04, NO_SCORE, "no score", ha="left", va="center", fontsize=8, color="#777777")
     ax.set_xlim(-0.45, n_axes - 1 + 0.45)
@@ -879,13 +886,14 @@ def build_figures(run: RunData, top_k: int = 5) -> list[tuple[str, Figure]]:
     return out
 
 
-def draw_all(run_dir) -> list[Path]:
+def draw_all(run_dir, *, run: RunData | None = None) -> list[Path]:
     """Draw every figure that applies to the run in ``run_dir`` into ``run_dir/plots/``; return the PNG paths.
 
     Plot files of an earlier drawing that no longer apply are removed, so the folder always
-    matches the run. Each PNG is written atomically.
+    matches the run. Each PNG is written atomically. ``run`` is the folder already read by
+    :func:`load_run` (the report passes it so the folder is read once).
     """
-    run = load_run(run_dir)
+    run = run if run is not None else load_run(run_dir)
     return save_figures(run, build_figures(run))
 
 

@@ -1,0 +1,192 @@
+"""The command line in subprocesses: a full run, progress, exit codes, kill -9, Ctrl-C and resume."""
+
+import json
+import os
+import pty
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT, sweep_cli, write_experiment
+
+
+def start(args, cwd):
+    """Start ``python -m sweep ARGS`` in its own process group, output captured."""
+    return subprocess.Popen([sys.executable, "-m", "sweep", *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def wait_for_rows(path: Path, rows: int, proc, timeout=60.0):
+    """Block until the CSV at ``path`` has at least ``rows`` data rows."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and len(path.read_text().splitlines()) - 1 >= rows:
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"sweep ended early: {proc.communicate()}")
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never reached {rows} rows")
+
+
+@pytest.fixture
+def long_grid(tmp_path):
+    """60 quick trials (60 training runs): long enough to interrupt in the middle."""
+    return write_experiment(
+        tmp_path / "long.yaml", name="long", dataset="digits", method="grid",
+        parameters={"hidden_size": {"values": [8, 12, 16, 20, 24, 28]},
+                    "learning_rate": {"values": [0.2, 0.1, 0.05, 0.02, 0.01]},
+                    "reg": {"values": [0.0, 1e-3]}},
+        fixed={"epochs": 3, "batch_size": 16, "optimizer": "sgd_momentum", "init": "he"}, n_jobs=2)
+
+
+def run_dirs(tmp_path, name):
+    return sorted((tmp_path / "results" / name).iterdir())
+
+
+def test_run_show_best_list(tmp_path, small_grid):
+    write_experiment(tmp_path / "exp.yaml", **small_grid)
+    result = sweep_cli("run", "exp.yaml", "--no-plots", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [run_dir] = run_dirs(tmp_path, "small")
+    assert "run folder: results/small/" in result.stdout and "best trial" in result.stdout
+    assert "rank" in result.stdout.splitlines()[0] and "(10 of 12 configurations, 12 trials" in result.stdout
+    progress = [ln for ln in result.stderr.splitlines() if ln.startswith("[")]
+    assert len(progress) == 12 and progress[-1].startswith("[12/12]") and "eta" in progress[-1]
+    assert "best val_acc" in progress[-1]
+
+    shown = sweep_cli("show", run_dir, "--top", "3", "--sort", "seconds", cwd=tmp_path)
+    assert shown.returncode == 0 and len(shown.stdout.splitlines()) == 1 + 3 + 2
+    latest = sweep_cli("show", cwd=tmp_path).stdout.splitlines()
+    assert latest[:-1] == sweep_cli("show", run_dir, cwd=tmp_path).stdout.splitlines()[:-1]
+    bad_sort = sweep_cli("show", "--sort", "nope", cwd=tmp_path)
+    assert bad_sort.returncode == 2 and "--sort nope: no such column" in bad_sort.stderr
+
+    best = sweep_cli("best", cwd=tmp_path)
+    assert best.returncode == 0 and json.loads(best.stdout)["test_rows"] == 360
+
+    listed = sweep_cli("list", "exp.yaml", cwd=tmp_path)
+    assert listed.returncode == 0 and "12 trials (grid, 12 configurations x 1 seed(s)) in 4 training runs" in listed.stdout
+    trial_ids = set(pd.read_csv(run_dir / "trials.csv")["trial_id"])
+    assert all(trial_id in listed.stdout for trial_id in trial_ids)
+
+
+def test_quiet_out_and_console_script(tmp_path, small_grid):
+    write_experiment(tmp_path / "exp.yaml", **small_grid)
+    script = shutil.which("sweep", path=str(Path(sys.executable).parent))
+    assert script, "the console script `sweep` is installed next to python"
+    result = subprocess.run([script, "run", "exp.yaml", "--quiet", "--no-plots", "--out", "here"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
+    assert len(pd.read_csv(tmp_path / "here" / "trials.csv")) == 12
+    again = sweep_cli("run", "exp.yaml", "--out", "here", cwd=tmp_path)
+    assert again.returncode == 2 and "already holds a run; resume it with --resume here" in again.stderr
+
+
+def test_progress_is_a_live_bar_on_a_terminal(tmp_path, small_grid):
+    write_experiment(tmp_path / "exp.yaml", **small_grid)
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "sweep", "run", "exp.yaml", "--no-plots"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(leader)
+    screen = b"".join(chunks).decode()
+    assert proc.returncode == 0
+    assert screen.count("\r") >= 12 and "12/12" in screen and "[####" in screen
+    assert "[1/12]" not in screen  # no plain lines on a terminal
+
+
+def test_kill_9_then_resume_runs_every_trial_exactly_once(tmp_path, long_grid):
+    proc = start(["run", long_grid, "--no-plots"], tmp_path)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "results" / "long").exists() or not list((tmp_path / "results" / "long").iterdir()):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    [run_dir] = run_dirs(tmp_path, "long")
+    wait_for_rows(run_dir / "trials.csv", 8, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    trials = pd.read_csv(run_dir / "trials.csv")
+    history = pd.read_csv(run_dir / "history.csv")
+    assert 8 <= len(trials) < 60, "the kill must land in the middle of the sweep"
+    assert set(history["trial_id"]) <= set(trials["trial_id"]) | set(history["trial_id"])
+
+    resumed = sweep_cli("run", long_grid, "--resume", "--no-plots", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    trials = pd.read_csv(run_dir / "trials.csv")
+    history = pd.read_csv(run_dir / "history.csv")
+    assert len(trials) == 60 and trials["trial_id"].is_unique and (trials["status"] == "ok").all()
+    assert len(history) == 180 and not history.duplicated(["trial_id", "epoch"]).any()
+    assert (run_dir / "best" / "summary.json").is_file()
+
+    before = (run_dir / "trials.csv").read_bytes()
+    second = sweep_cli("run", long_grid, "--resume", "--no-plots", cwd=tmp_path)
+    assert second.returncode == 0 and "nothing to do: all 60 trials" in second.stderr
+    assert (run_dir / "trials.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_keeps_finished_trials_and_says_how_to_resume(tmp_path, long_grid, signum):
+    out = tmp_path / "run"
+    proc = start(["run", long_grid, "--no-plots", "--out", out], tmp_path)
+    wait_for_rows(out / "trials.csv", 4, proc)
+    os.kill(proc.pid, signum)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert f"resume with: sweep run {long_grid} --resume {out}" in stderr and "Traceback" not in stderr
+    kept = pd.read_csv(out / "trials.csv")
+    assert 4 <= len(kept) < 60 and not (out / "best").exists()
+    resumed = sweep_cli("run", long_grid, "--resume", out, "--no-plots", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    final = pd.read_csv(out / "trials.csv")
+    assert len(final) == 60 and final["trial_id"].is_unique
+    pd.testing.assert_frame_equal(final.head(len(kept)), kept)  # finished rows are never rewritten
+
+
+def test_resume_refuses_an_edited_experiment(tmp_path, small_grid):
+    path = write_experiment(tmp_path / "exp.yaml", **small_grid)
+    assert sweep_cli("run", path, "--quiet", "--no-plots", cwd=tmp_path).returncode == 0
+    small_grid["parameters"]["hidden_size"]["values"] = [16, 64]
+    write_experiment(path, **small_grid)
+    result = sweep_cli("run", path, "--resume", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "the experiment no longer matches that run (6 trial(s) planned now are not in it, 6 of its" in result.stderr
+    nothing = sweep_cli("run", tmp_path / "exp.yaml", "--resume", tmp_path / "nowhere", cwd=tmp_path)
+    assert nothing.returncode == 2 and "is not a run folder" in nothing.stderr
+
+
+def test_exit_status_1_when_a_trial_fails(tmp_path, small_grid):
+    if Path("/proc/sys/vm/overcommit_memory").read_text().strip() == "1":
+        pytest.skip("the kernel always overcommits: a huge allocation would not fail cleanly")
+    small_grid["parameters"] = {"hidden_size": {"values": [16, 2 * 10**12]}}
+    small_grid["fixed"]["epochs"] = 1
+    write_experiment(tmp_path / "exp.yaml", **small_grid)
+    result = sweep_cli("run", "exp.yaml", "--no-plots", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "failed" in result.stderr and "MemoryError" not in result.stdout.splitlines()[0]
+
+
+def test_user_errors_at_run_time_are_one_line(tmp_path):
+    write_experiment(tmp_path / "exp.yaml", name="m", dataset={"name": "mnist", "data_dir": str(tmp_path / "none")},
+                     parameters={"hidden_size": {"values": [10]}})
+    result = sweep_cli("run", "exp.yaml", cwd=tmp_path)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "sweep data fetch mnist" in result.stderr and "Traceback" not in result.stderr
+    shown = sweep_cli("show", cwd=tmp_path / "..")
+    assert shown.returncode == 2 and "no run folder under results/" in shown.stderr
