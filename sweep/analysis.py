@@ -30,12 +30,21 @@ def read_history(run_dir) -> pd.DataFrame:
     return pd.read_csv(Path(run_dir) / HISTORY_FILE, dtype={"trial_id": str})
 
 
+def _tie_break(metric: str) -> str:
+    """Second sort key: among equal accuracies (common on small validation sets) the lower loss wins."""
+    return "val_loss" if metric != "val_loss" else "train_loss"
+
+
 def rank(trials: pd.DataFrame, metric: str, maximize: bool) -> pd.DataFrame:
-    """Trials best first: ``ok`` by the metric, then ``diverged``, then ``failed`` / ``crashed``."""
+    """Trials best first: ``ok`` by the metric, then ``diverged``, then ``failed`` / ``crashed``.
+
+    Ties on the metric go to the lower validation loss, then to the earlier trial.
+    """
     frame = trials.copy()
     frame["_status_rank"] = frame["status"].map(_STATUS_RANK).fillna(2)
     frame["_key"] = -frame[metric] if maximize else frame[metric]
-    frame = frame.sort_values(["_status_rank", "_key", "order"], na_position="last", kind="stable")
+    frame = frame.sort_values(["_status_rank", "_key", _tie_break(metric), "order"], na_position="last",
+                              kind="stable")
     return frame.drop(columns=["_status_rank", "_key"]).reset_index(drop=True)
 
 
@@ -64,10 +73,14 @@ def leaderboard(trials: pd.DataFrame, metric: str, maximize: bool, sort: str | N
         if extra != metric and extra in ok:
             board[f"{extra}_mean"] = ok.groupby("config_id")[extra].mean()
     board["status"] = statuses
+    tie = _tie_break(metric)
+    board["_tie"] = ok.groupby("config_id")[tie].mean()
+    board["_first"] = trials.groupby("config_id")["order"].min()
     board = board.reset_index()
     key = f"{metric}_mean"
     board["_has"] = board[key].notna()
-    board = board.sort_values(["_has", key], ascending=[False, not maximize], kind="stable").drop(columns="_has")
+    board = board.sort_values(["_has", key, "_tie", "_first"], ascending=[False, not maximize, True, True],
+                              kind="stable").drop(columns=["_has", "_tie", "_first"])
     if sort:
         column = sort if sort in board else f"{sort}_mean"
         if column not in board:
@@ -86,8 +99,7 @@ def best_trial(trials: pd.DataFrame, metric: str, maximize: bool) -> pd.Series |
     ok = trials[(trials["status"] == OK) & trials[metric].notna()]
     if ok.empty:
         return None
-    means = ok.groupby("config_id")[metric].mean()
-    best_config = means.idxmax() if maximize else means.idxmin()
+    best_config = leaderboard(ok, metric, maximize)["config_id"].iloc[0]
     members = ok[ok["config_id"] == best_config]
     return rank(members, metric, maximize).iloc[0]
 

@@ -36,7 +36,7 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import MaxNLocator, NullFormatter, NullLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
 from . import yamlio
 from .analysis import best_trial, rank, read_history, read_trials
@@ -69,8 +69,8 @@ SHORT = {"hidden_size": "h", "learning_rate": "lr", "reg": "reg", "epochs": "ep"
 #: Captions may use {metric} (the metric's name in words) and {param}.
 PLOTS: tuple[tuple[str, str, str], ...] = (
     ("heatmap.png", "Learning rate x regularization",
-     "{metric} of the best configuration in each cell, one panel per hidden size; blank cells were not run, "
-     "hatched ones diverged or failed, the outlined cell holds the best trial."),
+     "{metric} of the best configuration in each cell, one panel per hidden size when it varies; blank cells "
+     "were not run, hatched ones diverged or failed, the outlined cell holds the best trial."),
     ("history.png", "Optimization history",
      "{metric} of each trial in the order the trials finished, and the best so far; "
      "crosses at the bottom are trials without a score."),
@@ -88,6 +88,13 @@ PLOTS: tuple[tuple[str, str, str], ...] = (
     ("weights.png", "First-layer weights of the best model",
      "each hidden unit's input weights reshaped to an image and scaled to its own range (dark = low, light = high)."),
 )
+#: Captions of runs without class accuracies (regression), where the figures show losses.
+CAPTIONS_WITHOUT_ACCURACY = {
+    "learning_curves.png": "training loss (left) and validation loss (right) per epoch of the best trials, "
+                           "one colour per trial.",
+    "fit.png": "final training against validation loss of every trial: far above the diagonal is over-fitting, "
+               "high on both axes is under-fitting.",
+}
 
 _OK_COLOR, _BEST_COLOR, _BAD_COLOR, _FAILED_COLOR = "#1f77b4", "#d62728", "#d62728", "#555555"
 
@@ -101,10 +108,15 @@ def param_label(param: str) -> str:
     return PARAM_LABELS.get(param, param)
 
 
-def caption(file_name: str, metric: str = "val_acc") -> tuple[str, str]:
-    """(title, one-line caption) of a plot file written by :func:`draw_all`."""
+def caption(file_name: str, metric: str = "val_acc", accuracies: bool = True) -> tuple[str, str]:
+    """(title, one-line caption) of a plot file written by :func:`draw_all`; ("name", "") if not ours.
+
+    ``accuracies`` is False for runs without class accuracies (regression), whose figures show losses.
+    """
     name = Path(file_name).name
     for pattern, title, text in PLOTS:
+        if not accuracies:
+            text = CAPTIONS_WITHOUT_ACCURACY.get(pattern, text)
         if "{param}" in pattern:
             head, tail = pattern.split("{param}")
             if name.startswith(head) and name.endswith(tail) and len(name) > len(head) + len(tail):
@@ -139,8 +151,8 @@ def fmt_value(value, log: bool = False, math_text: bool = False) -> str:
         return f"$10^{{{int(round(exponent))}}}$" if value > 0 else f"$-10^{{{int(round(exponent))}}}$"
     if 1e-2 <= abs(value) < 1e5:
         return f"{value:.3g}"
-    mantissa, _, exp = f"{value:.2g}".partition("e")
-    return f"{mantissa}e{int(exp)}" if exp else mantissa
+    mantissa, _, exp = f"{value:.2e}".partition("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exp)}"
 
 
 def fmt_metric(value, metric: str) -> str:
@@ -241,7 +253,7 @@ class Scale:
         positions = list(self.data(values))
         return positions, [fmt_value(v, log=log, math_text=True) for v in values]
 
-    def jitter(self, values, width: float = 0.3, seed: int = 0) -> np.ndarray:
+    def jitter(self, values, width: float = 0.16, seed: int = 0) -> np.ndarray:
         """Plot coordinates spread a little around repeated discrete values, so points do not hide."""
         x = self.data(values)
         if not self.discrete or len(x) <= len(self.uniques):
@@ -265,6 +277,15 @@ def _apply_ticks(axis, scale: Scale) -> None:
     if scale.kind == "category" or (scale.kind == "log" and scale.discrete):
         axis.set_minor_locator(NullLocator())
         axis.set_minor_formatter(NullFormatter())
+
+
+def _plain_log_axis(axis) -> None:
+    """Label a log axis with plain numbers at 1, 2 and 5 times powers of ten (no 3x10^-1 clutter)."""
+    lo, hi = sorted(axis.get_view_interval())
+    decades = math.log10(hi / lo) if lo > 0 else 99
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0,) if decades > 2.5 else (1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: fmt_value(v, log=decades > 4, math_text=decades > 4)))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -349,8 +370,7 @@ def heatmap_figure(trials: pd.DataFrame, metric: str, maximize: bool, log_axes=(
     axes[0].set_ylabel(param_label(y))
     if mappable is not None:
         bar = fig.colorbar(mappable, ax=list(axes), shrink=0.9, pad=0.02)
-        others = [p for p in PARAMETER_NAMES if p not in (x, y, panel) and p in trials and trials[p].nunique() > 1]
-        bar.set_label(metric_label(metric) + (" (best over other parameters)" if others and grid else ""))
+        bar.set_label(metric_label(metric))
     return fig
 
 
@@ -395,14 +415,25 @@ def _heatmap_cells(ax, part, metric, maximize, xs: Scale, ys: Scale, norm, cmap,
     if best_cell is not None:
         i, j = best_cell
         ax.add_patch(Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False, edgecolor=_BEST_COLOR, linewidth=2.2))
-    ax.set_xticks(range(len(xs.uniques)), [fmt_value(v, log=xs.kind == "log", math_text=True) for v in xs.uniques])
-    ax.set_yticks(range(len(ys.uniques)), [fmt_value(v, log=ys.kind == "log", math_text=True) for v in ys.uniques])
+    ax.set_xticks(range(len(xs.uniques)), grid_labels(xs))
+    ax.set_yticks(range(len(ys.uniques)), grid_labels(ys))
     ax.set_xlim(-0.5, len(xs.uniques) - 0.5)
     ax.set_ylim(-0.5, len(ys.uniques) - 0.5)
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
     return image
+
+
+def grid_labels(scale: Scale) -> list[str]:
+    """Labels of evenly spaced grid values: powers of ten as $10^k$ when the axis is log-scaled or
+    every non-zero value is a power of ten (so 0.1, 0.01 and 1e-4 read alike), plain numbers else."""
+    if scale.kind == "category":
+        return list(scale.uniques)
+    nonzero = [abs(v) for v in scale.uniques if v != 0]
+    powers = len(nonzero) >= 2 and all(abs(math.log10(v) - round(math.log10(v))) < 1e-9 for v in nonzero)
+    return [fmt_value(v, log=True, math_text=True) if scale.kind == "log" or powers else fmt_value(v)
+            for v in scale.uniques]
 
 
 def _heatmap_scatter(ax, part, metric, xs: Scale, ys: Scale, norm, cmap, best):
@@ -435,13 +466,15 @@ def slice_figure(trials: pd.DataFrame, param: str, metric: str, maximize: bool, 
     ax = fig.subplots()
     scored = _scored(trials, metric)
     x = pd.Series(scale.jitter(trials[param]), index=trials.index)
-    ax.scatter(x[scored.index], scored[metric].astype(float), s=22, alpha=0.75, color=_OK_COLOR,
-               edgecolors="none", label="trial", zorder=3)
+    if not scored.empty:
+        ax.scatter(x[scored.index], scored[metric].astype(float), s=22, alpha=0.75, color=_OK_COLOR,
+                   edgecolors="none", label="trial", zorder=3)
     if scale.discrete and not scored.empty:
-        per_value = scored.groupby(scored[param].astype(str) if scale.kind == "category" else scored[param])[metric]
-        envelope = per_value.max() if maximize else per_value.min()
-        ax.plot(scale.data(envelope.index.to_series()), envelope.to_numpy(dtype=float), color=_OK_COLOR,
-                linewidth=1, alpha=0.6, zorder=2, label="best at each value")
+        values = scored[metric].astype(float)
+        groups = values.groupby(scale.data(scored[param]))
+        best_rows = (groups.idxmax() if maximize else groups.idxmin()).sort_index()
+        ax.plot(x[best_rows.to_numpy()], values[best_rows.to_numpy()], color=_OK_COLOR, linewidth=1, alpha=0.6,
+                zorder=2, label="best at each value")
     labelled: set = set()
     _unscored_marks(ax, x[trials.index], trials["status"], labelled)
     if best_id is not None and (scored["trial_id"] == best_id).any():
@@ -471,6 +504,8 @@ def _metric_ylim(ax, values, metric) -> None:
     lo, hi = float(values.min()), float(values.max())
     if not metric.endswith("acc") and lo > 0 and hi / lo >= LOG_SPAN:
         ax.set_yscale("log")
+        ax.set_ylim(lo / 1.5, hi * 1.5)
+        _plain_log_axis(ax.yaxis)
         return
     pad = (hi - lo) * 0.08 or 0.02 * max(abs(hi), 1e-3)
     bottom = lo - 2 * pad  # room for the crosses of unscored trials
@@ -537,6 +572,8 @@ def learning_curves_figure(history: pd.DataFrame, trials: pd.DataFrame, metric: 
     loss = rows["train_loss"][np.isfinite(rows["train_loss"])]
     if len(loss) and loss.min() > 0 and loss.max() / loss.min() >= 30:
         loss_ax.set_yscale("log")
+        loss_ax.set_ylim(loss.min() / 1.3, loss.max() * 1.3)
+        _plain_log_axis(loss_ax.yaxis)
     loss_ax.set_title("Training loss", fontsize=10)
     loss_ax.set_ylabel("loss")
     if has_acc:
@@ -580,6 +617,7 @@ def weight_grid(W1: np.ndarray, image_shape, max_units: int = 64, padding: int =
     images = (images - lo[expand]) / span[expand]
     images[hi == lo] = 0.5
     side = math.ceil(math.sqrt(units))
+    side = next((c for c in range(side, side + 4) if units % c == 0), side)  # 50 units: 10 x 5, no ragged row
     rows = math.ceil(units / side)
     h, w = shape[0], shape[1]
     grid = np.ones((rows * (h + padding) - padding, side * (w + padding) - padding) + shape[2:], dtype=np.float64)
@@ -673,7 +711,7 @@ def parallel_coordinates_figure(trials: pd.DataFrame, metric: str, maximize: boo
         if isinstance(norm, LogNorm):
             ticks = [10.0 ** k for k in range(math.ceil(math.log10(lo)), math.floor(math.log10(hi)) + 1)]
         else:
-            ticks = MaxNLocator(nbins=5).tick_values(lo, hi)
+            ticks = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
         for value in [v for v in ticks if lo - 1e-12 <= v <= hi + 1e-12] or [lo, hi]:
             ax.text(n_axes - 1 + 0.04, float(norm(value)), fmt_value(value), ha="left", va="center", fontsize=8)
     if bad_segments:
@@ -705,10 +743,10 @@ def history_figure(trials: pd.DataFrame, metric: str, maximize: bool) -> Figure 
     ax = fig.subplots()
     values = pd.Series(np.nan, index=trials.index)
     values[scored.index] = scored[metric].astype(float)
-    ax.scatter(order[scored.index], values[scored.index], s=20, color=_OK_COLOR, alpha=0.75, edgecolors="none",
-               label="trial", zorder=3)
     best_so_far = (values.cummax() if maximize else values.cummin()).ffill()
-    if scored.shape[0]:
+    if not scored.empty:
+        ax.scatter(order[scored.index], values[scored.index], s=20, color=_OK_COLOR, alpha=0.75,
+                   edgecolors="none", label="trial", zorder=3)
         ax.step(order, best_so_far, where="post", color=_BEST_COLOR, linewidth=1.6, label="best so far", zorder=4)
     _unscored_marks(ax, order, trials["status"], set())
     ax.set_xlabel("trial (completion order)")
@@ -744,7 +782,7 @@ def fit_figure(trials: pd.DataFrame, metric: str = "val_acc", maximize: bool = T
     if color_by and color_by in ok and ok[color_by].nunique() > 1:
         scale = Scale.of(color_by, trials[color_by], log_color)
         if scale.discrete and len(scale.uniques) <= 8:
-            palette = colormaps["viridis"](np.linspace(0, 0.9, len(scale.uniques)))
+            palette = colormaps["viridis"](np.linspace(0.0, 0.75, len(scale.uniques)))
             keys = scale.data(ok[color_by])
             for k, value in enumerate(scale.uniques):
                 mask = keys == k if scale.kind == "category" else ok[color_by].astype(float).to_numpy() == value
@@ -774,6 +812,9 @@ def fit_figure(trials: pd.DataFrame, metric: str = "val_acc", maximize: bool = T
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal", adjustable="box")
+    if not use_acc:
+        _plain_log_axis(ax.xaxis)
+        _plain_log_axis(ax.yaxis)
     ax.set_xlabel("training accuracy" if use_acc else "training loss")
     ax.set_ylabel("validation accuracy" if use_acc else "validation loss")
     ax.grid(True, alpha=0.3)

@@ -288,13 +288,18 @@ def _cell(value, key: str, kind: str, log: bool = False) -> str:
 
 
 # ------------------------------------------------------------------------------------------ plots
+def has_accuracies(trials: pd.DataFrame) -> bool:
+    """Whether any trial has a class accuracy (False for regression runs)."""
+    return bool("val_acc" in trials and pd.to_numeric(trials["val_acc"], errors="coerce").notna().any())
+
+
 def _plots_section(run: RunData, plots: list[Path]) -> str:
     if not plots:
         return '<section id="plots"><h2>Plots</h2><p class="muted">Nothing to plot yet.</p></section>'
     figures = []
     slices = []
     for path in plots:
-        title, text = caption(path.name, run.metric)
+        title, text = caption(path.name, run.metric, accuracies=has_accuracies(run.trials))
         data = base64.b64encode(path.read_bytes()).decode("ascii")
         figure = (f'<figure id="plot-{_e(path.stem)}"><h3>{_e(title)}</h3>'
                   f'<img src="data:image/png;base64,{data}" alt="{_e(title)}">'

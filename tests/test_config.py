@@ -194,3 +194,13 @@ def test_cli_warns_about_wandb_only_keys(tmp_path):
     result = sweep_cli("list", "exp.yaml", cwd=tmp_path)
     assert result.returncode == 0
     assert "`program` is a W&B agent setting" in result.stderr and "`entity`" in result.stderr
+
+
+def test_every_shipped_experiment_is_valid():
+    from conftest import ROOT
+
+    files = sorted((ROOT / "experiments").glob("*.yaml"))
+    assert len(files) >= 6
+    for path in files:
+        exp = load_experiment(path)
+        assert exp.name and not exp.warnings, path

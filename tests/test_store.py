@@ -1,0 +1,69 @@
+"""The run folder: append-only records, repair after a torn write, one sweep at a time."""
+
+import pandas as pd
+import pytest
+
+from sweep.config import parse_experiment
+from sweep.errors import SweepError
+from sweep.plan import plan_trials
+from sweep.store import RunStore, latest_run_dir, new_run_dir
+from sweep.task import TrialResult
+
+EXPERIMENT = parse_experiment({"name": "s", "dataset": "digits", "parameters": {"hidden_size": {"values": [1, 2, 3]}}})
+TRIALS = plan_trials(EXPERIMENT)
+
+
+def result(trial, status="ok"):
+    record = {"epoch": 1, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.1, "val_acc": 0.4, "lr": 0.1,
+              "seconds": 0.01}
+    metrics = {"train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.1, "val_acc": 0.4, "best_val_acc": 0.4,
+               "best_epoch": 1, "seconds": 0.01}
+    return TrialResult(trial.trial_id, status, metrics, [record])
+
+
+def test_rows_are_on_disk_as_soon_as_appended(tmp_path):
+    store = RunStore.create(tmp_path / "run", EXPERIMENT, TRIALS)
+    store.append(TRIALS[0], result(TRIALS[0]))
+    # Read by another reader while the store is still open: nothing is buffered.
+    assert pd.read_csv(tmp_path / "run" / "trials.csv")["trial_id"].tolist() == [TRIALS[0].trial_id]
+    assert len(pd.read_csv(tmp_path / "run" / "history.csv")) == 1
+    plan = pd.read_csv(tmp_path / "run" / "plan.csv")
+    assert plan["trial_id"].tolist() == [t.trial_id for t in TRIALS]
+    store.close()
+
+
+def test_one_sweep_at_a_time(tmp_path):
+    with RunStore.create(tmp_path / "run", EXPERIMENT, TRIALS):
+        with pytest.raises(SweepError, match="in use by another running sweep"):
+            RunStore.open(tmp_path / "run", TRIALS)
+    RunStore.open(tmp_path / "run", TRIALS).close()
+
+
+def test_open_repairs_a_torn_line_and_orphan_history(tmp_path):
+    run = tmp_path / "run"
+    with RunStore.create(run, EXPERIMENT, TRIALS) as store:
+        store.append(TRIALS[0], result(TRIALS[0]))
+        store.append(TRIALS[1], result(TRIALS[1]))
+    # A kill -9 between the history write and the trials.csv write of trial 2, in the middle of a row:
+    with open(run / "history.csv", "a") as f:
+        f.write(f"{TRIALS[2].trial_id},1,0.9,0.5,1.0,0.5,0.1,0.01\n")
+    with open(run / "trials.csv", "a") as f:
+        f.write(f"{TRIALS[2].trial_id},ok,3,0.001")
+    with RunStore.open(run, TRIALS) as store:
+        assert set(store.finished()) == {TRIALS[0].trial_id, TRIALS[1].trial_id}
+        store.append(TRIALS[2], result(TRIALS[2]))
+    trials = pd.read_csv(run / "trials.csv")
+    history = pd.read_csv(run / "history.csv")
+    assert trials["trial_id"].tolist() == [t.trial_id for t in TRIALS]
+    assert history["trial_id"].tolist() == [t.trial_id for t in TRIALS]
+
+
+def test_run_folder_names(tmp_path):
+    first = new_run_dir(tmp_path, "exp")
+    first.mkdir(parents=True)
+    second = new_run_dir(tmp_path, "exp")
+    assert first.parent == second.parent == tmp_path / "exp" and first != second
+    with pytest.raises(SweepError, match="no run of experiment 'exp' to resume"):
+        latest_run_dir(tmp_path, "exp")
+    RunStore.create(second, EXPERIMENT, TRIALS).close()
+    assert latest_run_dir(tmp_path, "exp") == second
