@@ -106,12 +106,13 @@ class DaskPool:
         self._executor = self.client.get_executor(pure=False)
         self.address = address
         self.n_jobs = n_jobs
+        # Tasks in flight: one per worker thread of the cluster (n_jobs until workers have joined).
+        workers = self.client.scheduler_info().get("workers", {})
+        self._capacity = sum(w.get("nthreads", 1) for w in workers.values()) or n_jobs
 
     @property
     def capacity(self) -> int:
-        workers = self.client.scheduler_info().get("workers", {})
-        threads = sum(w.get("nthreads", 1) for w in workers.values())
-        return max(threads, 1)
+        return self._capacity
 
     def restart(self) -> None:
         pass  # the scheduler replaces dead workers itself

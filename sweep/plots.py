@@ -253,6 +253,20 @@ class Scale:
         positions = list(self.data(values))
         return positions, [fmt_value(v, log=log, math_text=True) for v in values]
 
+    def padded_limits(self) -> tuple[float, float]:
+        """Axis limits (data coordinates) leaving half a grid step beside the outer values."""
+        if self.kind == "category":
+            return -0.6, len(self.uniques) - 0.4
+        units = np.unique(self.unit(self.uniques))
+        units = units[np.isfinite(units)]
+        if len(units) == 0:
+            return 0.0, 1.0
+        gap = float(np.diff(units).min()) if len(units) > 1 else 1.0
+        if not self.discrete:
+            gap = (units[-1] - units[0]) / 10 or 1.0
+        lo, hi = units[0] - 0.5 * gap, units[-1] + 0.5 * gap
+        return (10.0 ** lo, 10.0 ** hi) if self.kind == "log" else (lo, hi)
+
     def jitter(self, values, width: float = 0.16, seed: int = 0) -> np.ndarray:
         """Plot coordinates spread a little around repeated discrete values, so points do not hide."""
         x = self.data(values)
@@ -482,8 +496,7 @@ def slice_figure(trials: pd.DataFrame, param: str, metric: str, maximize: bool, 
         ax.scatter([x[row]], [float(scored.at[row, metric])], marker="*", s=240, color=_BEST_COLOR,
                    edgecolors="white", linewidths=0.8, zorder=5, label="best trial")
     _apply_ticks(ax.xaxis, scale)
-    if scale.kind == "category":
-        ax.set_xlim(-0.6, len(scale.uniques) - 0.4)
+    ax.set_xlim(*scale.padded_limits())
     ax.set_xlabel(param_label(param))
     ax.set_ylabel(metric_label(metric))
     ax.grid(True, alpha=0.3)
