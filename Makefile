@@ -25,6 +25,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/train_throughput.py
+	$(PY) bench/sweep_speedup.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
