@@ -9,6 +9,7 @@ Arrays keep the dtype they come in with (float32 in training, float64 in gradien
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
 
 # --------------------------------------------------------------------------------------- affine
@@ -54,12 +55,8 @@ def relu_backward(dout: np.ndarray, cache) -> np.ndarray:
 
 
 def sigmoid_forward(x: np.ndarray):
-    """Logistic sigmoid ``1 / (1 + exp(-x))``, computed without overflow for large |x|."""
-    out = np.empty_like(x)
-    pos = x >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
-    ex = np.exp(x[~pos])
-    out[~pos] = ex / (1.0 + ex)
+    """Logistic sigmoid ``1 / (1 + exp(-x))`` (scipy's expit: no overflow for large |x|)."""
+    out = expit(x)
     return out, out
 
 
