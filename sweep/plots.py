@@ -147,7 +147,7 @@ def fmt_value(value, log: bool = False, math_text: bool = False) -> str:
     if value.is_integer() and abs(value) < 1e5 and not (log and math_text and abs(value) >= 1000):
         return str(int(value))
     exponent = math.log10(abs(value))
-    if log and math_text and exponent.is_integer() or (log and math_text and abs(exponent - round(exponent)) < 1e-9):
+    if log and math_text and abs(exponent - round(exponent)) < 1e-9:
         return f"$10^{{{int(round(exponent))}}}$" if value > 0 else f"$-10^{{{int(round(exponent))}}}$"
     if 1e-2 <= abs(value) < 1e5:
         return f"{value:.3g}"
@@ -208,6 +208,14 @@ class Scale:
         return cls(name, "linear", uniques)
 
     @property
+    def powers_of_ten(self) -> bool:
+        """Whether every non-zero value (two at least) is a power of ten, like 0.1 and 0.01."""
+        if self.kind == "category":
+            return False
+        nonzero = [abs(v) for v in self.uniques if v != 0]
+        return len(nonzero) >= 2 and all(abs(math.log10(v) - round(math.log10(v))) < 1e-9 for v in nonzero)
+
+    @property
     def discrete(self) -> bool:
         return self.kind == "category" or len(self.uniques) <= MAX_GRID_VALUES
 
@@ -221,6 +229,12 @@ class Scale:
             out[out <= 0] = self.zero_at if self.zero_at is not None else np.nan
         return out
 
+    def index(self, values) -> np.ndarray:
+        """Position of each value among ``uniques`` (grid cell coordinates)."""
+        if self.kind == "category":
+            return self.data(values).astype(int)
+        return np.searchsorted(self.uniques, pd.Series(values).astype(float).to_numpy())
+
     def unit(self, values) -> np.ndarray:
         out = self.data(values)
         if self.kind == "log":
@@ -229,7 +243,7 @@ class Scale:
         return out
 
     def unit_range(self) -> tuple[float, float]:
-        points = self.unit(self.uniques if self.kind != "category" else self.uniques)
+        points = self.unit(self.uniques)
         points = points[np.isfinite(points)]
         return (float(points.min()), float(points.max())) if len(points) else (0.0, 1.0)
 
@@ -237,14 +251,16 @@ class Scale:
         """Tick positions (data coordinates) and labels."""
         if self.kind == "category":
             return list(range(len(self.uniques))), list(self.uniques)
-        log = self.kind == "log"
+        log = self.kind == "log" or self.powers_of_ten
         if len(self.uniques) <= max_labels:
             values = self.uniques
         elif log:
             lo, hi = self.unit_range()
             decades = range(math.floor(lo + 1e-9), math.ceil(hi - 1e-9) + 1)
             step = max(1, math.ceil(len(decades) / max_labels))
-            values = [10.0 ** k for k in decades][::step]
+            subs = (1, 2, 5) if hi - lo < 2.5 else (1,)  # under ~2 decades, 1-2-5 steps keep a few labels
+            values = [m * 10.0 ** k for k in decades[::step] for m in subs
+                      if lo - 1e-9 <= math.log10(m) + k <= hi + 1e-9]
             if self.zero_at is not None:
                 values = [0.0] + values
         else:
@@ -290,7 +306,7 @@ def _apply_ticks(axis, scale: Scale) -> None:
     axis.set_ticks(positions, labels)
     if scale.kind == "category" or (scale.kind == "log" and scale.discrete):
         axis.set_minor_locator(NullLocator())
-        axis.set_minor_formatter(NullFormatter())
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _plain_log_axis(axis) -> None:
@@ -313,7 +329,7 @@ def _scored(trials: pd.DataFrame, metric: str) -> pd.DataFrame:
     if trials.empty or metric not in trials:
         return trials.iloc[0:0]
     values = pd.to_numeric(trials[metric], errors="coerce")
-    return trials[(trials["status"] == OK) & np.isfinite(values.fillna(np.inf)) & values.notna()]
+    return trials[(trials["status"] == OK) & values.notna() & np.isfinite(values)]
 
 
 def _metric_norm(values, maximize: bool):
@@ -378,8 +394,11 @@ def heatmap_figure(trials: pd.DataFrame, metric: str, maximize: bool, log_axes=(
             mappable = _heatmap_cells(ax, part, metric, maximize, xs, ys, norm, cmap, best)
         else:
             mappable = _heatmap_scatter(ax, part, metric, xs, ys, norm, cmap, best)
-        ax.set_title(f"{param_label(panel)} = {fmt_value(value)}" if value is not None else "all trials",
-                     fontsize=10)
+        if value is not None:
+            title = f"{param_label(panel)} = {fmt_value(value)}"
+        else:
+            title = f"all {param_label(panel)}s" if panel in trials else "all trials"
+        ax.set_title(title, fontsize=10)
         ax.set_xlabel(param_label(x))
     axes[0].set_ylabel(param_label(y))
     if mappable is not None:
@@ -391,11 +410,7 @@ def heatmap_figure(trials: pd.DataFrame, metric: str, maximize: bool, log_axes=(
 def _heatmap_cells(ax, part, metric, maximize, xs: Scale, ys: Scale, norm, cmap, best):
     shape = (len(ys.uniques), len(xs.uniques))
     values = np.full(shape, np.nan)
-    xi = xs.data(part[xs.name]).astype(int)
-    yi = ys.data(part[ys.name]).astype(int) if ys.kind == "category" else \
-        np.searchsorted(ys.uniques, part[ys.name].astype(float).to_numpy())
-    if xs.kind != "category":
-        xi = np.searchsorted(xs.uniques, part[xs.name].astype(float).to_numpy())
+    xi, yi = xs.index(part[xs.name]), ys.index(part[ys.name])
     cells = pd.DataFrame({"xi": xi, "yi": yi, "status": part["status"].to_numpy(),
                           "config_id": part["config_id"].to_numpy(), "metric": part[metric].to_numpy(dtype=float),
                           "trial_id": part["trial_id"].to_numpy()})
@@ -444,10 +459,8 @@ def grid_labels(scale: Scale) -> list[str]:
     every non-zero value is a power of ten (so 0.1, 0.01 and 1e-4 read alike), plain numbers else."""
     if scale.kind == "category":
         return list(scale.uniques)
-    nonzero = [abs(v) for v in scale.uniques if v != 0]
-    powers = len(nonzero) >= 2 and all(abs(math.log10(v) - round(math.log10(v))) < 1e-9 for v in nonzero)
-    return [fmt_value(v, log=True, math_text=True) if scale.kind == "log" or powers else fmt_value(v)
-            for v in scale.uniques]
+    powers = scale.kind == "log" or scale.powers_of_ten
+    return [fmt_value(v, log=powers, math_text=powers) for v in scale.uniques]
 
 
 def _heatmap_scatter(ax, part, metric, xs: Scale, ys: Scale, norm, cmap, best):
@@ -569,7 +582,7 @@ def learning_curves_figure(history: pd.DataFrame, trials: pd.DataFrame, metric: 
         return None
     rows = history[history["trial_id"].isin(top["trial_id"])]
     has_acc = rows["val_acc"].notna().any()
-    fig = _figure(11, 4.2)
+    fig = _figure(11, 4.6)
     loss_ax, right_ax = fig.subplots(1, 2)
     colors = colormaps["tab10"].colors
     for i, trial in top.iterrows():
@@ -601,7 +614,11 @@ def learning_curves_figure(history: pd.DataFrame, trials: pd.DataFrame, metric: 
         ax.set_xlabel("epoch")
         ax.grid(True, alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    loss_ax.legend(fontsize=8, loc="upper right", framealpha=0.8)
+    handles, labels = loss_ax.get_legend_handles_labels()
+    ncol = min(len(handles), 3)
+    order = [i for c in range(ncol) for i in range(c, len(handles), ncol)]  # read row by row: #1 #2 #3 / #4 #5
+    fig.legend([handles[i] for i in order], [labels[i] for i in order], loc="outside lower center", ncol=ncol,
+               fontsize=8, frameon=False, columnspacing=1.5)
     return fig
 
 
@@ -649,7 +666,9 @@ def weights_figure(W1: np.ndarray, image_shape, max_units: int = 64, title: str 
         return None
     units = min(W1.shape[1], max_units)
     rows, cols = grid.shape[:2]
-    fig = _figure(6.4, min(6.4 * rows / cols, 8.0) + 0.5)
+    per_row = (cols + 1) // (int(image_shape[1]) + 1)  # tiles in a row (1 pixel of padding between)
+    width = min(max(0.8 * per_row + 0.4, 5.0), 10.0)
+    fig = _figure(width, min(width * rows / cols, 9.0) + 0.5)
     ax = fig.subplots()
     if grid.ndim == 2:
         ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -725,8 +744,11 @@ def parallel_coordinates_figure(trials: pd.DataFrame, metric: str, maximize: boo
             ticks = [10.0 ** k for k in range(math.ceil(math.log10(lo)), math.floor(math.log10(hi)) + 1)]
         else:
             ticks = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
-        for value in [v for v in ticks if lo - 1e-12 <= v <= hi + 1e-12] or [lo, hi]:
-            ax.text(n_axes - 1 + 0.04, float(norm(value)), fmt_value(value), ha="left", va="center", fontsize=8)
+        # the worst and the best score, and round values between them not too close to either
+        ticks = [lo, hi] + [v for v in ticks if 0.08 < float(norm(v)) < 0.92]
+        for value in ticks:
+            ax.text(n_axes - 1 + 0.04, float(norm(value)), fmt_metric(value, metric), ha="left", va="center",
+                    fontsize=8)
     if bad_segments:
         ax.text(n_axes - 1 + 0.04, NO_SCORE, "no score", ha="left", va="center", fontsize=8, color="#777777")
     ax.set_xlim(-0.45, n_axes - 1 + 0.45)
@@ -866,7 +888,8 @@ def load_run(run_dir) -> RunData:
             experiment = experiment if isinstance(experiment, dict) else {}
         except Exception as exc:  # noqa: BLE001 - a damaged experiment.yaml should not stop the plots
             notes.append(f"experiment.yaml unreadable: {exc}")
-    trials = read_trials(run_dir) if (run_dir / TRIALS_FILE).is_file() else pd.DataFrame(columns=["order", "trial_id", "status"])
+    trials = read_trials(run_dir) if (run_dir / TRIALS_FILE).is_file() else \
+        pd.DataFrame(columns=["order", "trial_id", "status"])
     history = read_history(run_dir) if (run_dir / HISTORY_FILE).is_file() else pd.DataFrame(
         columns=["trial_id", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"])
     metric_doc = experiment.get("metric") or {}
@@ -874,15 +897,13 @@ def load_run(run_dir) -> RunData:
         metric_doc = {"name": metric_doc}
     metric = metric_doc.get("name", "val_acc")
     maximize = metric_doc.get("goal", "minimize" if "loss" in metric else "maximize") == "maximize"
-    specs = experiment.get("parameters") or {}
-    declared = [p for p in specs if p in PARAMETER_NAMES]
-    declared += [p for p in PARAMETER_NAMES if p not in declared and p in trials and trials[p].nunique() > 1
-                 and not specs]
-    params = [p for p in declared if p in trials and trials[p].nunique() > 1]
+    specs = experiment.get("parameters")
+    specs = specs if isinstance(specs, dict) else {}
+    # the searched parameters in the order the experiment declares them (all, if it is unreadable),
+    # those that took more than one value in this run
+    candidates = [p for p in specs if p in PARAMETER_NAMES] if specs else list(PARAMETER_NAMES)
+    params = [p for p in candidates if p in trials and trials[p].nunique() > 1]
     log_params = {p for p in params if is_log_param(trials[p], specs.get(p) if isinstance(specs.get(p), dict) else None)}
-    for p in ("learning_rate", "reg"):  # the heatmap axes, even when not searched
-        if p in trials and p not in log_params and is_log_param(trials[p], specs.get(p) if isinstance(specs.get(p), dict) else None):
-            log_params.add(p)
     summary = None
     summary_path = run_dir / BEST_DIR / "summary.json"
     if summary_path.is_file():
@@ -910,19 +931,22 @@ def load_run(run_dir) -> RunData:
 
 def build_figures(run: RunData, top_k: int = 5) -> list[tuple[str, Figure]]:
     """Every figure that applies to ``run``, as (file name, Figure), in report order."""
+    return list(iter_figures(run, top_k))
+
+
+def iter_figures(run: RunData, top_k: int = 5):
+    """Yield (file name, Figure) for every figure that applies to ``run``, one at a time, in report order.
+
+    A figure that fails to build is skipped with a warning on stderr: one broken figure must not
+    cost the others (nor the report at the end of a long run).
+    """
     trials, metric, maximize = run.trials, run.metric, run.maximize
     if trials.empty or metric not in trials:
-        return []
-    out: list[tuple[str, Figure | None]] = []
+        return
+    builders = []
 
     def add(name, build):
-        try:
-            fig = build()
-        except Exception as exc:  # noqa: BLE001 - one broken figure must not cost the others
-            print(f"sweep: warning: could not draw {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            return
-        if fig is not None:
-            out.append((name, fig))
+        builders.append((name, build))
 
     add("heatmap.png", lambda: heatmap_figure(trials, metric, maximize, run.log_params))
     add("history.png", lambda: history_figure(trials, metric, maximize))
@@ -937,7 +961,14 @@ def build_figures(run: RunData, top_k: int = 5) -> list[tuple[str, Figure]]:
     add("fit.png", lambda: fit_figure(trials, metric, maximize, color_by, color_by in run.log_params, run.best_id))
     if run.W1 is not None and run.image_shape:
         add("weights.png", lambda: weights_figure(run.W1, run.image_shape))
-    return out
+    for name, build in builders:
+        try:
+            fig = build()
+        except Exception as exc:  # noqa: BLE001
+            print(f"sweep: warning: could not draw {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            continue
+        if fig is not None:
+            yield name, fig
 
 
 def draw_all(run_dir, *, run: RunData | None = None) -> list[Path]:
@@ -948,10 +979,11 @@ def draw_all(run_dir, *, run: RunData | None = None) -> list[Path]:
     :func:`load_run` (the report passes it so the folder is read once).
     """
     run = run if run is not None else load_run(run_dir)
-    return save_figures(run, build_figures(run))
+    return save_figures(run, iter_figures(run))
 
 
-def save_figures(run: RunData, figures: list[tuple[str, Figure]]) -> list[Path]:
+def save_figures(run: RunData, figures) -> list[Path]:
+    """Save (file name, Figure) pairs as PNGs in ``run_dir/plots/``; drop our PNGs no longer drawn."""
     folder = run.run_dir / PLOTS_DIR
     folder.mkdir(exist_ok=True)
     paths = []

@@ -106,6 +106,8 @@ def _experiment_section(run: RunData) -> str:
     fixed = exp.get("fixed") or {}
     if fixed:
         rows.append(("Fixed", _e(", ".join(f"{k}={_plain(v)}" for k, v in fixed.items()))))
+    if run.notes:
+        rows.append(("Problems", '<span class="warn">' + "<br>".join(_e(n) for n in run.notes) + "</span>"))
     prov = exp.get("provenance") or {}
     if prov.get("command"):
         rows.append(("Command", f"<code>{_e(prov['command'])}</code>"))
@@ -126,6 +128,8 @@ def _planned(run_dir: Path) -> int | None:
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.2f} s"
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, secs = divmod(int(round(seconds)), 60)
@@ -281,7 +285,7 @@ def _cell(value, key: str, kind: str, log: bool = False) -> str:
     elif key == "seconds":
         text = f"{number:.2f}"
     elif key.endswith("loss"):
-        text = f"{number:.4g}"
+        text = f"{number:.4f}" if 1e-3 <= abs(number) < 1e3 else f"{number:.4g}"
     else:
         text = fmt_value(number, log=log)
     return f'<td class="num" data-sort="{number!r}">{_e(text)}</td>'
@@ -342,15 +346,15 @@ background:#e4e7ec;color:#344054}
 .badge.failed,.badge.crashed{background:#fee4e2;color:#b42318}
 .table-wrap{max-height:640px;overflow:auto;border:1px solid var(--line);border-radius:6px}
 table.sortable{border-collapse:separate;border-spacing:0;width:100%;font-size:13px}
-table.sortable th{position:sticky;top:0;background:#eef1f6;text-align:left;padding:6px 10px;cursor:pointer;
-white-space:nowrap;user-select:none;border-bottom:1px solid var(--line)}
+table.sortable th{position:sticky;top:0;z-index:1;background:#eef1f6;text-align:left;padding:6px 8px;
+cursor:pointer;vertical-align:bottom;user-select:none;border-bottom:1px solid var(--line);line-height:1.25}
 table.sortable th.num{text-align:right}
 table.sortable th:hover{background:#e1e6ef}
-table.sortable th::after{content:"\\2195";color:#98a2b3;margin-left:4px;font-size:11px}
+table.sortable th::after{content:"\\2195";color:#98a2b3;margin-left:3px;font-size:11px;white-space:nowrap}
 table.sortable th[aria-sort=ascending]::after{content:"\\25B2";color:var(--accent)}
 table.sortable th[aria-sort=descending]::after{content:"\\25BC";color:var(--accent)}
 table.sortable th.metric{color:var(--accent)}
-table.sortable td{padding:4px 10px;border-bottom:1px solid #eef0f3;white-space:nowrap}
+table.sortable td{padding:4px 8px;border-bottom:1px solid #eef0f3;white-space:nowrap}
 table.sortable td.num{text-align:right;font-variant-numeric:tabular-nums}
 table.sortable td.na{color:#98a2b3}
 table.sortable tbody tr:hover{background:#f0f4ff}

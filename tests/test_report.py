@@ -1,0 +1,364 @@
+"""The report: parsed as HTML, and opened in headless Chromium through chromedriver (W3C WebDriver)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from conftest_run import FAIL_MESSAGE, make_run
+from sweep.analysis import read_trials
+from sweep.report import training_seconds, write_report
+
+PNG = b"\x89PNG\r\n\x1a\n"
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+CHROMEDRIVER = shutil.which("chromedriver") or (
+    "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None)
+
+
+@pytest.fixture(scope="session")
+def grid_report(tmp_path_factory):
+    """The report of the small digits grid (36 trials, some diverged), in a copy of its run folder."""
+    folder = tmp_path_factory.mktemp("report") / "run"
+    shutil.copytree(make_run(tmp_path_factory, "grid"), folder)
+    return write_report(folder)
+
+
+class Page(HTMLParser):
+    """What the tests look at in a report: tables, rows, cells, images, links and scripts."""
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self.rows: list[dict] = []  # leaderboard body rows: {"class": ..., "cells": [...]}
+        self.headers: list[str] = []
+        self.images: list[dict] = []
+        self.urls: list[str] = []  # every src / href value
+        self.scripts: list[dict] = []
+        self.styles: list[dict] = []
+        self.captions: list[str] = []
+        self._stack: list[str] = []
+        self._in_board = self._in_head = self._in_body = False
+        self._cell: list[str] | None = None
+        self._caption: list[str] | None = None
+        self.text_parts: list[str] = []
+        self.feed(text)
+        self.text = " ".join(" ".join(self.text_parts).split())
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for key in ("src", "href"):
+            if key in attrs:
+                self.urls.append(attrs[key])
+        if tag == "table" and attrs.get("id") == "leaderboard-table":
+            self._in_board = True
+        elif self._in_board and tag == "thead":
+            self._in_head = True
+        elif self._in_board and tag == "tbody":
+            self._in_body = True
+        elif self._in_body and tag == "tr":
+            self.rows.append({"class": attrs.get("class", ""), "cells": []})
+        elif self._in_board and tag in ("td", "th"):
+            self._cell = []
+        elif tag == "img":
+            self.images.append(attrs)
+        elif tag == "script":
+            self.scripts.append(attrs)
+        elif tag in ("style", "link"):
+            self.styles.append({"tag": tag, **attrs})
+        elif tag == "figcaption":
+            self._caption = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            text = " ".join("".join(self._cell).split())
+            if self._in_head:
+                self.headers.append(text)
+            elif self._in_body:
+                self.rows[-1]["cells"].append(text)
+            self._cell = None
+        elif tag == "thead":
+            self._in_head = False
+        elif tag == "tbody":
+            self._in_body = False
+        elif tag == "table":
+            self._in_board = False
+        elif tag == "figcaption" and self._caption is not None:
+            self.captions.append("".join(self._caption).strip())
+            self._caption = None
+
+    def handle_data(self, data):
+        self.text_parts.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._caption is not None:
+            self._caption.append(data)
+
+
+def column(page: Page, header: str) -> list[str]:
+    index = page.headers.index(header)
+    return [row["cells"][index] for row in page.rows]
+
+
+# ------------------------------------------------------------------------------------------ parsed
+def test_report_has_one_row_per_trial_and_every_plot_embedded(grid_report):
+    run_dir = grid_report.parent
+    page = Page(grid_report.read_text())
+    trials = read_trials(run_dir)
+    assert len(page.rows) == len(trials) == 36
+    assert sorted(c.split()[0] for c in column(page, "trial")) == sorted(trials["trial_id"])
+    assert column(page, "#") == [str(i) for i in range(1, 37)]
+    plots = sorted((run_dir / "plots").glob("*.png"))
+    assert len(plots) == 10 and len(page.images) == len(plots)
+    embedded = set()
+    for image in page.images:
+        src = image["src"]
+        assert src.startswith("data:image/png;base64,")
+        data = base64.b64decode(src.split(",", 1)[1], validate=True)
+        assert data[:8] == PNG
+        embedded.add(data)
+        assert image.get("alt")
+    assert embedded == {p.read_bytes() for p in plots}
+    assert len(page.captions) == len(plots) and all(len(c) > 30 for c in page.captions)
+
+
+def test_report_is_self_contained(grid_report):
+    text = grid_report.read_text()
+    page = Page(text)
+    assert all(u.startswith("data:") for u in page.urls)
+    assert "http://" not in text and "https://" not in text
+    assert page.scripts == [{}]  # one inline script, nothing fetched
+    assert [s["tag"] for s in page.styles] == ["style"]
+    assert not list(grid_report.parent.glob(".*.tmp"))
+
+
+def test_report_states_the_experiment_and_the_best_trial(grid_report):
+    run_dir = grid_report.parent
+    page = Page(grid_report.read_text())
+    summary = json.loads((run_dir / "best" / "summary.json").read_text())
+    trials = read_trials(run_dir)
+    counts = trials["status"].value_counts()
+    for fact in ("grid", "digits", "val_acc (higher is better)", f"{counts['ok']} ok", f"{counts['diverged']} diverged",
+                 "of training", "test accuracy", f"{summary['test_acc']:.3f}", f"on {summary['test_rows']} test rows"):
+        assert fact in page.text, fact
+    best_rows = [r for r in page.rows if "best" in r["class"].split()]
+    assert len(best_rows) == 1 and best_rows[0]["cells"][1].startswith(summary["trial_id"])
+    assert page.rows[0] is best_rows[0]
+    # ranked: ok trials by the metric, diverged last
+    statuses = column(page, "status")
+    assert statuses == sorted(statuses, key=lambda s: s != "ok")
+    accuracies = [float(v) for v, s in zip(column(page, "val acc"), statuses) if s == "ok"]
+    assert accuracies == sorted(accuracies, reverse=True)
+    assert all(v == "\u2013" for v, s in zip(column(page, "val acc"), statuses) if s == "diverged")
+
+
+def test_report_of_failed_trials_shows_their_errors(tmp_path_factory):
+    path = write_report(make_run(tmp_path_factory, "failed"))
+    text = path.read_text()
+    page = Page(text)
+    failed = [r for r in page.rows if "st-failed" in r["class"]]
+    assert len(failed) == 2 and len(page.rows) == 4
+    errors = column(page, "error")
+    assert sum(e == f"ValueError: {FAIL_MESSAGE}" for e in errors) == 2
+    assert "<b>not bold</b>" not in text and "&lt;b&gt;not bold&lt;/b&gt;" in text  # escaped
+    assert "2 failed" in page.text and "2 ok" in page.text
+
+
+def test_report_when_every_trial_failed(tmp_path_factory):
+    page = Page(write_report(make_run(tmp_path_factory, "allfailed")).read_text())
+    assert len(page.rows) == 2 and "there is no best model" in page.text
+    assert len(page.images) == 3
+
+
+def test_report_of_one_trial(tmp_path_factory):
+    page = Page(write_report(make_run(tmp_path_factory, "one")).read_text())
+    assert len(page.rows) == 1 and "best" in page.rows[0]["class"] and len(page.images) == 4
+    assert "nothing varies" in page.text
+
+
+def test_report_of_a_regression_run(tmp_path_factory):
+    page = Page(write_report(make_run(tmp_path_factory, "regression")).read_text())
+    assert "val_loss (lower is better)" in page.text and "test loss" in page.text
+    assert "val acc" not in page.headers  # no accuracies in a regression
+    losses = [float(v) for v in column(page, "val loss")]
+    assert losses == sorted(losses)
+    assert any("validation loss" in c for c in page.captions)
+
+
+def test_report_of_an_unfinished_run(grid_report, tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(grid_report.parent, folder)
+    shutil.rmtree(folder / "best")  # as if interrupted before the best model was saved
+    page = Page(write_report(folder).read_text())
+    assert "has not finished" in page.text and len(page.rows) == 36
+    assert len(page.images) == 9  # no weights without a best model
+
+
+def test_training_time_counts_each_training_run_once(grid_report):
+    trials = read_trials(grid_report.parent)
+    total = training_seconds(trials)
+    # 36 trials in 18 runs: epochs 2 and 3 share a run, whose time is that of its longest trial
+    longest = trials[trials["epochs"] == 3]["seconds"].sum()
+    assert total == pytest.approx(longest)
+    assert total < trials["seconds"].sum()
+
+
+def test_cli_report_and_plot(grid_report, capsys):
+    from sweep.cli import main
+
+    assert main(["plot", str(grid_report.parent)]) == 0
+    printed = capsys.readouterr().out.split()
+    assert len(printed) == 10 and all(p.endswith(".png") for p in printed)
+    assert main(["report", str(grid_report.parent)]) == 0
+    assert capsys.readouterr().out.strip() == str(grid_report)
+
+
+# ------------------------------------------------------------------------------------------ browser
+class WebDriver:
+    """A minimal W3C WebDriver client over HTTP (urllib) for chromedriver on 127.0.0.1."""
+
+    def __init__(self, driver: str, browser: str, profile: Path):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.base = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen([driver, f"--port={port}", "--allowed-ips=127.0.0.1"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if self._call("GET", "/status")["ready"]:
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.process.kill()
+                raise RuntimeError("chromedriver did not start")
+            time.sleep(0.05)
+        args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--window-size=1280,1600", f"--user-data-dir={profile}"]
+        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome",
+                                                 "goog:chromeOptions": {"binary": browser, "args": args}}}}
+        try:
+            self.session = self._call("POST", "/session", caps)["sessionId"]
+        except Exception:
+            self.process.kill()
+            raise
+
+    def _call(self, method: str, path: str, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.loads(response.read())["value"]
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"WebDriver {method} {path}: {exc.read().decode()[:500]}") from None
+
+    def do(self, method: str, path: str, body=None):
+        return self._call(method, f"/session/{self.session}{path}", body)
+
+    def get(self, url: str) -> None:
+        self.do("POST", "/url", {"url": url})
+
+    def script(self, source: str, *args):
+        return self.do("POST", "/execute/sync", {"script": source, "args": list(args)})
+
+    def find(self, css: str) -> str:
+        element = self.do("POST", "/element", {"using": "css selector", "value": css})
+        return next(iter(element.values()))
+
+    def click(self, element: str) -> None:
+        self.do("POST", f"/element/{element}/click", {})
+
+    def quit(self) -> None:
+        try:
+            self.do("DELETE", "")
+        finally:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+needs_browser = pytest.mark.skipif(not CHROMIUM, reason="needs Debian's chromium (and chromium-driver) packages")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not CHROMEDRIVER:
+        pytest.fail("chromium is installed but chromedriver is not: install Debian's chromium-driver package")
+    driver = WebDriver(CHROMEDRIVER, CHROMIUM, tmp_path_factory.mktemp("chromium-profile"))
+    yield driver
+    driver.quit()
+
+
+ROWS_AND_IMAGES = """
+const rows = document.querySelectorAll('#leaderboard-table tbody tr');
+const images = Array.from(document.images).map(img => {
+  img.scrollIntoView();
+  const box = img.getBoundingClientRect();
+  return {complete: img.complete, natural: [img.naturalWidth, img.naturalHeight], box: [box.width, box.height]};
+});
+return {rows: rows.length, ids: Array.from(rows, r => r.cells[1].textContent.trim().slice(0, 12)), images: images,
+        title: document.title};
+"""
+
+COLUMN = """
+const table = document.getElementById('leaderboard-table');
+const index = Array.from(table.tHead.rows[0].cells).findIndex(th => th.textContent.trim() === arguments[0]);
+const header = table.tHead.rows[0].cells[index];
+return {sort: header.getAttribute('aria-sort'),
+        values: Array.from(table.tBodies[0].rows, r => r.cells[index].textContent.trim())};
+"""
+
+
+@needs_browser
+@pytest.mark.slow
+def test_report_renders_in_headless_chromium(grid_report, browser):
+    browser.get(grid_report.as_uri())
+    seen = browser.script(ROWS_AND_IMAGES)
+    trials = read_trials(grid_report.parent)
+    assert seen["rows"] == len(trials) and sorted(seen["ids"]) == sorted(trials["trial_id"])
+    assert seen["title"].startswith("grid")
+    assert len(seen["images"]) == 10
+    for image in seen["images"]:
+        assert image["complete"] and min(image["natural"]) > 100, image
+        assert min(image["box"]) > 100, image  # laid out with a real size on the page
+
+
+@needs_browser
+@pytest.mark.slow
+def test_clicking_a_header_sorts_the_leaderboard(grid_report, browser):
+    browser.get(grid_report.as_uri())
+    before = browser.script(COLUMN, "#")
+    assert before["sort"] == "ascending" and before["values"] == [str(i) for i in range(1, 37)]
+
+    browser.click(browser.find("#leaderboard-table thead th.metric"))
+    up = browser.script(COLUMN, "val acc")
+    numbers = [float(v) for v in up["values"] if v != "\u2013"]
+    assert up["sort"] == "ascending" and numbers == sorted(numbers)
+    assert up["values"][-4:] == ["\u2013"] * 4  # the diverged trials have no score: last either way
+    assert browser.script(COLUMN, "#")["sort"] is None
+
+    browser.click(browser.find("#leaderboard-table thead th.metric"))
+    down = browser.script(COLUMN, "val acc")
+    numbers = [float(v) for v in down["values"] if v != "\u2013"]
+    assert down["sort"] == "descending" and numbers == sorted(numbers, reverse=True)
+    assert down["values"][-4:] == ["\u2013"] * 4
+
+    # text columns sort as text, numbers inside them as numbers
+    header = browser.find("#leaderboard-table thead th:nth-child(3)")  # status
+    browser.click(header)
+    statuses = browser.script(COLUMN, "status")["values"]
+    assert statuses == sorted(statuses)
