@@ -17,6 +17,7 @@ import concurrent.futures as cf
 import logging
 import os
 import signal
+from pathlib import Path
 
 #: Exceptions that mean "the worker running this task died" rather than "the task raised".
 CRASH_ERRORS: tuple[type[BaseException], ...]
@@ -39,8 +40,9 @@ class LokyPool:
     #: find the one that kills its worker.
     isolates_crashes = False
 
-    def __init__(self, n_jobs: int, threads_per_worker: int = 1):
+    def __init__(self, n_jobs: int, threads_per_worker: int = 1, temp_folder: Path | None = None):
         self.n_jobs = n_jobs
+        self.temp_folder = temp_folder
         self.env = {name: str(threads_per_worker) for name in THREAD_VARIABLES}
         self._executor = None
         self.restart()
@@ -56,7 +58,8 @@ class LokyPool:
         if self._executor is not None:
             self._executor.terminate(kill_workers=True)
         self._executor = get_memmapping_executor(self.n_jobs, timeout=300, env=self.env,
-                                                 initializer=_ignore_sigint)
+                                                 initializer=_ignore_sigint,
+                                                 temp_folder=str(self.temp_folder) if self.temp_folder else None)
 
     def share(self, data):
         return data  # joblib's reducers memory-map the arrays when the first task is pickled
@@ -72,10 +75,8 @@ class LokyPool:
 
     def shutdown(self, kill: bool = False) -> None:
         if self._executor is not None:
-            if kill:
-                self._executor.terminate(kill_workers=True)
-            else:
-                self._executor.shutdown(wait=True)
+            # terminate() also deletes the memory-mapped copies of the data set
+            self._executor.terminate(kill_workers=kill)
             self._executor = None
 
 
@@ -137,11 +138,16 @@ class DaskPool:
             self._cluster.close()
 
 
-def open_pool(backend, n_jobs: int):
-    """The pool for an experiment's :class:`~sweep.config.Backend`."""
+def open_pool(backend, n_jobs: int, temp_folder: Path | None = None):
+    """The pool for an experiment's :class:`~sweep.config.Backend`.
+
+    ``temp_folder`` holds loky's memory-mapped copy of the data set (default: joblib's choice,
+    usually /dev/shm). The runner puts it in the run folder, where a ``kill -9`` cannot leave it
+    behind in shared memory and the next run or resume deletes it.
+    """
     if backend.name == "dask":
         return DaskPool(n_jobs, backend.address)
-    return LokyPool(n_jobs)
+    return LokyPool(n_jobs, temp_folder=temp_folder)
 
 
 def cpu_count() -> int:

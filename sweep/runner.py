@@ -12,6 +12,7 @@ workers and leaves every finished trial on disk for ``--resume``.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import signal
 import threading
 import time
@@ -31,6 +32,8 @@ from .trainer import evaluate
 
 #: Seconds between checks for interrupts while waiting on workers.
 _POLL_SECONDS = 0.5
+#: Folder of the run where loky workers find the memory-mapped data set while the sweep runs.
+MEMMAP_DIR = ".memmap"
 
 
 @dataclass
@@ -158,7 +161,9 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
     with _sigterm_as_interrupt():
         pool = None
         try:
-            pool = open_pool(experiment.backend, n_jobs)
+            memmaps = store.run_dir / MEMMAP_DIR
+            shutil.rmtree(memmaps, ignore_errors=True)  # left by a run that was killed
+            pool = open_pool(experiment.backend, n_jobs, temp_folder=memmaps)
             shared = {}  # dtype -> the data set as the pool shares it
 
             def submit(task: TaskSpec, alone: bool) -> None:
@@ -204,10 +209,12 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
             if pool is not None:
                 pool.shutdown(kill=True)
                 pool = None
+            shutil.rmtree(store.run_dir / MEMMAP_DIR, ignore_errors=True)
             return trial_count, True
         finally:
             if pool is not None:
                 pool.shutdown()
+            shutil.rmtree(store.run_dir / MEMMAP_DIR, ignore_errors=True)
     return trial_count, False
 
 
