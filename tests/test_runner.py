@@ -189,3 +189,16 @@ def test_run_task_turns_exceptions_into_failed_results(small_grid):
     good = run_task(task, load_dataset("digits"))
     assert [r.status for r in good] == ["ok"] * len(task.trials)
     assert np.isfinite(good[0].metrics["val_loss"])
+
+
+def test_dask_backend_on_an_existing_scheduler_address(small_grid, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    doc = {**small_grid, "parameters": {"hidden_size": {"values": [16, 32]}, "epochs": {"values": [1, 2]}}}
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                                  processes=True) as cluster:
+        doc["backend"] = {"name": "dask", "address": cluster.scheduler_address}
+        outcome = run(doc, tmp_path, n_jobs=2)
+    trials, _ = read(outcome)
+    assert len(trials) == 4 and (trials["status"] == "ok").all()
+    local, _ = read(run({**doc, "backend": "loky"}, tmp_path, "loky", n_jobs=2))
+    pd.testing.assert_frame_equal(by_trial(local)[["trial_id"] + METRICS], by_trial(trials)[["trial_id"] + METRICS])
