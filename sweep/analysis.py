@@ -110,9 +110,9 @@ def status_counts(trials: pd.DataFrame) -> dict[str, int]:
 
 
 def clean(value):
-    """A value fit for JSON: NaN becomes None, NumPy scalars become Python ones."""
+    """A value fit for strict JSON: NaN and infinities become None, NumPy scalars Python ones."""
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and math.isnan(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

@@ -78,6 +78,13 @@ def _experiment(args):
 
 
 def cmd_run(args) -> int:
+    from .runner import sigterm_as_interrupt
+
+    with sigterm_as_interrupt():  # SIGTERM anywhere in the command ends it like Ctrl-C
+        return _run(args)
+
+
+def _run(args) -> int:
     from .runner import run_sweep
 
     experiment = _experiment(args)
@@ -98,7 +105,7 @@ def cmd_run(args) -> int:
               f"resume with: sweep run {shlex.quote(str(args.experiment))} --resume "
               f"{shlex.quote(str(outcome.run_dir))}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if outcome.ran == 0 and finished == outcome.total and resume:
+    if not outcome.ran and not outcome.finalized and not args.quiet:
         print(f"nothing to do: all {outcome.total} trials of {outcome.run_dir} are already recorded",
               file=sys.stderr)
     if not args.no_plots:
@@ -111,10 +118,8 @@ def cmd_run(args) -> int:
 
 
 def _draw(run_dir: Path, quiet: bool) -> None:
-    try:
-        from .report import write_report
-    except ImportError:  # plots and report arrive with their own issue
-        return
+    from .report import write_report
+
     path = write_report(run_dir)
     if not quiet:
         print(f"report: {path}", file=sys.stderr)

@@ -15,25 +15,26 @@ import contextlib
 import shutil
 import signal
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .analysis import best_trial, clean, read_history, read_trials, status_counts
+from .analysis import read_trials, status_counts
+from .best import finalize
 from .config import Experiment
-from .errors import ConfigError
+from .errors import ConfigError, SweepError
 from .executors import cpu_count, open_pool
 from .plan import TaskSpec, TrialSpec, group_tasks, plan_trials
 from .progress import Progress
-from .store import BEST_DIR, RunStore, latest_run_dir, new_run_dir, write_best
-from .task import CRASHED, FAILED, TrialResult, build_and_train, failed_result, run_task
-from .trainer import evaluate
+from .store import BEST_DIR, RunStore, latest_run_dir, new_run_dir
+from .task import CRASHED, FAILED, TrialResult, failed_result, run_task
 
 #: Seconds between checks for interrupts while waiting on workers.
 _POLL_SECONDS = 0.5
 #: Folder of the run where loky workers find the memory-mapped data set while the sweep runs.
 MEMMAP_DIR = ".memmap"
+#: Pool restarts in a row with no task finishing before the runner gives up.
+_MAX_RESTARTS_WITHOUT_PROGRESS = 3
 
 
 @dataclass
@@ -46,6 +47,7 @@ class SweepOutcome:
     ran: int = 0
     interrupted: bool = False
     best: dict | None = None
+    finalized: bool = False  # the best model was (re)made by this call
 
     @property
     def all_ran(self) -> bool:
@@ -78,39 +80,49 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
 
     ``run_dir`` is the run folder to create (or, with ``resume``, to continue; by default the latest
     run of the experiment). ``task_fn(task, data) -> list[TrialResult]`` is what workers call; it is
-    a parameter so tests can make a trial raise or kill its worker.
+    a parameter so tests can make a trial raise or kill its worker. SIGTERM is handled like Ctrl-C
+    for the whole call.
     """
-    trials = plan_trials(experiment)
-    if resume:
-        run_dir = Path(run_dir) if run_dir else latest_run_dir(results_root, experiment.name)
-        store = RunStore.open(run_dir, trials)
-    else:
-        run_dir = Path(run_dir) if run_dir else new_run_dir(results_root, experiment.name)
-        store = RunStore.create(run_dir, experiment, trials, command)
+    with sigterm_as_interrupt():
+        trials = plan_trials(experiment)
+        if resume:
+            run_dir = Path(run_dir) if run_dir else latest_run_dir(results_root, experiment.name)
+            store = RunStore.open(run_dir, experiment, trials)
+            data = None
+        else:
+            run_dir = Path(run_dir) if run_dir else new_run_dir(results_root, experiment.name)
+            data = load_data(experiment)  # before the folder exists: a data error leaves no empty run behind
+            store = RunStore.create(run_dir, experiment, trials, command)
+        with store:
+            return _run(experiment, trials, store, data, n_jobs, quiet, task_fn, stream)
 
-    with store:
-        finished = store.finished()
-        pending = pending_tasks(group_tasks(trials), finished)
-        outcome = SweepOutcome(run_dir, len(trials))
-        has_best = (run_dir / BEST_DIR / "summary.json").is_file()
-        if not pending and has_best:
-            outcome.counts = status_counts(read_trials(run_dir))
-            return outcome
-        data = load_data(experiment)
-        progress = Progress(len(trials), experiment.metric.name, experiment.metric.maximize,
-                            already_done=len(finished), quiet=quiet, stream=stream)
-        for warning in experiment.warnings:
-            progress.message(f"warning: {warning}")
-        if pending:
-            jobs = n_jobs or experiment.resolved_n_jobs()
-            if jobs > cpu_count():
-                progress.message(f"warning: n_jobs {jobs} is more than the {cpu_count()} cores here; "
-                                 "trials will compete for them")
-            outcome.ran, outcome.interrupted = _execute(pending, data, experiment, store, progress, jobs, task_fn)
-        progress.close()
+
+def _run(experiment: Experiment, trials: list[TrialSpec], store: RunStore, data, n_jobs: int | None,
+         quiet: bool, task_fn, stream) -> SweepOutcome:
+    run_dir = store.run_dir
+    finished = store.finished()
+    pending = pending_tasks(group_tasks(trials), finished)
+    outcome = SweepOutcome(run_dir, len(trials))
+    if not pending and (run_dir / BEST_DIR / "summary.json").is_file():
         outcome.counts = status_counts(read_trials(run_dir))
-        if not outcome.interrupted:
-            outcome.best = finalize(run_dir, experiment, trials, data)
+        return outcome
+    if data is None:
+        data = load_data(experiment)
+    progress = Progress(len(trials), experiment.metric.name, experiment.metric.maximize,
+                        already_done=len(finished), quiet=quiet, stream=stream)
+    for warning in experiment.warnings:
+        progress.message(f"warning: {warning}")
+    if pending:
+        jobs = min(n_jobs or experiment.resolved_n_jobs(), len(pending))
+        if jobs > cpu_count():
+            progress.message(f"warning: n_jobs {jobs} is more than the {cpu_count()} cores here; "
+                             "trials will compete for them")
+        outcome.ran, outcome.interrupted = _execute(pending, data, experiment, store, progress, jobs, task_fn)
+    progress.close()
+    outcome.counts = status_counts(read_trials(run_dir))
+    if not outcome.interrupted:
+        outcome.best = finalize(run_dir, experiment, trials, data)
+        outcome.finalized = True
     return outcome
 
 
@@ -125,8 +137,8 @@ def pending_tasks(tasks: list[TaskSpec], finished: dict[str, str]) -> list[TaskS
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """Within the block, SIGTERM raises KeyboardInterrupt like Ctrl-C (main thread only)."""
+def sigterm_as_interrupt():
+    """Within the block, SIGTERM raises KeyboardInterrupt like Ctrl-C (main thread only; nests)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -158,96 +170,74 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
             trial_count += 1
             progress.update(result.metrics.get(metric), result.status, result.trial_id)
 
-    with _sigterm_as_interrupt():
-        pool = None
-        try:
-            memmaps = store.run_dir / MEMMAP_DIR
-            shutil.rmtree(memmaps, ignore_errors=True)  # left by a run that was killed
-            pool = open_pool(experiment.backend, n_jobs, temp_folder=memmaps)
-            shared = {}  # dtype -> the data set as the pool shares it
+    pool = None
+    try:
+        memmaps = store.run_dir / MEMMAP_DIR
+        shutil.rmtree(memmaps, ignore_errors=True)  # left by a run that was killed
+        pool = open_pool(experiment.backend, n_jobs, temp_folder=memmaps)
+        shared = {}  # dtype -> the data set as the pool shares it
+        broken_in_a_row = 0
 
-            def submit(task: TaskSpec, alone: bool) -> None:
-                dtype = task.params["dtype"]
+        def submit(task: TaskSpec, alone: bool) -> bool:
+            """Send ``task``; False when the pool turned out to be broken (the task is not sent)."""
+            dtype = task.params["dtype"]
+            try:
                 if dtype not in shared:
                     shared[dtype] = pool.share(data.astype(dtype))
                 running[pool.submit(task_fn, task, shared[dtype])] = (task, alone)
+            except Exception as exc:  # noqa: BLE001 - a worker died since the last wait
+                if not pool.is_crash(exc):
+                    raise
+                (suspects if alone else queue).appendleft(task)
+                return False
+            return True
 
-            while queue or suspects or running:
-                if suspects:
-                    if not running:
-                        submit(suspects.popleft(), alone=True)
-                else:
-                    while queue and len(running) < pool.capacity:
-                        submit(queue.popleft(), alone=False)
-                done, _ = pool.wait(list(running), timeout=_POLL_SECONDS)
-                lost, pool_broken = [], False
-                for future in done:
-                    task, alone = running.pop(future)
-                    try:
-                        results = future.result()
-                    except Exception as exc:  # noqa: BLE001 - the worker died, or the task could not be sent
-                        if not pool.is_crash(exc):
-                            record(task, [failed_result(t, exc) for t in task.trials])
-                            continue
-                        pool_broken = not pool.isolates_crashes
-                        if alone or pool.isolates_crashes:
-                            record(task, [failed_result(t, exc, CRASHED) for t in task.trials])
-                        else:
-                            lost.append(task)
+        while queue or suspects or running:
+            pool_broken = False
+            if suspects:
+                if not running:
+                    pool_broken = not submit(suspects.popleft(), alone=True)
+            else:
+                while queue and len(running) < pool.capacity and not pool_broken:
+                    pool_broken = not submit(queue.popleft(), alone=False)
+            done, _ = pool.wait(list(running), timeout=_POLL_SECONDS) if running else (set(), set())
+            lost = []
+            for future in done:
+                task, alone = running.pop(future)
+                try:
+                    results = future.result()
+                except Exception as exc:  # noqa: BLE001 - the worker died, or the task could not be sent
+                    if not pool.is_crash(exc):
+                        record(task, [failed_result(t, exc) for t in task.trials])
+                        continue
+                    pool_broken = pool_broken or not pool.isolates_crashes
+                    if alone or pool.isolates_crashes:
+                        record(task, [failed_result(t, exc, CRASHED) for t in task.trials])
                     else:
-                        record(task, results)
-                if pool_broken:
-                    # A dead loky worker breaks the whole pool: every task in flight is lost with it.
-                    lost.extend(task for task, _ in running.values())
-                    running.clear()
-                    if lost:
-                        progress.message(f"a worker died; re-running the {len(lost)} task(s) it may have taken "
-                                         "down, one at a time")
-                    pool.restart()
-                    suspects.extend(lost)
-        except KeyboardInterrupt:
-            if pool is not None:
-                pool.shutdown(kill=True)
-                pool = None
-            shutil.rmtree(store.run_dir / MEMMAP_DIR, ignore_errors=True)
-            return trial_count, True
-        finally:
-            if pool is not None:
-                pool.shutdown()
-            shutil.rmtree(store.run_dir / MEMMAP_DIR, ignore_errors=True)
+                        lost.append(task)
+                else:
+                    record(task, results)
+            if pool_broken:
+                broken_in_a_row = 0 if done else broken_in_a_row + 1
+                if broken_in_a_row > _MAX_RESTARTS_WITHOUT_PROGRESS:
+                    raise SweepError("worker processes keep dying before they run any trial; see the messages "
+                                     "above (memory, or a broken installation?)")
+                # A dead loky worker breaks the whole pool: every task in flight is lost with it.
+                lost.extend(task for task, _ in running.values())
+                running.clear()
+                if lost:
+                    progress.message(f"a worker died; re-running the {len(lost)} task(s) it may have taken "
+                                     "down, one at a time")
+                pool.restart()
+                suspects.extend(lost)
+    except KeyboardInterrupt:
+        if pool is not None:
+            pool.shutdown(kill=True)
+            pool = None
+        return trial_count, True
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        shutil.rmtree(store.run_dir / MEMMAP_DIR, ignore_errors=True)
     return trial_count, False
 
-
-def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], data) -> dict | None:
-    """Retrain the best trial (bitwise reproducible from its seed), save it, measure test accuracy once.
-
-    The best trial is the best repeat of the configuration with the best mean metric. With metric
-    ``best_val_acc`` the model is taken at its best epoch (exact, by the epoch-prefix property).
-    Returns the summary written to ``best/summary.json``, or None when no trial finished ``ok``.
-    """
-    frame = read_trials(run_dir)
-    metric = experiment.metric
-    row = best_trial(frame, metric.name, metric.maximize)
-    if row is None:
-        return None
-    spec = next(t for t in trials if t.trial_id == row["trial_id"])
-    epochs = int(row["best_epoch"]) if metric.name == "best_val_acc" else spec.params["epochs"]
-    typed = data.astype(spec.params["dtype"])
-    start = time.perf_counter()
-    net, history = build_and_train(spec.params, spec.seed, typed, epochs)
-    recorded = read_history(run_dir)
-    recorded = recorded[recorded["trial_id"] == spec.trial_id].sort_values("epoch").head(epochs)
-    reproduced = [r["val_loss"] for r in history] == recorded["val_loss"].tolist()
-    test_loss, test_acc = evaluate(net, typed.X_test, typed.y_test)
-    summary = {
-        "trial_id": spec.trial_id, "config_id": spec.config_id, "repeat": spec.repeat, "seed": spec.seed,
-        "params": spec.params, "epochs_trained": epochs,
-        "metric": {"name": metric.name, "goal": metric.goal, "value": clean(row[metric.name])},
-        "val_acc": clean(row["val_acc"]), "val_loss": clean(row["val_loss"]), "train_acc": clean(row["train_acc"]),
-        "test_acc": clean(test_acc), "test_loss": clean(test_loss), "test_rows": int(len(typed.X_test)),
-        "reproduced": bool(reproduced), "retrain_seconds": round(time.perf_counter() - start, 3),
-        "dataset": experiment.dataset, "image_shape": list(data.image_shape) if data.image_shape else None,
-        "class_names": list(data.class_names) if data.class_names else None,
-    }
-    write_best(run_dir, net, summary)
-    return summary

@@ -83,28 +83,37 @@ class RunStore:
         if (run_dir / TRIALS_FILE).exists():
             raise SweepError(f"{run_dir} already holds a run; resume it with --resume {run_dir}, "
                              "or choose another --out folder")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        store = cls(run_dir)
-        store._acquire_lock()
-        document = experiment.to_dict()
-        document["provenance"] = provenance(command)
-        _atomic_write(run_dir / EXPERIMENT_FILE, yamlio.dumps(document).encode())
-        plan = b"".join([_csv_line(PLAN_COLUMNS)] + [
-            _csv_line([t.trial_id, t.config_id, t.repeat, t.seed, *(t.params[p] for p in PARAMETER_NAMES)])
-            for t in trials])
-        _atomic_write(run_dir / PLAN_FILE, plan)
-        _atomic_write(run_dir / TRIALS_FILE, _csv_line(TRIAL_COLUMNS))
-        _atomic_write(run_dir / HISTORY_FILE, _csv_line(HISTORY_COLUMNS))
-        store._open_for_append()
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            store = cls(run_dir)
+            store._acquire_lock()
+            document = experiment.to_dict()
+            document["provenance"] = provenance(command)
+            _atomic_write(run_dir / EXPERIMENT_FILE, yamlio.dumps(document).encode())
+            plan = b"".join([_csv_line(PLAN_COLUMNS)] + [
+                _csv_line([t.trial_id, t.config_id, t.repeat, t.seed, *(t.params[p] for p in PARAMETER_NAMES)])
+                for t in trials])
+            _atomic_write(run_dir / PLAN_FILE, plan)
+            _atomic_write(run_dir / TRIALS_FILE, _csv_line(TRIAL_COLUMNS))
+            _atomic_write(run_dir / HISTORY_FILE, _csv_line(HISTORY_COLUMNS))
+            store._open_for_append()
+        except OSError as exc:
+            raise SweepError(f"cannot write the run folder {run_dir}: {exc.strerror or exc}") from None
         return store
 
     @classmethod
-    def open(cls, run_dir: Path, trials: list[TrialSpec]) -> "RunStore":
-        """Re-open a run to resume it; refuses when ``trials`` no longer match its plan."""
+    def open(cls, run_dir: Path, experiment: Experiment, trials: list[TrialSpec]) -> "RunStore":
+        """Re-open a run to resume it.
+
+        Refuses when the run belongs to another experiment, was made with another data set or
+        metric, or when ``trials`` no longer match its plan: mixing those would compare numbers
+        that are not comparable.
+        """
         run_dir = Path(run_dir)
         for name in (EXPERIMENT_FILE, PLAN_FILE, TRIALS_FILE, HISTORY_FILE):
             if not (run_dir / name).is_file():
                 raise SweepError(f"{run_dir} is not a run folder ({name} is missing)")
+        _check_same_experiment(run_dir, experiment)
         store = cls(run_dir)
         store._acquire_lock()
         planned = [row["trial_id"] for row in _read_rows(run_dir / PLAN_FILE)]
@@ -194,6 +203,22 @@ class RunStore:
         self.close()
 
 
+def _check_same_experiment(run_dir: Path, experiment: Experiment) -> None:
+    """SweepError unless the run was made by an experiment of the same name, data set and metric."""
+    recorded, _ = yamlio.read(run_dir / EXPERIMENT_FILE)
+    recorded = recorded or {}
+    now = experiment.to_dict()
+    for key, what in (("name", "experiment"), ("dataset", "data set"), ("metric", "metric")):
+        if recorded.get(key) != now[key]:
+            raise SweepError(f"cannot resume {run_dir}: it was made with {what} {_inline(recorded.get(key))}, "
+                             f"the experiment now says {_inline(now[key])}; start a new run without --resume, "
+                             "or undo the edit")
+
+
+def _inline(value) -> str:
+    return yamlio.dumps(value).strip().replace("\n", ", ") if isinstance(value, dict) else repr(value)
+
+
 def _read_rows(path: Path) -> list[dict]:
     with open(path, newline="") as f:
         return [row for row in csv.DictReader(f) if row.get("trial_id")]
@@ -229,7 +254,7 @@ def write_best(run_dir: Path, net, summary: dict) -> Path:
     tmp = best / "model.npz.tmp"
     net.save(tmp, trial_id=summary.get("trial_id"))
     os.replace(tmp, best / "model.npz")
-    _atomic_write(best / "summary.json", (json.dumps(summary, indent=2, default=_json_default) + "\n").encode())
+    _atomic_write(best / "summary.json", (json.dumps(summary, indent=2, default=_json_default, allow_nan=False) + "\n").encode())
     return best
 
 

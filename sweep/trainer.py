@@ -37,9 +37,9 @@ class History:
     ``seconds`` (wall time of the epoch, evaluation included). Accuracies are NaN for real-valued
     targets.
 
-    ``status`` is ``"ok"`` or ``"diverged"``. A run diverges when a minibatch loss is not finite;
-    training stops at once and ``diverged_epoch`` is the 1-based epoch where it happened, whose
-    record has NaN metrics.
+    ``status`` is ``"ok"`` or ``"diverged"``. A run diverges when a minibatch loss, or the validation
+    loss at the end of an epoch, is not finite; training stops at once and ``diverged_epoch`` is the
+    1-based epoch where it happened, whose record has NaN metrics.
     """
 
     records: list[dict] = field(default_factory=list)
@@ -127,17 +127,13 @@ def train(net, data, *, optimizer: str = "sgd", learning_rate: float = 1e-3, lr_
         for begin in range(0, n_train, batch_size):
             idx = order[begin:begin + batch_size]
             n = len(idx)
-            # Gather into reused, contiguous buffers: one (batch, D) copy, no new allocation.
-            xb = np.take(X, idx, axis=0, out=batch_X[:n])
-            yb = np.take(y, idx, axis=0, out=batch_y[:n])
+            # Gather into reused, contiguous buffers. mode="clip" lets NumPy write straight into `out`
+            # (with the default "raise" it gathers into a temporary first); a permutation is in range.
+            xb = np.take(X, idx, axis=0, out=batch_X[:n], mode="clip")
+            yb = np.take(y, idx, axis=0, out=batch_y[:n], mode="clip")
             loss, grads = net.loss(xb, yb)
             if not math.isfinite(loss):
-                history.records.append(_record(epoch + 1, math.nan, math.nan, math.nan, math.nan, lr,
-                                               time.perf_counter() - start))
-                history.status, history.diverged_epoch = STATUS_DIVERGED, epoch + 1
-                if verbose:
-                    print(f"epoch {epoch + 1}: loss is {loss}, training diverged")
-                return history
+                return _diverged(history, epoch, lr, start, f"minibatch loss is {loss}", verbose)
             for name, w in net.params.items():
                 net.params[name], configs[name] = update(w, grads[name], configs[name])
             loss_sum += loss
@@ -145,6 +141,8 @@ def train(net, data, *, optimizer: str = "sgd", learning_rate: float = 1e-3, lr_
 
         train_acc = _accuracy(net, X_acc, y_acc)
         val_loss, val_acc = evaluate(net, data.X_val, data.y_val)
+        if not math.isfinite(val_loss):  # the epoch's last updates overflowed the weights
+            return _diverged(history, epoch, lr, start, f"validation loss is {val_loss}", verbose)
         record = _record(epoch + 1, loss_sum / n_batches, train_acc, val_loss, val_acc, lr,
                          time.perf_counter() - start)
         history.records.append(record)
@@ -153,6 +151,16 @@ def train(net, data, *, optimizer: str = "sgd", learning_rate: float = 1e-3, lr_
                   f"val_loss {val_loss:.4f} val_acc {val_acc:.4f} lr {lr:.3g}")
         if callback is not None:
             callback(epoch + 1, net, record)
+    return history
+
+
+def _diverged(history: History, epoch: int, lr: float, start: float, why: str, verbose: bool) -> History:
+    """Close ``history`` as diverged in 0-based ``epoch``: a last record with NaN metrics."""
+    history.records.append(_record(epoch + 1, math.nan, math.nan, math.nan, math.nan, lr,
+                                   time.perf_counter() - start))
+    history.status, history.diverged_epoch = STATUS_DIVERGED, epoch + 1
+    if verbose:
+        print(f"epoch {epoch + 1}: {why}, training diverged")
     return history
 
 

@@ -11,11 +11,22 @@ from sweep.task import run_task
 
 CRASH_HIDDEN_SIZE = 13
 RAISE_HIDDEN_SIZE = 17
+SLOW_CRASH_HIDDEN_SIZE = 3
 
 
 def crash_worker(task, data):
     """Kill the worker process outright (as a segfault or the OOM killer would) for hidden_size 13."""
     if task.params["hidden_size"] == CRASH_HIDDEN_SIZE:
+        os._exit(3)
+    return run_task(task, data)
+
+
+def crash_worker_slowly(task, data):
+    """Kill the worker after a short while for hidden_size 3, while other tasks keep finishing."""
+    if task.params["hidden_size"] == SLOW_CRASH_HIDDEN_SIZE:
+        import time
+
+        time.sleep(0.3)
         os._exit(3)
     return run_task(task, data)
 

@@ -167,6 +167,16 @@ def test_resume_refuses_an_edited_experiment(tmp_path, small_grid):
     result = sweep_cli("run", path, "--resume", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "the experiment no longer matches that run (6 trial(s) planned now are not in it, 6 of its" in result.stderr
+    small_grid["parameters"]["hidden_size"]["values"] = [16, 32]
+    small_grid["dataset"] = {"name": "digits", "val_size": 0.5}
+    write_experiment(path, **small_grid)
+    other_data = sweep_cli("run", path, "--resume", cwd=tmp_path)
+    assert other_data.returncode == 2 and "it was made with data set {name: digits}, the experiment now says " \
+        "{name: digits, val_size: 0.5}" in other_data.stderr
+    other = write_experiment(tmp_path / "other.yaml", **{**small_grid, "name": "other", "dataset": "digits"})
+    [run_dir] = run_dirs(tmp_path, "small")
+    foreign = sweep_cli("run", other, "--resume", run_dir, cwd=tmp_path)
+    assert foreign.returncode == 2 and "it was made with experiment 'small'" in foreign.stderr
     nothing = sweep_cli("run", tmp_path / "exp.yaml", "--resume", tmp_path / "nowhere", cwd=tmp_path)
     assert nothing.returncode == 2 and "is not a run folder" in nothing.stderr
 
@@ -188,5 +198,6 @@ def test_user_errors_at_run_time_are_one_line(tmp_path):
     result = sweep_cli("run", "exp.yaml", cwd=tmp_path)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "sweep data fetch mnist" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "results").exists()  # a data error leaves no empty run folder behind
     shown = sweep_cli("show", cwd=tmp_path / "..")
     assert shown.returncode == 2 and "no run folder under results/" in shown.stderr

@@ -146,6 +146,8 @@ def test_repeats_and_best_val_acc_metric(small_grid, tmp_path):
     summary = json.loads((outcome.run_dir / "best" / "summary.json").read_text())
     best_row = trials[trials["trial_id"] == summary["trial_id"]].iloc[0]
     assert summary["epochs_trained"] == best_row["best_epoch"] and summary["reproduced"]
+    # The summary describes the saved model (at its best epoch), not the trial's last epoch.
+    assert summary["val_acc"] == best_row["best_val_acc"] == summary["metric"]["value"]
 
 
 def test_regression_sweep_ranks_by_validation_loss(tmp_path):
@@ -202,3 +204,22 @@ def test_dask_backend_on_an_existing_scheduler_address(small_grid, tmp_path):
     assert len(trials) == 4 and (trials["status"] == "ok").all()
     local, _ = read(run({**doc, "backend": "loky"}, tmp_path, "loky", n_jobs=2))
     pd.testing.assert_frame_equal(by_trial(local)[["trial_id"] + METRICS], by_trial(trials)[["trial_id"] + METRICS])
+
+
+def test_a_worker_dying_while_results_are_being_recorded_is_survived(tmp_path, monkeypatch):
+    """The pool can break between a wait and the next submit; that must not end the sweep."""
+    import time as time_module
+
+    from sweep.store import RunStore
+
+    real_write = RunStore._write
+    monkeypatch.setattr(RunStore, "_write", lambda self, *a: (time_module.sleep(0.03), real_write(self, *a))[1])
+    doc = {"name": "race", "dataset": "digits", "n_jobs": 2,
+           "parameters": {"hidden_size": {"values": [4, 5, 6, 7, 8, 9, 10, 11, 12, faults.SLOW_CRASH_HIDDEN_SIZE,
+                                                     14, 15, 16, 18, 19, 20]}},
+           "fixed": {"epochs": 1, "batch_size": 256}}
+    outcome = run(doc, tmp_path, n_jobs=2, task_fn=faults.crash_worker_slowly)
+    trials, _ = read(outcome)
+    assert len(trials) == 16 and trials["trial_id"].is_unique
+    assert dict(trials.groupby("status").size()) == {"ok": 15, "crashed": 1}
+    assert trials[trials["status"] == "crashed"]["hidden_size"].tolist() == [faults.SLOW_CRASH_HIDDEN_SIZE]

@@ -35,8 +35,8 @@ def test_rows_are_on_disk_as_soon_as_appended(tmp_path):
 def test_one_sweep_at_a_time(tmp_path):
     with RunStore.create(tmp_path / "run", EXPERIMENT, TRIALS):
         with pytest.raises(SweepError, match="in use by another running sweep"):
-            RunStore.open(tmp_path / "run", TRIALS)
-    RunStore.open(tmp_path / "run", TRIALS).close()
+            RunStore.open(tmp_path / "run", EXPERIMENT, TRIALS)
+    RunStore.open(tmp_path / "run", EXPERIMENT, TRIALS).close()
 
 
 def test_open_repairs_a_torn_line_and_orphan_history(tmp_path):
@@ -49,7 +49,7 @@ def test_open_repairs_a_torn_line_and_orphan_history(tmp_path):
         f.write(f"{TRIALS[2].trial_id},1,0.9,0.5,1.0,0.5,0.1,0.01\n")
     with open(run / "trials.csv", "a") as f:
         f.write(f"{TRIALS[2].trial_id},ok,3,0.001")
-    with RunStore.open(run, TRIALS) as store:
+    with RunStore.open(run, EXPERIMENT, TRIALS) as store:
         assert set(store.finished()) == {TRIALS[0].trial_id, TRIALS[1].trial_id}
         store.append(TRIALS[2], result(TRIALS[2]))
     trials = pd.read_csv(run / "trials.csv")

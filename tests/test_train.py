@@ -145,3 +145,18 @@ def test_learns_digits():
     history = train(net, data, optimizer="sgd_momentum", learning_rate=0.05, lr_decay=0.95,
                     batch_size=64, epochs=20, seed=0)
     assert max(r["val_acc"] for r in history) >= 0.95
+
+
+def test_overflow_in_the_last_update_of_an_epoch_is_divergence():
+    """One minibatch per epoch: its loss is finite, then its update overflows float32 weights to inf.
+
+    Only the end-of-epoch check can see that; the run must be diverged, never ok with an inf loss.
+    """
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3)).astype(np.float32)
+    data = Dataset("tiny", X, rng.integers(0, 2, 40), X[:10], rng.integers(0, 2, 10), X[:10], rng.integers(0, 2, 10))
+    net = TwoLayerNet(3, 4, 2, init="he", seed=0, activation="tanh", loss="mse")
+    with np.errstate(all="ignore"):
+        history = train(net, data, optimizer="sgd", learning_rate=1e39, batch_size=40, epochs=3, seed=0)
+    assert history.status == "diverged" and history.diverged_epoch == 1
+    assert all(math.isfinite(r["val_loss"]) for r in history.records[:-1])

@@ -135,7 +135,7 @@ def mse_loss(scores: np.ndarray, y: np.ndarray):
         diff[np.arange(n), y] -= 1
     else:
         diff -= y
-    loss = 0.5 * float(np.vdot(diff, diff)) / n
+    loss = 0.5 * float(np.square(diff, dtype=np.float64).sum()) / n  # float64: no overflow of the sum
     diff /= n
     return loss, diff
 
