@@ -19,7 +19,6 @@ Every problem raises :class:`~sweep.errors.ConfigError` with one line:
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from . import yamlio
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 from .params import DEFAULTS, PARAMETERS
 from .space import Distribution, SpaceError, grid_size, parse_distribution
 
@@ -48,6 +47,8 @@ METRICS = {"val_acc": "maximize", "best_val_acc": "maximize", "train_acc": "maxi
            "val_loss": "minimize", "train_loss": "minimize"}
 GOALS = ("maximize", "minimize")
 BACKENDS = ("loky", "dask")
+#: Largest number of trials a plan may have (a typo such as q: 1e-9 would otherwise hang the planner).
+MAX_TRIALS = 1_000_000
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -114,7 +115,15 @@ class Experiment:
         }
 
     def resolved_n_jobs(self) -> int:
-        return os.cpu_count() or 1 if self.n_jobs == -1 else self.n_jobs
+        return cpu_count() if self.n_jobs == -1 else self.n_jobs
+
+
+def cpu_count() -> int:
+    """Cores this process may run on (its CPU affinity), which can be fewer than the machine has."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 # ------------------------------------------------------------------------------------- loading
@@ -137,17 +146,21 @@ def load_experiment(path, overrides: Iterable[str] = ()) -> Experiment:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}:1: the experiment must be a mapping of keys (name, dataset, parameters, ...), "
                           f"got {type(raw).__name__}")
-    raw = apply_overrides(raw, overrides, source=str(path))
-    return parse_experiment(raw, source=str(path), lines=yamlio.key_lines(text),
-                            default_name=path.stem)
+    sources: dict[tuple, str] = {}
+    raw = apply_overrides(raw, overrides, source=str(path), sources=sources)
+    return parse_experiment(raw, source=str(path), lines=yamlio.key_lines(text), default_name=path.stem,
+                            overridden=sources)
 
 
-def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set") -> dict:
+def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set",
+                    sources: dict[tuple, str] | None = None) -> dict:
     """A copy of ``raw`` with ``key=value`` overrides applied; values are parsed as YAML.
 
     ``a.b.c=v`` sets a nested key. A bare hyperparameter name (``learning_rate=0.01``) fixes that
     parameter for every trial and removes it from the search, as a Hydra override would.
+    ``sources``, when given, receives the key path each override set, so errors can blame it.
     """
+    sources = {} if sources is None else sources
     import copy
 
     raw = copy.deepcopy(raw)
@@ -169,6 +182,7 @@ def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set") 
             if not isinstance(fixed, dict):
                 raise ConfigError(f"--set {item!r}: `fixed` in {source} is not a mapping")
             fixed[parts[0]] = value
+            sources[("fixed", parts[0])] = item
             continue
         if parts[0] == "dataset" and isinstance(raw.get("dataset"), str):
             raw["dataset"] = {"name": raw["dataset"]}  # the `dataset: NAME` shorthand, opened up
@@ -181,6 +195,7 @@ def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set") 
                 raise ConfigError(f"--set {item!r}: `{'.'.join(parts[:i + 1])}` is not a mapping")
             node = child
         node[parts[-1]] = value
+        sources[tuple(parts)] = item
     return raw
 
 
@@ -188,24 +203,25 @@ def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set") 
 class _Problems:
     """Formats the one-line error for a key path, with its line when the YAML gave one."""
 
-    def __init__(self, source: str | None, lines: Mapping[tuple, int] | None):
+    def __init__(self, source: str | None, lines: Mapping[tuple, int] | None,
+                 overridden: Mapping[tuple, str] | None = None):
         self.source = source or "<experiment>"
         self.lines = lines or {}
+        self.overridden = overridden or {}
 
     def error(self, path: tuple, message: str) -> ConfigError:
+        dotted = ".".join(str(p) for p in path)
+        for key, item in self.overridden.items():
+            n = min(len(key), len(path))
+            if n and tuple(key[:n]) == tuple(path[:n]):  # the value came from the command line, not the file
+                return ConfigError(f"--set {item}: {dotted}: {message}")
         line = None
         for n in range(len(path), 0, -1):
             line = self.lines.get(tuple(path[:n]))
             if line is not None:
                 break
         where = f"{self.source}:{line}" if line else self.source
-        dotted = ".".join(str(p) for p in path)
         return ConfigError(f"{where}: {dotted}: {message}" if dotted else f"{where}: {message}")
-
-
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean `{close[0]}`?)" if close else ""
 
 
 def _int(p: _Problems, path, value, low: int, what: str) -> int:
@@ -215,9 +231,13 @@ def _int(p: _Problems, path, value, low: int, what: str) -> int:
 
 
 def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[tuple, int] | None = None,
-                     default_name: str | None = None) -> Experiment:
-    """Validate plain data (a parsed experiment file) into an :class:`Experiment`."""
-    p = _Problems(source, lines)
+                     default_name: str | None = None, overridden: Mapping[tuple, str] | None = None) -> Experiment:
+    """Validate plain data (a parsed experiment file) into an :class:`Experiment`.
+
+    ``lines`` maps key paths to their line in the file; ``overridden`` maps key paths set on the
+    command line to the ``--set`` item that set them, which errors name instead of a line.
+    """
+    p = _Problems(source, lines, overridden)
     warnings: list[str] = []
     for key in raw:
         if key in WANDB_IGNORED_KEYS:
@@ -227,7 +247,7 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
         elif key in UNSUPPORTED:
             raise p.error((key,), UNSUPPORTED[key])
         elif key not in TOP_LEVEL_KEYS:
-            raise p.error((key,), f"unknown key{_did_you_mean(key, TOP_LEVEL_KEYS + tuple(PARAMETERS))}; "
+            raise p.error((key,), f"unknown key{did_you_mean(key, TOP_LEVEL_KEYS + tuple(PARAMETERS))}; "
                                   f"allowed: {', '.join(TOP_LEVEL_KEYS)}"
                                   + ("; hyperparameters go under `parameters` or `fixed`" if key in PARAMETERS else ""))
 
@@ -242,21 +262,28 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
     dataset, dataset_options = _parse_dataset(p, raw.get("dataset"))
 
     method = raw.get("method", "grid")
+    if not isinstance(method, str):
+        raise p.error(("method",), f"{method!r} is not allowed; allowed: {', '.join(METHODS)}")
     if method in UNSUPPORTED:
         raise p.error(("method",), UNSUPPORTED[method])
     if method not in METHODS:
-        raise p.error(("method",), f"{method!r} is not allowed{_did_you_mean(method, METHODS)}; "
+        raise p.error(("method",), f"{method!r} is not allowed{did_you_mean(method, METHODS)}; "
                                    f"allowed: {', '.join(METHODS)}")
 
-    metric = _parse_metric(p, raw.get("metric"))
+    metric = _parse_metric(p, raw.get("metric"), warnings)
     parameters = _parse_parameters(p, raw.get("parameters"))
     fixed = _parse_fixed(p, raw.get("fixed"), parameters)
 
+    seed = _int(p, ("seed",), raw.get("seed", 0), 0, "seed must be a whole number >= 0")
+    repeats = _int(p, ("repeats",), raw.get("repeats", 1), 1, "repeats (seeds per configuration) must be >= 1")
     run_cap = raw.get("run_cap")
     if run_cap is not None:
         run_cap = _int(p, ("run_cap",), run_cap, 1, "run_cap must be a whole number >= 1")
+        if run_cap * repeats > MAX_TRIALS:
+            raise p.error(("run_cap",), f"{run_cap:,} x {repeats} repeat(s) is more than the {MAX_TRIALS:,} "
+                                        "trials a sweep may plan")
     if method == "random" and run_cap is None:
-        continuous = [n for n, d in parameters.items() if d.grid_values() is None]
+        continuous = [n for n, d in parameters.items() if d.grid_count() is None]
         reason = (f"parameter `{continuous[0]}` is continuous, so the space has no end" if continuous
                   else "it sets how many configurations to draw")
         raise p.error(("method",), f"method: random needs run_cap ({reason}); add e.g. `run_cap: 20`")
@@ -266,14 +293,16 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
         except SpaceError as exc:  # pragma: no cover - grid_size does not raise
             raise p.error(("parameters",), str(exc)) from None
         if size is None:
-            name_ = next(n for n, d in parameters.items() if d.grid_values() is None)
+            name_ = next(n for n, d in parameters.items() if d.grid_count() is None)
             raise p.error(("parameters", name_), f"distribution {parameters[name_].kind} is continuous and "
                           "a grid cannot enumerate it; list its `values`, or use method: random with run_cap")
+        if size * repeats > MAX_TRIALS and (run_cap is None or run_cap * repeats > MAX_TRIALS):
+            raise p.error(("parameters",), f"the grid has {size:,} points x {repeats} repeat(s), more than the "
+                                           f"{MAX_TRIALS:,} trials a sweep may plan; narrow it or use method: random "
+                                           "with run_cap")
         if run_cap is not None and run_cap < size:
             warnings.append(f"{p.source}: run_cap {run_cap} keeps the first {run_cap} of {size} grid points")
 
-    seed = _int(p, ("seed",), raw.get("seed", 0), 0, "seed must be a whole number >= 0")
-    repeats = _int(p, ("repeats",), raw.get("repeats", 1), 1, "repeats (seeds per configuration) must be >= 1")
     n_jobs = raw.get("n_jobs", -1)
     if n_jobs != -1:
         n_jobs = _int(p, ("n_jobs",), n_jobs, 1, "n_jobs must be a whole number >= 1, or -1 for one per core")
@@ -308,7 +337,7 @@ def _parse_dataset(p: _Problems, spec) -> tuple[str, dict]:
     return spec["name"], options
 
 
-def _parse_metric(p: _Problems, spec) -> Metric:
+def _parse_metric(p: _Problems, spec, warnings: list[str]) -> Metric:
     if spec is None:
         return Metric()
     if isinstance(spec, str):
@@ -316,15 +345,17 @@ def _parse_metric(p: _Problems, spec) -> Metric:
     if not isinstance(spec, Mapping):
         raise p.error(("metric",), f"must be a mapping like {{name: val_acc, goal: maximize}}, got {spec!r}")
     for key in spec:
-        if key not in ("name", "goal", "target"):
-            raise p.error(("metric", key), f"unknown key{_did_you_mean(key, ('name', 'goal'))}; allowed: name, goal")
+        if key == "target":
+            warnings.append(f"{p.source}: metric.target (W&B's early stop at a value) is ignored by this runner")
+        elif key not in ("name", "goal"):
+            raise p.error(("metric", key), f"unknown key{did_you_mean(key, ('name', 'goal'))}; allowed: name, goal")
     name = spec.get("name", "val_acc")
-    if name not in METRICS:
-        raise p.error(("metric", "name"), f"{name!r} is not a metric{_did_you_mean(name, METRICS)}; "
+    if not isinstance(name, str) or name not in METRICS:
+        raise p.error(("metric", "name"), f"{name!r} is not a metric{did_you_mean(name, METRICS)}; "
                                           f"allowed: {', '.join(METRICS)}")
     goal = spec.get("goal", METRICS[name])
-    if goal not in GOALS:
-        raise p.error(("metric", "goal"), f"{goal!r} is not allowed{_did_you_mean(goal, GOALS)}; "
+    if not isinstance(goal, str) or goal not in GOALS:
+        raise p.error(("metric", "goal"), f"{goal!r} is not allowed{did_you_mean(goal, GOALS)}; "
                                           "allowed: maximize, minimize")
     if goal != METRICS[name]:
         raise p.error(("metric", "goal"), f"{name} should be {METRICS[name]}d, not {goal}d")
@@ -339,7 +370,7 @@ def _parse_parameters(p: _Problems, spec) -> dict[str, Distribution]:
     out = {}
     for name, block in spec.items():
         if name not in PARAMETERS:
-            raise p.error(("parameters", name), f"unknown hyperparameter{_did_you_mean(name, PARAMETERS)}; "
+            raise p.error(("parameters", name), f"unknown hyperparameter{did_you_mean(name, PARAMETERS)}; "
                                                 f"allowed: {', '.join(PARAMETERS)}")
         try:
             dist = parse_distribution(block)
@@ -366,7 +397,7 @@ def _parse_fixed(p: _Problems, spec, parameters: Mapping[str, Distribution]) -> 
         raise p.error(("fixed",), f"must be a mapping of hyperparameter values, got {spec!r}")
     for name, value in spec.items():
         if name not in PARAMETERS:
-            raise p.error(("fixed", name), f"unknown hyperparameter{_did_you_mean(name, PARAMETERS)}; "
+            raise p.error(("fixed", name), f"unknown hyperparameter{did_you_mean(name, PARAMETERS)}; "
                                            f"allowed: {', '.join(PARAMETERS)}")
         if name in parameters:
             raise p.error(("fixed", name), "is also under `parameters`; a hyperparameter is either searched "
@@ -392,8 +423,8 @@ def _parse_backend(p: _Problems, spec) -> Backend:
         if key not in ("name", "address"):
             raise p.error(("backend", key), "unknown key; allowed: name, address")
     name = spec.get("name", "loky")
-    if name not in BACKENDS:
-        raise p.error(("backend",), f"{name!r} is not allowed{_did_you_mean(name, BACKENDS)}; allowed: loky, dask")
+    if not isinstance(name, str) or name not in BACKENDS:
+        raise p.error(("backend",), f"{name!r} is not allowed{did_you_mean(name, BACKENDS)}; allowed: loky, dask")
     address = spec.get("address")
     if address is not None and (name != "dask" or not isinstance(address, str)):
         raise p.error(("backend", "address"), "an address (tcp://host:port) is only for the dask backend")

@@ -16,3 +16,11 @@ class ConfigError(SweepError):
 
 class DataError(SweepError):
     """A data set is missing, truncated, corrupted or inconsistent."""
+
+
+def did_you_mean(word, choices, quote: str = "`") -> str:
+    """`` (did you mean `x`?)`` for the closest of ``choices`` to ``word``, or an empty string."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {quote}{close[0]}{quote}?)" if close else ""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
-import os
 import signal
 from pathlib import Path
 
@@ -148,10 +147,3 @@ def open_pool(backend, n_jobs: int, temp_folder: Path | None = None):
     if backend.name == "dask":
         return DaskPool(n_jobs, backend.address)
     return LokyPool(n_jobs, temp_folder=temp_folder)
-
-
-def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1

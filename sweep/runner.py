@@ -21,9 +21,9 @@ from pathlib import Path
 
 from .analysis import read_trials, status_counts
 from .best import finalize
-from .config import Experiment
+from .config import Experiment, cpu_count
 from .errors import ConfigError, SweepError
-from .executors import cpu_count, open_pool
+from .executors import open_pool
 from .plan import TaskSpec, TrialSpec, group_tasks, plan_trials
 from .progress import Progress
 from .store import BEST_DIR, RunStore, latest_run_dir, new_run_dir

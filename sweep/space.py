@@ -24,6 +24,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .errors import did_you_mean
+
 #: Every distribution name W&B documents, with the keys each takes (``distribution`` aside).
 DISTRIBUTION_KEYS: dict[str, tuple[str, ...]] = {
     "constant": ("value",),
@@ -50,6 +52,10 @@ _DEFAULTS = {"mu": 0.0, "sigma": 1.0, "a": 1.0, "b": 1.0, "q": 1.0}
 _LOG_SCALED = {"log_uniform", "log_uniform_values", "q_log_uniform", "q_log_uniform_values",
                "inv_log_uniform", "inv_log_uniform_values", "log_normal", "q_log_normal"}
 _RANDOM_STREAM = 0x5EED
+#: Kinds whose min/max are natural-log exponents, and the largest exponent that exp() survives.
+_EXPONENT_BOUNDS = {"log_uniform", "q_log_uniform", "inv_log_uniform"}
+_MAX_EXPONENT = 700
+_MAX_INT = 2**62
 
 
 class SpaceError(ValueError):
@@ -92,6 +98,16 @@ class Distribution:
     @property
     def is_quantized(self) -> bool:
         return self.kind.startswith("q_")
+
+    def grid_count(self) -> int | None:
+        """How many values a grid search visits (computed, not enumerated), or None if continuous."""
+        if self.kind in ("constant", "categorical"):
+            return len(self.values)
+        if self.kind == "int_uniform":
+            return int(self.max) - int(self.min) + 1
+        if self.kind == "q_uniform":
+            return math.floor((self.max - self.min) / self.q + 1e-9) + 1
+        return None
 
     def grid_values(self) -> tuple | None:
         """The finite list of values a grid search visits, or None for a continuous distribution."""
@@ -195,7 +211,7 @@ def parse_distribution(spec: Any) -> Distribution:
     kind = spec.get("distribution")
     if kind is None:
         kind = _infer_kind(spec)
-    elif kind not in DISTRIBUTION_KEYS:
+    elif not isinstance(kind, str) or kind not in DISTRIBUTION_KEYS:
         raise SpaceError(_unknown("distribution", kind, DISTRIBUTIONS), "distribution")
     allowed = set(DISTRIBUTION_KEYS[kind]) | {"distribution"}
     for key in spec:
@@ -220,6 +236,11 @@ def parse_distribution(spec: Any) -> Distribution:
         fields[key] = value
     if "min" in fields and fields["min"] > fields["max"]:
         raise SpaceError(f"min ({fields['min']!r}) is greater than max ({fields['max']!r})", "min")
+    if kind == "int_uniform" and any(abs(fields[k]) > _MAX_INT for k in ("min", "max")):
+        raise SpaceError(f"int_uniform bounds must lie within +-{_MAX_INT:.0e}", "max")
+    if kind in _EXPONENT_BOUNDS and any(abs(fields[k]) > _MAX_EXPONENT for k in ("min", "max")):
+        raise SpaceError(f"{kind} takes natural-log exponents: min and max must lie within +-{_MAX_EXPONENT} "
+                         f"(exp(710) overflows); for plain values use {kind}_values", "max")
     if kind == "int_uniform" and not all(float(fields[k]).is_integer() for k in ("min", "max")):
         raise SpaceError(f"int_uniform needs integer min and max, got {fields['min']!r} and {fields['max']!r}",
                          "min")
@@ -266,11 +287,7 @@ def _categorical(spec: Mapping) -> Distribution:
 
 
 def _unknown(what: str, value, allowed) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
-    hint = f" (did you mean `{close[0]}`?)" if close else ""
-    return f"unknown {what} {value!r}{hint}; allowed: {', '.join(map(str, allowed))}"
+    return f"unknown {what} {value!r}{did_you_mean(value, allowed)}; allowed: {', '.join(map(str, allowed))}"
 
 
 # ----------------------------------------------------------------------------------- expansion
@@ -291,13 +308,13 @@ def grid(space: Mapping[str, Distribution]) -> list[dict]:
 
 
 def grid_size(space: Mapping[str, Distribution]) -> int | None:
-    """Number of grid points, or None if any distribution is continuous."""
+    """Number of grid points, or None if any distribution is continuous (nothing is enumerated)."""
     size = 1
     for dist in space.values():
-        values = dist.grid_values()
-        if values is None:
+        count = dist.grid_count()
+        if count is None:
             return None
-        size *= len(values)
+        size *= count
     return size
 
 

@@ -118,6 +118,18 @@ dataset: digits
     (BASE + "backend: spark\n", "backend: 'spark' is not allowed"),
     (BASE + "name: my run\n", ""),  # duplicate key: the last wins and is then invalid
     ("name: [unclosed\n", "not valid YAML"),
+    (BASE + "metric: {name: [1]}\n", "metric.name: [1] is not a metric"),
+    (BASE + "metric: {name: val_acc, goal: {a: 1}}\n", "metric.goal: {'a': 1} is not allowed"),
+    (BASE.replace("method: grid", "method: [grid]"), "method: ['grid'] is not allowed"),
+    (BASE + "  reg: {distribution: [1]}\n", "unknown distribution [1]"),
+    (BASE + "  reg: {distribution: log_uniform, min: -1000, max: 1000}\n".replace("reg", "learning_rate2"), ""),
+    (BASE + "  weight_scale: {distribution: log_uniform, min: -1000, max: 1000}\n",
+     "parameters.weight_scale.max: log_uniform takes natural-log exponents"),
+    (BASE + "  hidden_size: {distribution: int_uniform, min: 1, max: 1e300}\n".replace("hidden_size", "epochs"),
+     "int_uniform bounds must lie within"),
+    (BASE + "  reg: {distribution: q_uniform, min: 0, max: 1, q: 1.0e-9}\n",
+     "more than the 1,000,000 trials a sweep may plan"),
+    (BASE.replace("method: grid", "method: random") + "run_cap: 100000000\n", "run_cap: 100,000,000 x 1 repeat(s)"),
     ("- a\n- b\n", "the experiment must be a mapping"),
 ])
 def test_validation_errors_name_file_key_value_and_fix(tmp_path, edit, expected):
@@ -204,3 +216,15 @@ def test_every_shipped_experiment_is_valid():
     for path in files:
         exp = load_experiment(path)
         assert exp.name and not exp.warnings, path
+
+
+def test_errors_in_set_values_name_the_override_not_a_line(tmp_path):
+    message = error_of(tmp_path, BASE, ["learning_rate=-1"])
+    assert message.startswith("--set learning_rate=-1: fixed.learning_rate: -1.0 is out of range")
+    message = error_of(tmp_path, BASE, ["parameters.hidden_size.values=[0]"])
+    assert message.startswith("--set parameters.hidden_size.values=[0]: parameters.hidden_size")
+
+
+def test_wandb_metric_target_is_ignored_with_a_warning(tmp_path):
+    exp = load_text(tmp_path, BASE + "metric: {name: val_acc, goal: maximize, target: 0.99}\n")
+    assert any("metric.target" in w for w in exp.warnings)

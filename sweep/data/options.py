@@ -8,7 +8,6 @@ Every option is checked before any file is read. A wrong name or value raises a 
 
 from __future__ import annotations
 
-import difflib
 import math
 import numbers
 import os
@@ -18,7 +17,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from sweep.errors import DataError
+from sweep.errors import DataError, did_you_mean
 
 
 class _Invalid(ValueError):
@@ -186,8 +185,7 @@ OPTIONS: dict[str, Option] = {
 
 def suggest(name: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return did_you_mean(name, choices, quote="'")
 
 
 def validate_options(dataset: str, given: dict[str, Any], accepted: Iterable[str],
