@@ -56,8 +56,10 @@ def searched_columns(trials: pd.DataFrame) -> list[str]:
 def leaderboard(trials: pd.DataFrame, metric: str, maximize: bool, sort: str | None = None) -> pd.DataFrame:
     """One row per configuration: its parameters, the metric's mean and std over repeats, the seeds run.
 
-    Configurations are ranked by the mean over their ``ok`` repeats; those with no ``ok`` repeat
-    come last. ``sort`` names another column to sort by (descending for accuracies, ascending else).
+    Configurations whose repeats all finished ``ok`` come first, ranked by their mean; then those
+    with a diverged or failed repeat (ranked by the mean of their ``ok`` repeats, so one lucky seed
+    does not beat three steady ones); those with no ``ok`` repeat come last. ``sort`` names another
+    column to sort by (descending for mean accuracies, ascending otherwise).
     """
     params = searched_columns(trials) or ["hidden_size"]
     ok = trials[trials["status"] == OK]
@@ -74,18 +76,20 @@ def leaderboard(trials: pd.DataFrame, metric: str, maximize: bool, sort: str | N
             board[f"{extra}_mean"] = ok.groupby("config_id")[extra].mean()
     board["status"] = statuses
     tie = _tie_break(metric)
+    board["_worst"] = trials["status"].map(_STATUS_RANK).fillna(2).groupby(trials["config_id"]).max()
     board["_tie"] = ok.groupby("config_id")[tie].mean()
     board["_first"] = trials.groupby("config_id")["order"].min()
     board = board.reset_index()
     key = f"{metric}_mean"
     board["_has"] = board[key].notna()
-    board = board.sort_values(["_has", key, "_tie", "_first"], ascending=[False, not maximize, True, True],
-                              kind="stable").drop(columns=["_has", "_tie", "_first"])
+    board = board.sort_values(["_has", "_worst", key, "_tie", "_first"],
+                              ascending=[False, True, not maximize, True, True],
+                              kind="stable").drop(columns=["_has", "_worst", "_tie", "_first"])
     if sort:
         column = sort if sort in board else f"{sort}_mean"
         if column not in board:
             raise KeyError(sort)
-        ascending = not (column.startswith(("val_acc", "train_acc", "best_val_acc")))
+        ascending = column.removesuffix("_mean") not in ("val_acc", "train_acc", "best_val_acc")
         board = board.sort_values(column, ascending=ascending, na_position="last", kind="stable")
     board.insert(0, "rank", np.arange(1, len(board) + 1))
     return board.reset_index(drop=True)
@@ -99,9 +103,20 @@ def best_trial(trials: pd.DataFrame, metric: str, maximize: bool) -> pd.Series |
     ok = trials[(trials["status"] == OK) & trials[metric].notna()]
     if ok.empty:
         return None
-    best_config = leaderboard(ok, metric, maximize)["config_id"].iloc[0]
+    board = leaderboard(trials, metric, maximize)
+    best_config = board.loc[board["ok"] > 0, "config_id"].iloc[0]
     members = ok[ok["config_id"] == best_config]
     return rank(members, metric, maximize).iloc[0]
+
+
+def run_metric(experiment: dict) -> tuple[str, bool]:
+    """The ranking metric of a run's experiment.yaml document: (name, maximize)."""
+    from .config import METRICS
+
+    doc = experiment.get("metric") or {}
+    doc = {"name": doc} if isinstance(doc, str) else doc
+    name = doc.get("name", "val_acc")
+    return name, doc.get("goal", METRICS.get(name, "maximize")) == "maximize"
 
 
 def status_counts(trials: pd.DataFrame) -> dict[str, int]:

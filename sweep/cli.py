@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="override a key (dotted for nested keys; a hyperparameter name fixes it); repeatable")
     run.add_argument("--resume", nargs="?", const=True, default=False, metavar="RUN_DIR",
                      help="continue the latest (or the given) run of this experiment")
+    run.add_argument("--retry-failed", action="store_true",
+                     help="with --resume: run the failed and crashed trials again")
     run.add_argument("--out", type=Path, help="run folder to write (default results/<name>/<time>/)")
     run.add_argument("--results", type=Path, default=RESULTS_ROOT, help="root of run folders (default: results)")
     run.add_argument("--quiet", action="store_true", help="no progress and no leaderboard")
@@ -91,6 +93,8 @@ def _run(args) -> int:
     if args.n_jobs is not None and args.n_jobs < 1:
         raise SweepError(f"--n-jobs {args.n_jobs}: must be >= 1")
     resume = args.resume is not False
+    if args.retry_failed and not resume:
+        raise SweepError("--retry-failed works with --resume: it re-runs the failed trials of an earlier run")
     run_dir = args.out
     if isinstance(args.resume, str):
         if args.out and Path(args.resume) != args.out:
@@ -98,7 +102,7 @@ def _run(args) -> int:
         run_dir = Path(args.resume)
     command = "sweep " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
     outcome = run_sweep(experiment, run_dir=run_dir, results_root=args.results, resume=resume,
-                        n_jobs=args.n_jobs, quiet=args.quiet, command=command)
+                        retry_failed=args.retry_failed, n_jobs=args.n_jobs, quiet=args.quiet, command=command)
     finished = sum(outcome.counts.values())
     if outcome.interrupted:
         print(f"\ninterrupted: {finished} of {outcome.total} trials are recorded in {outcome.run_dir}\n"
@@ -174,12 +178,11 @@ def find_run_dir(run_dir: Path | None, results_root: Path = RESULTS_ROOT) -> Pat
 
 def _run_metric(run_dir: Path):
     from . import yamlio
+    from .analysis import run_metric
     from .store import EXPERIMENT_FILE
 
     doc, _ = yamlio.read(run_dir / EXPERIMENT_FILE)
-    metric = (doc or {}).get("metric") or {}
-    name = metric.get("name", "val_acc")
-    return name, metric.get("goal", "maximize") == "maximize"
+    return run_metric(doc if isinstance(doc, dict) else {})
 
 
 def _print_leaderboard(run_dir: Path, top: int, sort: str | None) -> None:
@@ -195,7 +198,9 @@ def _print_leaderboard(run_dir: Path, top: int, sort: str | None) -> None:
     try:
         board = leaderboard(trials, metric, maximize, sort=sort)
     except KeyError:
-        raise SweepError(f"--sort {sort}: no such column; try one of {', '.join(trials.columns)}") from None
+        columns = leaderboard(trials, metric, maximize).columns
+        names = sorted({c.removesuffix("_mean") for c in columns if c not in ("rank", "config_id")})
+        raise SweepError(f"--sort {sort}: no such column; try one of {', '.join(names)}") from None
     if not (board["runs"] > 1).any():
         board = board.drop(columns=[f"{metric}_std", "runs", "ok"])
     with pd.option_context("display.width", 200, "display.max_columns", 30):
@@ -218,6 +223,8 @@ def _print_best(run_dir: Path) -> None:
 
 
 def cmd_show(args) -> int:
+    if args.top < 1:
+        raise SweepError(f"--top {args.top}: must be >= 1")
     run_dir = find_run_dir(args.run_dir, args.results)
     _print_leaderboard(run_dir, top=args.top, sort=args.sort)
     _print_best(run_dir)

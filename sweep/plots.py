@@ -39,7 +39,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
 from . import yamlio
-from .analysis import best_trial, rank, read_history, read_trials
+from .analysis import best_trial, rank, read_history, read_trials, run_metric
 from .params import PARAMETER_NAMES
 from .store import BEST_DIR, EXPERIMENT_FILE, HISTORY_FILE, TRIALS_FILE
 from .task import CRASHED, DIVERGED, FAILED, OK
@@ -892,11 +892,7 @@ def load_run(run_dir) -> RunData:
         pd.DataFrame(columns=["order", "trial_id", "status"])
     history = read_history(run_dir) if (run_dir / HISTORY_FILE).is_file() else pd.DataFrame(
         columns=["trial_id", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"])
-    metric_doc = experiment.get("metric") or {}
-    if isinstance(metric_doc, str):
-        metric_doc = {"name": metric_doc}
-    metric = metric_doc.get("name", "val_acc")
-    maximize = metric_doc.get("goal", "minimize" if "loss" in metric else "maximize") == "maximize"
+    metric, maximize = run_metric(experiment)
     specs = experiment.get("parameters")
     specs = specs if isinstance(specs, dict) else {}
     # the searched parameters in the order the experiment declares them (all, if it is unreadable),

@@ -74,12 +74,13 @@ def load_data(experiment: Experiment):
 
 
 def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_root: Path = Path("results"),
-              resume: bool = False, n_jobs: int | None = None, quiet: bool = False, task_fn=run_task,
-              command: str | None = None, stream=None) -> SweepOutcome:
+              resume: bool = False, retry_failed: bool = False, n_jobs: int | None = None, quiet: bool = False,
+              task_fn=run_task, command: str | None = None, stream=None) -> SweepOutcome:
     """Run (or resume) ``experiment`` and return what happened.
 
     ``run_dir`` is the run folder to create (or, with ``resume``, to continue; by default the latest
-    run of the experiment). ``task_fn(task, data) -> list[TrialResult]`` is what workers call; it is
+    run of the experiment; ``retry_failed`` runs its failed and crashed trials again).
+    ``task_fn(task, data) -> list[TrialResult]`` is what workers call; it is
     a parameter so tests can make a trial raise or kill its worker. SIGTERM is handled like Ctrl-C
     for the whole call.
     """
@@ -87,7 +88,7 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
         trials = plan_trials(experiment)
         if resume:
             run_dir = Path(run_dir) if run_dir else latest_run_dir(results_root, experiment.name)
-            store = RunStore.open(run_dir, experiment, trials)
+            store = RunStore.open(run_dir, experiment, trials, retry_failed=retry_failed)
             data = None
         else:
             run_dir = Path(run_dir) if run_dir else new_run_dir(results_root, experiment.name)

@@ -31,7 +31,7 @@ from .config import Experiment
 from .errors import SweepError
 from .params import PARAMETER_NAMES
 from .plan import TrialSpec
-from .task import METRIC_COLUMNS, TrialResult
+from .task import CRASHED, FAILED, METRIC_COLUMNS, TrialResult
 from . import yamlio
 
 TRIAL_COLUMNS = ("trial_id", "status", *PARAMETER_NAMES, "seed", "repeat", "config_id", *METRIC_COLUMNS, "error")
@@ -102,12 +102,14 @@ class RunStore:
         return store
 
     @classmethod
-    def open(cls, run_dir: Path, experiment: Experiment, trials: list[TrialSpec]) -> "RunStore":
+    def open(cls, run_dir: Path, experiment: Experiment, trials: list[TrialSpec],
+             retry_failed: bool = False) -> "RunStore":
         """Re-open a run to resume it.
 
         Refuses when the run belongs to another experiment, was made with another data set or
         metric, or when ``trials`` no longer match its plan: mixing those would compare numbers
-        that are not comparable.
+        that are not comparable. ``retry_failed`` forgets the failed and crashed trials, so they
+        run again.
         """
         run_dir = Path(run_dir)
         for name in (EXPERIMENT_FILE, PLAN_FILE, TRIALS_FILE, HISTORY_FILE):
@@ -126,6 +128,8 @@ class RunStore:
                 f"are not in it, {gone} of its trial(s) are no longer planned); undo the edit, or start a new run "
                 "without --resume")
         store._repair()
+        if retry_failed:
+            store._forget({tid for tid, status in store.finished().items() if status in (FAILED, CRASHED)})
         store._open_for_append()
         return store
 
@@ -175,6 +179,18 @@ class RunStore:
         kept = lines[:1] + [ln for ln in lines[1:] if ln.split(b",", 1)[0].decode() in recorded]
         if len(kept) != len(lines):
             _atomic_write(path, b"".join(kept))
+
+    def _forget(self, trial_ids: set[str]) -> None:
+        """Remove the rows (and tracebacks) of ``trial_ids``, rewriting the files atomically."""
+        if not trial_ids:
+            return
+        for name in (TRIALS_FILE, HISTORY_FILE):
+            path = self.run_dir / name
+            lines = path.read_bytes().splitlines(keepends=True)
+            kept = lines[:1] + [ln for ln in lines[1:] if ln.split(b",", 1)[0].decode() not in trial_ids]
+            _atomic_write(path, b"".join(kept))
+        for trial_id in trial_ids:
+            (self.run_dir / ERRORS_DIR / f"{trial_id}.txt").unlink(missing_ok=True)
 
     # ------------------------------------------------------------------------------ lock
     def _acquire_lock(self) -> None:

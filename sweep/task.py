@@ -16,9 +16,10 @@ from threadpoolctl import threadpool_limits
 
 from .nn import TwoLayerNet
 from .plan import TaskSpec, TrialSpec
-from .trainer import History, train
+from .trainer import STATUS_DIVERGED, STATUS_OK, History, train
 
-OK, DIVERGED, FAILED, CRASHED = "ok", "diverged", "failed", "crashed"
+OK, DIVERGED = STATUS_OK, STATUS_DIVERGED  # the trainer's own statuses of a run that ended
+FAILED, CRASHED = "failed", "crashed"
 #: Statuses of trials that ran to their end (a diverged run is a result, ranked last).
 COMPLETED = (OK, DIVERGED)
 METRIC_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc", "best_val_acc", "best_epoch", "seconds")

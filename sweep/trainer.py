@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .nn.layers import LOSSES
 from .nn.optim import UPDATE_RULES
 
 #: At most this many training rows are scored for ``train_acc`` each epoch (a fixed subsample).
@@ -167,25 +168,14 @@ def _diverged(history: History, epoch: int, lr: float, start: float, why: str, v
 def evaluate(net, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Mean data loss (no L2 penalty) and accuracy of ``net`` on ``(X, y)``.
 
-    Scores are computed in chunks of rows. Accuracy is NaN for real-valued (N, C) targets; both are
-    NaN for an empty set.
+    Accuracy is NaN for real-valued (N, C) targets; both are NaN for an empty set.
     """
-    from .nn.layers import LOSSES
-    from .nn.net import EVAL_CHUNK_ROWS
-
-    n = len(X)
-    if n == 0:
+    if len(X) == 0:
         return math.nan, math.nan
-    loss_fn = LOSSES[net.loss_name]
-    loss_sum, correct = 0.0, 0
-    for begin in range(0, n, EVAL_CHUNK_ROWS):
-        scores = net.loss(X[begin:begin + EVAL_CHUNK_ROWS])
-        yc = y[begin:begin + EVAL_CHUNK_ROWS]
-        loss_sum += loss_fn(scores, yc)[0] * len(scores)
-        if y.ndim == 1:
-            correct += int(np.count_nonzero(scores.argmax(axis=1) == yc))
-    accuracy = correct / n if y.ndim == 1 else math.nan
-    return loss_sum / n, accuracy
+    scores = net.scores(X)  # (N, C), computed in chunks of rows
+    loss = LOSSES[net.loss_name](scores, y)[0]
+    accuracy = float(np.mean(scores.argmax(axis=1) == y)) if y.ndim == 1 else math.nan
+    return loss, accuracy
 
 
 def _accuracy(net, X, y) -> float:

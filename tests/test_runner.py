@@ -84,6 +84,23 @@ def test_a_trial_that_raises_is_recorded_and_the_sweep_goes_on(small_grid, tmp_p
     assert json.loads((outcome.run_dir / "best" / "summary.json").read_text())["params"]["hidden_size"] == 16
 
 
+def test_resume_with_retry_failed_runs_only_the_failed_trials_again(small_grid, tmp_path):
+    doc = {**small_grid, "parameters": {"hidden_size": {"values": [16, faults.RAISE_HIDDEN_SIZE]},
+                                         "epochs": {"values": [1, 2]}}}
+    first = run(doc, tmp_path, n_jobs=2, task_fn=faults.raise_in_task)
+    before, _ = read(first)
+    assert first.counts == {"ok": 2, "failed": 2}
+    plain = run_sweep(parse_experiment(doc), run_dir=first.run_dir, resume=True, quiet=True)
+    assert plain.ran == 0 and plain.counts == {"ok": 2, "failed": 2}  # resume alone keeps recorded failures
+    again = run_sweep(parse_experiment(doc), run_dir=first.run_dir, resume=True, retry_failed=True, quiet=True)
+    trials, history = read(again)
+    assert again.ran == 2 and again.counts == {"ok": 4} and trials["trial_id"].is_unique
+    pd.testing.assert_frame_equal(trials.head(2), before[before["status"] == "ok"].reset_index(drop=True),
+                                  check_dtype=False)  # earlier NaNs of failed rows made some columns float
+    assert len(history) == 1 + 2 + 1 + 2  # epochs of the four trials, each once
+    assert not list((first.run_dir / "errors").glob("*.txt"))
+
+
 def test_an_error_inside_training_fails_only_that_trial(small_grid, tmp_path):
     if Path("/proc/sys/vm/overcommit_memory").read_text().strip() == "1":
         pytest.skip("the kernel always overcommits: a huge allocation would not fail cleanly")

@@ -67,3 +67,21 @@ def test_run_folder_names(tmp_path):
         latest_run_dir(tmp_path, "exp")
     RunStore.create(second, EXPERIMENT, TRIALS).close()
     assert latest_run_dir(tmp_path, "exp") == second
+
+
+def test_leaderboard_ranks_steady_configurations_above_lucky_ones():
+    from sweep.analysis import best_trial, leaderboard
+
+    rows = [("a0", "A", "ok", 0.95), ("a1", "A", "diverged", float("nan")), ("a2", "A", "diverged", float("nan")),
+            ("b0", "B", "ok", 0.94), ("b1", "B", "ok", 0.94), ("b2", "B", "ok", 0.93),
+            ("c0", "C", "failed", float("nan"))]
+    trials = pd.DataFrame(rows, columns=["trial_id", "config_id", "status", "val_acc"])
+    trials["val_loss"] = 0.1
+    trials["hidden_size"] = [1, 1, 1, 2, 2, 2, 3]
+    trials["order"] = range(1, 8)
+    board = leaderboard(trials, "val_acc", maximize=True)
+    assert board["config_id"].tolist() == ["B", "A", "C"]
+    assert board["runs"].tolist() == [3, 3, 1] and board["ok"].tolist() == [3, 1, 0]
+    assert best_trial(trials, "val_acc", maximize=True)["trial_id"] in ("b0", "b1")
+    by_std = leaderboard(trials, "val_acc", maximize=True, sort="val_acc_std")
+    assert by_std["config_id"].tolist() == ["B", "A", "C"]  # a spread is better small; no spread (NaN) last
