@@ -617,3 +617,21 @@ def test_stratification_falls_back_for_tiny_class(tmp_path):
     assert ds.info["splits"]["test"]["stratified"] is False
     assert "single row" in ds.info["splits"]["test"]["reason"]
     assert (len(ds.X_train), len(ds.X_val), len(ds.X_test)) == (45, 5, 10)
+
+
+def test_csv_header_with_numeric_feature_names(tmp_path):
+    path = tmp_path / "named.csv"
+    rows = ["label,0,1,2"] + [f"{i % 3},{i},{i + 1},{i + 2}" for i in range(60)]
+    path.write_text("\n".join(rows) + "\n")
+    data = load_dataset(f"csv:{path}")
+    assert data.num_classes == 3 and data.class_names == ("0", "1", "2")
+    assert data.info["csv"]["header"] is True
+
+
+def test_labels_far_beyond_the_number_of_classes_are_refused(tmp_path):
+    path = tmp_path / "huge.npz"
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1, 10**12] * 20)
+    np.savez(path, X=rng.standard_normal((60, 3)).astype(np.float32), y=y)
+    with pytest.raises(DataError, match="labels go up to 1000000000000"):
+        load_dataset(f"npz:{path}", val_size=6, test_size=6)

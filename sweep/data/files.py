@@ -146,17 +146,33 @@ def _is_number(cell: str) -> bool:
         return False
 
 
-def _first_row(path: Path) -> list[str]:
+def _first_rows(path: Path, count: int = 2) -> list[list[str]]:
+    """The first ``count`` non-empty rows of a CSV file, cells stripped."""
+    rows = []
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             for row in csv.reader(f):
                 if row:
-                    return [c.strip() for c in row]
+                    rows.append([c.strip() for c in row])
+                    if len(rows) == count:
+                        break
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a UTF-8 text CSV file") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
-    raise DataError(f"{path}: the CSV file is empty (zero rows)")
+    if not rows:
+        raise DataError(f"{path}: the CSV file is empty (zero rows)")
+    return rows
+
+
+def _looks_like_header(rows: list[list[str]], label_idx: int) -> bool:
+    """A first row is a header when a feature cell is not a number, or when its label cell is text
+    while the next row's label is a number (feature columns named 0, 1, 2... under ``label``)."""
+    first = rows[0]
+    if not all(_is_number(c) for i, c in enumerate(first) if i != label_idx):
+        return True
+    return (len(rows) > 1 and label_idx < len(rows[1]) and not _is_number(first[label_idx])
+            and _is_number(rows[1][label_idx]))
 
 
 def load_csv(path: Path, opts: dict) -> RawData:
@@ -166,7 +182,8 @@ def load_csv(path: Path, opts: dict) -> RawData:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    first = _first_row(path)
+    rows = _first_rows(path)
+    first = rows[0]
     label_column = opts.get("label_column", 0)
     if isinstance(label_column, str):
         if label_column not in first:
@@ -178,7 +195,7 @@ def load_csv(path: Path, opts: dict) -> RawData:
             raise DataError(f"{path}: label_column={label_column} but the file has only "
                             f"{len(first)} columns")
         label_idx = label_column
-        header = not all(_is_number(c) for i, c in enumerate(first) if i != label_idx)
+        header = _looks_like_header(rows, label_idx)
     if len(first) < 2:
         raise DataError(f"{path}: needs a label column and at least one feature column")
 

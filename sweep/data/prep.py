@@ -35,6 +35,10 @@ _CHUNK_ROWS = 2048  # rows gathered per step: bounds the uint8 temporaries of fa
 # ----------------------------------------------------------------------------------- checks
 
 
+
+#: Most classes a data set may have: labels are class indices, one network output each.
+MAX_CLASSES = 100_000
+
 def check_raw(raw: RawData) -> None:
     """Raise DataError (naming the file) for inconsistent raw arrays."""
     parts = [("train", raw.X_train, raw.y_train), ("val", raw.X_val, raw.y_val),
@@ -326,6 +330,9 @@ def build_dataset(name: str, raw: RawData, opts: dict) -> Dataset:
     class_names = raw.class_names
     if not regression and class_names is None:
         top = max(int(y_train.max()), int(y_val.max()), int(y_test.max()))
+        if top >= MAX_CLASSES:
+            raise DataError(f"{name}: labels go up to {top}, so the network would need {top + 1:,} outputs; "
+                            f"number the classes 0..C-1 (at most {MAX_CLASSES:,})")
         class_names = tuple(str(i) for i in range(top + 1))
 
     info = {
