@@ -13,8 +13,10 @@ from .layers import ACTIVATIONS, LOSSES, affine_backward, affine_forward
 
 INITS = ("normal", "he", "xavier")
 
-#: Rows per forward pass when scoring a large array, to bound the (rows, hidden) temporaries.
-EVAL_CHUNK_ROWS = 8192
+#: Rows per forward pass when scoring a large array. Small enough that the (rows, hidden)
+#: temporaries are reused from the heap rather than mapped fresh (measured ~6% faster than 8192
+#: rows at hidden 1000), large enough for efficient BLAS calls.
+EVAL_CHUNK_ROWS = 2048
 
 
 class TwoLayerNet:
