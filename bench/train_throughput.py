@@ -18,7 +18,6 @@ import argparse
 import time
 import warnings
 
-import numpy as np
 from threadpoolctl import threadpool_limits
 
 from sweep import TwoLayerNet, load_dataset, train

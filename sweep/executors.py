@@ -32,7 +32,18 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-class LokyPool:
+class _ExecutorPool:
+    """What both pools share: tasks go to a concurrent.futures executor (``self._executor``)."""
+
+    def submit(self, fn, *args) -> cf.Future:
+        return self._executor.submit(fn, *args)
+
+    def wait(self, futures, timeout: float | None = None):
+        """The futures that finished (at least one, unless ``timeout`` ran out) and the others."""
+        return cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+
+
+class LokyPool(_ExecutorPool):
     """``n_jobs`` loky worker processes with joblib's memory-mapping of large arrays."""
 
     #: A dead loky worker breaks every task in flight, so the runner re-runs those one at a time to
@@ -63,12 +74,6 @@ class LokyPool:
     def share(self, data):
         return data  # joblib's reducers memory-map the arrays when the first task is pickled
 
-    def submit(self, fn, *args) -> cf.Future:
-        return self._executor.submit(fn, *args)
-
-    def wait(self, futures, timeout: float | None = None):
-        return cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
-
     def is_crash(self, exc: BaseException) -> bool:
         return isinstance(exc, CRASH_ERRORS)
 
@@ -79,7 +84,7 @@ class LokyPool:
             self._executor = None
 
 
-class DaskPool:
+class DaskPool(_ExecutorPool):
     """Tasks as Dask futures on a cluster (a local one on 127.0.0.1 when no address is given)."""
 
     isolates_crashes = True  # the scheduler knows which task a dead worker was running
@@ -119,12 +124,6 @@ class DaskPool:
 
     def share(self, data):
         return self.client.scatter(data, broadcast=True, hash=False)
-
-    def submit(self, fn, *args) -> cf.Future:
-        return self._executor.submit(fn, *args)
-
-    def wait(self, futures, timeout: float | None = None):
-        return cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
 
     def is_crash(self, exc: BaseException) -> bool:
         from distributed.scheduler import KilledWorker

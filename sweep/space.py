@@ -116,8 +116,7 @@ class Distribution:
         if self.kind == "int_uniform":
             return tuple(range(int(self.min), int(self.max) + 1))
         if self.kind == "q_uniform":
-            steps = math.floor((self.max - self.min) / self.q + 1e-9)
-            return tuple(_quantize(self.min + i * self.q, self.q) for i in range(steps + 1))
+            return tuple(_quantize(self.min + i * self.q, self.q) for i in range(self.grid_count()))
         return None
 
     def support(self) -> tuple[float, float] | None:

@@ -7,7 +7,6 @@ plan's small dataclasses.
 from __future__ import annotations
 
 import math
-import time
 import traceback
 from dataclasses import dataclass, field
 

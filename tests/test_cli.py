@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import ROOT, sweep_cli, write_experiment
+from conftest import sweep_cli, write_experiment
 
 
 def start(args, cwd):
