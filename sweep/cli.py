@@ -26,6 +26,13 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run (or resume) the sweep of an experiment file")
     run.add_argument("experiment", type=Path, help="experiment YAML file")
     run.add_argument("--n-jobs", type=int, help="worker processes (default: the experiment's n_jobs, else one per core)")
+    run.add_argument("--backend", choices=("loky", "dask", "dask-local"),
+                     help="where trials run: loky processes here (default), an existing dask cluster, or a "
+                          "dask-local cluster started on this machine")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="the Dask scheduler to run on, e.g. tcp://10.0.0.5:8786 (implies --backend dask)")
+    run.add_argument("--scheduler-file", metavar="FILE",
+                     help="the file `dask scheduler --scheduler-file FILE` wrote (implies --backend dask)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a key (dotted for nested keys; a hyperparameter name fixes it); repeatable")
     run.add_argument("--resume", nargs="?", const=True, default=False, metavar="RUN_DIR",
@@ -76,7 +83,26 @@ def main(argv: list[str] | None = None) -> int:
 def _experiment(args):
     from .config import load_experiment
 
-    return load_experiment(args.experiment, args.overrides)
+    return load_experiment(args.experiment, args.overrides, _backend_options(args))
+
+
+def _backend_options(args) -> list[tuple[str, object, str]]:
+    """The experiment keys that --backend, --scheduler and --scheduler-file set (they win over the file)."""
+    backend, scheduler, scheduler_file = (getattr(args, name, None) for name in
+                                          ("backend", "scheduler", "scheduler_file"))
+    if scheduler and scheduler_file:
+        raise SweepError("--scheduler and --scheduler-file both name a scheduler; give one")
+    options = []
+    if scheduler or scheduler_file:  # replaces the file's scheduler, whichever way the file gave it
+        label = f"--scheduler {scheduler}" if scheduler else f"--scheduler-file {scheduler_file}"
+        options += [("scheduler", scheduler, label), ("scheduler_file", scheduler_file, label)]
+        if backend is None:
+            options.append(("backend", "dask", label))
+    if backend is not None:
+        options.append(("backend", backend, f"--backend {backend}"))
+        if backend != "dask" and not (scheduler or scheduler_file):  # the file's scheduler does not apply
+            options += [("scheduler", None, f"--backend {backend}"), ("scheduler_file", None, f"--backend {backend}")]
+    return options
 
 
 def cmd_run(args) -> int:

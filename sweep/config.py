@@ -2,7 +2,7 @@
 
 The file format follows the W&B sweep configuration for ``method``, ``metric``, ``parameters`` and
 ``run_cap``, and adds ``name``, ``description``, ``dataset``, ``seed``, ``repeats``, ``n_jobs``,
-``backend`` and ``fixed``::
+``backend`` (with ``scheduler`` or ``scheduler_file`` for a Dask cluster) and ``fixed``::
 
     name: digits-grid
     dataset: {name: digits, val_size: 0.2}
@@ -33,7 +33,7 @@ from .params import DEFAULTS, PARAMETERS
 from .space import Distribution, SpaceError, grid_size, parse_distribution
 
 TOP_LEVEL_KEYS = ("name", "description", "dataset", "method", "metric", "parameters", "run_cap", "seed",
-                  "repeats", "n_jobs", "backend", "fixed")
+                  "repeats", "n_jobs", "backend", "scheduler", "scheduler_file", "fixed")
 #: W&B keys that only make sense to W&B's agent: read, ignored, warned about.
 WANDB_IGNORED_KEYS = ("program", "command", "entity", "project")
 #: W&B features this runner does not have yet: refused.
@@ -46,7 +46,9 @@ METHODS = ("grid", "random")
 METRICS = {"val_acc": "maximize", "best_val_acc": "maximize", "train_acc": "maximize",
            "val_loss": "minimize", "train_loss": "minimize"}
 GOALS = ("maximize", "minimize")
-BACKENDS = ("loky", "dask")
+BACKENDS = ("loky", "dask", "dask-local")
+#: A Dask scheduler address: an optional protocol, a host (name, IPv4 or [IPv6]) and a port.
+_SCHEDULER_ADDRESS = re.compile(r"^(?:[a-z][a-z0-9+]*://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")
 #: Largest number of trials a plan may have (a typo such as q: 1e-9 would otherwise hang the planner).
 MAX_TRIALS = 1_000_000
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -66,14 +68,27 @@ class Metric:
 
 @dataclass(frozen=True)
 class Backend:
-    """Where trials run: ``loky`` worker processes on this machine, or a ``dask`` cluster.
+    """Where trials run.
 
-    For dask, ``address`` is a scheduler such as ``tcp://10.0.0.5:8786``; without one, a local
-    cluster of ``n_jobs`` single-threaded worker processes is started on 127.0.0.1.
+    - ``loky``: ``n_jobs`` worker processes on this machine (joblib);
+    - ``dask``: an existing Dask cluster, reached at ``scheduler`` (``tcp://10.0.0.5:8786``) or
+      through the JSON file ``dask scheduler --scheduler-file`` wrote (``scheduler_file``);
+    - ``dask-local``: a Dask ``LocalCluster`` of ``n_jobs`` single-threaded workers started for the
+      sweep, everything bound to 127.0.0.1.
     """
 
     name: str = "loky"
-    address: str | None = None
+    scheduler: str | None = None
+    scheduler_file: str | None = None
+
+    def to_dict(self) -> dict:
+        """The keys this backend takes in an experiment file."""
+        out = {"backend": self.name}
+        if self.scheduler:
+            out["scheduler"] = self.scheduler
+        if self.scheduler_file:
+            out["scheduler_file"] = self.scheduler_file
+        return out
 
 
 @dataclass(frozen=True)
@@ -109,9 +124,7 @@ class Experiment:
             "dataset": {"name": self.dataset, **self.dataset_options},
             "method": self.method, "metric": {"name": self.metric.name, "goal": self.metric.goal},
             "parameters": searched, "fixed": dict(self.fixed), "run_cap": self.run_cap, "seed": self.seed,
-            "repeats": self.repeats, "n_jobs": self.n_jobs,
-            "backend": ({"name": self.backend.name, "address": self.backend.address}
-                        if self.backend.address else self.backend.name),
+            "repeats": self.repeats, "n_jobs": self.n_jobs, **self.backend.to_dict(),
         }
 
     def resolved_n_jobs(self) -> int:
@@ -127,8 +140,15 @@ def cpu_count() -> int:
 
 
 # ------------------------------------------------------------------------------------- loading
-def load_experiment(path, overrides: Iterable[str] = ()) -> Experiment:
-    """Read, override (``key=value`` strings, as ``--set`` gives them) and validate an experiment file."""
+def load_experiment(path, overrides: Iterable[str] = (),
+                    options: Iterable[tuple[str, Any, str]] = ()) -> Experiment:
+    """Read, override and validate an experiment file.
+
+    ``overrides`` are ``key=value`` strings, as ``--set`` gives them. ``options`` are
+    ``(top-level key, value, label)`` triples from dedicated command-line options (such as
+    ``("backend", "dask", "--backend dask")``), applied after them; a value of None removes the key.
+    Errors about an overridden key name the ``--set`` item or the option instead of a line.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: experiment file not found")
@@ -148,6 +168,12 @@ def load_experiment(path, overrides: Iterable[str] = ()) -> Experiment:
                           f"got {type(raw).__name__}")
     sources: dict[tuple, str] = {}
     raw = apply_overrides(raw, overrides, source=str(path), sources=sources)
+    for key, value, label in options:
+        if value is None:
+            raw.pop(key, None)
+        else:
+            raw[key] = value
+        sources[(key,)] = label
     return parse_experiment(raw, source=str(path), lines=yamlio.key_lines(text), default_name=path.stem,
                             overridden=sources)
 
@@ -182,7 +208,7 @@ def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set",
             if not isinstance(fixed, dict):
                 raise ConfigError(f"--set {item!r}: `fixed` in {source} is not a mapping")
             fixed[parts[0]] = value
-            sources[("fixed", parts[0])] = item
+            sources[("fixed", parts[0])] = f"--set {item}"
             continue
         if parts[0] == "dataset" and isinstance(raw.get("dataset"), str):
             raw["dataset"] = {"name": raw["dataset"]}  # the `dataset: NAME` shorthand, opened up
@@ -195,7 +221,7 @@ def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set",
                 raise ConfigError(f"--set {item!r}: `{'.'.join(parts[:i + 1])}` is not a mapping")
             node = child
         node[parts[-1]] = value
-        sources[tuple(parts)] = item
+        sources[tuple(parts)] = f"--set {item}"
     return raw
 
 
@@ -211,10 +237,10 @@ class _Problems:
 
     def error(self, path: tuple, message: str) -> ConfigError:
         dotted = ".".join(str(p) for p in path)
-        for key, item in self.overridden.items():
+        for key, label in self.overridden.items():
             n = min(len(key), len(path))
             if n and tuple(key[:n]) == tuple(path[:n]):  # the value came from the command line, not the file
-                return ConfigError(f"--set {item}: {dotted}: {message}")
+                return ConfigError(f"{label}: {dotted}: {message}")
         line = None
         for n in range(len(path), 0, -1):
             line = self.lines.get(tuple(path[:n]))
@@ -235,7 +261,8 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
     """Validate plain data (a parsed experiment file) into an :class:`Experiment`.
 
     ``lines`` maps key paths to their line in the file; ``overridden`` maps key paths set on the
-    command line to the ``--set`` item that set them, which errors name instead of a line.
+    command line to what set them (``--set KEY=VALUE``, ``--backend dask``), which errors name
+    instead of a line.
     """
     p = _Problems(source, lines, overridden)
     warnings: list[str] = []
@@ -306,7 +333,7 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
     n_jobs = raw.get("n_jobs", -1)
     if n_jobs != -1:
         n_jobs = _int(p, ("n_jobs",), n_jobs, 1, "n_jobs must be a whole number >= 1, or -1 for one per core")
-    backend = _parse_backend(p, raw.get("backend", "loky"))
+    backend = _parse_backend(p, raw.get("backend"), raw.get("scheduler"), raw.get("scheduler_file"))
 
     return Experiment(name=name, dataset=dataset, dataset_options=dataset_options, method=method, metric=metric,
                       parameters=parameters, fixed=fixed, run_cap=run_cap, seed=seed, repeats=repeats,
@@ -414,19 +441,26 @@ def _parse_fixed(p: _Problems, spec, parameters: Mapping[str, Distribution]) -> 
     return fixed
 
 
-def _parse_backend(p: _Problems, spec) -> Backend:
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, Mapping):
-        raise p.error(("backend",), f"must be loky, dask or {{name: dask, address: tcp://host:8786}}, got {spec!r}")
-    for key in spec:
-        if key not in ("name", "address"):
-            raise p.error(("backend", key), "unknown key; allowed: name, address")
-    name = spec.get("name", "loky")
+def _parse_backend(p: _Problems, name, scheduler, scheduler_file) -> Backend:
+    """``backend``, ``scheduler`` and ``scheduler_file``: a scheduler alone means ``backend: dask``."""
+    for key, value in (("scheduler", scheduler), ("scheduler_file", scheduler_file)):
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise p.error((key,), f"must be a string, got {value!r}")
+    if scheduler is not None and scheduler_file is not None:
+        raise p.error(("scheduler_file",), "give either scheduler (an address) or scheduler_file, not both")
+    if name is None:
+        name = "dask" if scheduler or scheduler_file else "loky"
     if not isinstance(name, str) or name not in BACKENDS:
-        raise p.error(("backend",), f"{name!r} is not allowed{did_you_mean(name, BACKENDS)}; allowed: loky, dask")
-    address = spec.get("address")
-    if address is not None and (name != "dask" or not isinstance(address, str)):
-        raise p.error(("backend", "address"), "an address (tcp://host:port) is only for the dask backend")
-    return Backend(name, address)
-
+        raise p.error(("backend",), f"{name!r} is not allowed{did_you_mean(str(name), BACKENDS)}; allowed: "
+                                    "loky, dask, dask-local")
+    if name != "dask" and (scheduler or scheduler_file):
+        key = "scheduler" if scheduler else "scheduler_file"
+        raise p.error((key,), f"a scheduler is only for backend: dask, not {name}")
+    if name == "dask" and not (scheduler or scheduler_file):
+        raise p.error(("backend",), "dask needs the cluster's scheduler: `scheduler: tcp://HOST:8786` or "
+                                    "`scheduler_file: FILE` (--scheduler / --scheduler-file); use dask-local "
+                                    "to start a cluster on this machine")
+    if scheduler is not None and not _SCHEDULER_ADDRESS.match(scheduler.strip()):
+        raise p.error(("scheduler",), f"{scheduler!r} is not a scheduler address; expected tcp://HOST:PORT, "
+                                      "e.g. tcp://10.0.0.5:8786")
+    return Backend(name, scheduler.strip() if scheduler else None, scheduler_file)

@@ -1,39 +1,65 @@
 """Worker pools: loky processes on this machine (through joblib), or a Dask cluster.
 
-Both give the runner the same small interface: ``share(data)`` once, ``submit(fn, *args)`` per task,
-``wait(futures)`` for whichever finish first, ``restart()`` after a worker died, ``shutdown()``.
+Every pool gives the runner the same small interface:
 
-- :class:`LokyPool` uses joblib's memory-mapping executor: the large arrays of the data set are
-  dumped once to a temporary folder and every task receives them as read-only ``np.memmap`` views
-  (joblib caches the dump by array identity, so nothing is re-pickled per task). Workers start with
-  BLAS/OpenMP thread variables set to 1 and ignore SIGINT: the parent decides what an interrupt does.
-- :class:`DaskPool` scatters the data set to every worker once and submits tasks as futures. With
-  no address it starts a local cluster of single-threaded worker processes on 127.0.0.1.
+- ``share(data)`` once per data set, ``submit(fn, task, shared)`` per task, ``wait(futures)`` for
+  whichever finish first;
+- ``slots()``: how many tasks it can run at once right now;
+- ``classify(exc)`` for a task whose future raised: :data:`RAISED`, :data:`KILLED_ITS_WORKER` or
+  :data:`LOST`;
+- ``restart()`` after tasks were lost, ``describe()`` for the progress line, ``shutdown()``.
+
+:class:`LokyPool` uses joblib's memory-mapping executor: the large arrays of the data set are
+dumped once to a folder and every task receives them as read-only ``np.memmap`` views (joblib
+caches the dump by array identity, so nothing is re-pickled per task). Workers start with
+BLAS/OpenMP thread variables set to 1 and ignore SIGINT: the parent decides what an interrupt does.
+The Dask pool lives in :mod:`sweep.dask_pool`.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import logging
 import signal
 from pathlib import Path
 
-#: Exceptions that mean "the worker running this task died" rather than "the task raised".
-CRASH_ERRORS: tuple[type[BaseException], ...]
-from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError  # noqa: E402
+from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError
 
-CRASH_ERRORS = (TerminatedWorkerError, BrokenProcessPool)
+#: The task itself raised (its trials are ``failed``).
+RAISED = "raised"
+#: The task killed the worker running it, as the pool knows for sure (its trials are ``crashed``).
+KILLED_ITS_WORKER = "killed its worker"
+#: The task was lost with a worker or with the shared data, together with whatever else was in
+#: flight; the runner re-runs such tasks one at a time to find the one that kills workers.
+LOST = "lost"
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def single_thread_env(threads: int = 1) -> dict[str, str]:
+    """Environment variables that cap BLAS/OpenMP threads in a worker process."""
+    return {name: str(threads) for name in THREAD_VARIABLES}
 
 
 def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-class _ExecutorPool:
-    """What both pools share: tasks go to a concurrent.futures executor (``self._executor``)."""
+class LokyPool:
+    """``n_jobs`` loky worker processes with joblib's memory-mapping of large arrays."""
+
+    def __init__(self, n_jobs: int, threads_per_worker: int = 1, temp_folder: Path | None = None):
+        self.n_jobs = n_jobs
+        self.temp_folder = temp_folder
+        self.env = single_thread_env(threads_per_worker)
+        self._executor = None
+        self.restart()
+
+    def describe(self) -> str:
+        return f"loky: {self.n_jobs} worker process(es) on this machine"
+
+    def slots(self) -> int:
+        return self.n_jobs
 
     def submit(self, fn, *args) -> cf.Future:
         return self._executor.submit(fn, *args)
@@ -41,25 +67,6 @@ class _ExecutorPool:
     def wait(self, futures, timeout: float | None = None):
         """The futures that finished (at least one, unless ``timeout`` ran out) and the others."""
         return cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
-
-
-class LokyPool(_ExecutorPool):
-    """``n_jobs`` loky worker processes with joblib's memory-mapping of large arrays."""
-
-    #: A dead loky worker breaks every task in flight, so the runner re-runs those one at a time to
-    #: find the one that kills its worker.
-    isolates_crashes = False
-
-    def __init__(self, n_jobs: int, threads_per_worker: int = 1, temp_folder: Path | None = None):
-        self.n_jobs = n_jobs
-        self.temp_folder = temp_folder
-        self.env = {name: str(threads_per_worker) for name in THREAD_VARIABLES}
-        self._executor = None
-        self.restart()
-
-    @property
-    def capacity(self) -> int:
-        return self.n_jobs
 
     def restart(self) -> None:
         """A fresh set of workers (after a crash the old executor is broken: shut it down first)."""
@@ -74,8 +81,9 @@ class LokyPool(_ExecutorPool):
     def share(self, data):
         return data  # joblib's reducers memory-map the arrays when the first task is pickled
 
-    def is_crash(self, exc: BaseException) -> bool:
-        return isinstance(exc, CRASH_ERRORS)
+    def classify(self, exc: BaseException) -> str:
+        # A dead loky worker breaks the whole pool and every task in flight with it: the culprit is unknown.
+        return LOST if isinstance(exc, (TerminatedWorkerError, BrokenProcessPool)) else RAISED
 
     def shutdown(self, kill: bool = False) -> None:
         if self._executor is not None:
@@ -84,65 +92,16 @@ class LokyPool(_ExecutorPool):
             self._executor = None
 
 
-class DaskPool(_ExecutorPool):
-    """Tasks as Dask futures on a cluster (a local one on 127.0.0.1 when no address is given)."""
-
-    isolates_crashes = True  # the scheduler knows which task a dead worker was running
-
-    def __init__(self, n_jobs: int, address: str | None = None):
-        try:
-            import dask
-            from distributed import Client, LocalCluster
-        except ImportError:  # pragma: no cover - depends on the installation
-            from .errors import SweepError
-
-            raise SweepError("backend: dask needs the dask extra: pip install 'sweep[dask]'") from None
-        # A task whose worker dies is not retried on another worker: it is recorded as crashed.
-        dask.config.set({"distributed.scheduler.allowed-failures": 0})
-        self._cluster = None
-        if address is None:
-            self._cluster = LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
-                                         host="127.0.0.1", dashboard_address=None,
-                                         silence_logs=logging.WARNING,
-                                         env={name: "1" for name in THREAD_VARIABLES})
-            address = self._cluster.scheduler_address
-        self.client = Client(address, set_as_default=False)
-        # concurrent.futures view of the client, so the runner waits on dask and loky tasks alike
-        self._executor = self.client.get_executor(pure=False)
-        self.address = address
-        self.n_jobs = n_jobs
-        # Tasks in flight: one per worker thread of the cluster (n_jobs until workers have joined).
-        workers = self.client.scheduler_info().get("workers", {})
-        self._capacity = sum(w.get("nthreads", 1) for w in workers.values()) or n_jobs
-
-    @property
-    def capacity(self) -> int:
-        return self._capacity
-
-    def restart(self) -> None:
-        pass  # the scheduler replaces dead workers itself
-
-    def share(self, data):
-        return self.client.scatter(data, broadcast=True, hash=False)
-
-    def is_crash(self, exc: BaseException) -> bool:
-        from distributed.scheduler import KilledWorker
-
-        return isinstance(exc, KilledWorker)
-
-    def shutdown(self, kill: bool = False) -> None:
-        self.client.close()
-        if self._cluster is not None:
-            self._cluster.close()
-
-
-def open_pool(backend, n_jobs: int, temp_folder: Path | None = None):
+def open_pool(backend, n_jobs: int, scratch: Path | None = None):
     """The pool for an experiment's :class:`~sweep.config.Backend`.
 
-    ``temp_folder`` holds loky's memory-mapped copy of the data set (default: joblib's choice,
-    usually /dev/shm). The runner puts it in the run folder, where a ``kill -9`` cannot leave it
-    behind in shared memory and the next run or resume deletes it.
+    ``n_jobs`` is the number of local worker processes (loky and dask-local; an existing Dask
+    cluster has the workers it has). ``scratch`` is a folder the pool may fill and the runner
+    deletes at the end: loky's memory-mapped copy of the data set (by default joblib would use
+    /dev/shm, where a ``kill -9`` leaves it behind) and dask-local's worker folders.
     """
-    if backend.name == "dask":
-        return DaskPool(n_jobs, backend.address)
-    return LokyPool(n_jobs, temp_folder=temp_folder)
+    if backend.name in ("dask", "dask-local"):
+        from .dask_pool import DaskPool
+
+        return DaskPool(backend, n_jobs, scratch)
+    return LokyPool(n_jobs, temp_folder=scratch)

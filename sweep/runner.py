@@ -2,10 +2,11 @@
 
     experiment -> plan_trials -> group_tasks -> pool (loky | dask) -> RunStore.append -> best model
 
-The data set is loaded once, here in the parent, and shared with the pool once. At most
-``capacity`` tasks are in flight, so the runner always knows which tasks a dying worker took with
-it: those are re-run one at a time, and the one that kills its worker again is recorded as
-``crashed`` while the others get their real results. Ctrl-C or SIGTERM stops dispatching, kills the
+The data set is loaded once, here in the parent, and shared with the pool once. At most one task
+per worker slot is in flight, so the runner always knows which tasks a dying worker may have taken
+with it: when the pool cannot tell which one killed it (loky, or Dask losing the shared data), those
+are re-run one at a time, and the one that kills its worker again is recorded as ``crashed`` while
+the others get their real results. Ctrl-C or SIGTERM stops dispatching, kills the
 workers and leaves every finished trial on disk for ``--resume``.
 """
 
@@ -15,6 +16,7 @@ import contextlib
 import shutil
 import signal
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,7 @@ from .analysis import read_trials, status_counts
 from .best import finalize
 from .config import Experiment, cpu_count
 from .errors import ConfigError, SweepError
-from .executors import open_pool
+from .executors import KILLED_ITS_WORKER, LOST, RAISED, open_pool
 from .plan import TaskSpec, TrialSpec, group_tasks, plan_trials
 from .progress import Progress
 from .store import BEST_DIR, RunStore, latest_run_dir, new_run_dir
@@ -31,8 +33,9 @@ from .task import CRASHED, FAILED, TrialResult, failed_result, run_task
 
 #: Seconds between checks for interrupts while waiting on workers.
 _POLL_SECONDS = 0.5
-#: Folder of the run where loky workers find the memory-mapped data set while the sweep runs.
-MEMMAP_DIR = ".memmap"
+#: Folder of the run for the pool's files while the sweep runs (loky's memory-mapped data set,
+#: dask-local's worker folders); deleted at the end.
+SCRATCH_DIR = ".scratch"
 #: Pool restarts in a row with no task finishing before the runner gives up.
 _MAX_RESTARTS_WITHOUT_PROGRESS = 3
 
@@ -115,7 +118,7 @@ def _run(experiment: Experiment, trials: list[TrialSpec], store: RunStore, data,
         progress.message(f"warning: {warning}")
     if pending:
         jobs = min(n_jobs or experiment.resolved_n_jobs(), len(pending))
-        if jobs > cpu_count():
+        if jobs > cpu_count() and experiment.backend.name != "dask":
             progress.message(f"warning: n_jobs {jobs} is more than the {cpu_count()} cores here; "
                              "trials will compete for them")
         outcome.ran, outcome.interrupted = _execute(pending, data, experiment, store, progress, jobs, task_fn)
@@ -158,7 +161,7 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
              n_jobs: int, task_fn) -> tuple[int, bool]:
     """Run ``tasks`` on a pool, appending each result to ``store``. Returns (trials run, interrupted)."""
     queue: deque[TaskSpec] = deque(tasks)
-    suspects: deque[TaskSpec] = deque()  # in flight when a worker died: re-run alone to find the culprit
+    suspects: deque[TaskSpec] = deque()  # in flight when tasks were lost: re-run alone to find the culprit
     running: dict = {}  # future -> (task, run alone?)
     trial_count = 0
     metric = experiment.metric.name
@@ -167,15 +170,18 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
         nonlocal trial_count
         by_id = {t.trial_id: t for t in task.trials}
         for result in results:
-            store.append(by_id[result.trial_id], result)
-            trial_count += 1
-            progress.update(result.metrics.get(metric), result.status, result.trial_id)
+            if store.append(by_id[result.trial_id], result):
+                trial_count += 1
+                progress.update(result.metrics.get(metric), result.status, result.trial_id)
 
     pool = None
+    scratch = store.run_dir / SCRATCH_DIR
     try:
-        memmaps = store.run_dir / MEMMAP_DIR
-        shutil.rmtree(memmaps, ignore_errors=True)  # left by a run that was killed
-        pool = open_pool(experiment.backend, n_jobs, temp_folder=memmaps)
+        shutil.rmtree(scratch, ignore_errors=True)  # left by a run that was killed
+        pool = open_pool(experiment.backend, n_jobs, scratch)
+        progress.message(pool.describe())
+        for warning in getattr(pool, "warnings", ()):
+            progress.message(f"warning: {warning}")
         shared = {}  # dtype -> the data set as the pool shares it
         broken_in_a_row = 0
 
@@ -187,7 +193,7 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
                     shared[dtype] = pool.share(data.astype(dtype))
                 running[pool.submit(task_fn, task, shared[dtype])] = (task, alone)
             except Exception as exc:  # noqa: BLE001 - a worker died since the last wait
-                if not pool.is_crash(exc):
+                if pool.classify(exc) != LOST:
                     raise
                 (suspects if alone else queue).appendleft(task)
                 return False
@@ -199,23 +205,28 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
                 if not running:
                     pool_broken = not submit(suspects.popleft(), alone=True)
             else:
-                while queue and len(running) < pool.capacity and not pool_broken:
+                slots = pool.slots()
+                while queue and len(running) < slots and not pool_broken:
                     pool_broken = not submit(queue.popleft(), alone=False)
-            done, _ = pool.wait(list(running), timeout=_POLL_SECONDS) if running else (set(), set())
+            if running:
+                done, _ = pool.wait(list(running), timeout=_POLL_SECONDS)
+            else:  # a cluster with no worker right now: wait for one
+                done = set()
+                time.sleep(_POLL_SECONDS)
             lost = []
             for future in done:
                 task, alone = running.pop(future)
                 try:
                     results = future.result()
-                except Exception as exc:  # noqa: BLE001 - the worker died, or the task could not be sent
-                    if not pool.is_crash(exc):
+                except Exception as exc:  # noqa: BLE001 - the task raised, or its worker (or data) died
+                    kind = pool.classify(exc)
+                    if kind == RAISED:
                         record(task, [failed_result(t, exc) for t in task.trials])
-                        continue
-                    pool_broken = pool_broken or not pool.isolates_crashes
-                    if alone or pool.isolates_crashes:
+                    elif kind == KILLED_ITS_WORKER or alone:
                         record(task, [failed_result(t, exc, CRASHED) for t in task.trials])
                     else:
                         lost.append(task)
+                    pool_broken = pool_broken or kind == LOST
                 else:
                     record(task, results)
             if pool_broken:
@@ -223,13 +234,15 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
                 if broken_in_a_row > _MAX_RESTARTS_WITHOUT_PROGRESS:
                     raise SweepError("worker processes keep dying before they run any trial; see the messages "
                                      "above (memory, or a broken installation?)")
-                # A dead loky worker breaks the whole pool: every task in flight is lost with it.
+                # Whatever else is in flight went down too (a dead loky worker breaks the whole pool;
+                # a lost data set cancels every task that needed it).
                 lost.extend(task for task, _ in running.values())
                 running.clear()
                 if lost:
                     progress.message(f"a worker died; re-running the {len(lost)} task(s) it may have taken "
                                      "down, one at a time")
                 pool.restart()
+                shared.clear()
                 suspects.extend(lost)
     except KeyboardInterrupt:
         if pool is not None:
@@ -239,6 +252,5 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
     finally:
         if pool is not None:
             pool.shutdown()
-        shutil.rmtree(store.run_dir / MEMMAP_DIR, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     return trial_count, False
-

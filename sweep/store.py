@@ -34,7 +34,8 @@ from .plan import TrialSpec
 from .task import CRASHED, FAILED, METRIC_COLUMNS, TrialResult
 from . import yamlio
 
-TRIAL_COLUMNS = ("trial_id", "status", *PARAMETER_NAMES, "seed", "repeat", "config_id", *METRIC_COLUMNS, "error")
+TRIAL_COLUMNS = ("trial_id", "status", *PARAMETER_NAMES, "seed", "repeat", "config_id", *METRIC_COLUMNS, "worker",
+                 "error")
 HISTORY_COLUMNS = ("trial_id", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 PLAN_COLUMNS = ("trial_id", "config_id", "repeat", "seed", *PARAMETER_NAMES)
 EXPERIMENT_FILE, PLAN_FILE, TRIALS_FILE, HISTORY_FILE = "experiment.yaml", "plan.csv", "trials.csv", "history.csv"
@@ -73,6 +74,7 @@ class RunStore:
         self.run_dir = Path(run_dir)
         self._lock_fd: int | None = None
         self._fds: dict[str, int] = {}
+        self._recorded: set[str] = set()
 
     # ------------------------------------------------------------------------------ creation
     @classmethod
@@ -139,8 +141,14 @@ class RunStore:
         return {row["trial_id"]: row["status"] for row in _read_rows(self.run_dir / TRIALS_FILE)}
 
     # ------------------------------------------------------------------------------ writing
-    def append(self, trial: TrialSpec, result: TrialResult) -> None:
-        """Record a finished trial: history rows, then its trials.csv row, each fsync-ed."""
+    def append(self, trial: TrialSpec, result: TrialResult) -> bool:
+        """Record a finished trial: history rows, then its trials.csv row, each fsync-ed.
+
+        A trial that already has a row is not recorded again (a cluster may run a task twice when
+        the worker that ran it first died before reporting): returns False then.
+        """
+        if trial.trial_id in self._recorded:
+            return False
         if result.history:
             rows = b"".join(_csv_line([trial.trial_id, *(r[c] for c in HISTORY_COLUMNS[1:])])
                             for r in result.history)
@@ -151,8 +159,10 @@ class RunStore:
             (errors / f"{trial.trial_id}.txt").write_text(result.traceback)
         metrics = [result.metrics.get(c) for c in METRIC_COLUMNS]
         row = [trial.trial_id, result.status, *(trial.params[p] for p in PARAMETER_NAMES), trial.seed,
-               trial.repeat, trial.config_id, *metrics, result.error]
+               trial.repeat, trial.config_id, *metrics, result.worker, result.error]
         self._write(TRIALS_FILE, _csv_line(row))
+        self._recorded.add(trial.trial_id)
+        return True
 
     def _write(self, name: str, data: bytes) -> None:
         fd = self._fds[name]
@@ -163,16 +173,28 @@ class RunStore:
         os.fsync(fd)
 
     def _open_for_append(self) -> None:
+        self._recorded = set(self.finished())
         for name in (TRIALS_FILE, HISTORY_FILE):
             self._fds[name] = os.open(self.run_dir / name, os.O_WRONLY | os.O_APPEND)
 
     def _repair(self) -> None:
-        """Drop a torn last line (kill -9 mid-write) and history rows of unrecorded trials."""
+        """Drop a torn last line (kill -9 mid-write) and history rows of unrecorded trials.
+
+        A trials.csv from an older version with other columns is rewritten with today's columns
+        (values kept by name, new columns blank), so appended rows line up with the header.
+        """
         for name in (TRIALS_FILE, HISTORY_FILE):
             path = self.run_dir / name
             data = path.read_bytes()
             if data and not data.endswith(b"\n"):
                 _atomic_write(path, data[:data.rfind(b"\n") + 1])
+        path = self.run_dir / TRIALS_FILE
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), [])
+        if tuple(header) != TRIAL_COLUMNS:
+            rows = _read_rows(path)
+            _atomic_write(path, b"".join([_csv_line(TRIAL_COLUMNS)] +
+                                         [_csv_line([row.get(c) for c in TRIAL_COLUMNS]) for row in rows]))
         recorded = set(self.finished())
         path = self.run_dir / HISTORY_FILE
         lines = path.read_bytes().splitlines(keepends=True)

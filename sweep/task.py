@@ -7,6 +7,8 @@ plan's small dataclasses.
 from __future__ import annotations
 
 import math
+import os
+import socket
 import traceback
 from dataclasses import dataclass, field
 
@@ -37,6 +39,19 @@ class TrialResult:
     history: list = field(default_factory=list)
     error: str = ""
     traceback: str = ""
+    worker: str = ""  # host:pid of the process that ran it (empty when no worker reported back)
+
+
+def worker_name() -> str:
+    """``host:pid`` of this process, recorded with each trial it runs."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def process_identity() -> dict:
+    """What a Dask probe asks each process: the sweep and NumPy it imports, and where it runs."""
+    import sweep
+
+    return {"sweep": sweep.__version__, "numpy": np.__version__, "worker": worker_name()}
 
 
 def model_seeds(seed: int) -> tuple[int, int]:
@@ -70,8 +85,12 @@ def run_task(task: TaskSpec, data) -> list[TrialResult]:
             _, history = build_and_train({**task.params, "epochs": task.max_epochs}, task.seed, data,
                                          task.max_epochs)
     except Exception as exc:  # noqa: BLE001 - any error inside a trial is recorded, not raised
-        return [failed_result(t, exc) for t in task.trials]
-    return [score_trial(t, history) for t in task.trials]
+        results = [failed_result(t, exc) for t in task.trials]
+    else:
+        results = [score_trial(t, history) for t in task.trials]
+    for result in results:
+        result.worker = worker_name()
+    return results
 
 
 def score_trial(trial: TrialSpec, history: History) -> TrialResult:

@@ -183,13 +183,13 @@ def test_dask_backend_on_a_local_cluster_gives_the_same_numbers(small_grid, tmp_
     pytest.importorskip("distributed")
     doc = {**small_grid, "parameters": {**small_grid["parameters"], "epochs": {"values": [2]}}}
     loky, _ = read(run(doc, tmp_path, "loky", n_jobs=2))
-    dask, _ = read(run({**doc, "backend": "dask"}, tmp_path, "dask", n_jobs=2))
+    dask, _ = read(run({**doc, "backend": "dask-local"}, tmp_path, "dask", n_jobs=2))
     pd.testing.assert_frame_equal(by_trial(loky)[["trial_id"] + METRICS], by_trial(dask)[["trial_id"] + METRICS])
 
 
 def test_dask_backend_records_a_dead_worker_as_crashed(small_grid, tmp_path):
     pytest.importorskip("distributed")
-    doc = {**small_grid, "backend": "dask",
+    doc = {**small_grid, "backend": "dask-local",
            "parameters": {"hidden_size": {"values": [16, faults.CRASH_HIDDEN_SIZE]}, "epochs": {"values": [1]}}}
     trials, _ = read(run(doc, tmp_path, n_jobs=2, task_fn=faults.crash_worker))
     assert dict(zip(trials["hidden_size"], trials["status"])) == {16: "ok", 13: "crashed"}
@@ -215,11 +215,11 @@ def test_dask_backend_on_an_existing_scheduler_address(small_grid, tmp_path):
     doc = {**small_grid, "parameters": {"hidden_size": {"values": [16, 32]}, "epochs": {"values": [1, 2]}}}
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
                                   processes=True) as cluster:
-        doc["backend"] = {"name": "dask", "address": cluster.scheduler_address}
+        doc["scheduler"] = cluster.scheduler_address
         outcome = run(doc, tmp_path, n_jobs=2)
     trials, _ = read(outcome)
     assert len(trials) == 4 and (trials["status"] == "ok").all()
-    local, _ = read(run({**doc, "backend": "loky"}, tmp_path, "loky", n_jobs=2))
+    local, _ = read(run({**doc, "scheduler": None, "backend": "loky"}, tmp_path, "loky", n_jobs=2))
     pd.testing.assert_frame_equal(by_trial(local)[["trial_id"] + METRICS], by_trial(trials)[["trial_id"] + METRICS])
 
 

@@ -1,0 +1,240 @@
+"""Trials on a Dask cluster: an existing one (``backend: dask``) or one started here (``dask-local``).
+
+What this module makes sure of, because each was seen to go wrong:
+
+- **The data set reaches each worker once.** It is scattered to every worker (``broadcast``) and
+  passed to each task as a top-level future; an array inside a task's arguments would be pickled
+  into every task instead.
+- **A cluster that cannot run our tasks is refused before the first trial.** The scheduler must
+  answer within :data:`CONNECT_TIMEOUT`, and a probe run on the scheduler and on every worker must
+  import this very version of ``sweep`` (the scheduler unpickles tasks too; without the package a
+  task would wait forever). Either failure is a one-line :class:`~sweep.errors.SweepError`.
+- **No wait is unbounded.** Tasks are plain futures polled with a timeout. A worker that dies is
+  retried by Dask; a task that keeps killing workers fails with ``KilledWorker`` after Dask's
+  ``allowed-failures`` and is recorded ``crashed``. When the shared data set is lost with the last
+  worker holding it, Dask cancels every task that needed it: the runner re-runs them one at a time
+  on a freshly scattered copy. A cluster left without workers for :data:`NO_WORKERS_TIMEOUT`, or a
+  lost scheduler, ends the sweep with an error (finished trials stay on disk for ``--resume``).
+- **Ctrl-C cancels this sweep's futures and leaves an existing cluster running.**
+- Whatever the project starts (``dask-local``) listens on 127.0.0.1 only, dashboard included, and
+  its workers keep their files in the run's scratch folder.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import importlib.util
+import json
+import logging
+import time
+from pathlib import Path
+
+from .errors import SweepError
+from .executors import KILLED_ITS_WORKER, LOST, RAISED, single_thread_env
+from .task import process_identity
+
+#: Seconds to reach the scheduler.
+CONNECT_TIMEOUT = 5
+#: Seconds to wait for a first worker to join the scheduler.
+WORKERS_TIMEOUT = 30
+#: Seconds for the probe to come back from the scheduler and every worker.
+PROBE_TIMEOUT = 30
+#: Seconds the cluster may have no worker at all in the middle of a sweep before it is given up.
+NO_WORKERS_TIMEOUT = 120
+#: Seconds to scatter the data set to the workers.
+SCATTER_TIMEOUT = 300
+#: Where dask-local serves its dashboard (Dask moves to a free port if this one is taken).
+LOCAL_DASHBOARD = "127.0.0.1:8787"
+
+
+def _dask_modules():
+    try:
+        import distributed
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise SweepError("the dask backends need the dask extra: pip install 'sweep[dask]'") from None
+    return distributed
+
+
+class DaskPool:
+    """Tasks as futures on a Dask cluster, behind the runner's pool interface (see :mod:`sweep.executors`)."""
+
+    def __init__(self, backend, n_jobs: int, scratch: Path | None = None):
+        _dask_modules()
+        self._cluster = None
+        self.client = None
+        try:
+            if backend.name == "dask-local":
+                self._cluster = start_local_cluster(n_jobs, scratch)
+                self.address = self._cluster.scheduler_address
+            else:
+                self.address = scheduler_address(backend)
+            self.client = connect(self.address)
+            self.workers = probe_cluster(self.client, self.address)
+        except BaseException:
+            self.shutdown()
+            raise
+        self.warnings = version_warnings(self.workers)
+        self._executor = self.client.get_executor(pure=False)
+        self._in_flight: set[cf.Future] = set()
+        self._workerless_since: float | None = None
+
+    def describe(self) -> str:
+        kind = "dask-local cluster" if self._cluster is not None else "dask cluster"
+        threads = sum(self.client.nthreads().values())
+        return f"{kind} at {self.address}: {threads} worker thread(s); dashboard {self.client.dashboard_link}"
+
+    def slots(self) -> int:
+        """Worker threads in the cluster now (workers may come and go while the sweep runs)."""
+        threads = sum(self.client.nthreads().values())
+        if threads:
+            self._workerless_since = None
+        elif self._workerless_since is None:
+            self._workerless_since = time.monotonic()
+        elif time.monotonic() - self._workerless_since > NO_WORKERS_TIMEOUT:
+            raise SweepError(f"the Dask cluster at {self.address} has had no workers for {NO_WORKERS_TIMEOUT} s; "
+                             "finished trials are saved: start workers and resume with --resume")
+        return threads
+
+    def share(self, data):
+        """The data set as a future held by every worker, to pass to tasks as a top-level argument."""
+        try:
+            return self.client.scatter(data, broadcast=True, hash=False, timeout=SCATTER_TIMEOUT)
+        except TimeoutError:
+            raise SweepError(f"could not send the data set to the workers of {self.address} within "
+                             f"{SCATTER_TIMEOUT} s") from None
+
+    def submit(self, fn, *args) -> cf.Future:
+        future = self._executor.submit(fn, *args)
+        self._in_flight.add(future)
+        return future
+
+    def wait(self, futures, timeout: float | None = None):
+        done, not_done = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        self._in_flight.difference_update(done)
+        return done, not_done
+
+    def classify(self, exc: BaseException) -> str:
+        from distributed import KilledWorker
+
+        if isinstance(exc, KilledWorker):
+            return KILLED_ITS_WORKER  # Dask retried it on allowed-failures + 1 workers, and each died
+        if isinstance(exc, cf.CancelledError):
+            if self.client.status != "running":
+                raise SweepError(f"lost the connection to the Dask scheduler at {self.address}; finished trials "
+                                 "are saved: resume with --resume") from None
+            return LOST  # the shared data set died with the last worker holding it
+        return RAISED
+
+    def restart(self) -> None:
+        """Cancel what is still in flight; the runner scatters the data set again before resubmitting."""
+        self._cancel_in_flight()
+
+    def _cancel_in_flight(self) -> None:
+        pending = [f for f in self._in_flight if not f.done()]
+        self._in_flight.clear()
+        if pending and self.client is not None and self.client.status == "running":
+            for future in pending:
+                future.cancel()
+
+    def shutdown(self, kill: bool = False) -> None:
+        """Cancel this sweep's futures and disconnect; a cluster started here is stopped too."""
+        if self.client is not None:
+            if hasattr(self, "_in_flight"):
+                self._cancel_in_flight()
+            self.client.close(timeout=CONNECT_TIMEOUT)
+            self.client = None
+        if self._cluster is not None:
+            self._cluster.close(timeout=CONNECT_TIMEOUT)
+            self._cluster = None
+
+
+def scheduler_address(backend) -> str:
+    """The scheduler's address, from the backend or from its scheduler file (read here, not by Dask,
+    whose client would wait forever for a file that does not exist)."""
+    if not backend.scheduler_file:
+        return backend.scheduler
+    path = Path(backend.scheduler_file)
+    if not path.is_file():
+        raise SweepError(f"scheduler file {path} not found; `dask scheduler --scheduler-file {path}` writes it")
+    try:
+        address = json.loads(path.read_text())["address"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise SweepError(f"{path} is not a Dask scheduler file (a JSON object with an `address`)") from None
+    if not isinstance(address, str):
+        raise SweepError(f"{path} is not a Dask scheduler file (its `address` is not a string)")
+    return address
+
+
+def connect(address: str):
+    """A client of the scheduler at ``address``; SweepError if it does not answer in time."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SweepError(f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT} s: is `dask "
+                         f"scheduler` running there? ({reason})") from None
+
+
+def probe_cluster(client, address: str) -> dict[str, dict]:
+    """Check that the scheduler and every worker import this version of sweep; return each worker's
+    :func:`~sweep.task.process_identity` by worker address."""
+    here = process_identity()
+    install = f"install this package (sweep {here['sweep']}) there"
+    try:
+        client.wait_for_workers(1, timeout=WORKERS_TIMEOUT)
+    except TimeoutError:
+        raise SweepError(f"the Dask scheduler at {address} has no workers (waited {WORKERS_TIMEOUT} s); start "
+                         f"some with `dask worker {address}`") from None
+    try:
+        scheduler = client.run_on_scheduler(process_identity, callback_timeout=PROBE_TIMEOUT)
+    except TimeoutError:
+        raise SweepError(f"the Dask scheduler at {address} did not answer the probe within {PROBE_TIMEOUT} s") \
+            from None
+    except Exception as exc:  # noqa: BLE001 - whatever the scheduler raised when it unpickled the probe
+        raise SweepError(f"the Dask scheduler at {address} cannot import sweep ({_one_line(exc)}); {install}") \
+            from None
+    if scheduler["sweep"] != here["sweep"]:
+        raise SweepError(f"the Dask scheduler at {address} has sweep {scheduler['sweep']}, this machine "
+                         f"{here['sweep']}; {install}")
+    try:
+        workers = client.run(process_identity, on_error="return", callback_timeout=PROBE_TIMEOUT)
+    except TimeoutError:
+        raise SweepError(f"the workers of {address} did not answer the probe within {PROBE_TIMEOUT} s") from None
+    problems = []
+    for worker, identity in sorted(workers.items()):
+        if isinstance(identity, BaseException):
+            problems.append(f"worker {worker} cannot import sweep ({_one_line(identity)})")
+        elif identity["sweep"] != here["sweep"]:
+            problems.append(f"worker {worker} has sweep {identity['sweep']}, this machine {here['sweep']}")
+    if problems:
+        more = f" (and {len(problems) - 2} more)" if len(problems) > 2 else ""
+        raise SweepError("; ".join(problems[:2]) + more + f"; {install}")
+    return workers
+
+
+def version_warnings(workers: dict[str, dict]) -> list[str]:
+    """Warnings for workers whose NumPy differs from this machine's (their numbers may differ too)."""
+    here = process_identity()["numpy"]
+    others = sorted({identity["numpy"] for identity in workers.values()} - {here})
+    if not others:
+        return []
+    return [f"workers run NumPy {', '.join(others)} and this machine {here}: results may differ in the last "
+            "digits from a local run"]
+
+
+def start_local_cluster(n_workers: int, scratch: Path | None):
+    """A ``LocalCluster`` of ``n_workers`` single-threaded processes bound to 127.0.0.1."""
+    from distributed import LocalCluster
+
+    has_dashboard = importlib.util.find_spec("bokeh") is not None  # Dask's dashboard needs bokeh
+    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                        dashboard_address=LOCAL_DASHBOARD if has_dashboard else None,
+                        local_directory=str(scratch) if scratch else None, silence_logs=logging.WARNING,
+                        env=single_thread_env())
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
