@@ -55,6 +55,15 @@ def _dask_modules():
     return distributed
 
 
+def check_cluster(backend) -> None:
+    """Connect to an existing cluster and probe it, then disconnect: SweepError if it cannot run sweeps."""
+    client = connect(scheduler_address(backend))
+    try:
+        probe_cluster(client, client.scheduler.address)
+    finally:
+        client.close(timeout=CONNECT_TIMEOUT)
+
+
 class DaskPool:
     """Tasks as futures on a Dask cluster, behind the runner's pool interface (see :mod:`sweep.executors`)."""
 
@@ -84,7 +93,13 @@ class DaskPool:
         return f"{kind} at {self.address}: {threads} worker thread(s); dashboard {self.client.dashboard_link}"
 
     def slots(self) -> int:
-        """Worker threads in the cluster now (workers may come and go while the sweep runs)."""
+        """Tasks to keep submitted: two per worker thread in the cluster now (workers come and go).
+
+        The second task per thread waits on the scheduler, ready for the worker to start without a
+        round trip to the client. It also keeps the data set wanted on every worker: Dask's active
+        memory manager drops replicas that fewer tasks wait for than there are copies, and the
+        worker would then fetch the data set again.
+        """
         threads = sum(self.client.nthreads().values())
         if threads:
             self._workerless_since = None
@@ -93,7 +108,7 @@ class DaskPool:
         elif time.monotonic() - self._workerless_since > NO_WORKERS_TIMEOUT:
             raise SweepError(f"the Dask cluster at {self.address} has had no workers for {NO_WORKERS_TIMEOUT} s; "
                              "finished trials are saved: start workers and resume with --resume")
-        return threads
+        return 2 * threads
 
     def share(self, data):
         """The data set as a future held by every worker, to pass to tasks as a top-level argument."""
@@ -237,4 +252,6 @@ def start_local_cluster(n_workers: int, scratch: Path | None):
 
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip()
+    if type(exc) is Exception and text:  # Dask's stand-in for an exception it could not send back: repr(exc)
+        return text.splitlines()[0]
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__

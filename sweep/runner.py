@@ -18,6 +18,7 @@ import signal
 import threading
 import time
 from collections import deque
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,7 +96,12 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
             data = None
         else:
             run_dir = Path(run_dir) if run_dir else new_run_dir(results_root, experiment.name)
-            data = load_data(experiment)  # before the folder exists: a data error leaves no empty run behind
+            # Before the folder exists, so that bad data or an unfit cluster leaves no empty run behind.
+            data = load_data(experiment)
+            if experiment.backend.name == "dask":
+                from .dask_pool import check_cluster
+
+                check_cluster(experiment.backend)
             store = RunStore.create(run_dir, experiment, trials, command)
         with store:
             return _run(experiment, trials, store, data, n_jobs, quiet, task_fn, stream)
@@ -155,6 +161,16 @@ def sigterm_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+class WorkerDied(Exception):
+    """What a ``crashed`` trial records when the pool only said its task was cancelled."""
+
+
+def _crash_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, CancelledError):  # Dask: the data set was lost with the worker running the task
+        return WorkerDied("the worker running it died (and the data set it held was lost with it)")
+    return exc
 
 
 def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStore, progress: Progress,
@@ -223,7 +239,7 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
                     if kind == RAISED:
                         record(task, [failed_result(t, exc) for t in task.trials])
                     elif kind == KILLED_ITS_WORKER or alone:
-                        record(task, [failed_result(t, exc, CRASHED) for t in task.trials])
+                        record(task, [failed_result(t, _crash_error(exc), CRASHED) for t in task.trials])
                     else:
                         lost.append(task)
                     pool_broken = pool_broken or kind == LOST

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,24 @@ def sweep_cli(*args, cwd: Path, timeout: float = 120, **kwargs) -> subprocess.Co
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     return subprocess.run([sys.executable, "-m", "sweep", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def start(args, cwd):
+    """Start ``python -m sweep ARGS`` in its own process group, output captured."""
+    return subprocess.Popen([sys.executable, "-m", "sweep", *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def wait_for_rows(path: Path, rows: int, proc, timeout=60.0):
+    """Block until the CSV at ``path`` has at least ``rows`` data rows."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and len(path.read_text().splitlines()) - 1 >= rows:
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"sweep ended early: {proc.communicate()}")
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never reached {rows} rows")
 
 
 @pytest.fixture

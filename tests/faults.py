@@ -43,3 +43,20 @@ def require_memmap(task, data):
     if not isinstance(data.X_train, np.memmap):
         raise TypeError(f"X_train arrived as {type(data.X_train).__name__}, not np.memmap")
     return run_task(task, data)
+
+
+#: The data set objects each worker process has seen; kept alive so no two can share an id().
+_DATA_SEEN = []
+
+
+def log_data_identity(task, data):
+    """Run the task, appending ``pid id(data)`` to the file named by $SWEEP_TEST_DATA_LOG.
+
+    One id per worker process means the data set was deserialized once there and every task
+    received that same object; a copy pickled into each task would arrive as a new object each time.
+    """
+    if not any(seen is data for seen in _DATA_SEEN):
+        _DATA_SEEN.append(data)
+    with open(os.environ["SWEEP_TEST_DATA_LOG"], "a") as log:
+        log.write(f"{os.getpid()} {id(data)}\n")
+    return run_task(task, data)

@@ -12,26 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from conftest import sweep_cli, write_experiment
-
-
-def start(args, cwd):
-    """Start ``python -m sweep ARGS`` in its own process group, output captured."""
-    return subprocess.Popen([sys.executable, "-m", "sweep", *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-
-
-def wait_for_rows(path: Path, rows: int, proc, timeout=60.0):
-    """Block until the CSV at ``path`` has at least ``rows`` data rows."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and len(path.read_text().splitlines()) - 1 >= rows:
-            return
-        if proc.poll() is not None:
-            raise AssertionError(f"sweep ended early: {proc.communicate()}")
-        time.sleep(0.05)
-    raise AssertionError(f"{path} never reached {rows} rows")
+from conftest import start, sweep_cli, wait_for_rows, write_experiment
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ import json
 import math
 from pathlib import Path
 
+import faults
 import numpy as np
 import pandas as pd
 import pytest
 
-import faults
 from sweep.config import parse_experiment
 from sweep.plan import plan_trials
 from sweep.runner import run_sweep
@@ -179,22 +179,6 @@ def test_regression_sweep_ranks_by_validation_loss(tmp_path):
     assert math.isfinite(summary["test_loss"])
 
 
-def test_dask_backend_on_a_local_cluster_gives_the_same_numbers(small_grid, tmp_path):
-    pytest.importorskip("distributed")
-    doc = {**small_grid, "parameters": {**small_grid["parameters"], "epochs": {"values": [2]}}}
-    loky, _ = read(run(doc, tmp_path, "loky", n_jobs=2))
-    dask, _ = read(run({**doc, "backend": "dask-local"}, tmp_path, "dask", n_jobs=2))
-    pd.testing.assert_frame_equal(by_trial(loky)[["trial_id"] + METRICS], by_trial(dask)[["trial_id"] + METRICS])
-
-
-def test_dask_backend_records_a_dead_worker_as_crashed(small_grid, tmp_path):
-    pytest.importorskip("distributed")
-    doc = {**small_grid, "backend": "dask-local",
-           "parameters": {"hidden_size": {"values": [16, faults.CRASH_HIDDEN_SIZE]}, "epochs": {"values": [1]}}}
-    trials, _ = read(run(doc, tmp_path, n_jobs=2, task_fn=faults.crash_worker))
-    assert dict(zip(trials["hidden_size"], trials["status"])) == {16: "ok", 13: "crashed"}
-
-
 def test_run_task_turns_exceptions_into_failed_results(small_grid):
     from sweep.data import load_dataset
     from sweep.plan import group_tasks
@@ -208,19 +192,6 @@ def test_run_task_turns_exceptions_into_failed_results(small_grid):
     good = run_task(task, load_dataset("digits"))
     assert [r.status for r in good] == ["ok"] * len(task.trials)
     assert np.isfinite(good[0].metrics["val_loss"])
-
-
-def test_dask_backend_on_an_existing_scheduler_address(small_grid, tmp_path):
-    distributed = pytest.importorskip("distributed")
-    doc = {**small_grid, "parameters": {"hidden_size": {"values": [16, 32]}, "epochs": {"values": [1, 2]}}}
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
-                                  processes=True) as cluster:
-        doc["scheduler"] = cluster.scheduler_address
-        outcome = run(doc, tmp_path, n_jobs=2)
-    trials, _ = read(outcome)
-    assert len(trials) == 4 and (trials["status"] == "ok").all()
-    local, _ = read(run({**doc, "scheduler": None, "backend": "loky"}, tmp_path, "loky", n_jobs=2))
-    pd.testing.assert_frame_equal(by_trial(local)[["trial_id"] + METRICS], by_trial(trials)[["trial_id"] + METRICS])
 
 
 def test_a_worker_dying_while_results_are_being_recorded_is_survived(tmp_path, monkeypatch):

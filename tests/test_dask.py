@@ -1,0 +1,259 @@
+"""Sweeps on real Dask clusters: `dask scheduler` and `dask worker` subprocesses on 127.0.0.1, and dask-local.
+
+The module's cluster (a scheduler and two workers with nannies, started with cwd="/") is shared by
+the tests that leave it whole; tests that need a broken cluster start their own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("distributed")
+
+import faults  # noqa: E402
+from cluster import SubprocessCluster  # noqa: E402
+from conftest import start, sweep_cli, wait_for_rows, write_experiment  # noqa: E402
+
+from sweep.config import parse_experiment  # noqa: E402
+from sweep.runner import run_sweep  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
+METRICS = ["train_loss", "train_acc", "val_loss", "val_acc", "best_val_acc", "best_epoch"]
+SWEEP_PACKAGE = Path(__file__).resolve().parents[1] / "sweep"
+
+#: 8 quick training runs on digits (16 trials).
+QUICK = {"name": "quick", "dataset": "digits",
+         "parameters": {"hidden_size": {"values": [16, 24, 32, 40]}, "learning_rate": {"values": [0.1, 0.02]},
+                        "epochs": {"values": [1, 3]}},
+         "fixed": {"optimizer": "sgd_momentum", "init": "he", "batch_size": 64}}
+#: 8 training runs of about a second each: long enough to kill a worker or press Ctrl-C in the middle.
+SLOW = {"name": "slow", "dataset": "digits",
+        "parameters": {"hidden_size": {"values": [200, 208, 216, 224, 232, 240, 248, 256]}},
+        "fixed": {"optimizer": "sgd_momentum", "init": "he", "batch_size": 8, "learning_rate": 0.01,
+                  "epochs": 30}}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    data_log = tmp_path_factory.mktemp("data-log") / "identities.txt"
+    with SubprocessCluster(tmp_path_factory.mktemp("cluster"), n_workers=2,
+                           worker_env={"SWEEP_TEST_DATA_LOG": str(data_log)}) as running:
+        running.data_log = data_log
+        yield running
+
+
+@pytest.fixture
+def whole_cluster(cluster):
+    """The module's cluster with both workers up (a test before may have killed one)."""
+    cluster.wait_for_workers(2)
+    return cluster
+
+
+def by_trial(frame):
+    return frame.sort_values("trial_id").reset_index(drop=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_sweep_on_two_dask_workers_matches_loky(whole_cluster, tmp_path):
+    path = write_experiment(tmp_path / "quick.yaml", **QUICK)
+    on_dask = sweep_cli("run", path, "--scheduler-file", whole_cluster.scheduler_file, "--out", "dask",
+                        "--no-plots", cwd=tmp_path)
+    assert on_dask.returncode == 0, on_dask.stderr
+    assert f"dask cluster at {whole_cluster.address}: 2 worker thread(s)" in on_dask.stderr
+    local = sweep_cli("run", path, "--backend", "loky", "--n-jobs", "2", "--out", "loky", "--quiet", "--no-plots",
+                      cwd=tmp_path)
+    assert local.returncode == 0, local.stderr
+    dask_trials = by_trial(pd.read_csv(tmp_path / "dask" / "trials.csv"))
+    loky_trials = by_trial(pd.read_csv(tmp_path / "loky" / "trials.csv"))
+    assert len(dask_trials) == 16 and (dask_trials["status"] == "ok").all()
+    pd.testing.assert_frame_equal(dask_trials[["trial_id", "seed"] + METRICS], loky_trials[["trial_id", "seed"] + METRICS])
+    worker_pids = set(whole_cluster.worker_pids().values())
+    ran_on = {int(w.rsplit(":", 1)[1]) for w in dask_trials["worker"]}
+    assert ran_on == worker_pids and len(ran_on) == 2, "both cluster workers ran trials, nothing ran locally"
+    columns = ["trial_id", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr"]
+    dask_history, loky_history = (pd.read_csv(tmp_path / run / "history.csv").sort_values(["trial_id", "epoch"])
+                                  .reset_index(drop=True)[columns] for run in ("dask", "loky"))
+    pd.testing.assert_frame_equal(dask_history, loky_history)
+    assert "backend: dask" in (tmp_path / "dask" / "experiment.yaml").read_text()
+
+
+def test_the_data_set_reaches_each_worker_once(whole_cluster, tmp_path):
+    whole_cluster.data_log.unlink(missing_ok=True)
+    doc = {**QUICK, "scheduler": str(whole_cluster.address)}
+    outcome = run_sweep(parse_experiment(doc), run_dir=tmp_path / "run", quiet=True, task_fn=faults.log_data_identity)
+    assert outcome.counts == {"ok": 16}
+    seen = [line.split() for line in whole_cluster.data_log.read_text().splitlines()]
+    assert len(seen) == 8, "one line per training run"
+    objects_per_worker = {pid: {obj for p, obj in seen if p == pid} for pid, _ in seen}
+    assert len(objects_per_worker) == 2 and all(len(objs) == 1 for objs in objects_per_worker.values()), seen
+
+
+def test_kill_9_of_a_worker_mid_sweep_loses_and_repeats_nothing(whole_cluster, tmp_path):
+    path = write_experiment(tmp_path / "slow.yaml", **SLOW)
+    proc = start(["run", path, "--scheduler", whole_cluster.address, "--out", "run", "--no-plots"], tmp_path)
+    wait_for_rows(tmp_path / "run" / "trials.csv", 1, proc)
+    victim = next(iter(whole_cluster.worker_pids().values()))
+    os.kill(victim, signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=150)
+    assert proc.returncode == 0, stderr
+    trials = pd.read_csv(tmp_path / "run" / "trials.csv")
+    assert len(trials) == 8 and trials["trial_id"].is_unique and (trials["status"] == "ok").all()
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert len(history) == 8 * 30 and not history.duplicated(["trial_id", "epoch"]).any()
+    assert victim not in set(whole_cluster.worker_pids().values()), "the killed worker was replaced by its nanny"
+
+
+def test_a_trial_that_kills_every_worker_it_lands_on_is_recorded_crashed(whole_cluster, tmp_path):
+    doc = {**QUICK, "scheduler": str(whole_cluster.address),
+           "parameters": {"hidden_size": {"values": [16, faults.CRASH_HIDDEN_SIZE, 24, 32]}, "epochs": {"values": [1]}}}
+    outcome = run_sweep(parse_experiment(doc), run_dir=tmp_path / "run", quiet=True, task_fn=faults.crash_worker)
+    trials = pd.read_csv(tmp_path / "run" / "trials.csv")
+    assert dict(zip(trials["hidden_size"], trials["status"])) == {16: "ok", 13: "crashed", 24: "ok", 32: "ok"}
+    assert outcome.counts == {"ok": 3, "crashed": 1} and not outcome.interrupted
+    crashed = trials[trials["status"] == "crashed"].iloc[0]
+    assert "KilledWorker" in crashed["error"] or "worker running it died" in crashed["error"]
+
+
+def test_ctrl_c_cancels_the_sweeps_tasks_leaves_the_cluster_up_and_resume_finishes(whole_cluster, tmp_path):
+    path = write_experiment(tmp_path / "slow.yaml", **SLOW)
+    proc = start(["run", path, "--scheduler-file", whole_cluster.scheduler_file, "--out", "run", "--no-plots"],
+                 tmp_path)
+    wait_for_rows(tmp_path / "run" / "trials.csv", 2, proc)
+    os.kill(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    kept = pd.read_csv(tmp_path / "run" / "trials.csv")
+    assert 2 <= len(kept) < 8
+    with whole_cluster.client() as client:
+        assert len(client.nthreads()) == 2, "the cluster keeps running"
+        deadline = time.monotonic() + 30
+        while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0, "tasks cancelled"
+    resumed = sweep_cli("run", path, "--resume", "run", "--scheduler-file", whole_cluster.scheduler_file,
+                        "--no-plots", cwd=tmp_path, timeout=150)
+    assert resumed.returncode == 0, resumed.stderr
+    final = pd.read_csv(tmp_path / "run" / "trials.csv")
+    assert len(final) == 8 and final["trial_id"].is_unique
+    pd.testing.assert_frame_equal(final.head(len(kept)), kept)
+
+
+@pytest.mark.timeout(60)
+def test_a_scheduler_address_where_nothing_listens_is_a_one_line_error(tmp_path):
+    path = write_experiment(tmp_path / "quick.yaml", **QUICK)
+    address = f"tcp://127.0.0.1:{free_port()}"
+    result = sweep_cli("run", path, "--scheduler", address, cwd=tmp_path, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"sweep: error: cannot reach the Dask scheduler at {address} within 5 s")
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").rglob("trials.csv"))
+
+
+def test_a_missing_scheduler_file_is_a_one_line_error(tmp_path):
+    path = write_experiment(tmp_path / "quick.yaml", **QUICK)
+    result = sweep_cli("run", path, "--scheduler-file", "nowhere.json", cwd=tmp_path, timeout=30)
+    assert result.returncode == 2 and result.stderr.strip() == (
+        "sweep: error: scheduler file nowhere.json not found; `dask scheduler --scheduler-file nowhere.json` writes it")
+
+
+def fake_sweep(folder: Path, *, version: str | None) -> str:
+    """A folder holding a `sweep` package that shadows the installed one: a copy at another
+    ``version``, or (None) one that cannot be imported."""
+    package = folder / "sweep"
+    if version is None:
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text("raise ImportError('sweep is not installed here')\n")
+    else:
+        shutil.copytree(SWEEP_PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+        init = package / "__init__.py"
+        init.write_text(init.read_text().replace('__version__ = "', f'__version__ = "{version}+was-'))
+    return str(folder)
+
+
+def test_workers_without_this_version_of_sweep_are_refused_before_any_trial(tmp_path):
+    path = write_experiment(tmp_path / "quick.yaml", **QUICK)
+    with SubprocessCluster(tmp_path / "missing", n_workers=1,
+                           worker_pythonpath=fake_sweep(tmp_path / "missing-path", version=None)) as missing:
+        result = sweep_cli("run", path, "--scheduler", missing.address, cwd=tmp_path, timeout=90)
+    assert result.returncode == 2, result.stderr
+    assert "cannot import sweep (ImportError('sweep is not installed here'))" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    with SubprocessCluster(tmp_path / "old", n_workers=1,
+                           worker_pythonpath=fake_sweep(tmp_path / "old-path", version="0.0.1")) as old:
+        result = sweep_cli("run", path, "--scheduler", old.address, cwd=tmp_path, timeout=90)
+    assert result.returncode == 2, result.stderr
+    assert "has sweep 0.0.1+was-" in result.stderr and "install this package (sweep " in result.stderr
+    assert not any((tmp_path / "results").rglob("trials.csv")), "nothing ran"
+
+
+def test_a_scheduler_without_sweep_is_refused(tmp_path):
+    path = write_experiment(tmp_path / "quick.yaml", **QUICK)
+    with SubprocessCluster(tmp_path / "c", n_workers=1,
+                           scheduler_pythonpath=fake_sweep(tmp_path / "fake", version=None)) as bad:
+        address = bad.address
+        result = sweep_cli("run", path, "--scheduler", address, cwd=tmp_path, timeout=90)
+    assert result.returncode == 2, result.stderr
+    assert f"the Dask scheduler at {address} cannot import sweep" in result.stderr
+
+
+def test_dask_local_listens_on_127_0_0_1_only_and_cleans_its_scratch_folder(tmp_path):
+    import urllib.request
+
+    import psutil
+
+    from sweep.config import Backend
+    from sweep.dask_pool import DaskPool
+
+    scratch = tmp_path / "scratch"
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}  # e.g. the module's cluster, if it is running
+    pool = DaskPool(Backend("dask-local"), 2, scratch)
+    try:
+        processes = [me] + [p for p in me.children(recursive=True) if p.pid not in before]
+        listening = {(c.laddr.ip, c.laddr.port) for p in processes for c in p.net_connections(kind="inet")
+                     if c.status == psutil.CONN_LISTEN}
+        assert len(listening) >= 5 and {ip for ip, _ in listening} == {"127.0.0.1"}, listening
+        assert pool.client.dashboard_link.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(pool.client.dashboard_link, timeout=30) as page:
+            assert page.status == 200
+        assert (scratch / "dask-scratch-space").is_dir()
+        assert "dask-local cluster at tcp://127.0.0.1:" in pool.describe()
+    finally:
+        pool.shutdown()
+
+def test_dask_local_gives_the_numbers_of_loky_and_leaves_no_scratch_folder(tmp_path):
+    outcome = run_sweep(parse_experiment({**QUICK, "backend": "dask-local"}), run_dir=tmp_path / "dask", n_jobs=2,
+                        quiet=True)
+    assert outcome.counts == {"ok": 16} and not (tmp_path / "dask" / ".scratch").exists()
+    run_sweep(parse_experiment(QUICK), run_dir=tmp_path / "loky", n_jobs=2, quiet=True)
+    dask_trials, loky_trials = (by_trial(pd.read_csv(tmp_path / run / "trials.csv")) for run in ("dask", "loky"))
+    pd.testing.assert_frame_equal(dask_trials[["trial_id"] + METRICS], loky_trials[["trial_id"] + METRICS])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_dask_local_survives_a_trial_that_kills_its_workers(tmp_path, workers):
+    """With one worker, the scattered data set dies with it: Dask cancels every task that needed
+    it, and the runner scatters it again and re-runs them one at a time."""
+    doc = {**QUICK, "backend": "dask-local",
+           "parameters": {"hidden_size": {"values": [16, faults.CRASH_HIDDEN_SIZE, 24, 32]}, "epochs": {"values": [1]}}}
+    outcome = run_sweep(parse_experiment(doc), run_dir=tmp_path / "run", n_jobs=workers, quiet=True,
+                        task_fn=faults.crash_worker)
+    trials = pd.read_csv(tmp_path / "run" / "trials.csv")
+    assert dict(zip(trials["hidden_size"], trials["status"])) == {16: "ok", 13: "crashed", 24: "ok", 32: "ok"}
+    assert outcome.counts == {"ok": 3, "crashed": 1}
+    error = trials.loc[trials["status"] == "crashed", "error"].iloc[0]
+    assert "worker running it died" in error or "KilledWorker" in error
