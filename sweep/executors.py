@@ -22,10 +22,7 @@ import concurrent.futures as cf
 import signal
 from pathlib import Path
 
-from joblib.externals.loky.process_executor import (
-    BrokenProcessPool,
-    TerminatedWorkerError,
-)
+from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError
 
 #: The task itself raised (its trials are ``failed``).
 RAISED = "raised"

@@ -20,16 +20,7 @@ import pandas as pd
 
 from .analysis import rank, status_counts
 from .params import PARAMETER_NAMES
-from .plots import (
-    RunData,
-    caption,
-    draw_all,
-    fmt_metric,
-    fmt_value,
-    load_run,
-    metric_label,
-    param_label,
-)
+from .plots import RunData, caption, draw_all, fmt_metric, fmt_value, load_run, metric_label, param_label
 from .store import PLAN_FILE, TRIALS_FILE
 from .task import CRASHED, DIVERGED, FAILED, OK
 

@@ -27,12 +27,12 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from . import yamlio
 from .config import Experiment
 from .errors import SweepError
 from .params import PARAMETER_NAMES
 from .plan import TrialSpec
 from .task import CRASHED, FAILED, METRIC_COLUMNS, TrialResult
+from . import yamlio
 
 TRIAL_COLUMNS = ("trial_id", "status", *PARAMETER_NAMES, "seed", "repeat", "config_id", *METRIC_COLUMNS, "worker",
                  "error")

@@ -1,8 +1,8 @@
 """Experiment files: every user error is caught up front with one clear line; W&B blocks read unchanged."""
 
 import pytest
-from conftest import sweep_cli, write_experiment
 
+from conftest import sweep_cli, write_experiment
 from sweep.config import apply_overrides, load_experiment, parse_experiment
 from sweep.errors import ConfigError
 

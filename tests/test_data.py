@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sweep.data import DATASETS, Dataset, dataset_options, load_dataset, locate
+from sweep.data import DATASETS, Dataset, dataset_options, load_dataset
+from sweep.data import locate
 from sweep.errors import DataError, SweepError
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")

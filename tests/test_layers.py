@@ -4,11 +4,7 @@ import numpy as np
 import pytest
 
 from sweep.nn import layers
-from sweep.nn.gradcheck import (
-    numerical_gradient,
-    numerical_gradient_array,
-    relative_error,
-)
+from sweep.nn.gradcheck import numerical_gradient, numerical_gradient_array, relative_error
 
 TOL = 1e-7
 

@@ -8,31 +8,18 @@ import struct
 import numpy as np
 import pandas as pd
 import pytest
-from conftest_run import FAIL_HIDDEN, make_run
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.colors import LogNorm
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
+from conftest_run import FAIL_HIDDEN, make_run
 from sweep import plots
 from sweep.analysis import read_history, read_trials
 from sweep.nn import TwoLayerNet
-from sweep.plots import (
-    Scale,
-    draw_all,
-    fit_figure,
-    heatmap_figure,
-    history_figure,
-    is_log_param,
-    learning_curves_figure,
-    load_run,
-    parallel_coordinates_figure,
-    slice_figure,
-    slice_figures,
-    top_trials,
-    weight_grid,
-    weights_figure,
-)
+from sweep.plots import (Scale, draw_all, fit_figure, heatmap_figure, history_figure, is_log_param,
+                         learning_curves_figure, load_run, parallel_coordinates_figure, slice_figure,
+                         slice_figures, top_trials, weight_grid, weights_figure)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

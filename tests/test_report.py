@@ -14,8 +14,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest_run import FAIL_MESSAGE, make_run
 
+from conftest_run import FAIL_MESSAGE, make_run
 from sweep.analysis import read_trials
 from sweep.report import training_seconds, write_report
 

@@ -5,14 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from sweep.space import (
-    DISTRIBUTIONS,
-    SpaceError,
-    grid,
-    grid_size,
-    parse_distribution,
-    random_draws,
-)
+from sweep.space import DISTRIBUTIONS, SpaceError, grid, grid_size, parse_distribution, random_draws
 
 
 def draws(spec, n=4000, seed=0):
