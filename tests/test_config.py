@@ -3,7 +3,7 @@
 import pytest
 
 from conftest import sweep_cli, write_experiment
-from sweep.config import apply_overrides, load_experiment, parse_experiment
+from sweep.config import Backend, apply_overrides, load_experiment, parse_experiment
 from sweep.errors import ConfigError
 
 BASE = """\
@@ -116,6 +116,12 @@ dataset: digits
     (BASE + "repeats: 0\n", "repeats: 0 is not allowed"),
     (BASE + "n_jobs: 0\n", "n_jobs: 0 is not allowed"),
     (BASE + "backend: spark\n", "backend: 'spark' is not allowed"),
+    (BASE + "backend: dask_local\n", "backend: 'dask_local' is not allowed (did you mean `dask-local`?)"),
+    (BASE + "backend: dask\n", "backend: dask needs the cluster's scheduler: `scheduler: tcp://HOST:8786`"),
+    (BASE + "backend: loky\nscheduler: tcp://10.0.0.5:8786\n", "scheduler: a scheduler is only for backend: dask"),
+    (BASE + "scheduler: 10.0.0.5\n", "scheduler: '10.0.0.5' is not a scheduler address; expected tcp://HOST:PORT"),
+    (BASE + "scheduler: tcp://h:1\nscheduler_file: s.json\n", "give either scheduler (an address) or"),
+    (BASE + "scheduler_file: [a]\n", "scheduler_file: must be a string"),
     (BASE + "name: my run\n", ""),  # duplicate key: the last wins and is then invalid
     ("name: [unclosed\n", "not valid YAML"),
     (BASE + "metric: {name: [1]}\n", "metric.name: [1] is not a metric"),
@@ -148,6 +154,24 @@ def test_overrides(tmp_path):
     with pytest.raises(ConfigError, match="expected key=value"):
         apply_overrides({}, ["n_jobs"])
     assert "epochs: -1 is out of range" in error_of(tmp_path, BASE, ["epochs=-1"])
+
+
+def test_backends_and_schedulers(tmp_path):
+    assert load_text(tmp_path, BASE + "backend: dask-local\n").backend.name == "dask-local"
+    by_address = load_text(tmp_path, BASE + "scheduler: tcp://10.0.0.5:8786\n").backend
+    assert (by_address.name, by_address.scheduler) == ("dask", "tcp://10.0.0.5:8786")  # a scheduler means dask
+    by_file = load_text(tmp_path, BASE + "backend: dask\nscheduler_file: /shared/s.json\n").backend
+    assert (by_file.scheduler, by_file.scheduler_file) == (None, "/shared/s.json")
+    for address in ("tcp://[::1]:8786", "tls://sched.example.org:8786", "127.0.0.1:8786"):
+        assert load_text(tmp_path, BASE + f"scheduler: '{address}'\n").backend.scheduler == address
+    again = parse_experiment(load_text(tmp_path, BASE + "scheduler: tcp://h:9\n").to_dict())
+    assert again.backend == Backend("dask", "tcp://h:9")
+    # options from the command line win over the file; their errors name the option
+    exp = load_experiment(tmp_path / "exp.yaml", (), [("backend", "loky", "--backend loky"),
+                                                      ("scheduler", None, "--backend loky")])
+    assert exp.backend.name == "loky"
+    with pytest.raises(ConfigError, match=r"^--scheduler nowhere: scheduler: 'nowhere' is not a scheduler address"):
+        load_experiment(tmp_path / "exp.yaml", (), [("scheduler", "nowhere", "--scheduler nowhere")])
 
 
 def test_missing_and_empty_files(tmp_path):
@@ -188,6 +212,22 @@ def test_cli_reports_user_errors_in_one_line_with_status_2(tmp_path, case):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr
     assert lines[0].startswith("sweep: error: exp.yaml") and expected in lines[0]
+    assert not (tmp_path / "results").exists()
+
+
+def test_cli_backend_options(tmp_path):
+    (tmp_path / "exp.yaml").write_text(BASE + "scheduler: tcp://10.0.0.5:8786\n")
+    listed = sweep_cli("list", "exp.yaml", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    both = sweep_cli("run", "exp.yaml", "--scheduler", "tcp://h:1", "--scheduler-file", "s.json", cwd=tmp_path)
+    assert both.returncode == 2 and "give one" in both.stderr
+    bad = sweep_cli("run", "exp.yaml", "--backend", "dask", "--scheduler", "h", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.startswith("sweep: error: --scheduler h: scheduler: 'h' is not")
+    choice = sweep_cli("run", "exp.yaml", "--backend", "spark", cwd=tmp_path)
+    assert choice.returncode == 2 and "invalid choice: 'spark'" in choice.stderr
+    (tmp_path / "dask.yaml").write_text(BASE + "backend: dask\n")
+    missing = sweep_cli("run", "dask.yaml", cwd=tmp_path)
+    assert missing.returncode == 2 and "use dask-local to start a cluster on this machine" in missing.stderr
     assert not (tmp_path / "results").exists()
 
 

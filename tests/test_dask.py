@@ -80,7 +80,8 @@ def test_a_sweep_on_two_dask_workers_matches_loky(whole_cluster, tmp_path):
     dask_trials = by_trial(pd.read_csv(tmp_path / "dask" / "trials.csv"))
     loky_trials = by_trial(pd.read_csv(tmp_path / "loky" / "trials.csv"))
     assert len(dask_trials) == 16 and (dask_trials["status"] == "ok").all()
-    pd.testing.assert_frame_equal(dask_trials[["trial_id", "seed"] + METRICS], loky_trials[["trial_id", "seed"] + METRICS])
+    columns = ["trial_id", "seed"] + METRICS
+    pd.testing.assert_frame_equal(dask_trials[columns], loky_trials[columns])
     worker_pids = set(whole_cluster.worker_pids().values())
     ran_on = {int(w.rsplit(":", 1)[1]) for w in dask_trials["worker"]}
     assert ran_on == worker_pids and len(ran_on) == 2, "both cluster workers ran trials, nothing ran locally"

@@ -6,7 +6,7 @@ import pytest
 from sweep.config import parse_experiment
 from sweep.errors import SweepError
 from sweep.plan import plan_trials
-from sweep.store import RunStore, latest_run_dir, new_run_dir
+from sweep.store import TRIAL_COLUMNS, RunStore, latest_run_dir, new_run_dir
 from sweep.task import TrialResult
 
 EXPERIMENT = parse_experiment({"name": "s", "dataset": "digits", "parameters": {"hidden_size": {"values": [1, 2, 3]}}})
@@ -85,3 +85,29 @@ def test_leaderboard_ranks_steady_configurations_above_lucky_ones():
     assert best_trial(trials, "val_acc", maximize=True)["trial_id"] in ("b0", "b1")
     by_std = leaderboard(trials, "val_acc", maximize=True, sort="val_acc_std")
     assert by_std["config_id"].tolist() == ["B", "A", "C"]  # a spread is better small; no spread (NaN) last
+
+
+def test_a_trial_recorded_twice_has_one_row(tmp_path):
+    """A cluster may run a task again after its first worker died without reporting back."""
+    with RunStore.create(tmp_path / "run", EXPERIMENT, TRIALS) as store:
+        assert store.append(TRIALS[0], result(TRIALS[0])) is True
+        assert store.append(TRIALS[0], result(TRIALS[0])) is False
+    with RunStore.open(tmp_path / "run", EXPERIMENT, TRIALS) as store:
+        assert store.append(TRIALS[0], result(TRIALS[0])) is False
+        assert store.append(TRIALS[1], result(TRIALS[1])) is True
+    assert pd.read_csv(tmp_path / "run" / "trials.csv")["trial_id"].tolist() == [TRIALS[0].trial_id,
+                                                                                 TRIALS[1].trial_id]
+    assert len(pd.read_csv(tmp_path / "run" / "history.csv")) == 2
+
+
+def test_resuming_a_run_written_before_the_worker_column_keeps_columns_aligned(tmp_path):
+    run = tmp_path / "run"
+    with RunStore.create(run, EXPERIMENT, TRIALS) as store:
+        store.append(TRIALS[0], result(TRIALS[0]))
+    old = pd.read_csv(run / "trials.csv").drop(columns=["worker"])
+    old.to_csv(run / "trials.csv", index=False)  # as an earlier version wrote it
+    with RunStore.open(run, EXPERIMENT, TRIALS) as store:
+        store.append(TRIALS[1], TrialResult(TRIALS[1].trial_id, "ok", result(TRIALS[1]).metrics, [], worker="h:7"))
+    trials = pd.read_csv(run / "trials.csv")
+    assert tuple(trials.columns) == TRIAL_COLUMNS
+    assert trials["val_acc"].tolist() == [0.4, 0.4] and trials["worker"].fillna("").tolist() == ["", "h:7"]
