@@ -83,6 +83,8 @@ class DaskPool:
             self.shutdown()
             raise
         self.warnings = version_warnings(self.workers)
+        # The client logs tracebacks when it loses the scheduler; the runner reports that in one line.
+        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
         self._executor = self.client.get_executor(pure=False)
         self._in_flight: set[cf.Future] = set()
         self._workerless_since: float | None = None

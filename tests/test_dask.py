@@ -153,6 +153,26 @@ def test_ctrl_c_cancels_the_sweeps_tasks_leaves_the_cluster_up_and_resume_finish
     pd.testing.assert_frame_equal(final.head(len(kept)), kept)
 
 
+def test_losing_the_scheduler_mid_sweep_is_a_one_line_error_and_resume_finishes_elsewhere(tmp_path):
+    path = write_experiment(tmp_path / "slow.yaml", **SLOW)
+    with SubprocessCluster(tmp_path / "doomed") as doomed:
+        proc = start(["run", path, "--scheduler", doomed.address, "--out", "run", "--no-plots"], tmp_path)
+        wait_for_rows(tmp_path / "run" / "trials.csv", 1, proc)
+        doomed.processes[0].kill()  # the scheduler
+        _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 2, stderr
+    assert stderr.strip().splitlines()[-1].startswith("sweep: error: lost the connection to the Dask scheduler")
+    assert "Traceback" not in stderr
+    kept = pd.read_csv(tmp_path / "run" / "trials.csv")
+    assert 1 <= len(kept) < 8
+    resumed = sweep_cli("run", path, "--resume", "run", "--backend", "dask-local", "--n-jobs", "2", "--no-plots",
+                        cwd=tmp_path, timeout=150)
+    assert resumed.returncode == 0, resumed.stderr
+    final = pd.read_csv(tmp_path / "run" / "trials.csv")
+    assert len(final) == 8 and final["trial_id"].is_unique
+    pd.testing.assert_frame_equal(final.head(len(kept)), kept)
+
+
 @pytest.mark.timeout(60)
 def test_a_scheduler_address_where_nothing_listens_is_a_one_line_error(tmp_path):
     path = write_experiment(tmp_path / "quick.yaml", **QUICK)
