@@ -26,6 +26,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/train_throughput.py
 	$(PY) bench/sweep_speedup.py
+	$(PY) bench/backends.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -81,6 +81,7 @@ def run_task(task: TaskSpec, data) -> list[TrialResult]:
     propagates (a worker that dies outright is the runner's business).
     """
     try:
+        data.realign()
         with np.errstate(all="ignore"):  # overflow on the way to divergence is reported as a status
             _, history = build_and_train({**task.params, "epochs": task.max_epochs}, task.seed, data,
                                          task.max_epochs)

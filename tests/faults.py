@@ -39,10 +39,14 @@ def raise_in_task(task, data):
 
 
 def require_memmap(task, data):
-    """Fail the trial unless the training arrays arrived memory-mapped (not pickled by value)."""
+    """Fail the trial unless the training arrays arrived memory-mapped (not pickled by value) and
+    were used in place (aligned, so not copied by Dataset.realign)."""
     if not isinstance(data.X_train, np.memmap):
         raise TypeError(f"X_train arrived as {type(data.X_train).__name__}, not np.memmap")
-    return run_task(task, data)
+    results = run_task(task, data)
+    if not isinstance(data.X_train, np.memmap):
+        raise TypeError("the memory-mapped X_train was copied")
+    return results
 
 
 #: The data set objects each worker process has seen; kept alive so no two can share an id().

@@ -635,3 +635,18 @@ def test_labels_far_beyond_the_number_of_classes_are_refused(tmp_path):
     np.savez(path, X=rng.standard_normal((60, 3)).astype(np.float32), y=y)
     with pytest.raises(DataError, match="labels go up to 1000000000000"):
         load_dataset(f"npz:{path}", val_size=6, test_size=6)
+
+
+def test_realign_copies_only_the_arrays_that_are_misaligned():
+    """Dask can deliver a scattered array at an odd address, where BLAS cannot be used."""
+    data = load_dataset("digits")
+    buffer = bytearray(data.X_train.nbytes + 1)
+    odd = np.frombuffer(buffer, dtype=data.X_train.dtype, offset=1, count=data.X_train.size)
+    odd = odd.reshape(data.X_train.shape)
+    odd[...] = data.X_train
+    assert not odd.flags.aligned
+    X_val = data.X_val
+    data.X_train = odd
+    assert data.realign() is data
+    assert data.X_train.flags.aligned and data.X_train.flags.c_contiguous
+    assert np.array_equal(data.X_train, odd) and data.X_val is X_val

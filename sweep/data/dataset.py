@@ -71,6 +71,22 @@ class Dataset:
             self.image_shape, self.class_names, dict(self.info),
         )
 
+    ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
+
+    def realign(self) -> "Dataset":
+        """Replace, in place, any array that is not aligned for its dtype by an aligned copy; return self.
+
+        Dask can deliver a scattered array at an odd address (its network frames pack several
+        buffers). NumPy cannot hand such an array to BLAS, and a matrix product on it falls back to
+        a loop about 40 times slower. A worker receives the data set once and keeps that object,
+        so the copy is made once per worker; aligned arrays (loky's memory maps) are left alone.
+        """
+        for name in self.ARRAYS:
+            array = getattr(self, name)
+            if not array.flags.aligned:
+                setattr(self, name, np.require(array, requirements=["A", "C"]))
+        return self
+
     def __repr__(self) -> str:
         return (
             f"Dataset({self.name!r}, train={self.X_train.shape}, val={self.X_val.shape}, "
