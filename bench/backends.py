@@ -2,7 +2,8 @@
 
 Default: experiments/seed_grid.yaml (16 Fashion-MNIST trials in 8 training runs) with 2 workers
 everywhere. The Dask cluster is `dask scheduler` plus `dask worker` subprocesses on 127.0.0.1,
-started (and timed) before the sweep, as a cluster would already be running; dask-local's time
+started (and timed) before the sweep, as a cluster would already be running, once as `dask worker`
+starts by default and once with MALLOC_MMAP_THRESHOLD_ set (see sweep.dask_pool.worker_warnings); dask-local's time
 includes starting its LocalCluster. Prints each wall time, its ratio to loky's, and whether the
 metrics are bitwise identical to loky's.
 
@@ -21,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from sweep.config import Backend, load_experiment
+from sweep.dask_pool import MMAP_THRESHOLD_ENV
 from sweep.runner import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,11 +53,14 @@ def main():
         tmp = Path(tmp)
         results["loky"] = timed_sweep(experiment, Backend("loky"), tmp / "loky", args.workers)
         results["dask-local"] = timed_sweep(experiment, Backend("dask-local"), tmp / "dask-local", args.workers)
-        started = time.perf_counter()
-        with SubprocessCluster(tmp / "cluster", n_workers=args.workers) as cluster:
-            startup = time.perf_counter() - started
-            results["dask cluster"] = timed_sweep(experiment, Backend("dask", scheduler_file=str(cluster.scheduler_file)),
-                                                  tmp / "dask", args.workers)
+        # `dask worker` as started by default, and with glibc's mmap threshold set (see worker_warnings)
+        variable, value = MMAP_THRESHOLD_ENV.split("=")
+        for name, env in (("dask cluster", {}), ("dask, mmap", {variable: value})):
+            started = time.perf_counter()
+            with SubprocessCluster(tmp / name, n_workers=args.workers, worker_env=env) as cluster:
+                startup = time.perf_counter() - started
+                backend = Backend("dask", scheduler_file=str(cluster.scheduler_file))
+                results[name] = timed_sweep(experiment, backend, tmp / name.replace(" ", "-"), args.workers)
     loky_seconds, loky_metrics = results["loky"]
     print(f"{experiment.name}: {len(loky_metrics)} trials, {args.workers} workers per backend "
           "(wall time: load, train, best-model retrain and test)")
@@ -63,7 +68,8 @@ def main():
         same = metrics.equals(loky_metrics)
         print(f"  {name:13s} {seconds:6.1f} s   {seconds / loky_seconds:4.2f}x loky's time   "
               f"identical metrics: {same}")
-    print(f"  (starting the subprocess cluster took {startup:.1f} s, not counted above)")
+    print(f"  (starting a subprocess cluster took {startup:.1f} s, not counted above; `dask, mmap` workers "
+          f"were started as `{MMAP_THRESHOLD_ENV} dask worker`)")
 
 
 if __name__ == "__main__":

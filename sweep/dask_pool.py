@@ -82,7 +82,7 @@ class DaskPool:
         except BaseException:
             self.shutdown()
             raise
-        self.warnings = version_warnings(self.workers)
+        self.warnings = worker_warnings(self.workers)
         # The client logs tracebacks when it loses the scheduler; the runner reports that in one line.
         logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
         self._executor = self.client.get_executor(pure=False)
@@ -231,25 +231,47 @@ def probe_cluster(client, address: str) -> dict[str, dict]:
     return workers
 
 
-def version_warnings(workers: dict[str, dict]) -> list[str]:
-    """Warnings for workers whose NumPy differs from this machine's (their numbers may differ too)."""
+#: What to put before `dask worker` so that training is not slowed down by the nanny's trim threshold.
+MMAP_THRESHOLD_ENV = "MALLOC_MMAP_THRESHOLD_=33554432"
+
+
+def worker_warnings(workers: dict[str, dict]) -> list[str]:
+    """Warnings about workers: another NumPy (numbers may differ), or a glibc trim threshold set.
+
+    Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536`` in its workers by default. Setting it also
+    freezes glibc's mmap threshold at 128 KiB, so every activation and gradient array of a training
+    step is a fresh ``mmap`` with its pages faulted in again: training ran 40-45% slower than in a
+    plain process here. Setting ``MALLOC_MMAP_THRESHOLD_`` as well (32 MiB, glibc's own ceiling)
+    gives the speed back (``bench/backends.py``).
+    """
     here = process_identity()["numpy"]
+    warnings = []
     others = sorted({identity["numpy"] for identity in workers.values()} - {here})
-    if not others:
-        return []
-    return [f"workers run NumPy {', '.join(others)} and this machine {here}: results may differ in the last "
-            "digits from a local run"]
+    if others:
+        warnings.append(f"workers run NumPy {', '.join(others)} and this machine {here}: results may differ "
+                        "in the last digits from a local run")
+    slowed = sorted(w for w, identity in workers.items()
+                    if identity.get("malloc_trim_threshold") and not identity.get("malloc_mmap_threshold"))
+    if slowed:
+        warnings.append(f"{len(slowed)} of {len(workers)} worker(s) run with Dask's MALLOC_TRIM_THRESHOLD_, "
+                        "which slows NumPy training by about 40%; start them as "
+                        f"`{MMAP_THRESHOLD_ENV} dask worker ...`")
+    return warnings
 
 
 def start_local_cluster(n_workers: int, scratch: Path | None):
     """A ``LocalCluster`` of ``n_workers`` single-threaded processes bound to 127.0.0.1."""
     from distributed import LocalCluster
 
+    import dask
+
     has_dashboard = importlib.util.find_spec("bokeh") is not None  # Dask's dashboard needs bokeh
-    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                        dashboard_address=LOCAL_DASHBOARD if has_dashboard else None,
-                        local_directory=str(scratch) if scratch else None, silence_logs=logging.WARNING,
-                        env=single_thread_env())
+    # No MALLOC_TRIM_THRESHOLD_ in the workers: see worker_warnings.
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                            dashboard_address=LOCAL_DASHBOARD if has_dashboard else None,
+                            local_directory=str(scratch) if scratch else None, silence_logs=logging.WARNING,
+                            env=single_thread_env())
 
 
 def _one_line(exc: BaseException) -> str:

@@ -74,6 +74,8 @@ def test_a_sweep_on_two_dask_workers_matches_loky(whole_cluster, tmp_path):
                         "--no-plots", cwd=tmp_path)
     assert on_dask.returncode == 0, on_dask.stderr
     assert f"dask cluster at {whole_cluster.address}: 2 worker thread(s)" in on_dask.stderr
+    assert "warning: 2 of 2 worker(s) run with Dask's MALLOC_TRIM_THRESHOLD_" in on_dask.stderr
+    assert "start them as `MALLOC_MMAP_THRESHOLD_=33554432 dask worker ...`" in on_dask.stderr
     local = sweep_cli("run", path, "--backend", "loky", "--n-jobs", "2", "--out", "loky", "--quiet", "--no-plots",
                       cwd=tmp_path)
     assert local.returncode == 0, local.stderr
@@ -253,6 +255,8 @@ def test_dask_local_listens_on_127_0_0_1_only_and_cleans_its_scratch_folder(tmp_
             assert page.status == 200
         assert (scratch / "dask-scratch-space").is_dir()
         assert "dask-local cluster at tcp://127.0.0.1:" in pool.describe()
+        assert len(pool.workers) == 2 and pool.warnings == []  # no MALLOC_TRIM_THRESHOLD_ in its workers
+        assert not any(identity["malloc_trim_threshold"] for identity in pool.workers.values())
     finally:
         pool.shutdown()
 
