@@ -48,7 +48,9 @@ METRICS = {"val_acc": "maximize", "best_val_acc": "maximize", "train_acc": "maxi
 GOALS = ("maximize", "minimize")
 BACKENDS = ("loky", "dask", "dask-local")
 #: A Dask scheduler address: an optional protocol, a host (name, IPv4 or [IPv6]) and a port.
-_SCHEDULER_ADDRESS = re.compile(r"^(?:[a-z][a-z0-9+]*://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")
+_SCHEDULER_ADDRESS = re.compile(r"^(?:([a-z][a-z0-9+]*)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+#: Protocols that Dask's `distributed` speaks without extra packages.
+SCHEDULER_PROTOCOLS = ("tcp", "tls", "ws", "wss")
 #: Largest number of trials a plan may have (a typo such as q: 1e-9 would otherwise hang the planner).
 MAX_TRIALS = 1_000_000
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -460,7 +462,15 @@ def _parse_backend(p: _Problems, name, scheduler, scheduler_file) -> Backend:
         raise p.error(("backend",), "dask needs the cluster's scheduler: `scheduler: tcp://HOST:8786` or "
                                     "`scheduler_file: FILE` (--scheduler / --scheduler-file); use dask-local "
                                     "to start a cluster on this machine")
-    if scheduler is not None and not _SCHEDULER_ADDRESS.match(scheduler.strip()):
-        raise p.error(("scheduler",), f"{scheduler!r} is not a scheduler address; expected tcp://HOST:PORT, "
-                                      "e.g. tcp://10.0.0.5:8786")
+    if scheduler is not None:
+        match = _SCHEDULER_ADDRESS.match(scheduler.strip())
+        if not match:
+            raise p.error(("scheduler",), f"{scheduler!r} is not a scheduler address; expected tcp://HOST:PORT, "
+                                          "e.g. tcp://10.0.0.5:8786")
+        protocol, port = match.group(1), int(match.group(2))
+        if protocol and protocol not in SCHEDULER_PROTOCOLS:
+            raise p.error(("scheduler",), f"protocol {protocol}:// is not supported; use one of "
+                                          f"{', '.join(SCHEDULER_PROTOCOLS)}")
+        if not 1 <= port <= 65535:
+            raise p.error(("scheduler",), f"port {port} is out of range (1 to 65535)")
     return Backend(name, scheduler.strip() if scheduler else None, scheduler_file)

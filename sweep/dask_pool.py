@@ -171,6 +171,8 @@ def scheduler_address(backend) -> str:
     if not backend.scheduler_file:
         return backend.scheduler
     path = Path(backend.scheduler_file)
+    if path.is_dir():
+        raise SweepError(f"scheduler file {path} is a folder; give the file `dask scheduler --scheduler-file` wrote")
     if not path.is_file():
         raise SweepError(f"scheduler file {path} not found; `dask scheduler --scheduler-file {path}` writes it")
     try:
@@ -188,7 +190,7 @@ def connect(address: str):
 
     try:
         return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - OSError/TimeoutError mostly; any failure to connect is one line
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SweepError(f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT} s: is `dask "
                          f"scheduler` running there? ({reason})") from None

@@ -121,6 +121,8 @@ dataset: digits
     (BASE + "backend: loky\nscheduler: tcp://10.0.0.5:8786\n", "scheduler: a scheduler is only for backend: dask"),
     (BASE + "scheduler: 10.0.0.5\n", "scheduler: '10.0.0.5' is not a scheduler address; expected tcp://HOST:PORT"),
     (BASE + "scheduler: tcp://h:1\nscheduler_file: s.json\n", "give either scheduler (an address) or"),
+    (BASE + "scheduler: tcp://127.0.0.1:99999\n", "scheduler: port 99999 is out of range (1 to 65535)"),
+    (BASE + "scheduler: ucx://127.0.0.1:8786\n", "scheduler: protocol ucx:// is not supported; use one of tcp"),
     (BASE + "scheduler_file: [a]\n", "scheduler_file: must be a string"),
     (BASE + "name: my run\n", ""),  # duplicate key: the last wins and is then invalid
     ("name: [unclosed\n", "not valid YAML"),
