@@ -2,19 +2,20 @@
 
 What this module makes sure of, because each was seen to go wrong:
 
-- **The data set reaches each worker once.** It is scattered to every worker (``broadcast``) and
-  passed to each task as a top-level future; an array inside a task's arguments would be pickled
-  into every task instead.
+- **The data set reaches each worker once.** It becomes one Dask future (see
+  :meth:`DaskPool.share`) passed to each task as a top-level argument; an array inside a task's
+  arguments would be pickled into every task instead.
 - **A cluster that cannot run our tasks is refused before the first trial.** The scheduler must
   answer within :data:`CONNECT_TIMEOUT`, and a probe run on the scheduler and on every worker must
   import this very version of ``sweep`` (the scheduler unpickles tasks too; without the package a
   task would wait forever). Either failure is a one-line :class:`~sweep.errors.SweepError`.
-- **No wait is unbounded.** Tasks are plain futures polled with a timeout. A worker that dies is
-  retried by Dask; a task that keeps killing workers fails with ``KilledWorker`` after Dask's
-  ``allowed-failures`` and is recorded ``crashed``. When the shared data set is lost with the last
-  worker holding it, Dask cancels every task that needed it: the runner re-runs them one at a time
-  on a freshly scattered copy. A cluster left without workers for :data:`NO_WORKERS_TIMEOUT`, or a
-  lost scheduler, ends the sweep with an error (finished trials stay on disk for ``--resume``).
+- **No wait is unbounded.** Tasks are Dask futures whose states are polled, and fetching a
+  result has a timeout (Dask's ``concurrent.futures`` adapter was seen to leave a future
+  unresolved forever when Dask cancelled its task). A worker that dies is retried by Dask; a task
+  that keeps killing workers fails with ``KilledWorker`` after Dask's ``allowed-failures`` and is
+  recorded ``crashed``. A task Dask loses otherwise (a result that died with its worker) is
+  submitted again, up to a limit. A cluster left without workers for :data:`NO_WORKERS_TIMEOUT`,
+  or a lost scheduler, ends the sweep with an error (finished trials stay on disk for ``--resume``).
 - **Ctrl-C cancels this sweep's futures and leaves an existing cluster running.**
 - Whatever the project starts (``dask-local``) listens on 127.0.0.1 only, dashboard included, and
   its workers keep their files in the run's scratch folder.
@@ -27,6 +28,7 @@ import importlib.util
 import json
 import logging
 import time
+import warnings
 from pathlib import Path
 
 from .errors import SweepError
@@ -41,10 +43,22 @@ WORKERS_TIMEOUT = 30
 PROBE_TIMEOUT = 30
 #: Seconds the cluster may have no worker at all in the middle of a sweep before it is given up.
 NO_WORKERS_TIMEOUT = 120
-#: Seconds to scatter the data set to the workers.
-SCATTER_TIMEOUT = 300
+#: Seconds to fetch a finished task's result from its worker.
+RESULT_TIMEOUT = 120
+#: States of a Dask future that will not change any more.
+_SETTLED = ("finished", "error", "cancelled")
+_STATE_POLL_SECONDS = 0.02
 #: Where dask-local serves its dashboard (Dask moves to a free port if this one is taken).
 LOCAL_DASHBOARD = "127.0.0.1:8787"
+
+
+def _hold(data):
+    """The task whose result is the data set on a worker (see :meth:`DaskPool.share`)."""
+    return data
+
+
+class ResultLost(Exception):
+    """A task finished, but its result could not be fetched from its worker."""
 
 
 def _dask_modules():
@@ -67,6 +81,10 @@ def check_cluster(backend) -> None:
 class DaskPool:
     """Tasks as futures on a Dask cluster, behind the runner's pool interface (see :mod:`sweep.executors`)."""
 
+    #: Dask finds the task that kills its workers itself (``KilledWorker``), so a task it lost
+    #: otherwise is simply submitted again, alongside the others.
+    finds_culprits = True
+
     def __init__(self, backend, n_jobs: int, scratch: Path | None = None):
         _dask_modules()
         self._cluster = None
@@ -85,8 +103,7 @@ class DaskPool:
         self.warnings = worker_warnings(self.workers)
         # The client logs tracebacks when it loses the scheduler; the runner reports that in one line.
         logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
-        self._executor = self.client.get_executor(pure=False)
-        self._in_flight: set[cf.Future] = set()
+        self._in_flight: set = set()  # distributed.Future
         self._workerless_since: float | None = None
 
     def describe(self) -> str:
@@ -113,45 +130,65 @@ class DaskPool:
         return 2 * threads
 
     def share(self, data):
-        """The data set as a future held by every worker, to pass to tasks as a top-level argument."""
-        try:
-            return self.client.scatter(data, broadcast=True, hash=False, timeout=SCATTER_TIMEOUT)
-        except TimeoutError:
-            raise SweepError(f"could not send the data set to the workers of {self.address} within "
-                             f"{SCATTER_TIMEOUT} s") from None
+        """The data set as a future, to pass to tasks as a top-level argument.
 
-    def submit(self, fn, *args) -> cf.Future:
-        future = self._executor.submit(fn, *args)
+        It is a task that returns the data set, not scattered data: Dask keeps a task's inputs and
+        can compute it again when the last worker holding its result dies, whereas scattered data
+        is then lost and Dask cancels every task that needs it (seen with one worker, and with two
+        when a trial kills both). The data set goes to the scheduler once and from there to one
+        worker; each other worker fetches it once, from a peer, with its first task.
+        """
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sending large graph")  # sent once, on purpose
+            return self.client.submit(_hold, data, pure=False)
+
+    def submit(self, fn, *args):
+        """``fn(*args)`` as a Dask future (``pure=False``: a task run again is not a cached result)."""
+        future = self.client.submit(fn, *args, pure=False)
         self._in_flight.add(future)
         return future
 
     def wait(self, futures, timeout: float | None = None):
-        done, not_done = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
-        self._in_flight.difference_update(done)
-        return done, not_done
+        """The futures that finished, failed or were cancelled (at least one, unless ``timeout`` ran out).
+
+        Polls the futures' states rather than waiting through Dask's executor adapter, which can
+        leave its future unresolved forever when Dask cancels the task it wraps.
+        """
+        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+        while True:
+            done = {f for f in futures if f.status in _SETTLED}
+            if done or time.monotonic() >= deadline:
+                self._in_flight.difference_update(done)
+                return done, set(futures) - done
+            time.sleep(_STATE_POLL_SECONDS)
+
+    def result(self, future):
+        """The task's result; raises what the task raised, or why Dask could not deliver it."""
+        try:
+            return future.result(timeout=RESULT_TIMEOUT)
+        except TimeoutError:
+            raise ResultLost(f"the result did not arrive within {RESULT_TIMEOUT} s") from None
 
     def classify(self, exc: BaseException) -> str:
         from distributed import KilledWorker
 
         if isinstance(exc, KilledWorker):
             return KILLED_ITS_WORKER  # Dask retried it on allowed-failures + 1 workers, and each died
-        if isinstance(exc, cf.CancelledError):
+        if isinstance(exc, (cf.CancelledError, ResultLost)):
             if self.client.status != "running":
                 raise SweepError(f"lost the connection to the Dask scheduler at {self.address}; finished trials "
                                  "are saved: resume with --resume") from None
-            return LOST  # the shared data set died with the last worker holding it
+            return LOST  # e.g. a finished result died with its worker before it reached us: run it again
         return RAISED
 
     def restart(self) -> None:
-        """Cancel what is still in flight; the runner scatters the data set again before resubmitting."""
-        self._cancel_in_flight()
+        pass  # a lost task does not break the cluster; Dask replaces dead workers itself
 
     def _cancel_in_flight(self) -> None:
-        pending = [f for f in self._in_flight if not f.done()]
+        pending = [f for f in self._in_flight if f.status not in _SETTLED]
         self._in_flight.clear()
         if pending and self.client is not None and self.client.status == "running":
-            for future in pending:
-                future.cancel()
+            self.client.cancel(pending)
 
     def shutdown(self, kill: bool = False) -> None:
         """Cancel this sweep's futures and disconnect; a cluster started here is stopped too."""

@@ -3,7 +3,7 @@
 Every pool gives the runner the same small interface:
 
 - ``share(data)`` once per data set, ``submit(fn, task, shared)`` per task, ``wait(futures)`` for
-  whichever finish first;
+  whichever finish first, ``result(future)`` for each of those;
 - ``slots()``: how many tasks it can run at once right now;
 - ``classify(exc)`` for a task whose future raised: :data:`RAISED`, :data:`KILLED_ITS_WORKER` or
   :data:`LOST`;
@@ -28,8 +28,9 @@ from joblib.externals.loky.process_executor import BrokenProcessPool, Terminated
 RAISED = "raised"
 #: The task killed the worker running it, as the pool knows for sure (its trials are ``crashed``).
 KILLED_ITS_WORKER = "killed its worker"
-#: The task was lost with a worker or with the shared data, together with whatever else was in
-#: flight; the runner re-runs such tasks one at a time to find the one that kills workers.
+#: The task was lost without the pool knowing why. If the pool ``finds_culprits`` (Dask), it is
+#: submitted again; otherwise (loky) whatever else was in flight was lost with it, and the runner
+#: re-runs those tasks one at a time to find the one that kills workers.
 LOST = "lost"
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
@@ -47,6 +48,9 @@ def _ignore_sigint() -> None:
 
 class LokyPool:
     """``n_jobs`` loky worker processes with joblib's memory-mapping of large arrays."""
+
+    #: A dead loky worker takes the whole pool down: the runner finds the culprit itself.
+    finds_culprits = False
 
     def __init__(self, n_jobs: int, threads_per_worker: int = 1, temp_folder: Path | None = None):
         self.n_jobs = n_jobs
@@ -67,6 +71,10 @@ class LokyPool:
     def wait(self, futures, timeout: float | None = None):
         """The futures that finished (at least one, unless ``timeout`` ran out) and the others."""
         return cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+
+    def result(self, future):
+        """The task's result, or the exception it (or its dead worker) raised."""
+        return future.result()
 
     def restart(self) -> None:
         """A fresh set of workers (after a crash the old executor is broken: shut it down first)."""

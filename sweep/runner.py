@@ -4,7 +4,7 @@
 
 The data set is loaded once, here in the parent, and shared with the pool once. At most one task
 per worker slot is in flight, so the runner always knows which tasks a dying worker may have taken
-with it: when the pool cannot tell which one killed it (loky, or Dask losing the shared data), those
+with it: when the pool cannot tell which one killed it (loky; Dask can, and retries on its own), those
 are re-run one at a time, and the one that kills its worker again is recorded as ``crashed`` while
 the others get their real results. Ctrl-C or SIGTERM stops dispatching, kills the
 workers and leaves every finished trial on disk for ``--resume``.
@@ -17,7 +17,7 @@ import shutil
 import signal
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +37,8 @@ _POLL_SECONDS = 0.5
 #: Folder of the run for the pool's files while the sweep runs (loky's memory-mapped data set,
 #: dask-local's worker folders); deleted at the end.
 SCRATCH_DIR = ".scratch"
+#: Times a task may be lost (without being the one that kills workers) before it is recorded crashed.
+_MAX_LOSSES = 3
 #: Pool restarts in a row with no task finishing before the runner gives up.
 _MAX_RESTARTS_WITHOUT_PROGRESS = 3
 
@@ -164,12 +166,12 @@ def sigterm_as_interrupt():
 
 
 class WorkerDied(Exception):
-    """What a ``crashed`` trial records when the pool only said its task was cancelled."""
+    """What a ``crashed`` trial records when the pool could not say more than that it lost the task."""
 
 
 def _crash_error(exc: BaseException) -> BaseException:
-    if isinstance(exc, CancelledError):  # Dask: the data set was lost with the worker running the task
-        return WorkerDied("the worker running it died (and the data set it held was lost with it)")
+    if isinstance(exc, CancelledError):
+        return WorkerDied(f"the worker running it died ({type(exc).__name__}: {exc})")
     return exc
 
 
@@ -179,6 +181,7 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
     queue: deque[TaskSpec] = deque(tasks)
     suspects: deque[TaskSpec] = deque()  # in flight when tasks were lost: re-run alone to find the culprit
     running: dict = {}  # future -> (task, run alone?)
+    losses: Counter = Counter()  # task_id -> times a pool that finds culprits lost it
     trial_count = 0
     metric = experiment.metric.name
 
@@ -233,16 +236,29 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
             for future in done:
                 task, alone = running.pop(future)
                 try:
-                    results = future.result()
+                    results = pool.result(future)
                 except Exception as exc:  # noqa: BLE001 - the task raised, or its worker (or data) died
                     kind = pool.classify(exc)
                     if kind == RAISED:
                         record(task, [failed_result(t, exc) for t in task.trials])
-                    elif kind == KILLED_ITS_WORKER or alone:
+                    elif alone:
                         record(task, [failed_result(t, _crash_error(exc), CRASHED) for t in task.trials])
+                    elif kind == KILLED_ITS_WORKER:
+                        # Dask blames every task that sat on the workers that died; the one that
+                        # killed them does it again alone.
+                        progress.message("Dask gave up on a task whose workers kept dying; running it alone "
+                                         "to see whether it is the one that kills them")
+                        suspects.append(task)
+                    elif pool.finds_culprits:  # lost for another reason: run it again, a few times at most
+                        losses[task.task_id] += 1
+                        if losses[task.task_id] > _MAX_LOSSES:
+                            record(task, [failed_result(t, WorkerDied(f"lost {_MAX_LOSSES + 1} times ({exc})"),
+                                                        CRASHED) for t in task.trials])
+                        else:
+                            queue.appendleft(task)
                     else:
                         lost.append(task)
-                    pool_broken = pool_broken or kind == LOST
+                        pool_broken = True
                 else:
                     record(task, results)
             if pool_broken:
@@ -250,8 +266,7 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
                 if broken_in_a_row > _MAX_RESTARTS_WITHOUT_PROGRESS:
                     raise SweepError("worker processes keep dying before they run any trial; see the messages "
                                      "above (memory, or a broken installation?)")
-                # Whatever else is in flight went down too (a dead loky worker breaks the whole pool;
-                # a lost data set cancels every task that needed it).
+                # Whatever else is in flight went down too (a dead loky worker breaks the whole pool).
                 lost.extend(task for task, _ in running.values())
                 running.clear()
                 if lost:
