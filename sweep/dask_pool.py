@@ -106,9 +106,19 @@ class DaskPool:
         self._in_flight: set = set()  # distributed.Future
         self._workerless_since: float | None = None
 
+    def _threads(self) -> int:
+        """Worker threads in the cluster now; SweepError once the scheduler is gone."""
+        try:
+            if self.client.status == "running":
+                return sum(self.client.nthreads().values())
+        except (OSError, AttributeError):  # the scheduler went away during the call
+            pass
+        raise SweepError(f"lost the connection to the Dask scheduler at {self.address}; finished trials are "
+                         "saved: resume with --resume")
+
     def describe(self) -> str:
         kind = "dask-local cluster" if self._cluster is not None else "dask cluster"
-        threads = sum(self.client.nthreads().values())
+        threads = self._threads()
         return f"{kind} at {self.address}: {threads} worker thread(s); dashboard {self.client.dashboard_link}"
 
     def slots(self) -> int:
@@ -118,8 +128,11 @@ class DaskPool:
         round trip to the client. It also keeps the data set wanted on every worker: Dask's active
         memory manager drops replicas that fewer tasks wait for than there are copies, and the
         worker would then fetch the data set again.
+
+        Called on every pass of the runner's loop, it is also the liveness check: SweepError when
+        the scheduler is gone or the cluster has had no worker for :data:`NO_WORKERS_TIMEOUT`.
         """
-        threads = sum(self.client.nthreads().values())
+        threads = self._threads()
         if threads:
             self._workerless_since = None
         elif self._workerless_since is None:
@@ -184,22 +197,22 @@ class DaskPool:
     def restart(self) -> None:
         pass  # a lost task does not break the cluster; Dask replaces dead workers itself
 
-    def _cancel_in_flight(self) -> None:
-        pending = [f for f in self._in_flight if f.status not in _SETTLED]
-        self._in_flight.clear()
-        if pending and self.client is not None and self.client.status == "running":
-            self.client.cancel(pending)
-
     def shutdown(self, kill: bool = False) -> None:
-        """Cancel this sweep's futures and disconnect; a cluster started here is stopped too."""
-        if self.client is not None:
-            if hasattr(self, "_in_flight"):
-                self._cancel_in_flight()
-            self.client.close(timeout=CONNECT_TIMEOUT)
-            self.client = None
-        if self._cluster is not None:
-            self._cluster.close(timeout=CONNECT_TIMEOUT)
-            self._cluster = None
+        """Cancel this sweep's futures and disconnect; a cluster started here is stopped too.
+
+        Each step runs even when the one before failed (a second Ctrl-C, a close timeout)."""
+        client, cluster, self.client, self._cluster = self.client, self._cluster, None, None
+        try:
+            if client is not None:
+                try:
+                    pending = [f for f in getattr(self, "_in_flight", ()) if f.status not in _SETTLED]
+                    if pending and client.status == "running":
+                        client.cancel(pending)
+                finally:
+                    client.close(timeout=CONNECT_TIMEOUT)
+        finally:
+            if cluster is not None:
+                cluster.close(timeout=CONNECT_TIMEOUT)
 
 
 def scheduler_address(backend) -> str:
@@ -248,6 +261,8 @@ def probe_cluster(client, address: str) -> dict[str, dict]:
     except TimeoutError:
         raise SweepError(f"the Dask scheduler at {address} did not answer the probe within {PROBE_TIMEOUT} s") \
             from None
+    except OSError as exc:
+        raise SweepError(f"lost the Dask scheduler at {address} during the probe ({_one_line(exc)})") from None
     except Exception as exc:  # noqa: BLE001 - whatever the scheduler raised when it unpickled the probe
         raise SweepError(f"the Dask scheduler at {address} cannot import sweep ({_one_line(exc)}); {install}") \
             from None
@@ -258,6 +273,8 @@ def probe_cluster(client, address: str) -> dict[str, dict]:
         workers = client.run(process_identity, on_error="return", callback_timeout=PROBE_TIMEOUT)
     except TimeoutError:
         raise SweepError(f"the workers of {address} did not answer the probe within {PROBE_TIMEOUT} s") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. the scheduler went away
+        raise SweepError(f"the probe of the workers of {address} failed ({_one_line(exc)})") from None
     problems = []
     for worker, identity in sorted(workers.items()):
         if isinstance(identity, BaseException):
@@ -306,11 +323,15 @@ def start_local_cluster(n_workers: int, scratch: Path | None):
 
     has_dashboard = importlib.util.find_spec("bokeh") is not None  # Dask's dashboard needs bokeh
     # No MALLOC_TRIM_THRESHOLD_ in the workers: see worker_warnings.
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                            dashboard_address=LOCAL_DASHBOARD if has_dashboard else None,
-                            local_directory=str(scratch) if scratch else None, silence_logs=logging.WARNING,
-                            env=single_thread_env())
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+            return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                dashboard_address=LOCAL_DASHBOARD if has_dashboard else None,
+                                local_directory=str(scratch) if scratch else None, silence_logs=logging.WARNING,
+                                env=single_thread_env())
+    except Exception as exc:  # noqa: BLE001 - e.g. workers that fail to start (a script without a __main__ guard)
+        raise SweepError(f"could not start the dask-local cluster ({_one_line(exc)}); see the messages above") \
+            from None
 
 
 def _one_line(exc: BaseException) -> str:

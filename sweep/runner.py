@@ -220,11 +220,11 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
 
         while queue or suspects or running:
             pool_broken = False
+            slots = pool.slots()  # also checks that the pool is alive
             if suspects:
                 if not running:
                     pool_broken = not submit(suspects.popleft(), alone=True)
             else:
-                slots = pool.slots()
                 while queue and len(running) < slots and not pool_broken:
                     pool_broken = not submit(queue.popleft(), alone=False)
             if running:
@@ -233,12 +233,17 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
                 done = set()
                 time.sleep(_POLL_SECONDS)
             lost = []
+            fatal = None  # raised once every other finished task is recorded
             for future in done:
                 task, alone = running.pop(future)
                 try:
                     results = pool.result(future)
                 except Exception as exc:  # noqa: BLE001 - the task raised, or its worker (or data) died
-                    kind = pool.classify(exc)
+                    try:
+                        kind = pool.classify(exc)
+                    except SweepError as error:  # e.g. the scheduler is gone
+                        fatal = fatal or error
+                        continue
                     if kind == RAISED:
                         record(task, [failed_result(t, exc) for t in task.trials])
                     elif alone:
@@ -261,6 +266,8 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
                         pool_broken = True
                 else:
                     record(task, results)
+            if fatal:
+                raise fatal
             if pool_broken:
                 broken_in_a_row = 0 if done else broken_in_a_row + 1
                 if broken_in_a_row > _MAX_RESTARTS_WITHOUT_PROGRESS:

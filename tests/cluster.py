@@ -77,7 +77,8 @@ class SubprocessCluster:
                          "--nthreads", "1", "--dashboard-address", "127.0.0.1:0", "--name", f"w{i}",
                          "--local-directory", str(self.folder / f"w{i}")],
                         f"worker{i}", self.worker_pythonpath, self.worker_env)
-        self.wait_for_workers(self.n_workers)
+        if self.n_workers:
+            self.wait_for_workers(self.n_workers)
 
     def _address_written(self) -> bool:
         try:

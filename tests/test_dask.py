@@ -183,7 +183,7 @@ def test_a_scheduler_address_where_nothing_listens_is_a_one_line_error(tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith(f"sweep: error: cannot reach the Dask scheduler at {address} within 5 s")
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").rglob("trials.csv"))
+    assert not (tmp_path / "results").exists(), "the scheduler is checked before a run folder is made"
 
 
 def test_a_missing_scheduler_file_is_a_one_line_error(tmp_path):
@@ -220,7 +220,7 @@ def test_workers_without_this_version_of_sweep_are_refused_before_any_trial(tmp_
         result = sweep_cli("run", path, "--scheduler", old.address, cwd=tmp_path, timeout=90)
     assert result.returncode == 2, result.stderr
     assert "has sweep 0.0.1+was-" in result.stderr and "install this package (sweep " in result.stderr
-    assert not any((tmp_path / "results").rglob("trials.csv")), "nothing ran"
+    assert not (tmp_path / "results").exists(), "nothing ran, no run folder was made"
 
 
 def test_a_scheduler_without_sweep_is_refused(tmp_path):
@@ -282,3 +282,42 @@ def test_dask_local_survives_a_trial_that_kills_its_workers(tmp_path, workers):
     assert outcome.counts == {"ok": 3, "crashed": 1}
     error = trials.loc[trials["status"] == "crashed", "error"].iloc[0]
     assert "worker running it died" in error or "KilledWorker" in error
+
+
+def test_a_scheduler_without_workers_is_refused_before_any_trial(tmp_path, monkeypatch):
+    import sweep.dask_pool
+    from sweep.errors import SweepError
+
+    monkeypatch.setattr(sweep.dask_pool, "WORKERS_TIMEOUT", 2)
+    with SubprocessCluster(tmp_path / "empty", n_workers=0) as empty:
+        with pytest.raises(SweepError, match=r"has no workers \(waited 2 s\); start some with `dask worker tcp://"):
+            run_sweep(parse_experiment({**QUICK, "scheduler": empty.address}), run_dir=tmp_path / "run", quiet=True)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_cluster_left_without_workers_ends_the_sweep_and_keeps_what_finished(tmp_path, monkeypatch):
+    import threading
+
+    import sweep.dask_pool
+    from sweep.errors import SweepError
+
+    monkeypatch.setattr(sweep.dask_pool, "NO_WORKERS_TIMEOUT", 3)
+    with SubprocessCluster(tmp_path / "c", n_workers=1) as cluster:
+        worker = cluster.processes[1]  # `dask worker` and its nanny: killed together, nothing restarts it
+
+        def kill_after_the_first_result():
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                trials = tmp_path / "run" / "trials.csv"
+                if trials.exists() and len(trials.read_text().splitlines()) > 1:
+                    os.killpg(worker.pid, signal.SIGKILL)
+                    return
+                time.sleep(0.05)
+
+        killer = threading.Thread(target=kill_after_the_first_result, daemon=True)
+        killer.start()
+        with pytest.raises(SweepError, match="has had no workers for 3 s; finished trials are saved"):
+            run_sweep(parse_experiment({**SLOW, "scheduler": cluster.address}), run_dir=tmp_path / "run", quiet=True)
+        killer.join(timeout=5)
+    kept = pd.read_csv(tmp_path / "run" / "trials.csv")
+    assert 1 <= len(kept) < 8 and (kept["status"] == "ok").all()
