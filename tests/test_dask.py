@@ -271,8 +271,8 @@ def test_dask_local_gives_the_numbers_of_loky_and_leaves_no_scratch_folder(tmp_p
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_dask_local_survives_a_trial_that_kills_its_workers(tmp_path, workers):
-    """With one worker, the scattered data set dies with it: Dask cancels every task that needed
-    it, and the runner scatters it again and re-runs them one at a time."""
+    """With one worker, the data set dies with it: Dask computes it again for the tasks that need it.
+    Dask gives up on every task that sat on the dying workers; only the culprit crashes again alone."""
     doc = {**QUICK, "backend": "dask-local",
            "parameters": {"hidden_size": {"values": [16, faults.CRASH_HIDDEN_SIZE, 24, 32]}, "epochs": {"values": [1]}}}
     outcome = run_sweep(parse_experiment(doc), run_dir=tmp_path / "run", n_jobs=workers, quiet=True,
