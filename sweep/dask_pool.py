@@ -113,8 +113,7 @@ class DaskPool:
                 return sum(self.client.nthreads().values())
         except (OSError, AttributeError):  # the scheduler went away during the call
             pass
-        raise SweepError(f"lost the connection to the Dask scheduler at {self.address}; finished trials are "
-                         "saved: resume with --resume")
+        raise _scheduler_lost(self.address)
 
     def describe(self) -> str:
         kind = "dask-local cluster" if self._cluster is not None else "dask cluster"
@@ -189,8 +188,7 @@ class DaskPool:
             return KILLED_ITS_WORKER  # Dask retried it on allowed-failures + 1 workers, and each died
         if isinstance(exc, (cf.CancelledError, ResultLost)):
             if self.client.status != "running":
-                raise SweepError(f"lost the connection to the Dask scheduler at {self.address}; finished trials "
-                                 "are saved: resume with --resume") from None
+                raise _scheduler_lost(self.address) from None
             return LOST  # e.g. a finished result died with its worker before it reached us: run it again
         return RAISED
 
@@ -241,9 +239,8 @@ def connect(address: str):
     try:
         return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - OSError/TimeoutError mostly; any failure to connect is one line
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SweepError(f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT} s: is `dask "
-                         f"scheduler` running there? ({reason})") from None
+                         f"scheduler` running there? ({_one_line(exc)})") from None
 
 
 def probe_cluster(client, address: str) -> dict[str, dict]:
@@ -332,6 +329,11 @@ def start_local_cluster(n_workers: int, scratch: Path | None):
     except Exception as exc:  # noqa: BLE001 - e.g. workers that fail to start (a script without a __main__ guard)
         raise SweepError(f"could not start the dask-local cluster ({_one_line(exc)}); see the messages above") \
             from None
+
+
+def _scheduler_lost(address: str) -> SweepError:
+    return SweepError(f"lost the connection to the Dask scheduler at {address}; finished trials are saved: "
+                      "resume with --resume")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -7,7 +7,8 @@ Every pool gives the runner the same small interface:
 - ``slots()``: how many tasks it can run at once right now;
 - ``classify(exc)`` for a task whose future raised: :data:`RAISED`, :data:`KILLED_ITS_WORKER` or
   :data:`LOST`;
-- ``restart()`` after tasks were lost, ``describe()`` for the progress line, ``shutdown()``.
+- ``restart()`` after tasks were lost, ``describe()`` for the progress line, ``warnings``,
+  ``shutdown()``.
 
 :class:`LokyPool` uses joblib's memory-mapping executor: the large arrays of the data set are
 dumped once to a folder and every task receives them as read-only ``np.memmap`` views (joblib
@@ -51,6 +52,7 @@ class LokyPool:
 
     #: A dead loky worker takes the whole pool down: the runner finds the culprit itself.
     finds_culprits = False
+    warnings: tuple[str, ...] = ()
 
     def __init__(self, n_jobs: int, threads_per_worker: int = 1, temp_folder: Path | None = None):
         self.n_jobs = n_jobs

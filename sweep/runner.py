@@ -2,9 +2,9 @@
 
     experiment -> plan_trials -> group_tasks -> pool (loky | dask) -> RunStore.append -> best model
 
-The data set is loaded once, here in the parent, and shared with the pool once. At most one task
-per worker slot is in flight, so the runner always knows which tasks a dying worker may have taken
-with it: when the pool cannot tell which one killed it (loky; Dask can, and retries on its own), those
+The data set is loaded once, here in the parent, and shared with the pool once. At most
+``pool.slots()`` tasks are in flight, so the runner always knows which tasks a dying worker may have
+taken with it: when the pool cannot tell which one killed it (loky; Dask can, and retries on its own), those
 are re-run one at a time, and the one that kills its worker again is recorded as ``crashed`` while
 the others get their real results. Ctrl-C or SIGTERM stops dispatching, kills the
 workers and leaves every finished trial on disk for ``--resume``.
@@ -199,7 +199,7 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
         shutil.rmtree(scratch, ignore_errors=True)  # left by a run that was killed
         pool = open_pool(experiment.backend, n_jobs, scratch)
         progress.message(pool.describe())
-        for warning in getattr(pool, "warnings", ()):
+        for warning in pool.warnings:
             progress.message(f"warning: {warning}")
         shared = {}  # dtype -> the data set as the pool shares it
         broken_in_a_row = 0

@@ -76,8 +76,8 @@ class Dataset:
     def realign(self) -> "Dataset":
         """Replace, in place, any array that is not aligned for its dtype by an aligned copy; return self.
 
-        Dask can deliver a scattered array at an odd address (its network frames pack several
-        buffers). NumPy cannot hand such an array to BLAS, and a matrix product on it falls back to
+        Dask can deliver an array it sent over the network at an odd address (its frames pack
+        several buffers). NumPy cannot hand such an array to BLAS, and a matrix product on it falls back to
         a loop about 40 times slower. A worker receives the data set once and keeps that object,
         so the copy is made once per worker; aligned arrays (loky's memory maps) are left alone.
         """
