@@ -90,17 +90,19 @@ def _backend_options(args) -> list[tuple[str, object, str]]:
     """The experiment keys that --backend, --scheduler and --scheduler-file set (they win over the file)."""
     backend, scheduler, scheduler_file = (getattr(args, name, None) for name in
                                           ("backend", "scheduler", "scheduler_file"))
-    if scheduler and scheduler_file:
+    if scheduler is not None and scheduler_file is not None:
         raise SweepError("--scheduler and --scheduler-file both name a scheduler; give one")
+    given = scheduler is not None or scheduler_file is not None  # even empty: the check below says so
     options = []
-    if scheduler or scheduler_file:  # replaces the file's scheduler, whichever way the file gave it
-        label = f"--scheduler {scheduler}" if scheduler else f"--scheduler-file {scheduler_file}"
+    if given:  # replaces the file's scheduler, whichever way the file gave it
+        label = (f"--scheduler {shlex.quote(scheduler)}" if scheduler is not None
+                 else f"--scheduler-file {shlex.quote(scheduler_file)}")
         options += [("scheduler", scheduler, label), ("scheduler_file", scheduler_file, label)]
         if backend is None:
             options.append(("backend", "dask", label))
     if backend is not None:
         options.append(("backend", backend, f"--backend {backend}"))
-        if backend != "dask" and not (scheduler or scheduler_file):  # the file's scheduler does not apply
+        if backend != "dask" and not given:  # the file's scheduler does not apply
             options += [("scheduler", None, f"--backend {backend}"), ("scheduler_file", None, f"--backend {backend}")]
     return options
 

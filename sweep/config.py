@@ -447,7 +447,7 @@ def _parse_backend(p: _Problems, name, scheduler, scheduler_file) -> Backend:
     """``backend``, ``scheduler`` and ``scheduler_file``: a scheduler alone means ``backend: dask``."""
     for key, value in (("scheduler", scheduler), ("scheduler_file", scheduler_file)):
         if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise p.error((key,), f"must be a string, got {value!r}")
+            raise p.error((key,), f"must be a non-empty string, got {value!r}")
     if scheduler is not None and scheduler_file is not None:
         raise p.error(("scheduler_file",), "give either scheduler (an address) or scheduler_file, not both")
     if name is None:

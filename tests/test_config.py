@@ -123,7 +123,7 @@ dataset: digits
     (BASE + "scheduler: tcp://h:1\nscheduler_file: s.json\n", "give either scheduler (an address) or"),
     (BASE + "scheduler: tcp://127.0.0.1:99999\n", "scheduler: port 99999 is out of range (1 to 65535)"),
     (BASE + "scheduler: ucx://127.0.0.1:8786\n", "scheduler: protocol ucx:// is not supported; use one of tcp"),
-    (BASE + "scheduler_file: [a]\n", "scheduler_file: must be a string"),
+    (BASE + "scheduler_file: [a]\n", "scheduler_file: must be a non-empty string, got ['a']"),
     (BASE + "name: my run\n", ""),  # duplicate key: the last wins and is then invalid
     ("name: [unclosed\n", "not valid YAML"),
     (BASE + "metric: {name: [1]}\n", "metric.name: [1] is not a metric"),
@@ -225,6 +225,9 @@ def test_cli_backend_options(tmp_path):
     assert both.returncode == 2 and "give one" in both.stderr
     bad = sweep_cli("run", "exp.yaml", "--backend", "dask", "--scheduler", "h", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.startswith("sweep: error: --scheduler h: scheduler: 'h' is not")
+    empty = sweep_cli("run", "exp.yaml", "--scheduler", "", cwd=tmp_path)  # e.g. an unset shell variable
+    assert empty.returncode == 2 and empty.stderr.strip() == (
+        "sweep: error: --scheduler '': scheduler: must be a non-empty string, got ''")
     choice = sweep_cli("run", "exp.yaml", "--backend", "spark", cwd=tmp_path)
     assert choice.returncode == 2 and "invalid choice: 'spark'" in choice.stderr
     (tmp_path / "dask.yaml").write_text(BASE + "backend: dask\n")
