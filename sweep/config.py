@@ -19,8 +19,10 @@ Every problem raises :class:`~sweep.errors.ConfigError` with one line:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -29,7 +31,7 @@ import yaml
 
 from . import yamlio
 from .errors import ConfigError, did_you_mean
-from .params import DEFAULTS, PARAMETERS
+from .params import DEFAULTS, PARAMETERS, SYNONYMS
 from .space import Distribution, SpaceError, grid_size, parse_distribution
 
 TOP_LEVEL_KEYS = ("name", "description", "dataset", "method", "metric", "parameters", "run_cap", "seed",
@@ -37,8 +39,9 @@ TOP_LEVEL_KEYS = ("name", "description", "dataset", "method", "metric", "paramet
 #: W&B keys that only make sense to W&B's agent: read, ignored, warned about.
 WANDB_IGNORED_KEYS = ("program", "command", "entity", "project")
 #: W&B features this runner does not have yet: refused.
-UNSUPPORTED = {"early_terminate": "early_terminate (early stopping of trials) is not supported yet",
-               "bayes": "method: bayes is not supported yet; use grid or random"}
+#: (Messages follow the key path, as in ``exp.yaml:3: method: bayes is not supported yet``.)
+UNSUPPORTED = {"early_terminate": "early stopping of trials (hyperband) is not supported yet",
+               "bayes": "bayes is not supported yet; use grid or random"}
 #: Written by the runner into a run folder's experiment.yaml; read back and ignored.
 INFORMATIONAL_KEYS = ("provenance",)
 METHODS = ("grid", "random")
@@ -53,7 +56,11 @@ _SCHEDULER_ADDRESS = re.compile(r"^(?:([a-z][a-z0-9+]*)://)?(?:\[[0-9A-Fa-f:.]+\
 SCHEDULER_PROTOCOLS = ("tcp", "tls", "ws", "wss")
 #: Largest number of trials a plan may have (a typo such as q: 1e-9 would otherwise hang the planner).
 MAX_TRIALS = 1_000_000
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+#: Longest experiment name (W&B display names may hold spaces; the run folder uses a slug of the name).
+MAX_NAME_LENGTH = 100
+#: W&B's `metric.impute`: how failed runs count. This runner ranks failed and crashed trials below
+#: every finished one, which is W&B's default, `worst`.
+IMPUTE = ("worst",)
 
 
 @dataclass(frozen=True)
@@ -129,8 +136,27 @@ class Experiment:
             "repeats": self.repeats, "n_jobs": self.n_jobs, **self.backend.to_dict(),
         }
 
+    @property
+    def folder_name(self) -> str:
+        """The name as a folder name: see :func:`folder_name`."""
+        return folder_name(self.name)
+
     def resolved_n_jobs(self) -> int:
         return cpu_count() if self.n_jobs == -1 else self.n_jobs
+
+
+def folder_name(name: str) -> str:
+    """A safe folder name for an experiment name: runs of other characters than letters, digits,
+    ``.``, ``_`` and ``-`` become one ``-`` (``"My sweep #2"`` -> ``My-sweep-2``).
+
+    Two names with the same slug share ``results/SLUG/``; each run records its experiment's real
+    name, and resuming picks the runs of that name only.
+    """
+    import unicodedata
+
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_name).strip("-.")
+    return slug or "experiment-" + hashlib.blake2b(name.encode(), digest_size=4).hexdigest()
 
 
 def cpu_count() -> int:
@@ -152,17 +178,10 @@ def load_experiment(path, overrides: Iterable[str] = (),
     Errors about an overridden key name the ``--set`` item or the option instead of a line.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: experiment file not found")
-    try:
-        raw, text = yamlio.read(path)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the experiment file: {exc}") from None
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not an experiment file")
+    document = yamlio.load_file(path, "experiment file")
+    raw = document.data
     if raw is None:
         raise ConfigError(f"{path}: the experiment file is empty")
     if not isinstance(raw, dict):
@@ -176,7 +195,7 @@ def load_experiment(path, overrides: Iterable[str] = (),
         else:
             raw[key] = value
         sources[(key,)] = label
-    return parse_experiment(raw, source=str(path), lines=yamlio.key_lines(text), default_name=path.stem,
+    return parse_experiment(raw, source=str(path), lines=document.lines, default_name=path.stem,
                             overridden=sources)
 
 
@@ -199,8 +218,8 @@ def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set",
             raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set n_jobs=2")
         try:
             value = yamlio.loads(text) if text.strip() else None
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item!r}: the value is refused: {yamlio.problem_of(exc)[1]}") from None
         parts = key.split(".")
         if len(parts) == 1 and parts[0] in PARAMETERS and parts[0] not in TOP_LEVEL_KEYS:
             params = raw.get("parameters")
@@ -276,14 +295,13 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
         elif key in UNSUPPORTED:
             raise p.error((key,), UNSUPPORTED[key])
         elif key not in TOP_LEVEL_KEYS:
-            raise p.error((key,), f"unknown key{did_you_mean(key, TOP_LEVEL_KEYS + tuple(PARAMETERS))}; "
+            guess = did_you_mean(key, TOP_LEVEL_KEYS + tuple(PARAMETERS), synonyms=SYNONYMS)
+            raise p.error((key,), f"unknown key{guess}; "
                                   f"allowed: {', '.join(TOP_LEVEL_KEYS)}"
-                                  + ("; hyperparameters go under `parameters` or `fixed`" if key in PARAMETERS else ""))
+                                  + ("; hyperparameters go under `parameters` or `fixed`"
+                                     if key in PARAMETERS or str(key).lower() in SYNONYMS else ""))
 
-    name = raw.get("name", default_name)
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise p.error(("name",), f"{name!r} is not allowed; the name (used as a folder name) takes letters, "
-                                 "digits, '.', '_' and '-'")
+    name = _parse_name(p, raw.get("name", default_name))
     description = raw.get("description") or ""
     if not isinstance(description, str):
         raise p.error(("description",), "must be text")
@@ -300,7 +318,7 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
                                    f"allowed: {', '.join(METHODS)}")
 
     metric = _parse_metric(p, raw.get("metric"), warnings)
-    parameters = _parse_parameters(p, raw.get("parameters"))
+    parameters = _parse_parameters(p, raw.get("parameters"), grid=method == "grid")
     fixed = _parse_fixed(p, raw.get("fixed"), parameters)
 
     seed = _int(p, ("seed",), raw.get("seed", 0), 0, "seed must be a whole number >= 0")
@@ -343,6 +361,21 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
                       warnings=tuple(warnings))
 
 
+def _parse_name(p: _Problems, name) -> str:
+    """Any one-line text of at most MAX_NAME_LENGTH characters (the folder name is a slug of it)."""
+    if not isinstance(name, str) or not name.strip():
+        raise p.error(("name",), f"{name!r} is not allowed; the name must be text, e.g. `name: mnist-grid`")
+    if any(unicodedata.category(c).startswith("C") for c in name):
+        bad = next(c for c in name if unicodedata.category(c).startswith("C"))
+        raise p.error(("name",), f"{name!r} contains the control character {bad!r} (a line break?); the name "
+                                 "must be one line of text")
+    if len(name) > MAX_NAME_LENGTH:
+        raise p.error(("name",), f"the name is {len(name)} characters long; at most {MAX_NAME_LENGTH} are allowed")
+    if name != name.strip():
+        raise p.error(("name",), f"{name!r} starts or ends with a space")
+    return name
+
+
 def _parse_dataset(p: _Problems, spec) -> tuple[str, dict]:
     from .data.options import validate_options
     from .data.registry import parse_name
@@ -369,19 +402,32 @@ def _parse_dataset(p: _Problems, spec) -> tuple[str, dict]:
 def _parse_metric(p: _Problems, spec, warnings: list[str]) -> Metric:
     if spec is None:
         return Metric()
-    if isinstance(spec, str):
+    shorthand = isinstance(spec, str)  # `metric: val_loss`, ours: the metric's natural goal
+    if shorthand:
         spec = {"name": spec}
     if not isinstance(spec, Mapping):
         raise p.error(("metric",), f"must be a mapping like {{name: val_acc, goal: maximize}}, got {spec!r}")
+    keys = ("name", "goal", "target", "impute", "impute_while_running")
     for key in spec:
         if key == "target":
             warnings.append(f"{p.source}: metric.target (W&B's early stop at a value) is ignored by this runner")
-        elif key not in ("name", "goal"):
-            raise p.error(("metric", key), f"unknown key{did_you_mean(key, ('name', 'goal'))}; allowed: name, goal")
+        elif key == "impute":
+            if spec[key] not in IMPUTE:
+                raise p.error(("metric", key), f"{spec[key]!r} is not supported; failed and crashed trials rank below "
+                                               "every finished one here, which is W&B's default `worst`")
+        elif key == "impute_while_running":
+            if spec[key] not in (False, "false"):
+                raise p.error(("metric", key), f"{spec[key]!r} is not supported; trials are ranked when they finish "
+                                               "(W&B's default `false`)")
+        elif key not in keys:
+            raise p.error(("metric", key), f"unknown key{did_you_mean(key, keys)}; allowed: {', '.join(keys)}")
     name = spec.get("name", "val_acc")
     if not isinstance(name, str) or name not in METRICS:
         raise p.error(("metric", "name"), f"{name!r} is not a metric{did_you_mean(name, METRICS)}; "
                                           f"allowed: {', '.join(METRICS)}")
+    if "goal" not in spec and not shorthand and METRICS[name] == "maximize":
+        raise p.error(("metric", "name"), f"{name} without `goal`: W&B minimizes by default, which would rank the "
+                                          f"worst model first; add `goal: maximize`")
     goal = spec.get("goal", METRICS[name])
     if not isinstance(goal, str) or goal not in GOALS:
         raise p.error(("metric", "goal"), f"{goal!r} is not allowed{did_you_mean(goal, GOALS)}; "
@@ -391,7 +437,7 @@ def _parse_metric(p: _Problems, spec, warnings: list[str]) -> Metric:
     return Metric(name, goal)
 
 
-def _parse_parameters(p: _Problems, spec) -> dict[str, Distribution]:
+def _parse_parameters(p: _Problems, spec, grid: bool) -> dict[str, Distribution]:
     if spec is None:
         return {}
     if not isinstance(spec, Mapping):
@@ -399,7 +445,7 @@ def _parse_parameters(p: _Problems, spec) -> dict[str, Distribution]:
     out = {}
     for name, block in spec.items():
         if name not in PARAMETERS:
-            raise p.error(("parameters", name), f"unknown hyperparameter{did_you_mean(name, PARAMETERS)}; "
+            raise p.error(("parameters", name), f"unknown hyperparameter{_guess(name)}; "
                                                 f"allowed: {', '.join(PARAMETERS)}")
         try:
             dist = parse_distribution(block)
@@ -408,14 +454,22 @@ def _parse_parameters(p: _Problems, spec) -> dict[str, Distribution]:
                                             else ())
             raise p.error(where, str(exc)) from None
         try:
-            PARAMETERS[name].check_distribution(dist)
+            PARAMETERS[name].check_distribution(dist, grid=grid)
         except ValueError as exc:
             raise p.error(("parameters", name), str(exc)) from None
+        if grid and dist.grid_count() == 0:
+            raise p.error(("parameters", name), f"{dist.kind} from {dist.min!r} to {dist.max!r} has no grid value "
+                                                "(W&B's grid is min, min + q, ... below max); raise max")
         if dist.kind in ("constant", "categorical"):
             dist = Distribution(dist.kind, values=tuple(PARAMETERS[name].check(v) for v in dist.values),
                                 probabilities=dist.probabilities)
         out[name] = dist
     return out
+
+
+def _guess(name) -> str:
+    """`` (did you mean `x`?)`` for a hyperparameter name, or empty."""
+    return did_you_mean(name, PARAMETERS, synonyms=SYNONYMS)
 
 
 def _parse_fixed(p: _Problems, spec, parameters: Mapping[str, Distribution]) -> dict[str, Any]:
@@ -426,7 +480,7 @@ def _parse_fixed(p: _Problems, spec, parameters: Mapping[str, Distribution]) -> 
         raise p.error(("fixed",), f"must be a mapping of hyperparameter values, got {spec!r}")
     for name, value in spec.items():
         if name not in PARAMETERS:
-            raise p.error(("fixed", name), f"unknown hyperparameter{did_you_mean(name, PARAMETERS)}; "
+            raise p.error(("fixed", name), f"unknown hyperparameter{_guess(name)}; "
                                            f"allowed: {', '.join(PARAMETERS)}")
         if name in parameters:
             raise p.error(("fixed", name), "is also under `parameters`; a hyperparameter is either searched "

@@ -18,9 +18,23 @@ class DataError(SweepError):
     """A data set is missing, truncated, corrupted or inconsistent."""
 
 
-def did_you_mean(word, choices, quote: str = "`") -> str:
-    """`` (did you mean `x`?)`` for the closest of ``choices`` to ``word``, or an empty string."""
+def did_you_mean(word, choices, quote: str = "`", synonyms=None) -> str:
+    """`` (did you mean `x`?)`` for the choice ``word`` most likely meant, or an empty string.
+
+    ``synonyms`` maps other names people use to a choice (``{"lr": "learning_rate"}``): a synonym
+    wins over spelling, so ``weight_decay`` suggests ``reg``, not the similar-looking
+    ``weight_scale``. Case, and ``-`` against ``_``, never matter.
+    """
     import difflib
 
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean {quote}{close[0]}{quote}?)" if close else ""
+    choices = [str(c) for c in choices]
+    key = str(word).strip().lower().replace("-", "_")
+    by_key = {c.lower().replace("-", "_"): c for c in choices}
+    meant = (synonyms or {}).get(key)
+    if meant in choices:
+        close = [meant]
+    elif key in by_key:
+        close = [by_key[key]]
+    else:
+        close = [by_key[c] for c in difflib.get_close_matches(key, list(by_key), n=1, cutoff=0.6)]
+    return f" (did you mean {quote}{close[0]}{quote}?)" if close and close[0] != str(word) else ""

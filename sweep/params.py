@@ -60,15 +60,31 @@ class ParamSpec:
             raise ValueError(f"{value!r} is out of range; {self.name} must be {self.allowed()}")
         return value
 
-    def _in_range(self, x: float) -> bool:
-        if self.low is not None and (x < self.low or (x == self.low and not self.low_inclusive)):
+    def _in_range(self, x: float, closed: bool = False) -> bool:
+        """Whether ``x`` lies in the allowed range (``closed``: counting excluded ends as inside)."""
+        if self.low is not None and (x < self.low or (x == self.low and not (self.low_inclusive or closed))):
             return False
-        if self.high is not None and (x > self.high or (x == self.high and not self.high_inclusive)):
+        if self.high is not None and (x > self.high or (x == self.high and not (self.high_inclusive or closed))):
             return False
         return True
 
-    def check_distribution(self, dist: Distribution) -> None:
-        """ValueError when ``dist`` can produce a value this parameter does not accept."""
+    def accepts(self, value: Any) -> bool:
+        """Whether :meth:`check` would take ``value`` (guards random draws)."""
+        try:
+            self.check(value)
+        except ValueError:
+            return False
+        return True
+
+    def check_distribution(self, dist: Distribution, grid: bool = False) -> None:
+        """ValueError when ``dist`` can produce a value this parameter does not accept.
+
+        The ends of a continuous distribution's support are not values it draws (``uniform`` from 0
+        never gives exactly 0 but through float rounding, which the random draws guard against), so
+        they may touch an end the parameter excludes: ``uniform`` from 0 or ``log_normal`` for a
+        learning rate, ``beta`` for a momentum. A quantized draw can land on its rounded end, so
+        that end must be allowed. With ``grid``, the values a grid visits are checked.
+        """
         if dist.kind in ("constant", "categorical"):
             for value in dist.values:
                 self.check(value)
@@ -79,6 +95,10 @@ class ParamSpec:
         if self.kind == "int" and dist.kind != "int_uniform" and not (dist.is_quantized and float(dist.q).is_integer()):
             raise ValueError(f"{self.name} takes whole numbers: use int_uniform, `values`, or a q_ distribution "
                              f"with a whole-number q (e.g. q_log_uniform_values with q: 1), not {dist.kind}")
+        if grid and dist.kind == "q_uniform":
+            for value in dist.grid_ends() or ():
+                self.check(value)
+            return
         lo, hi = dist.support()
         for bound, name in ((lo, "smallest"), (hi, "largest")):
             if math.isinf(bound):
@@ -88,7 +108,7 @@ class ParamSpec:
                 continue
             if dist.is_quantized:  # a draw rounds to a multiple of q; the bound itself may round away
                 bound = round(bound / dist.q) * dist.q
-            if not self._in_range(bound):
+            if not self._in_range(bound, closed=dist.is_continuous):
                 raise ValueError(f"its {name} value is {bound:g}, but {self.name} must be {self.allowed()}")
 
 
@@ -112,6 +132,24 @@ PARAMETERS: dict[str, ParamSpec] = {p.name: p for p in (
     _spec("loss", "choice", "softmax", "loss of the scores", choices=("softmax", "svm", "mse")),
     _spec("dtype", "choice", "float32", "floating point type of data and weights", choices=("float32", "float64")),
 )}
+
+#: Other names people give the hyperparameters (PyTorch, Keras, W&B examples, the seed posts), for
+#: "did you mean": lower case, ``_`` for ``-``.
+SYNONYMS = {
+    **dict.fromkeys(("weight_decay", "wd", "l2", "l2_coeff", "l2_reg", "l2_lambda", "lambda", "lambda_l2",
+                     "regularization", "regularisation", "reg_strength", "alpha"), "reg"),
+    **dict.fromkeys(("lr", "learningrate", "eta", "step_size", "lr_init", "initial_lr"), "learning_rate"),
+    **dict.fromkeys(("num_epochs", "n_epochs", "max_epochs", "epoch", "nb_epoch", "num_epoch"), "epochs"),
+    **dict.fromkeys(("hidden", "hidden_dim", "hidden_units", "n_hidden", "num_hidden", "hidden_layer_size",
+                     "hidden_layer_sizes", "units", "num_units", "width"), "hidden_size"),
+    **dict.fromkeys(("batch", "bs", "batchsize", "minibatch_size", "mini_batch_size"), "batch_size"),
+    **dict.fromkeys(("decay", "learning_rate_decay", "lr_decay_rate", "gamma"), "lr_decay"),
+    **dict.fromkeys(("optim", "opt", "solver", "update_rule"), "optimizer"),
+    **dict.fromkeys(("init_scale", "weight_std", "std"), "weight_scale"),
+    **dict.fromkeys(("initialization", "initialisation", "initializer", "weight_init"), "init"),
+    **dict.fromkeys(("act", "activation_fn", "nonlinearity"), "activation"),
+    **dict.fromkeys(("mu", "momentum_coeff"), "momentum"),
+}
 
 #: Parameter names in the order of the trials.csv columns.
 PARAMETER_NAMES = tuple(PARAMETERS)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .config import Experiment
-from .params import PARAMETER_NAMES
+from .params import PARAMETER_NAMES, PARAMETERS
 from .space import grid, random_draws
 
 
@@ -84,24 +84,29 @@ def configurations(experiment: Experiment) -> list[dict]:
         if experiment.run_cap is not None:
             configs = configs[:experiment.run_cap]
     else:
-        configs = random_draws(experiment.parameters, experiment.run_cap, experiment.seed)
+        configs = random_draws(experiment.parameters, experiment.run_cap, experiment.seed,
+                               accept=lambda name, value: PARAMETERS[name].accepts(value))
     return configs
 
 
 def plan_trials(experiment: Experiment) -> list[TrialSpec]:
     """Every trial of the experiment: each configuration times ``repeats`` seeds, in plan order.
 
-    Configurations drawn twice by a random search (possible with discrete distributions) are run once.
+    A configuration a random search draws again (possible with discrete distributions) runs again,
+    as W&B's ``run_cap`` runs do, with new seeds: its draws count as further repeats of it
+    (``repeat`` R, R+1, ... for ``repeats: R``), so its first draw keeps the seeds and ids it has
+    whatever is drawn after it.
     """
     trials: list[TrialSpec] = []
-    seen: set[str] = set()
+    draws: dict[str, int] = {}  # config_id -> times drawn so far
     for searched in configurations(experiment):
         params = _complete(experiment.fixed, searched)
         config_id = short_hash(canonical(params))
-        if config_id in seen:
-            continue
-        seen.add(config_id)
-        for repeat in range(experiment.repeats):
+        if config_id in draws and experiment.method == "grid":
+            continue  # a value listed twice: W&B's grid visits each point once
+        first = draws.get(config_id, 0) * experiment.repeats
+        draws[config_id] = draws.get(config_id, 0) + 1
+        for repeat in range(first, first + experiment.repeats):
             seed = trial_seed(experiment.seed, repeat, params)
             trial_id = short_hash(canonical({**params, "__seed__": seed}))
             trials.append(TrialSpec(trial_id, config_id, len(trials), repeat, seed, params))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -99,14 +99,19 @@ class Distribution:
     def is_quantized(self) -> bool:
         return self.kind.startswith("q_")
 
+    @property
+    def is_continuous(self) -> bool:
+        """Draws real numbers (no rounding): the ends of its support are values it never draws."""
+        return self.kind not in ("constant", "categorical", "int_uniform") and not self.is_quantized
+
     def grid_count(self) -> int | None:
         """How many values a grid search visits (computed, not enumerated), or None if continuous."""
         if self.kind in ("constant", "categorical"):
             return len(self.values)
         if self.kind == "int_uniform":
             return int(self.max) - int(self.min) + 1
-        if self.kind == "q_uniform":
-            return math.floor((self.max - self.min) / self.q + 1e-9) + 1
+        if self.kind == "q_uniform":  # W&B: np.arange(min, max, q), which excludes max
+            return max(math.ceil((self.max - self.min) / self.q), 0)
         return None
 
     def grid_values(self) -> tuple | None:
@@ -116,8 +121,23 @@ class Distribution:
         if self.kind == "int_uniform":
             return tuple(range(int(self.min), int(self.max) + 1))
         if self.kind == "q_uniform":
-            return tuple(_quantize(self.min + i * self.q, self.q) for i in range(self.grid_count()))
+            return tuple(self._q_grid_value(i) for i in range(self.grid_count()))
         return None
+
+    def _q_grid_value(self, i: int):
+        """The ``i``-th grid value of q_uniform. W&B's grid is ``np.arange(min, max, q)``: min,
+        min + q, ... below max (not rounded to multiples of q). Float noise is trimmed to 12
+        significant digits, which also keeps 1 + 3 * 0.1 at 1.3, inside a range that ends there."""
+        value = min(float(f"{self.min + i * self.q:.12g}"), self.max)
+        return int(value) if float(self.min).is_integer() and float(self.q).is_integer() else value
+
+    def grid_ends(self) -> tuple | None:
+        """The first and last value a grid visits (computed, not enumerated), or None if there are none."""
+        values = self.grid_values() if self.kind != "q_uniform" else None
+        if self.kind == "q_uniform":
+            count = self.grid_count()
+            return (self._q_grid_value(0), self._q_grid_value(count - 1)) if count else None
+        return (values[0], values[-1]) if values else None
 
     def support(self) -> tuple[float, float] | None:
         """Smallest and largest value this distribution can produce (None for categorical)."""
@@ -135,9 +155,7 @@ class Distribution:
             lo, hi = math.exp(lo), math.exp(hi)
         elif kind == "inv_log_uniform":
             lo, hi = math.exp(-hi), math.exp(-lo)
-        elif kind == "inv_log_uniform_values":
-            lo, hi = 1.0 / hi, 1.0 / lo
-        return (lo, hi)
+        return (lo, hi)  # inv_log_uniform_values: between min and max, like log_uniform_values
 
     def sample(self, rng: np.random.Generator) -> Any:
         """One draw from ``rng``; q-kinds are rounded to a multiple of ``q`` (ints when q is)."""
@@ -157,8 +175,8 @@ class Distribution:
             x = math.exp(rng.uniform(math.log(self.min), math.log(self.max)))
         elif base == "inv_log_uniform":
             x = math.exp(-rng.uniform(self.min, self.max))
-        elif base == "inv_log_uniform_values":
-            x = 1.0 / math.exp(rng.uniform(math.log(self.min), math.log(self.max)))
+        elif base == "inv_log_uniform_values":  # W&B: log(1/X) uniform in [log(1/max), log(1/min)]
+            x = 1.0 / math.exp(rng.uniform(math.log(1.0 / self.max), math.log(1.0 / self.min)))
         elif base == "normal":
             x = rng.normal(self.mu, self.sigma)
         elif base == "log_normal":
@@ -317,7 +335,27 @@ def grid_size(space: Mapping[str, Distribution]) -> int | None:
     return size
 
 
-def random_draws(space: Mapping[str, Distribution], run_cap: int, seed: int) -> list[dict]:
-    """``run_cap`` configurations drawn from a generator seeded by ``seed``."""
+#: Draws of one value before a distribution is given up as unable to produce an accepted value.
+_MAX_REDRAWS = 100
+
+
+def random_draws(space: Mapping[str, Distribution], run_cap: int, seed: int,
+                 accept: Callable[[str, Any], bool] | None = None) -> list[dict]:
+    """``run_cap`` configurations drawn from a generator seeded by ``seed``.
+
+    ``accept(name, value)`` guards the draws: a value it refuses is drawn again (from the same
+    generator, so the configurations stay reproducible). This is how a continuous distribution may
+    touch a bound the parameter excludes (``uniform`` from 0 for a learning rate, ``beta`` for a
+    momentum below 1): the bound itself is drawn with probability zero, or through float underflow.
+    """
     rng = np.random.default_rng([int(seed), _RANDOM_STREAM])
-    return [{name: dist.sample(rng) for name, dist in space.items()} for _ in range(run_cap)]
+    return [{name: _draw(name, dist, rng, accept) for name, dist in space.items()} for _ in range(run_cap)]
+
+
+def _draw(name: str, dist: Distribution, rng: np.random.Generator, accept) -> Any:
+    for _ in range(_MAX_REDRAWS):
+        value = dist.sample(rng)
+        if accept is None or accept(name, value):
+            return value
+    raise SpaceError(f"parameter `{name}`: {_MAX_REDRAWS} draws in a row from {dist.kind} gave values it does not "
+                     f"accept (the last: {value!r}); narrow the distribution")

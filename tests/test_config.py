@@ -1,5 +1,7 @@
 """Experiment files: every user error is caught up front with one clear line; W&B blocks read unchanged."""
 
+import re
+
 import pytest
 
 from conftest import sweep_cli, write_experiment
@@ -94,7 +96,8 @@ dataset: digits
     (BASE.replace("  learning_rate:", "  learning_rte:"), "unknown hyperparameter (did you mean `learning_rate`?)"),
     (BASE.replace("method: grid", "method: gird"), "method: 'gird' is not allowed (did you mean `grid`?)"),
     (BASE.replace("method: grid", "method: bayes"), "method: bayes is not supported yet"),
-    (BASE + "early_terminate: {type: hyperband, min_iter: 3}\n", "early_terminate (early stopping of trials) is not supported yet"),
+    (BASE + "early_terminate: {type: hyperband, min_iter: 3}\n",
+     "early_terminate: early stopping of trials (hyperband) is not supported yet"),
     (BASE + "metric: {name: val_accuracy}\n", "did you mean `val_acc`?"),
     (BASE + "metric: {name: val_loss, goal: maximize}\n", "val_loss should be minimized"),
     (BASE + "fixed: {hidden_size: 10}\n", "fixed.hidden_size: is also under `parameters`"),
@@ -273,3 +276,141 @@ def test_errors_in_set_values_name_the_override_not_a_line(tmp_path):
 def test_wandb_metric_target_is_ignored_with_a_warning(tmp_path):
     exp = load_text(tmp_path, BASE + "metric: {name: val_acc, goal: maximize, target: 0.99}\n")
     assert any("metric.target" in w for w in exp.warnings)
+
+
+# --------------------------------------------------------------------- issue 9: hostile and careless files
+BOMB = """\
+a: &a [x, x, x, x, x, x, x, x, x, x]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]
+i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]
+name: bomb
+dataset: digits
+parameters: {hidden_size: {values: *i}}
+"""
+SELF_REFERENCE = BASE + "fixed: &loop {optimizer: sgd, again: *loop}\n"
+DEEP = BASE + "description: " + "[" * 5000 + "]" * 5000 + "\n"
+
+
+@pytest.mark.parametrize("text, expected", [
+    (BOMB, "exp.yaml:5: its aliases expand it to more than 100,000 values"),
+    (SELF_REFERENCE, "exp.yaml:9: an alias refers to a list or mapping that contains it"),
+    (DEEP, "nested more than 64 deep"),
+    (BASE + "x" * (1 << 20) + ": 1\n", "exp.yaml: the file is larger than 1,048,576 bytes"),
+    (BASE + "parameters:\n  reg: {values: [0.1]}\n", "exp.yaml:9: duplicate key `parameters` (first given on line 4)"),
+    (BASE.replace("    values: [50, 100]", "    values: [50, 100]\n    values: [1]"),
+     "exp.yaml:7: duplicate key `values` (first given on line 6)"),
+])
+def test_hostile_yaml_is_refused_up_front_in_one_line(tmp_path, text, expected):
+    assert expected in error_of(tmp_path, text)
+
+
+def test_a_set_value_with_an_alias_bomb_is_refused(tmp_path):
+    levels = ["&l0 [" + ", ".join(["x"] * 10) + "]"]
+    levels += [f"&l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, 7)]
+    message = error_of(tmp_path, BASE, ["description=[" + ", ".join(levels) + "]"])
+    assert message.startswith("--set 'description=[&l0") and "the value is refused: its aliases expand it" in message
+
+
+@pytest.mark.parametrize("block", [
+    "learning_rate: {distribution: log_normal, mu: -4.0, sigma: 1.0}",  # suggested for a positive quantity
+    "learning_rate: {distribution: uniform, min: 0.0, max: 0.1}",
+    "momentum: {distribution: beta, a: 9.0, b: 1.0}",
+    "lr_decay: {distribution: beta, a: 8.0, b: 1.0}",
+])
+def test_a_continuous_distribution_may_touch_an_end_it_never_draws(tmp_path, block):
+    base = BASE.replace("  learning_rate:\n    values: [1e-3, 1e-2]\n", "")
+    text = base.replace("method: grid", "method: random") + "  " + block + "\nrun_cap: 400\n"
+    exp = load_text(tmp_path, text)
+    name = block.split(":")[0]
+    from sweep.params import PARAMETERS
+    from sweep.plan import plan_trials
+
+    assert all(PARAMETERS[name].accepts(t.params[name]) for t in plan_trials(exp))
+
+
+def test_a_normal_distribution_for_a_positive_quantity_is_still_refused_and_the_hint_works(tmp_path):
+    message = error_of(tmp_path, BASE + "  reg: {distribution: normal, mu: 0.1, sigma: 0.1}\n")
+    assert "use log_normal for a positive quantity" in message
+    load_text(tmp_path, BASE.replace("method: grid", "method: random")
+              + "  reg: {distribution: log_normal, mu: -4.0, sigma: 1.0}\nrun_cap: 3\n")
+
+
+@pytest.mark.parametrize("written, meant", [
+    ("weight_decay", "reg"), ("wd", "reg"), ("l2", "reg"), ("l2_coeff", "reg"), ("lr", "learning_rate"),
+    ("num_epochs", "epochs"), ("EPOCHS", "epochs"), ("hidden_dim", "hidden_size"), ("Learning-Rate", "learning_rate"),
+])
+def test_did_you_mean_knows_what_people_call_the_hyperparameters(tmp_path, written, meant):
+    for text in (BASE + f"  {written}: {{values: [1]}}\n", BASE + f"fixed: {{{written}: 1}}\n",
+                 BASE + f"{written}: 1\n"):
+        message = error_of(tmp_path, text)
+        assert f"(did you mean `{meant}`?)" in message, message
+    assert "weight_scale" not in error_of(tmp_path, BASE + "  weight_decay: {values: [1]}\n").split("; allowed")[0]
+
+
+REPEATED_PREFIX = re.compile(r"(?:^|: )([\w.]+): \1\b")
+
+
+@pytest.mark.parametrize("text", [
+    BASE.replace("method: grid", "method: bayes"),
+    BASE + "early_terminate: {type: hyperband, min_iter: 3}\n",
+    BASE.replace("method: grid", "method: gird"),
+    BASE + "metric: {name: val_accuracy}\n",
+    BASE + "backend: spark\n",
+    BASE + "n_jobs: 0\n",
+    BASE + "repeats: 0\n",
+    BASE + "run_cap: 0\n",
+    BASE + "seed: -1\n",
+    BASE.replace("name: t", "name: [t]"),
+    BASE + "fixed: {optimizer: adamw}\n",
+    BASE + "metric: {name: val_acc, goal: up}\n",
+])
+def test_messages_do_not_repeat_their_key(tmp_path, text):
+    message = error_of(tmp_path, text)
+    assert not REPEATED_PREFIX.search(message.split(": ", 1)[1]), message
+
+
+def test_metric_goal_and_impute_as_in_wandb(tmp_path):
+    message = error_of(tmp_path, BASE + "metric: {name: val_acc}\n")
+    assert "metric.name: val_acc without `goal`: W&B minimizes by default" in message and "goal: maximize" in message
+    assert not load_text(tmp_path, BASE + "metric: {name: val_loss}\n").metric.maximize  # W&B's default agrees
+    assert load_text(tmp_path, BASE + "metric: best_val_acc\n").metric.maximize  # our shorthand: its natural goal
+    assert load_text(tmp_path, BASE + "metric: {name: val_acc, goal: maximize, impute: worst}\n").metric.maximize
+    load_text(tmp_path, BASE + "metric: {name: val_acc, goal: maximize, impute_while_running: 'false'}\n")
+    assert "metric.impute: 'best' is not supported; failed and crashed trials rank below" in error_of(
+        tmp_path, BASE + "metric: {name: val_acc, goal: maximize, impute: best}\n")
+    assert "metric.impute_while_running: 'latest' is not supported" in error_of(
+        tmp_path, BASE + "metric: {name: val_acc, goal: maximize, impute_while_running: latest}\n")
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("x" * 300, "name: the name is 300 characters long; at most 100"),
+    ("'ends in a newline\\n'", "contains the control character '\\n'"),
+    ("' padded '", "starts or ends with a space"),
+])
+def test_experiment_names_that_cannot_be_shown_on_one_line_are_refused(tmp_path, name, expected):
+    text = BASE.replace("name: t", "name: " + (f'"{name[1:-1]}"' if name.startswith("'") else name))
+    assert expected in error_of(tmp_path, text)
+
+
+def test_wandb_display_names_with_spaces_are_accepted_with_a_safe_folder_name(tmp_path):
+    exp = load_text(tmp_path, BASE.replace("name: t", "name: 'My sweep #2 (ResNet/CIFAR)'"))
+    assert exp.name == "My sweep #2 (ResNet/CIFAR)" and exp.folder_name == "My-sweep-2-ResNet-CIFAR"
+    assert load_text(tmp_path, BASE.replace("name: t", "name: 'Évaluation'")).folder_name == "Evaluation"
+    assert load_text(tmp_path, BASE.replace("name: t", "name: '..'")).folder_name.startswith("experiment-")
+
+
+def test_a_q_uniform_grid_never_plans_a_value_outside_its_range(tmp_path):
+    from sweep.plan import plan_trials
+
+    exp = load_text(tmp_path, BASE + "  reg: {distribution: q_uniform, min: 0.05, max: 0.5, q: 0.1}\n")
+    regs = sorted({t.params["reg"] for t in plan_trials(exp)})
+    assert regs == pytest.approx([0.05, 0.15, 0.25, 0.35, 0.45]) and len(plan_trials(exp)) == 4 * 5
+    assert "has no grid value" in error_of(tmp_path, BASE + "  reg: {distribution: q_uniform, min: 0.1, max: 0.1}\n")
+    assert "hidden_size" in error_of(tmp_path, BASE.replace("values: [50, 100]", "{distribution: q_uniform, min: 0.5,"
+                                                                                  " max: 10, q: 2}"))

@@ -69,9 +69,23 @@ def test_random_plan_is_seeded_and_capped():
     assert [t.trial_id for t in plan_trials(experiment(seed=9, **doc))] != [t.trial_id for t in a]
 
 
-def test_random_duplicates_are_run_once_and_grid_run_cap_truncates():
-    doc = dict(method="random", run_cap=20, parameters={"hidden_size": {"values": [10, 20]}})
-    assert len(plan_trials(experiment(**doc))) == 2
+def test_random_search_plans_run_cap_trials_repeated_draws_included_and_grid_run_cap_truncates():
+    # W&B runs run_cap runs even when a small discrete space repeats itself; so do we, each with its own seed
+    doc = dict(method="random", run_cap=20, repeats=2, parameters={"hidden_size": {"values": [10, 20]}})
+    trials = plan_trials(experiment(**doc))
+    assert len(trials) == 40 and len({t.trial_id for t in trials}) == 40 and len({t.seed for t in trials}) == 40
+    assert len({t.config_id for t in trials}) == 2
+    for config in {t.config_id for t in trials}:  # a draw again is further repeats of its configuration
+        repeats = sorted(t.repeat for t in trials if t.config_id == config)
+        assert repeats == list(range(len(repeats)))
+    once = plan_trials(experiment(**{**doc, "run_cap": 1}))  # the first draw keeps its ids whatever follows
+    assert [t.trial_id for t in once] == [t.trial_id for t in trials[:2]]
+    weighted = dict(method="random", run_cap=200, parameters={"hidden_size": {"values": [10, 20],
+                                                                             "probabilities": [0.9, 0.1]}})
+    share = sum(t.params["hidden_size"] == 10 for t in plan_trials(experiment(**weighted))) / 200
+    assert 0.85 <= share <= 0.95  # probabilities keep their meaning
+    grid_twice = experiment(parameters={"hidden_size": {"values": [10, 10, 20]}})
+    assert len(plan_trials(grid_twice)) == 2  # a grid visits each point once, as W&B's
     capped = experiment(run_cap=3)
     assert len(plan_trials(capped)) == 3 and any("run_cap 3 keeps the first 3 of 8" in w for w in capped.warnings)
 

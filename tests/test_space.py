@@ -77,9 +77,40 @@ def test_normal_and_log_normal():
     assert abs(np.log(y).mean() + 3.0) < 0.1
 
 
-def test_inverse_log_uniform_values():
-    _, x = draws({"distribution": "inv_log_uniform_values", "min": 10.0, "max": 1000.0})
-    assert x.min() >= 1e-3 and x.max() <= 0.1
+def test_inverse_log_uniform_values_lie_between_min_and_max_as_in_wandb():
+    # W&B: log(1/X) is uniform between log(1/max) and log(1/min), so X lies in [min, max]
+    dist, x = draws({"distribution": "inv_log_uniform_values", "min": 10.0, "max": 1000.0})
+    assert x.min() >= 10 and x.max() <= 1000 and dist.support() == (10.0, 1000.0)
+    decades = np.histogram(np.log10(1 / x), bins=[-3, -2, -1])[0] / len(x)
+    np.testing.assert_allclose(decades, 1 / 2, atol=0.04)
+
+
+def test_inverse_log_uniform_takes_exponents():
+    dist, x = draws({"distribution": "inv_log_uniform", "min": 0.0, "max": math.log(100.0)})
+    assert dist.support() == pytest.approx((0.01, 1.0)) and x.min() >= 0.01 and x.max() <= 1.0
+
+
+@pytest.mark.parametrize("low, high, q, expected", [
+    (16, 1024, 16, list(range(16, 1024, 16))),  # W&B: np.arange(min, max, q) excludes max
+    (0.05, 0.5, 0.1, [0.05, 0.15, 0.25, 0.35, 0.45]),  # min not a multiple of q: values are not rounded to q
+    (1.0, 1.3, 0.1, [1.0, 1.1, 1.2, 1.3]),  # np.arange's float noise reaches max: kept at max, not above
+    (0, 1, 0.25, [0.0, 0.25, 0.5, 0.75]),
+])
+def test_q_uniform_grid_is_wandbs_arange_and_stays_in_range(low, high, q, expected):
+    dist = parse_distribution({"distribution": "q_uniform", "min": low, "max": high, "q": q})
+    values = dist.grid_values()
+    assert list(values) == pytest.approx(expected) and dist.grid_count() == len(expected)
+    assert all(low <= v <= high for v in values) and len(set(values)) == len(values)
+    assert dist.grid_ends() == (values[0], values[-1])
+
+
+def test_guarded_draws_redraw_values_the_parameter_refuses():
+    space = {"m": parse_distribution({"distribution": "uniform", "min": 0.0, "max": 1.0})}
+    kept = random_draws(space, 50, seed=1, accept=lambda name, v: v >= 0.5)
+    assert len(kept) == 50 and all(c["m"] >= 0.5 for c in kept)
+    assert kept == random_draws(space, 50, seed=1, accept=lambda name, v: v >= 0.5)  # still reproducible
+    with pytest.raises(SpaceError, match="100 draws in a row"):
+        random_draws(space, 1, seed=1, accept=lambda name, v: False)
 
 
 def test_categorical_with_probabilities():

@@ -28,6 +28,7 @@ from sweep.data.dataset import Dataset
 from sweep.data.options import describe
 from sweep.data.raw import RawData
 from sweep.errors import DataError
+from sweep.memory import require
 
 _CHUNK_ROWS = 2048  # rows gathered per step: bounds the uint8 temporaries of fancy indexing
 
@@ -62,7 +63,10 @@ def check_raw(raw: RawData) -> None:
         if math.prod(X.shape[1:]) != math.prod(raw.X_train.shape[1:]):
             raise DataError(f"{where}: {split} features have shape {X.shape[1:]} per row but the "
                             f"training split has {raw.X_train.shape[1:]}")
-        if X.dtype.kind == "f" or X.dtype.kind == "c":
+        if X.dtype.kind == "c":
+            raise DataError(f"{where}: {split} features are complex numbers ({X.dtype}); the network takes real "
+                            "numbers")
+        if X.dtype.kind == "f":
             _check_finite(X, where, f"{split} features")
         elif X.dtype.kind not in "iub":
             raise DataError(f"{where}: {split} features have non-numeric dtype {X.dtype}")
@@ -71,7 +75,8 @@ def check_raw(raw: RawData) -> None:
                 raise DataError(f"{where}: {split} targets have shape {y.shape}; expected "
                                 f"(rows, {raw.y_train.shape[1]}) like the training split")
             if y.dtype.kind not in "fiu":
-                raise DataError(f"{where}: {split} targets have non-numeric dtype {y.dtype}")
+                what = "complex numbers" if y.dtype.kind == "c" else "non-numeric"
+                raise DataError(f"{where}: {split} targets have {what} dtype {y.dtype}")
             if y.dtype.kind == "f":
                 _check_finite(y, where, f"{split} targets")
         else:
@@ -84,6 +89,15 @@ def _check_finite(a: np.ndarray, where: str, what: str) -> None:
         bad = np.argwhere(~np.isfinite(a.reshape(len(a), -1)))[0]
         raise DataError(f"{where}: {what} contain NaN or inf (first at row {bad[0]}, "
                         f"column {bad[1]})")
+
+
+def _check_representable(a: np.ndarray, where: str, what: str, dtype: np.dtype) -> None:
+    """DataError when converting to ``dtype`` (or scaling and centering) made values infinite."""
+    if not np.isfinite(a).all():
+        bad = np.argwhere(~np.isfinite(a.reshape(len(a), -1)))[0]
+        raise DataError(f"{where}: {what} overflow {dtype.name} (first at row {bad[0]}, column {bad[1]}; "
+                        f"{dtype.name} holds magnitudes up to {np.finfo(dtype).max:.3g}); rescale them"
+                        + (" or use dtype: float64" if dtype != np.float64 else ""))
 
 
 def check_labels(y: np.ndarray, where: str, what: str, num_classes: int | None) -> None:
@@ -312,6 +326,11 @@ def build_dataset(name: str, raw: RawData, opts: dict) -> Dataset:
             return gather(y, rows, dtype)
         return np.ascontiguousarray(y if rows is None else y[rows], dtype=np.int64)
 
+    n_rows = (len(raw.X_train) if train_rows is None else len(train_rows)) \
+        + (len(raw.X_val) if raw.X_val is not None else len(val_rows)) \
+        + (len(raw.X_test) if raw.X_test is not None else len(test_rows))
+    require(n_rows * math.prod(raw.X_train.shape[1:]) * dtype.itemsize,
+            f"{name} as {dtype.name} ({n_rows:,} rows x {math.prod(raw.X_train.shape[1:]):,} features)")
     X_train = gather(raw.X_train, train_rows, dtype)
     y_train = targets(raw.y_train, train_rows)
     if raw.X_val is not None:
@@ -326,6 +345,14 @@ def build_dataset(name: str, raw: RawData, opts: dict) -> Dataset:
     # 5. preprocess (in place, fitted on train)
     divisor = _divisor(raw, opts["scale"], raw.where("train"))
     pre = preprocess(X_train, [X_val, X_test], divisor, opts["center"])
+    for split, X in (("train", X_train), ("val", X_val), ("test", X_test)):
+        _check_representable(X, raw.where(split), f"{split} features", dtype)
+    if regression:
+        for split, y in (("train", y_train), ("val", y_val), ("test", y_test)):
+            _check_representable(y, raw.where(split), f"{split} targets", dtype)
+    elif len(np.unique(y_train)) < 2:
+        raise DataError(f"{raw.where('train')}: the training split holds a single class (label {int(y_train[0])}); "
+                        "a classifier needs rows of at least two classes")
 
     class_names = raw.class_names
     if not regression and class_names is None:

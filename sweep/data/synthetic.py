@@ -18,6 +18,7 @@ import numpy as np
 
 from sweep.data.raw import RawData
 from sweep.errors import DataError
+from sweep.memory import array_bytes, require
 
 _STREAM = 7919  # distinguishes the generator stream from the split stream for the same seed
 
@@ -71,6 +72,9 @@ def load(opts: dict) -> RawData:
             raise DataError(f"dataset option {option!r} does not apply to synthetic kind "
                             f"{kind!r} ({why})")
 
+    features = 2 if kind == "spirals" else (opts.get("n_features") or (10 if kind == "regression" else 2))
+    # generated in float64, permuted (a copy), then converted: three arrays of n x features at most
+    require(3 * array_bytes((n, features), 8), f"synthetic {kind} data of {n:,} rows x {features:,} features")
     rng = np.random.default_rng([opts["seed"], _STREAM])
     params = {"kind": kind, "n_samples": n, "noise": noise}
     if kind == "regression":

@@ -1,0 +1,103 @@
+"""Memory: what the machine has free, and what a trial or a data set will need, checked up front.
+
+A trial too large for the machine (``hidden_size: 1e11``, a data set of 1e11 rows, a gzip file
+that inflates past memory) would otherwise be killed by the kernel or fail deep inside NumPy after
+the run folder is made. :func:`require` turns the estimate into one line that says what is needed
+and what the machine has.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from .errors import SweepError
+
+#: Rows scored at once when evaluating (see ``TwoLayerNet.scores``).
+SCORE_CHUNK_ROWS = 2048
+#: Arrays of the size of the weights held during training, besides the optimizer state: the
+#: weights, their gradients, and the temporaries of an update.
+_WEIGHT_COPIES = 3
+#: Extra arrays of the size of the weights each update rule keeps.
+OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "nesterov": 2, "rmsprop": 1, "adam": 2}
+_ITEMSIZE = {"float32": 4, "float64": 8}
+
+
+def available_bytes() -> int:
+    """Bytes this process can still allocate: the kernel's MemAvailable, capped by a cgroup limit."""
+    available = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    if available is None:
+        try:
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, AttributeError):  # pragma: no cover - not POSIX
+            return 1 << 62
+    limit = _cgroup_room()
+    return min(available, limit) if limit is not None else available
+
+
+def _cgroup_room() -> int | None:
+    """Bytes left under this process's cgroup v2 memory limit, or None when it has none."""
+    try:
+        group = Path("/proc/self/cgroup").read_text().strip().split("::", 1)[1]
+        folder = Path("/sys/fs/cgroup") / group.lstrip("/")
+        limit = (folder / "memory.max").read_text().strip()
+        if limit == "max":
+            return None
+        return max(int(limit) - int((folder / "memory.current").read_text()), 0)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def human(n: float) -> str:
+    """``1.5 GB``-style size (powers of 1000, as `df -H`)."""
+    for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
+        if abs(n) < 1000 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} EB"  # pragma: no cover
+
+
+def require(need: float, what: str) -> None:
+    """SweepError unless ``need`` bytes fit in the memory available now.
+
+    ``what`` completes "... would need": e.g. ``"mnist's training split (60000 x 784 float32)"``.
+    """
+    have = available_bytes()
+    if need > have:
+        raise SweepError(f"{what} would need {human(need)} of memory; this machine has {human(have)} available")
+
+
+def trial_bytes(params: dict, input_dim: int, outputs: int, val_rows: int) -> int:
+    """Estimated peak bytes of one training run of ``params`` (besides the shared data set).
+
+    Counts the weights with their gradients, update temporaries and optimizer state, the
+    activations of one minibatch, and the scores of the validation split.
+    """
+    itemsize = _ITEMSIZE.get(params.get("dtype"), 8)
+    hidden, batch = int(params["hidden_size"]), int(params["batch_size"])
+    weights = input_dim * hidden + hidden + hidden * outputs + outputs
+    copies = _WEIGHT_COPIES + OPTIMIZER_STATE.get(params.get("optimizer"), 2)
+    # a minibatch: its rows, hidden pre-activation, activation and gradient, scores and their gradient
+    minibatch = batch * input_dim + 3 * batch * hidden + 3 * batch * outputs
+    scoring = 2 * SCORE_CHUNK_ROWS * hidden + val_rows * outputs
+    return itemsize * (copies * weights + minibatch + scoring)
+
+
+def describe_trial(params: dict) -> str:
+    """The hyperparameters that drive a trial's memory, for messages."""
+    return (f"hidden_size {params['hidden_size']:,}, batch_size {params['batch_size']:,}, "
+            f"{params['optimizer']}, {params['dtype']}")
+
+
+def array_bytes(shape, itemsize: int) -> int:
+    """Bytes of an array of ``shape`` (any size: Python integers do not overflow)."""
+    return math.prod(int(d) for d in shape) * itemsize
