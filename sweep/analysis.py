@@ -2,32 +2,49 @@
 
 from __future__ import annotations
 
+import io
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .params import PARAMETER_NAMES
-from .store import HISTORY_FILE, TRIALS_FILE
+from .records import planned_rows, read_history_table, read_trials_table
 from .task import DIVERGED, OK
 
 #: Sort order of statuses: finished runs by the metric, then diverged, then runs with no result.
 _STATUS_RANK = {OK: 0, DIVERGED: 1}
 
 
-def read_trials(run_dir) -> pd.DataFrame:
-    """trials.csv as a DataFrame, one row per trial in completion order (``order`` column added)."""
-    frame = pd.read_csv(Path(run_dir) / TRIALS_FILE, dtype={"trial_id": str, "config_id": str, "error": str},
+def read_trials(run_dir, problems: list | None = None) -> pd.DataFrame:
+    """trials.csv as a DataFrame, one row per trial in completion order (``order`` column added).
+
+    Only rows proven to be finished trials of the run's plan are read (see :mod:`sweep.records`);
+    a line saying which were left out is appended to ``problems``. A file that is not a trials
+    file at all raises a one-line SweepError.
+    """
+    table = read_trials_table(run_dir, planned_rows(run_dir))
+    _note(table, problems)
+    frame = pd.read_csv(io.BytesIO(table.to_bytes()), dtype={"trial_id": str, "config_id": str, "error": str,
+                                                             "worker": str},
                         keep_default_na=False, na_values=["", "nan", "NaN"])
     frame["error"] = frame["error"].fillna("")
     frame.insert(0, "order", np.arange(1, len(frame) + 1))
     return frame
 
 
-def read_history(run_dir) -> pd.DataFrame:
-    """history.csv as a DataFrame, one row per trial and epoch."""
-    return pd.read_csv(Path(run_dir) / HISTORY_FILE, dtype={"trial_id": str})
+def read_history(run_dir, problems: list | None = None) -> pd.DataFrame:
+    """history.csv as a DataFrame, one row per trial and epoch (proven rows only, as :func:`read_trials`)."""
+    table = read_history_table(run_dir)
+    _note(table, problems)
+    return pd.read_csv(io.BytesIO(table.to_bytes()), dtype={"trial_id": str})
+
+
+def _note(table, problems: list | None) -> None:
+    if table.rejected and problems is not None:
+        count = len(table.rejected)
+        problems.append(f"{table.path}: {count} line{'s' * (count > 1)} left out, not finished trials of this run "
+                        f"({table.problem()})")
 
 
 def _tie_break(metric: str) -> str:
@@ -115,7 +132,9 @@ def run_metric(experiment: dict) -> tuple[str, bool]:
 
     doc = experiment.get("metric") or {}
     doc = {"name": doc} if isinstance(doc, str) else doc
+    doc = doc if isinstance(doc, dict) else {}
     name = doc.get("name", "val_acc")
+    name = name if isinstance(name, str) else "val_acc"
     return name, doc.get("goal", METRICS.get(name, "maximize")) == "maximize"
 
 

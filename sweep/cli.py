@@ -13,7 +13,9 @@ import shlex
 import sys
 from pathlib import Path
 
+from . import interrupts
 from .errors import SweepError
+from .records import BEST_DIR, ERRORS_DIR, EXPERIMENT_FILE, MODEL_FILE, TRIALS_FILE
 
 EXIT_OK, EXIT_TRIALS_FAILED, EXIT_USER_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 RESULTS_ROOT = Path("results")
@@ -25,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run (or resume) the sweep of an experiment file")
     run.add_argument("experiment", type=Path, help="experiment YAML file")
-    run.add_argument("--n-jobs", type=int, help="worker processes (default: the experiment's n_jobs, else one per core)")
+    run.add_argument("--n-jobs", type=int,
+                     help="worker processes, -1 for one per core (default: the experiment's n_jobs, else one per core)")
     run.add_argument("--backend", choices=("loky", "dask", "dask-local"),
                      help="where trials run: loky processes here (default), an existing dask cluster, or a "
                           "dask-local cluster started on this machine")
@@ -68,16 +71,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every user error is one line on stderr and status 2, an interrupt one line and 130."""
     args = _parser().parse_args(argv)
-    try:
-        return {"run": cmd_run, "list": cmd_list, "show": cmd_show, "best": cmd_best, "plot": cmd_plot,
-                "report": cmd_report, "data": cmd_data}[args.command](args)
-    except SweepError as exc:
-        print(f"sweep: error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("sweep: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    command = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "best": cmd_best, "plot": cmd_plot,
+               "report": cmd_report, "data": cmd_data}[args.command]
+    with interrupts.handled():
+        try:
+            status = command(args)
+            interrupts.check()  # an interrupt some library swallowed still ends the command as one
+            return status
+        except SweepError as exc:
+            print(f"sweep: error: {exc}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        except KeyboardInterrupt:
+            interrupts.acknowledge()
+            print("sweep: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
 
 
 def _experiment(args):
@@ -108,18 +117,13 @@ def _backend_options(args) -> list[tuple[str, object, str]]:
 
 
 def cmd_run(args) -> int:
-    from .runner import sigterm_as_interrupt
-
-    with sigterm_as_interrupt():  # SIGTERM anywhere in the command ends it like Ctrl-C
-        return _run(args)
-
-
-def _run(args) -> int:
+    from .config import cpu_count
     from .runner import run_sweep
 
     experiment = _experiment(args)
-    if args.n_jobs is not None and args.n_jobs < 1:
-        raise SweepError(f"--n-jobs {args.n_jobs}: must be >= 1")
+    if args.n_jobs is not None and args.n_jobs < 1 and args.n_jobs != -1:
+        raise SweepError(f"--n-jobs {args.n_jobs}: must be >= 1, or -1 for one per core")
+    n_jobs = cpu_count() if args.n_jobs == -1 else args.n_jobs
     resume = args.resume is not False
     if args.retry_failed and not resume:
         raise SweepError("--retry-failed works with --resume: it re-runs the failed trials of an earlier run")
@@ -129,13 +133,16 @@ def _run(args) -> int:
             raise SweepError("--resume RUN_DIR and --out DIR name different folders; give one")
         run_dir = Path(args.resume)
     command = "sweep " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
+    resume_hint = f"sweep run {shlex.quote(str(args.experiment))} --resume " + "{run_dir}"
     outcome = run_sweep(experiment, run_dir=run_dir, results_root=args.results, resume=resume,
-                        retry_failed=args.retry_failed, n_jobs=args.n_jobs, quiet=args.quiet, command=command)
+                        retry_failed=args.retry_failed, n_jobs=n_jobs, quiet=args.quiet, command=command)
     finished = sum(outcome.counts.values())
     if outcome.interrupted:
-        print(f"\ninterrupted: {finished} of {outcome.total} trials are recorded in {outcome.run_dir}\n"
-              f"resume with: sweep run {shlex.quote(str(args.experiment))} --resume "
-              f"{shlex.quote(str(outcome.run_dir))}", file=sys.stderr)
+        what = (f"{finished} of {outcome.total} trials are recorded" if finished < outcome.total else
+                f"all {outcome.total} trials are recorded, the best model is not saved yet")
+        print(f"\ninterrupted: {what} in {outcome.run_dir}\n"
+              f"resume with: {resume_hint.format(run_dir=shlex.quote(str(outcome.run_dir)))}", file=sys.stderr)
+        interrupts.acknowledge()  # a second Ctrl-C during the clean-up is part of this interrupt
         return EXIT_INTERRUPTED
     if not outcome.ran and not outcome.finalized and not args.quiet:
         print(f"nothing to do: all {outcome.total} trials of {outcome.run_dir} are already recorded",
@@ -146,13 +153,24 @@ def _run(args) -> int:
         _print_leaderboard(outcome.run_dir, top=10, sort=None)
         _print_best(outcome.run_dir)
         print(f"run folder: {outcome.run_dir}")
+    failed = outcome.counts.get("failed", 0) + outcome.counts.get("crashed", 0)
+    if failed:  # said even with --quiet: the exit status alone does not say where to look
+        print(f"sweep: {failed} of {outcome.total} trials failed or crashed; their tracebacks are in "
+              f"{outcome.run_dir / ERRORS_DIR}/", file=sys.stderr)
     return EXIT_OK if outcome.all_ran else EXIT_TRIALS_FAILED
 
 
 def _draw(run_dir: Path, quiet: bool) -> None:
+    """The plots and the report at the end of a run; a failure is a warning (the trials are recorded)."""
     from .report import write_report
 
-    path = write_report(run_dir)
+    try:
+        path = write_report(run_dir)
+    except (OSError, SweepError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(f"sweep: warning: could not write the plots and the report: {reason}; every trial is recorded: "
+              f"redraw them with: sweep report {shlex.quote(str(run_dir))}", file=sys.stderr)
+        return
     if not quiet:
         print(f"report: {path}", file=sys.stderr)
 
@@ -192,37 +210,40 @@ def _table(columns: list[str], rows: list[list[str]]) -> str:
 
 def find_run_dir(run_dir: Path | None, results_root: Path = RESULTS_ROOT) -> Path:
     """The given run folder, checked, or the most recently written run under ``results_root``."""
-    from .store import TRIALS_FILE
-
     if run_dir is not None:
         if not (Path(run_dir) / TRIALS_FILE).is_file():
             raise SweepError(f"{run_dir} is not a run folder (no {TRIALS_FILE})")
         return Path(run_dir)
-    runs = sorted(Path(results_root).glob(f"*/*/{TRIALS_FILE}"), key=lambda p: p.stat().st_mtime)
+    runs = sorted((p for p in Path(results_root).glob(f"*/*/{TRIALS_FILE}")
+                   if not any(part.startswith(".") for part in p.relative_to(results_root).parts)),
+                  key=lambda p: p.stat().st_mtime)
     if not runs:
         raise SweepError(f"no run folder under {results_root}/; run one with: sweep run EXPERIMENT.yaml")
     return runs[-1].parent
 
 
-def _run_metric(run_dir: Path):
-    from . import yamlio
-    from .analysis import run_metric
-    from .store import EXPERIMENT_FILE
-
-    doc, _ = yamlio.read(run_dir / EXPERIMENT_FILE)
-    return run_metric(doc if isinstance(doc, dict) else {})
+def _warn(problems: list[str]) -> None:
+    for problem in problems:
+        print(f"sweep: warning: {problem}", file=sys.stderr)
 
 
 def _print_leaderboard(run_dir: Path, top: int, sort: str | None) -> None:
     import pandas as pd
 
-    from .analysis import leaderboard, read_trials
+    from .analysis import leaderboard, read_trials, run_metric
+    from .records import read_experiment_document
 
-    trials = read_trials(run_dir)
+    problems: list[str] = []
+    trials = read_trials(run_dir, problems)
+    metric, maximize = run_metric(read_experiment_document(run_dir, problems))
+    if not trials.empty and metric not in trials:
+        problems.append(f"the metric {metric!r} of {run_dir / EXPERIMENT_FILE} is not a column of trials.csv; "
+                        "ranked by val_acc")
+        metric, maximize = "val_acc", True
+    _warn(problems)
     if trials.empty:
         print("no trial has finished yet")
         return
-    metric, maximize = _run_metric(run_dir)
     try:
         board = leaderboard(trials, metric, maximize, sort=sort)
     except KeyError:
@@ -238,16 +259,21 @@ def _print_leaderboard(run_dir: Path, top: int, sort: str | None) -> None:
 
 
 def _print_best(run_dir: Path) -> None:
-    from .store import BEST_DIR
+    from .records import read_summary
 
-    path = run_dir / BEST_DIR / "summary.json"
-    if not path.is_file():
+    try:
+        s = read_summary(run_dir)
+    except SweepError as exc:
+        _warn([str(exc)])
         return
-    s = json.loads(path.read_text())
-    test = f"test_acc {s['test_acc']:.4f}" if s.get("test_acc") is not None else f"test_loss {s['test_loss']:.4g}"
+    if s is None:
+        return
+    test = (f"test_acc {s['test_acc']:.4f}" if s.get("test_acc") is not None else
+            f"test_loss {s['test_loss']:.4g}" if s.get("test_loss") is not None else "no test score")
     value = s["metric"]["value"]
-    print(f"best trial {s['trial_id']}: {s['metric']['name']} {value:.4f}, {test} "
-          f"(measured once on {s['test_rows']} test rows); weights: {run_dir / BEST_DIR / 'model.npz'}")
+    shown = f"{value:.4f}" if value is not None else "n/a"
+    print(f"best trial {s['trial_id']}: {s['metric']['name']} {shown}, {test} "
+          f"(measured once on {s.get('test_rows', '?')} test rows); weights: {run_dir / BEST_DIR / MODEL_FILE}")
 
 
 def cmd_show(args) -> int:
@@ -260,21 +286,27 @@ def cmd_show(args) -> int:
 
 
 def cmd_best(args) -> int:
-    from .store import BEST_DIR
+    from .records import read_summary
 
     run_dir = find_run_dir(args.run_dir, args.results)
-    path = run_dir / BEST_DIR / "summary.json"
-    if not path.is_file():
+    summary = read_summary(run_dir)
+    if summary is None:
         raise SweepError(f"{run_dir} has no best model yet (the run has not finished, or no trial finished ok)")
-    print(path.read_text().rstrip())
+    print(json.dumps(summary, indent=2))
     return EXIT_OK
 
 
 def cmd_plot(args) -> int:
-    from .plots import draw_all
+    from .plots import draw_all, load_run
 
     run_dir = find_run_dir(args.run_dir, args.results)
-    for path in draw_all(run_dir):
+    run = load_run(run_dir)
+    _warn(run.notes)
+    try:
+        paths = draw_all(run_dir, run=run)
+    except OSError as exc:
+        raise SweepError(f"cannot write the plots of {run_dir}: {exc.strerror or exc}") from None
+    for path in paths:
         print(path)
     return EXIT_OK
 
@@ -283,7 +315,11 @@ def cmd_report(args) -> int:
     from .report import write_report
 
     run_dir = find_run_dir(args.run_dir, args.results)
-    print(write_report(run_dir))
+    try:
+        path = write_report(run_dir)
+    except OSError as exc:
+        raise SweepError(f"cannot write the report of {run_dir}: {exc.strerror or exc}") from None
+    print(path)
     return EXIT_OK
 
 

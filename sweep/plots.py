@@ -20,7 +20,6 @@ Files (see :data:`PLOTS` for their captions)::
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -38,10 +37,12 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
-from . import yamlio
 from .analysis import best_trial, rank, read_history, read_trials, run_metric
 from .params import PARAMETER_NAMES
-from .store import BEST_DIR, EXPERIMENT_FILE, HISTORY_FILE, TRIALS_FILE
+from .errors import SweepError
+from .owned import OwnedFiles
+from .records import (BEST_DIR, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE, TRIALS_FILE, read_experiment_document,
+                      read_summary)
 from .task import CRASHED, DIVERGED, FAILED, OK
 
 PLOTS_DIR = "plots"
@@ -878,21 +879,26 @@ class RunData:
 
 
 def load_run(run_dir) -> RunData:
-    """Read a run folder: experiment.yaml, trials.csv, history.csv and best/ (each may be missing)."""
+    """Read a run folder: experiment.yaml, trials.csv, history.csv and best/ (each may be missing).
+
+    What is damaged is read as missing and said in ``notes``; only rows proven to be finished
+    trials of the run are used. A trials.csv that is not a trials file at all is a SweepError.
+    """
     run_dir = Path(run_dir)
-    experiment = {}
-    notes = []
-    if (run_dir / EXPERIMENT_FILE).is_file():
-        try:
-            experiment, _ = yamlio.read(run_dir / EXPERIMENT_FILE)
-            experiment = experiment if isinstance(experiment, dict) else {}
-        except Exception as exc:  # noqa: BLE001 - a damaged experiment.yaml should not stop the plots
-            notes.append(f"experiment.yaml unreadable: {exc}")
-    trials = read_trials(run_dir) if (run_dir / TRIALS_FILE).is_file() else \
+    notes: list[str] = []
+    experiment = read_experiment_document(run_dir, notes)
+    trials = read_trials(run_dir, notes) if (run_dir / TRIALS_FILE).is_file() else \
         pd.DataFrame(columns=["order", "trial_id", "status"])
-    history = read_history(run_dir) if (run_dir / HISTORY_FILE).is_file() else pd.DataFrame(
-        columns=["trial_id", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"])
+    history = pd.DataFrame(columns=list(HISTORY_COLUMNS))
+    if (run_dir / HISTORY_FILE).is_file():
+        try:
+            history = read_history(run_dir, notes)
+        except SweepError as exc:
+            notes.append(f"{exc}; learning curves left out")
     metric, maximize = run_metric(experiment)
+    if not trials.empty and metric not in trials:
+        notes.append(f"the metric {metric!r} of experiment.yaml is not a column of trials.csv; ranked by val_acc")
+        metric, maximize = "val_acc", True
     specs = experiment.get("parameters")
     specs = specs if isinstance(specs, dict) else {}
     # the searched parameters in the order the experiment declares them (all, if it is unreadable),
@@ -900,23 +906,25 @@ def load_run(run_dir) -> RunData:
     candidates = [p for p in specs if p in PARAMETER_NAMES] if specs else list(PARAMETER_NAMES)
     params = [p for p in candidates if p in trials and trials[p].nunique() > 1]
     log_params = {p for p in params if is_log_param(trials[p], specs.get(p) if isinstance(specs.get(p), dict) else None)}
-    summary = None
-    summary_path = run_dir / BEST_DIR / "summary.json"
-    if summary_path.is_file():
-        try:
-            summary = json.loads(summary_path.read_text())
-        except (OSError, ValueError) as exc:
-            notes.append(f"best/summary.json unreadable: {exc}")
+    try:
+        summary = read_summary(run_dir)
+    except SweepError as exc:
+        notes.append(str(exc))
+        summary = None
     W1 = None
-    model_path = run_dir / BEST_DIR / "model.npz"
+    model_path = run_dir / BEST_DIR / MODEL_FILE
     if model_path.is_file():
         try:
             from .nn import TwoLayerNet
 
             W1 = TwoLayerNet.load(model_path).params["W1"]
-        except Exception as exc:  # noqa: BLE001
-            notes.append(f"best/model.npz unreadable: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a damaged model should not stop the other figures
+            notes.append(f"{model_path} unreadable: {exc}")
     image_shape = tuple(summary["image_shape"]) if summary and summary.get("image_shape") else None
+    if W1 is not None and image_shape and math.prod(image_shape) != W1.shape[0]:
+        notes.append(f"best/summary.json gives image_shape {list(image_shape)}, but the model has {W1.shape[0]} "
+                     "inputs; weights not drawn")
+        image_shape = None
     best_id = summary.get("trial_id") if summary else None
     if best_id is None and not trials.empty and metric in trials:
         row = best_trial(trials, metric, maximize)
@@ -979,18 +987,29 @@ def draw_all(run_dir, *, run: RunData | None = None) -> list[Path]:
 
 
 def save_figures(run: RunData, figures) -> list[Path]:
-    """Save (file name, Figure) pairs as PNGs in ``run_dir/plots/``; drop our PNGs no longer drawn."""
+    """Save (file name, Figure) pairs as PNGs in ``run_dir/plots/``; drop our PNGs no longer drawn.
+
+    Only files sweep drew (see :mod:`sweep.owned`) are replaced or removed: a file of the same
+    name that someone else put there, or changed, is left as it is, with a warning.
+    """
+    owned = OwnedFiles(run.run_dir)
     folder = run.run_dir / PLOTS_DIR
     folder.mkdir(exist_ok=True)
     paths = []
-    for name, fig in figures:
-        path = folder / name
-        tmp = path.with_name(f".{name}.tmp")
-        fig.savefig(tmp, format="png", dpi=DPI, facecolor="white")
-        os.replace(tmp, path)
-        paths.append(path)
-    drawn = {p.name for p in paths}
-    for stale in folder.glob("*.png"):
-        if stale.name not in drawn and caption(stale.name)[1]:
-            stale.unlink()
+    try:
+        for name, fig in figures:
+            relative = f"{PLOTS_DIR}/{name}"
+            if not owned.may_replace(relative):
+                print(f"sweep: warning: {folder / name} was not drawn by sweep (or was changed since); left as it is",
+                      file=sys.stderr)
+                continue
+            paths.append(owned.write(relative, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI,
+                                                                       facecolor="white")))
+        drawn = {p.name for p in paths}
+        for stale in folder.glob("*.png"):
+            relative = f"{PLOTS_DIR}/{stale.name}"
+            if stale.name not in drawn and caption(stale.name)[1] and owned.may_replace(relative):
+                owned.remove(relative)
+    finally:
+        owned.save()
     return paths

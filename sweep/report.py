@@ -4,24 +4,28 @@ The page holds the experiment (name, data set, method, trials by status, time), 
 (parameters, validation metric, test accuracy), a leaderboard of every trial that sorts on a click
 of its header, and every plot of :mod:`sweep.plots` with a one-line caption. Images are embedded as
 ``data:`` URIs and the style and the small sorting script are inline: the file needs no network and
-can be mailed or archived alone. Only the standard library (``html``, ``base64``) and pandas.
+can be mailed or archived alone.
+
+The page is the template ``templates/report.html`` rendered by Jinja2 with autoescaping: this
+module gathers plain values (text and numbers, never markup) and the template escapes every one
+of them, so nothing read from a run folder (a shared or archived one included) can become markup
+or script in the browser of whoever opens the report.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import math
-import os
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from .analysis import rank, status_counts
+from .owned import OwnedFiles
 from .params import PARAMETER_NAMES
 from .plots import RunData, caption, draw_all, fmt_metric, fmt_value, load_run, metric_label, param_label
-from .store import PLAN_FILE, TRIALS_FILE
+from .records import PLAN_FILE, TRIALS_FILE
 from .task import CRASHED, DIVERGED, FAILED, OK
 
 REPORT_FILE = "report.html"
@@ -33,86 +37,76 @@ RESULT_COLUMNS = (("val_acc", "val acc"), ("train_acc", "train acc"), ("val_loss
 
 
 def write_report(run_dir) -> Path:
-    """Draw the plots of ``run_dir`` and write ``run_dir/report.html`` (atomically); return its path."""
+    """Draw the plots of ``run_dir`` and write ``run_dir/report.html`` (atomically); return its path.
+
+    A ``report.html`` sweep did not write (or that was changed since) is left as it is: the new
+    page goes to ``report-N.html`` instead.
+    """
     run_dir = Path(run_dir)
     run = load_run(run_dir)
     plots = draw_all(run_dir, run=run)
     page = render(run, plots)
-    path = run_dir / REPORT_FILE
-    tmp = path.with_name(f".{REPORT_FILE}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
+    owned = OwnedFiles(run_dir)
+    name, n = REPORT_FILE, 1
+    while not owned.may_replace(name):
+        n += 1
+        name = f"report-{n}.html"
+    try:
+        path = owned.write(name, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    finally:
+        owned.save()
     return path
 
 
 # ------------------------------------------------------------------------------------------ page
+def _template():
+    import jinja2
+
+    environment = jinja2.Environment(loader=jinja2.PackageLoader("sweep", "templates"), autoescape=True,
+                                     undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return environment.get_template(REPORT_FILE)
+
+
 def render(run: RunData, plots: list[Path]) -> str:
     """The report page of ``run`` with the PNG files ``plots`` embedded."""
     exp = run.experiment
-    name = str(exp.get("name") or run.run_dir.name)
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(name)} \u2014 sweep report</title>",
-        f"<style>{CSS}</style></head><body>",
-        "<main>",
-        f'<header><h1>{_e(name)}</h1><p class="sub">sweep report \u00b7 {_e(str(run.run_dir))}</p>'
-        + (f'<p class="desc">{_e(exp["description"])}</p>' if exp.get("description") else "") + "</header>",
-        _experiment_section(run),
-        _best_section(run),
-        _leaderboard_section(run),
-        _plots_section(run, plots),
-        f'<footer>Written by sweep on {datetime.now().strftime("%Y-%m-%d %H:%M")}; '
-        "redraw with <code>sweep report RUN_DIR</code>.</footer>",
-        "</main>",
-        f"<script>{SCRIPT}</script>",
-        "</body></html>",
-    ]
-    return "\n".join(parts) + "\n"
+    provenance = exp.get("provenance") if isinstance(exp.get("provenance"), dict) else {}
+    return _template().render(
+        name=str(exp.get("name") or run.run_dir.name), run_dir=str(run.run_dir),
+        description=str(exp.get("description") or ""), **_experiment_facts(run),
+        metric=run.metric, maximize=run.maximize, notes=run.notes,
+        command=str(provenance.get("command") or ""),
+        best=_best(run), board=_leaderboard(run), figures=_figures(run, plots),
+        written=datetime.now().strftime("%Y-%m-%d %H:%M"))
 
 
-def _e(text) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _experiment_section(run: RunData) -> str:
+def _experiment_facts(run: RunData) -> dict:
     exp, trials = run.experiment, run.trials
     dataset = exp.get("dataset") or {}
-    if isinstance(dataset, str):
+    if not isinstance(dataset, dict):
         dataset = {"name": dataset}
     options = ", ".join(f"{k}={_plain(v)}" for k, v in dataset.items() if k != "name")
     method = str(exp.get("method", "?"))
     if exp.get("run_cap"):
         method += f" (run_cap {exp['run_cap']})"
     repeats = exp.get("repeats") or 1
-    if repeats > 1:
+    if isinstance(repeats, int) and repeats > 1:
         method += f", {repeats} seeds per configuration"
     counts = status_counts(trials) if not trials.empty else {}
     planned = _planned(run.run_dir)
-    badges = " ".join(f'<span class="badge {s}">{counts[s]} {s}</span>'
-                      for s in (*STATUS_ORDER, *sorted(set(counts) - set(STATUS_ORDER))) if counts.get(s))
     total = sum(counts.values())
-    trials_text = f"{total}" + (f" of {planned} planned" if planned is not None and planned != total else "")
-    rows = [
-        ("Data set", f"<b>{_e(dataset.get('name', '?'))}</b>" + (f" <span class=muted>({_e(options)})</span>"
-                                                                 if options else "")),
-        ("Method", _e(method)),
-        ("Metric", f"{_e(run.metric)} ({'higher' if run.maximize else 'lower'} is better)"),
-        ("Searched", _e(", ".join(run.params)) or '<span class="muted">nothing varies</span>'),
-        ("Trials", f"{trials_text} {badges}" if total else "no trial has finished"),
-        ("Time", _e(_time_text(run))),
-    ]
-    fixed = exp.get("fixed") or {}
-    if fixed:
-        rows.append(("Fixed", _e(", ".join(f"{k}={_plain(v)}" for k, v in fixed.items()))))
-    if run.notes:
-        rows.append(("Problems", '<span class="warn">' + "<br>".join(_e(n) for n in run.notes) + "</span>"))
-    prov = exp.get("provenance") or {}
-    if prov.get("command"):
-        rows.append(("Command", f"<code>{_e(prov['command'])}</code>"))
-    return ('<section id="experiment"><h2>Experiment</h2><dl class="facts">'
-            + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl></section>")
+    fixed = exp.get("fixed") if isinstance(exp.get("fixed"), dict) else {}
+    return {
+        "dataset": {"name": str(dataset.get("name", "?")), "options": options},
+        "method": method,
+        "searched": ", ".join(run.params),
+        "trials": {"total": total,
+                   "text": f"{total}" + (f" of {planned} planned" if planned is not None and planned != total else ""),
+                   "badges": [(s, counts[s]) for s in (*STATUS_ORDER, *sorted(set(counts) - set(STATUS_ORDER)))
+                              if counts.get(s)]},
+        "time": _time_text(run),
+        "fixed": ", ".join(f"{k}={_plain(v)}" for k, v in fixed.items()),
+    }
 
 
 def _plain(value) -> str:
@@ -156,7 +150,9 @@ def training_seconds(trials: pd.DataFrame) -> float:
 
 def _time_text(run: RunData) -> str:
     parts = [f"{_duration(training_seconds(run.trials))} of training"]
-    started = (run.experiment.get("provenance") or {}).get("started")
+    provenance = run.experiment.get("provenance")
+    provenance = provenance if isinstance(provenance, dict) else {}
+    started = provenance.get("started")
     trials_file = run.run_dir / TRIALS_FILE
     if started and trials_file.is_file():
         try:
@@ -165,51 +161,49 @@ def _time_text(run: RunData) -> str:
             if wall >= 0:
                 parts.append(f"{_duration(wall)} from start to the last result")
             parts.append(f"started {datetime.fromtimestamp(start).strftime('%Y-%m-%d %H:%M')}")
-        except ValueError:
+        except (ValueError, OverflowError, OSError):
             pass
-    cpus = (run.experiment.get("provenance") or {}).get("host_cpus")
+    cpus = provenance.get("host_cpus")
     if cpus:
         parts.append(f"{cpus} CPUs")
     return ", ".join(parts)
 
 
-def _best_section(run: RunData) -> str:
+def _best(run: RunData) -> dict:
     s = run.summary
-    head = '<section id="best"><h2>Best trial</h2>'
     if s is None:
         if run.best_id is None:
-            return head + '<p class="muted">No trial finished <b>ok</b>, so there is no best model.</p></section>'
+            return {"none": True}
         row = run.trials[run.trials["trial_id"] == run.best_id].iloc[0]
         params = {p: row[p] for p in PARAMETER_NAMES if p in row}
-        facts = [("trial", f"<code>{_e(run.best_id)}</code>"),
-                 (_e(run.metric), _e(fmt_metric(row[run.metric], run.metric)))]
-        note = '<p class="muted">The run has not finished: the best model was not saved or tested yet.</p>'
+        facts = [_fact("trial", run.best_id, "code"), _fact(run.metric, fmt_metric(row[run.metric], run.metric))]
+        unfinished = True
     else:
         params = s.get("params") or {}
-        metric = s.get("metric") or {}
-        facts = [("trial", f"<code>{_e(s.get('trial_id'))}</code>")]
-        facts.append((_e(metric_label(metric.get('name', run.metric))),
-                      f"<b>{_e(fmt_metric(metric.get('value'), metric.get('name', run.metric)))}</b>"))
+        metric = s["metric"]
+        name = metric.get("name", run.metric)
+        facts = [_fact("trial", s["trial_id"], "code"),
+                 _fact(metric_label(name), fmt_metric(metric.get("value"), name), "bold")]
         if s.get("test_acc") is not None:
-            facts.append(("test accuracy", f"<b>{_e(fmt_metric(s['test_acc'], 'test_acc'))}</b>"
-                          f" <span class=muted>on {s.get('test_rows', '?')} test rows, measured once</span>"))
+            facts.append(_fact("test accuracy", fmt_metric(s["test_acc"], "test_acc"), "bold",
+                               f"on {s.get('test_rows', '?')} test rows, measured once"))
         if s.get("test_loss") is not None:
-            facts.append(("test loss", _e(f"{s['test_loss']:.4g}")))
+            facts.append(_fact("test loss", f"{s['test_loss']:.4g}"))
         for key, label in (("val_acc", "validation accuracy"), ("train_acc", "training accuracy")):
-            if s.get(key) is not None and key != metric.get("name"):
-                facts.append((label, _e(fmt_metric(s[key], key))))
+            if s.get(key) is not None and key != name:
+                facts.append(_fact(label, fmt_metric(s[key], key)))
         if s.get("epochs_trained") is not None:
-            facts.append(("epochs trained", _e(s["epochs_trained"])))
+            facts.append(_fact("epochs trained", s["epochs_trained"]))
         if s.get("reproduced") is False:
-            facts.append(("reproduced", '<span class="warn">no: the retrained model differs from the trial</span>'))
-        note = ""
+            facts.append(_fact("reproduced", "no: the retrained model differs from the trial", "warn"))
+        unfinished = False
     searched = set(run.params)
-    cells = "".join(f'<tr{" class=searched" if p in searched else ""}><th>{_e(param_label(p))}</th>'
-                    f"<td>{_e(_plain(v))}</td></tr>" for p, v in params.items())
-    return (head + note + '<div class="best-grid"><dl class="facts">'
-            + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
-            + f'<table class="params"><caption>hyperparameters (searched ones in bold)</caption>{cells}</table>'
-            + "</div></section>")
+    rows = [{"label": param_label(str(p)), "value": _plain(v), "searched": p in searched} for p, v in params.items()]
+    return {"none": False, "unfinished": unfinished, "facts": facts, "params": rows}
+
+
+def _fact(label, value, kind: str = "plain", note: str = "") -> dict:
+    return {"label": str(label), "value": str(value), "kind": kind, "note": note}
 
 
 # ------------------------------------------------------------------------------------------ table
@@ -220,11 +214,10 @@ def leaderboard_rows(run: RunData) -> pd.DataFrame:
     return rank(run.trials, run.metric, run.maximize)
 
 
-def _leaderboard_section(run: RunData) -> str:
-    head = ('<section id="leaderboard"><h2>Leaderboard</h2>')
+def _leaderboard(run: RunData) -> dict:
     ranked = leaderboard_rows(run)
     if ranked.empty:
-        return head + '<p class="muted">No trial has finished yet.</p></section>'
+        return {"columns": [], "rows": []}
     params = run.params or [p for p in ("hidden_size", "learning_rate", "reg") if p in ranked]
     results = [(run.metric, run.metric.replace("_", " "))] + [(c, h) for c, h in RESULT_COLUMNS
                                                                if c != run.metric and c in ranked
@@ -236,48 +229,38 @@ def _leaderboard_section(run: RunData) -> str:
     if show_repeat:
         columns.append(("repeat", "repeat", "num"))
     columns += [(c, h, "num") for c, h in results]
-    has_errors = ranked["error"].astype(str).str.strip().ne("").any()
-    if has_errors:
+    if ranked["error"].astype(str).str.strip().ne("").any():
         columns.append(("error", "error", "text"))
-    header = "".join(
-        f'<th scope="col" class="{kind}{" metric" if key == run.metric else ""}"'
-        f'{" aria-sort=ascending" if key == "rank" else ""} title="sort by {_e(label)}">{_e(label)}</th>'
-        for key, label, kind in columns)
-    body = []
+    rows = []
     for i, row in ranked.iterrows():
         status = str(row["status"])
-        classes = [f"st-{status}"] + (["best"] if row["trial_id"] == run.best_id else [])
+        best = row["trial_id"] == run.best_id
         cells = []
         for key, _, kind in columns:
             if key == "rank":
-                cells.append(f'<td class="num" data-sort="{i + 1}">{i + 1}</td>')
+                cells.append({"kind": "num", "text": str(i + 1), "sort": str(i + 1)})
             elif key == "trial_id":
-                mark = ' <span class="star" title="best trial">\u2605</span>' if "best" in classes else ""
-                cells.append(f"<td><code>{_e(row['trial_id'])}</code>{mark}</td>")
+                cells.append({"kind": "code", "text": str(row["trial_id"]), "star": best})
             elif key == "status":
-                cells.append(f'<td><span class="badge {_e(status)}">{_e(status)}</span></td>')
+                cells.append({"kind": "badge", "text": status})
             elif key == "error":
-                text = str(row["error"])
-                cells.append(f'<td class="err" title="{_e(text)}">{_e(text)}</td>')
+                cells.append({"kind": "err", "text": str(row["error"])})
             else:
                 cells.append(_cell(row[key], key, kind, log=key in run.log_params))
-        body.append(f'<tr class="{" ".join(classes)}">{"".join(cells)}</tr>')
-    note = (f'<p class="muted">{len(ranked)} trials, ranked by {_e(run.metric)} '
-            f"({'higher' if run.maximize else 'lower'} is better); diverged and failed trials last. "
-            "Click a column header to sort by it, again to reverse.</p>")
-    return (head + note + '<div class="table-wrap"><table id="leaderboard-table" class="sortable">'
-            f"<thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table></div></section>")
+        rows.append({"classes": f"st-{status}" + (" best" if best else ""), "cells": cells})
+    return {"columns": [{"key": key, "label": label, "kind": kind, "metric": key == run.metric}
+                        for key, label, kind in columns], "rows": rows}
 
 
-def _cell(value, key: str, kind: str, log: bool = False) -> str:
+def _cell(value, key: str, kind: str, log: bool = False) -> dict:
     if kind != "num":
-        return f"<td>{_e(value)}</td>"
+        return {"kind": "text", "text": str(value)}
     try:
         number = float(value)
     except (TypeError, ValueError):
-        return f"<td>{_e(value)}</td>"
+        return {"kind": "text", "text": str(value)}
     if math.isnan(number):
-        return '<td class="num na" data-sort="">\u2013</td>'
+        return {"kind": "na"}
     if key in ("best_epoch", "repeat", "hidden_size", "epochs", "batch_size"):
         text = f"{number:.0f}"
     elif key.endswith("acc"):
@@ -288,7 +271,7 @@ def _cell(value, key: str, kind: str, log: bool = False) -> str:
         text = f"{number:.4f}" if 1e-3 <= abs(number) < 1e3 else f"{number:.4g}"
     else:
         text = fmt_value(number, log=log)
-    return f'<td class="num" data-sort="{number!r}">{_e(text)}</td>'
+    return {"kind": "num", "text": text, "sort": repr(number)}
 
 
 # ------------------------------------------------------------------------------------------ plots
@@ -297,118 +280,21 @@ def has_accuracies(trials: pd.DataFrame) -> bool:
     return bool("val_acc" in trials and pd.to_numeric(trials["val_acc"], errors="coerce").notna().any())
 
 
-def _plots_section(run: RunData, plots: list[Path]) -> str:
-    if not plots:
-        return '<section id="plots"><h2>Plots</h2><p class="muted">Nothing to plot yet.</p></section>'
-    figures = []
-    slices = []
+def _figures(run: RunData, plots: list[Path]) -> list[dict]:
+    """The figures in page order: single ones, and the slices side by side after the first two."""
+    figures, slices = [], []
     for path in plots:
         title, text = caption(path.name, run.metric, accuracies=has_accuracies(run.trials))
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
-        figure = (f'<figure id="plot-{_e(path.stem)}"><h3>{_e(title)}</h3>'
-                  f'<img src="data:image/png;base64,{data}" alt="{_e(title)}">'
-                  f"<figcaption>{_e(text)}</figcaption></figure>")
+        figure = {"stem": path.stem, "title": title, "caption": text,
+                  "data": base64.b64encode(path.read_bytes()).decode("ascii")}
         (slices if path.name.startswith("slice_") else figures).append((path.name, figure))
     out = []
     placed_slices = False
     for name, figure in figures:
         if not placed_slices and slices and name not in ("heatmap.png", "history.png"):
-            out.append('<div class="slices">' + "".join(f for _, f in slices) + "</div>")
+            out.append({"slices": [f for _, f in slices]})
             placed_slices = True
-        out.append(figure)
+        out.append({"slices": None, "figure": figure})
     if slices and not placed_slices:
-        out.append('<div class="slices">' + "".join(f for _, f in slices) + "</div>")
-    return '<section id="plots"><h2>Plots</h2>' + "".join(out) + "</section>"
-
-
-CSS = """
-:root{--fg:#1d2330;--muted:#667085;--line:#d9dee7;--bg:#ffffff;--soft:#f5f7fa;--best:#fff4cc;--accent:#2458b3}
-*{box-sizing:border-box}
-body{margin:0;background:var(--soft);color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,
-"DejaVu Sans",sans-serif}
-main{max-width:1180px;margin:0 auto;padding:24px 28px 40px;background:var(--bg)}
-h1{margin:0;font-size:28px}h2{margin:34px 0 10px;font-size:20px;border-bottom:2px solid var(--line);padding-bottom:4px}
-h3{margin:0 0 6px;font-size:15px}
-.sub{margin:2px 0 0;color:var(--muted);font-size:13px;word-break:break-all}.desc{margin:8px 0 0}
-.muted{color:var(--muted)}.warn{color:#b42318;font-weight:600}
-code{font:13px/1.3 ui-monospace,"DejaVu Sans Mono",monospace}
-dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:5px 18px;margin:0}
-dl.facts dt{color:var(--muted)}dl.facts dd{margin:0}
-.best-grid{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:24px;align-items:start}
-table.params{border-collapse:collapse;font-size:14px}
-table.params caption{text-align:left;color:var(--muted);font-size:13px;padding-bottom:4px}
-table.params th{text-align:left;font-weight:normal;color:var(--muted);padding:2px 16px 2px 0}
-table.params td{padding:2px 0;font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:13px}
-table.params tr.searched th,table.params tr.searched td{font-weight:700;color:var(--fg)}
-.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;
-background:#e4e7ec;color:#344054}
-.badge.ok{background:#dcfae6;color:#067647}.badge.diverged{background:#fef0c7;color:#93370d}
-.badge.failed,.badge.crashed{background:#fee4e2;color:#b42318}
-.table-wrap{max-height:640px;overflow:auto;border:1px solid var(--line);border-radius:6px}
-table.sortable{border-collapse:separate;border-spacing:0;width:100%;font-size:13px}
-table.sortable th{position:sticky;top:0;z-index:1;background:#eef1f6;text-align:left;padding:6px 8px;
-cursor:pointer;vertical-align:bottom;user-select:none;border-bottom:1px solid var(--line);line-height:1.25}
-table.sortable th.num{text-align:right}
-table.sortable th:hover{background:#e1e6ef}
-table.sortable th::after{content:"\\2195";color:#98a2b3;margin-left:3px;font-size:11px;white-space:nowrap}
-table.sortable th[aria-sort=ascending]::after{content:"\\25B2";color:var(--accent)}
-table.sortable th[aria-sort=descending]::after{content:"\\25BC";color:var(--accent)}
-table.sortable th.metric{color:var(--accent)}
-table.sortable td{padding:4px 8px;border-bottom:1px solid #eef0f3;white-space:nowrap}
-table.sortable td.num{text-align:right;font-variant-numeric:tabular-nums}
-table.sortable td.na{color:#98a2b3}
-table.sortable tbody tr:hover{background:#f0f4ff}
-tr.best{background:var(--best)}tr.best:hover{background:#ffeeaa}
-.star{color:#d4a106}
-tr.st-diverged td,tr.st-failed td,tr.st-crashed td{color:#667085}
-td.err{white-space:normal;min-width:16em;max-width:34em;color:#b42318!important;font-size:12px}
-figure{margin:18px 0 26px}
-figure img{display:block;max-width:100%;height:auto;border:1px solid var(--line);border-radius:4px}
-figcaption{color:var(--muted);font-size:13.5px;margin-top:6px;max-width:60em}
-.slices{display:grid;grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:0 22px}
-.slices figure{margin:12px 0 18px}
-footer{margin-top:30px;color:var(--muted);font-size:12px}
-@media (max-width:800px){.best-grid{grid-template-columns:1fr}main{padding:14px}}
-"""
-
-SCRIPT = """
-(function () {
-  function key(cell) {
-    var raw = cell.hasAttribute('data-sort') ? cell.getAttribute('data-sort') : cell.textContent.trim();
-    if (raw === '') return null;
-    var n = Number(raw);
-    return isNaN(n) ? raw : n;
-  }
-  function compare(a, b) {
-    if (a === null || b === null) return a === b ? 0 : (a === null ? 1 : -1);
-    if (typeof a === 'number' && typeof b === 'number') return a - b;
-    return String(a).localeCompare(String(b), undefined, {numeric: true, sensitivity: 'base'});
-  }
-  function sortBy(table, th, col) {
-    var ascending = th.getAttribute('aria-sort') !== 'ascending';
-    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (h) { h.removeAttribute('aria-sort'); });
-    th.setAttribute('aria-sort', ascending ? 'ascending' : 'descending');
-    var body = table.tBodies[0];
-    var rows = Array.prototype.slice.call(body.rows).map(function (row, i) {
-      return {row: row, key: key(row.cells[col]), i: i};
-    });
-    rows.sort(function (a, b) {
-      if (a.key === null || b.key === null) {  /* empty cells last, whichever the direction */
-        return a.key === b.key ? a.i - b.i : (a.key === null ? 1 : -1);
-      }
-      var c = compare(a.key, b.key);
-      return (ascending ? c : -c) || a.i - b.i;
-    });
-    rows.forEach(function (r) { body.appendChild(r.row); });
-  }
-  Array.prototype.forEach.call(document.querySelectorAll('table.sortable'), function (table) {
-    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
-      th.tabIndex = 0;
-      th.addEventListener('click', function () { sortBy(table, th, col); });
-      th.addEventListener('keydown', function (e) {
-        if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); sortBy(table, th, col); }
-      });
-    });
-  });
-})();
-"""
+        out.append({"slices": [f for _, f in slices]})
+    return out

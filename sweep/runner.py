@@ -12,16 +12,15 @@ workers and leaves every finished trial on disk for ``--resume``.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import signal
-import threading
+import sys
 import time
 from collections import Counter, deque
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import interrupts
 from .analysis import read_trials, status_counts
 from .best import finalize
 from .config import Experiment, cpu_count
@@ -29,7 +28,7 @@ from .errors import ConfigError, SweepError
 from .executors import KILLED_ITS_WORKER, LOST, RAISED, open_pool
 from .plan import TaskSpec, TrialSpec, group_tasks, plan_trials
 from .progress import Progress
-from .store import BEST_DIR, RunStore, latest_run_dir, new_run_dir
+from .store import BEST_DIR, SUMMARY_FILE, RunStore, check_out_folder, latest_run_dir
 from .task import CRASHED, FAILED, TrialResult, failed_result, run_task
 
 #: Seconds between checks for interrupts while waiting on workers.
@@ -90,32 +89,58 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
     a parameter so tests can make a trial raise or kill its worker. SIGTERM is handled like Ctrl-C
     for the whole call.
     """
-    with sigterm_as_interrupt():
+    with interrupts.handled():
         trials = plan_trials(experiment)
+        notices: list[str] = []
         if resume:
-            run_dir = Path(run_dir) if run_dir else latest_run_dir(results_root, experiment.name)
+            run_dir = Path(run_dir) if run_dir else latest_run_dir(results_root, experiment, notices)
             store = RunStore.open(run_dir, experiment, trials, retry_failed=retry_failed)
             data = None
         else:
-            run_dir = Path(run_dir) if run_dir else new_run_dir(results_root, experiment.name)
-            # Before the folder exists, so that bad data or an unfit cluster leaves no empty run behind.
+            if run_dir is not None:
+                run_dir = check_out_folder(run_dir)
+            # Before the folder exists, so that bad data, a trial too large for memory or an unfit
+            # cluster leaves no empty run behind.
             data = load_data(experiment)
+            notices += check_memory(trials, data, n_jobs or experiment.resolved_n_jobs())
             if experiment.backend.name == "dask":
                 from .dask_pool import check_cluster
 
                 check_cluster(experiment.backend)
-            store = RunStore.create(run_dir, experiment, trials, command)
+            store = (RunStore.create(run_dir, experiment, trials, command) if run_dir is not None
+                     else RunStore.create_new(results_root, experiment, trials, command))
         with store:
-            return _run(experiment, trials, store, data, n_jobs, quiet, task_fn, stream)
+            return _run(experiment, trials, store, data, n_jobs, quiet, task_fn, stream, notices + store.notices)
+
+
+def check_memory(trials: list[TrialSpec], data, n_jobs: int) -> list[str]:
+    """SweepError when the largest training run cannot fit in memory; a warning when ``n_jobs`` of
+    them at once may not."""
+    from .memory import available_bytes, describe_trial, human, require, trial_bytes
+
+    outputs = data.num_classes if data.task != "regression" else data.y_train.shape[1]
+    distinct = {tuple(t.params[k] for k in ("hidden_size", "batch_size", "optimizer", "dtype")): t for t in trials}
+    needs = {key: trial_bytes(t.params, data.input_dim, outputs, len(data.X_val)) for key, t in distinct.items()}
+    key = max(needs, key=needs.get)
+    largest = distinct[key]
+    require(needs[key], f"trial {largest.trial_id} ({describe_trial(largest.params)}) on {data.input_dim:,} inputs "
+                        f"and {outputs:,} outputs")
+    at_once = min(n_jobs, len(trials)) * needs[key]
+    if at_once > available_bytes():
+        return [f"warning: {min(n_jobs, len(trials))} trials at once may need up to {human(at_once)} of memory, "
+                f"more than the {human(available_bytes())} available; lower n_jobs if workers are killed"]
+    return []
 
 
 def _run(experiment: Experiment, trials: list[TrialSpec], store: RunStore, data, n_jobs: int | None,
-         quiet: bool, task_fn, stream) -> SweepOutcome:
+         quiet: bool, task_fn, stream, notices: list[str]) -> SweepOutcome:
     run_dir = store.run_dir
     finished = store.finished()
     pending = pending_tasks(group_tasks(trials), finished)
     outcome = SweepOutcome(run_dir, len(trials))
-    if not pending and (run_dir / BEST_DIR / "summary.json").is_file():
+    if not pending and (run_dir / BEST_DIR / SUMMARY_FILE).is_file():
+        for notice in notices:
+            print(notice, file=stream or sys.stderr)
         outcome.counts = status_counts(read_trials(run_dir))
         return outcome
     if data is None:
@@ -124,6 +149,8 @@ def _run(experiment: Experiment, trials: list[TrialSpec], store: RunStore, data,
                         already_done=len(finished), quiet=quiet, stream=stream)
     for warning in experiment.warnings:
         progress.message(f"warning: {warning}")
+    for notice in notices:
+        progress.message(notice)
     if pending:
         jobs = min(n_jobs or experiment.resolved_n_jobs(), len(pending))
         if jobs > cpu_count() and experiment.backend.name != "dask":
@@ -133,8 +160,15 @@ def _run(experiment: Experiment, trials: list[TrialSpec], store: RunStore, data,
     progress.close()
     outcome.counts = status_counts(read_trials(run_dir))
     if not outcome.interrupted:
-        outcome.best = finalize(run_dir, experiment, trials, data)
-        outcome.finalized = True
+        try:
+            interrupts.check()
+            outcome.best = finalize(run_dir, experiment, trials, data)
+            interrupts.check()
+        except KeyboardInterrupt:  # every trial is recorded: --resume retrains the best one
+            interrupts.acknowledge()
+            outcome.interrupted = True
+        else:
+            outcome.finalized = True
     return outcome
 
 
@@ -146,23 +180,6 @@ def pending_tasks(tasks: list[TaskSpec], finished: dict[str, str]) -> list[TaskS
         if todo:
             out.append(TaskSpec(task.task_id, task.seed, task.params, todo))
     return out
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt():
-    """Within the block, SIGTERM raises KeyboardInterrupt like Ctrl-C (main thread only; nests)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class WorkerDied(Exception):
@@ -196,99 +213,107 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
     pool = None
     scratch = store.run_dir / SCRATCH_DIR
     try:
-        shutil.rmtree(scratch, ignore_errors=True)  # left by a run that was killed
-        pool = open_pool(experiment.backend, n_jobs, scratch)
-        progress.message(pool.describe())
-        for warning in pool.warnings:
-            progress.message(f"warning: {warning}")
-        shared = {}  # dtype -> the data set as the pool shares it
-        broken_in_a_row = 0
+        with interrupts.deferred():  # see sweep.interrupts: no KeyboardInterrupt inside the pool's code
+            shutil.rmtree(scratch, ignore_errors=True)  # left by a run that was killed
+            with interrupts.shielded_children():
+                pool = open_pool(experiment.backend, n_jobs, scratch)
+            progress.message(pool.describe())
+            for warning in pool.warnings:
+                progress.message(f"warning: {warning}")
+            shared = {}  # dtype -> the data set as the pool shares it
+            broken_in_a_row = 0
 
-        def submit(task: TaskSpec, alone: bool) -> bool:
-            """Send ``task``; False when the pool turned out to be broken (the task is not sent)."""
-            dtype = task.params["dtype"]
-            try:
-                if dtype not in shared:
-                    shared[dtype] = pool.share(data.astype(dtype))
-                running[pool.submit(task_fn, task, shared[dtype])] = (task, alone)
-            except Exception as exc:  # noqa: BLE001 - a worker died since the last wait
-                if pool.classify(exc) != LOST:
-                    raise
-                (suspects if alone else queue).appendleft(task)
-                return False
-            return True
-
-        while queue or suspects or running:
-            pool_broken = False
-            slots = pool.slots()  # also checks that the pool is alive
-            if suspects:
-                if not running:
-                    pool_broken = not submit(suspects.popleft(), alone=True)
-            else:
-                while queue and len(running) < slots and not pool_broken:
-                    pool_broken = not submit(queue.popleft(), alone=False)
-            if running:
-                done, _ = pool.wait(list(running), timeout=_POLL_SECONDS)
-            else:  # a cluster with no worker right now: wait for one
-                done = set()
-                time.sleep(_POLL_SECONDS)
-            lost = []
-            fatal = None  # raised once every other finished task is recorded
-            for future in done:
-                task, alone = running.pop(future)
+            def submit(task: TaskSpec, alone: bool) -> bool:
+                """Send ``task``; False when the pool turned out to be broken (the task is not sent)."""
+                dtype = task.params["dtype"]
                 try:
-                    results = pool.result(future)
-                except Exception as exc:  # noqa: BLE001 - the task raised, or its worker (or data) died
-                    try:
-                        kind = pool.classify(exc)
-                    except SweepError as error:  # e.g. the scheduler is gone
-                        fatal = fatal or error
-                        continue
-                    if kind == RAISED:
-                        record(task, [failed_result(t, exc) for t in task.trials])
-                    elif alone:
-                        record(task, [failed_result(t, _crash_error(exc), CRASHED) for t in task.trials])
-                    elif kind == KILLED_ITS_WORKER:
-                        # Dask blames every task that sat on the workers that died; the one that
-                        # killed them does it again alone.
-                        progress.message("Dask gave up on a task whose workers kept dying; running it alone "
-                                         "to see whether it is the one that kills them")
-                        suspects.append(task)
-                    elif pool.finds_culprits:  # lost for another reason: run it again, a few times at most
-                        losses[task.task_id] += 1
-                        if losses[task.task_id] > _MAX_LOSSES:
-                            record(task, [failed_result(t, WorkerDied(f"lost {_MAX_LOSSES + 1} times ({exc})"),
-                                                        CRASHED) for t in task.trials])
-                        else:
-                            queue.appendleft(task)
-                    else:
-                        lost.append(task)
-                        pool_broken = True
+                    with interrupts.shielded_children():  # a submit may start workers
+                        if dtype not in shared:
+                            shared[dtype] = pool.share(data.astype(dtype))
+                        running[pool.submit(task_fn, task, shared[dtype])] = (task, alone)
+                except Exception as exc:  # noqa: BLE001 - a worker died since the last wait
+                    if pool.classify(exc) != LOST:
+                        raise
+                    (suspects if alone else queue).appendleft(task)
+                    return False
+                return True
+
+            while queue or suspects or running:
+                interrupts.check()
+                pool_broken = False
+                slots = pool.slots()  # also checks that the pool is alive
+                if suspects:
+                    if not running:
+                        pool_broken = not submit(suspects.popleft(), alone=True)
                 else:
-                    record(task, results)
-            if fatal:
-                raise fatal
-            if pool_broken:
-                broken_in_a_row = 0 if done else broken_in_a_row + 1
-                if broken_in_a_row > _MAX_RESTARTS_WITHOUT_PROGRESS:
-                    raise SweepError("worker processes keep dying before they run any trial; see the messages "
-                                     "above (memory, or a broken installation?)")
-                # Whatever else is in flight went down too (a dead loky worker breaks the whole pool).
-                lost.extend(task for task, _ in running.values())
-                running.clear()
-                if lost:
-                    progress.message(f"a worker died; re-running the {len(lost)} task(s) it may have taken "
-                                     "down, one at a time")
-                pool.restart()
-                shared.clear()
-                suspects.extend(lost)
+                    while queue and len(running) < slots and not pool_broken:
+                        pool_broken = not submit(queue.popleft(), alone=False)
+                if running:
+                    done, _ = pool.wait(list(running), timeout=_POLL_SECONDS)
+                else:  # a cluster with no worker right now: wait for one
+                    done = set()
+                    time.sleep(_POLL_SECONDS)
+                lost = []
+                fatal = None  # raised once every other finished task is recorded
+                for future in done:
+                    task, alone = running.pop(future)
+                    try:
+                        results = pool.result(future)
+                    except Exception as exc:  # noqa: BLE001 - the task raised, or its worker (or data) died
+                        try:
+                            kind = pool.classify(exc)
+                        except SweepError as error:  # e.g. the scheduler is gone
+                            fatal = fatal or error
+                            continue
+                        if kind == RAISED:
+                            record(task, [failed_result(t, exc) for t in task.trials])
+                        elif alone:
+                            record(task, [failed_result(t, _crash_error(exc), CRASHED) for t in task.trials])
+                        elif kind == KILLED_ITS_WORKER:
+                            # Dask blames every task that sat on the workers that died; the one that
+                            # killed them does it again alone.
+                            progress.message("Dask gave up on a task whose workers kept dying; running it alone "
+                                             "to see whether it is the one that kills them")
+                            suspects.append(task)
+                        elif pool.finds_culprits:  # lost for another reason: run it again, a few times at most
+                            losses[task.task_id] += 1
+                            if losses[task.task_id] > _MAX_LOSSES:
+                                record(task, [failed_result(t, WorkerDied(f"lost {_MAX_LOSSES + 1} times ({exc})"),
+                                                            CRASHED) for t in task.trials])
+                            else:
+                                queue.appendleft(task)
+                        else:
+                            lost.append(task)
+                            pool_broken = True
+                    else:
+                        record(task, results)
+                if fatal:
+                    raise fatal
+                if pool_broken:
+                    broken_in_a_row = 0 if done else broken_in_a_row + 1
+                    if broken_in_a_row > _MAX_RESTARTS_WITHOUT_PROGRESS:
+                        raise SweepError("worker processes keep dying before they run any trial; see the messages "
+                                         "above (memory, or a broken installation?)")
+                    # Whatever else is in flight went down too (a dead loky worker breaks the whole pool).
+                    lost.extend(task for task, _ in running.values())
+                    running.clear()
+                    if lost:
+                        progress.message(f"a worker died; re-running the {len(lost)} task(s) it may have taken "
+                                         "down, one at a time")
+                    with interrupts.shielded_children():
+                        pool.restart()
+                    shared.clear()
+                    suspects.extend(lost)
     except KeyboardInterrupt:
+        interrupts.acknowledge()
         if pool is not None:
-            pool.shutdown(kill=True)
+            with interrupts.deferred():
+                pool.shutdown(kill=True)
             pool = None
         return trial_count, True
     finally:
         if pool is not None:
-            pool.shutdown()
+            with interrupts.deferred():  # an interrupt now is acted on after the clean-up (see run_sweep)
+                pool.shutdown()
         shutil.rmtree(scratch, ignore_errors=True)
     return trial_count, False

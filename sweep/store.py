@@ -9,41 +9,64 @@ Layout of ``results/<name>/<YYYYmmdd-HHMMSS>/``::
     errors/ID.txt     the traceback of each failed or crashed trial
     best/             model.npz and summary.json of the best trial (written at the end of a run)
 
-Crash safety: a trial's history rows, then its trials.csv row, are each written with a single
-``write`` on an unbuffered descriptor and ``fsync``-ed before the next trial is reported, so a
-``kill -9`` loses at most the trials in flight. Opening a run for resume drops a torn last line and
-history rows of trials that have no trials.csv row.
+Nothing of the user's is overwritten:
+
+- **A new run folder is made whole, then claimed in one step.** Its files are written into a
+  hidden ``.creating-*`` folder beside it, which is renamed to its final name; the rename fails
+  if that name holds anything, so runs started in the same second get ``-2``, ``-3``... and
+  ``--out`` only ever lands in a new or empty folder. A start killed half-way leaves a hidden
+  folder with no trial in it, never a half-made run that ``--resume`` would pick.
+- **Appends are crash-safe.** A trial's history rows, then its trials.csv row, are each written
+  with a single ``write`` on an unbuffered descriptor and ``fsync``-ed before the next trial is
+  reported, so a ``kill -9`` loses at most the trials in flight.
+- **Resuming reads every row it can prove** (see :mod:`sweep.records`) and refuses, leaving the
+  files untouched, when a row is not a finished trial of this run. A file in another format (a
+  spreadsheet's byte-order mark or column order) is rewritten in the standard one with all its
+  rows, the original kept beside it; a torn last line and history rows of trials that have no
+  trials.csv row (both from trials in flight at a kill) are dropped.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import fcntl
 import io
 import json
 import os
+import re
+import secrets
+import shutil
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
+from . import yamlio
 from .config import Experiment
 from .errors import SweepError
 from .params import PARAMETER_NAMES
 from .plan import TrialSpec
+from .records import (BEST_DIR, ERRORS_DIR, EXPERIMENT_FILE, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE, PLAN_COLUMNS,
+                      PLAN_FILE, SUMMARY_FILE, TRIAL_COLUMNS, TRIALS_FILE, Table, read_history_table, read_plan,
+                      read_trials_table)
 from .task import CRASHED, FAILED, METRIC_COLUMNS, TrialResult
-from . import yamlio
 
-TRIAL_COLUMNS = ("trial_id", "status", *PARAMETER_NAMES, "seed", "repeat", "config_id", *METRIC_COLUMNS, "worker",
-                 "error")
-HISTORY_COLUMNS = ("trial_id", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
-PLAN_COLUMNS = ("trial_id", "config_id", "repeat", "seed", *PARAMETER_NAMES)
-EXPERIMENT_FILE, PLAN_FILE, TRIALS_FILE, HISTORY_FILE = "experiment.yaml", "plan.csv", "trials.csv", "history.csv"
-BEST_DIR, ERRORS_DIR = "best", "errors"
+__all__ = ["BEST_DIR", "ERRORS_DIR", "EXPERIMENT_FILE", "HISTORY_COLUMNS", "HISTORY_FILE", "PLAN_COLUMNS", "PLAN_FILE",
+           "TRIAL_COLUMNS", "TRIALS_FILE", "RunStore", "check_out_folder", "latest_run_dir", "new_run_dir",
+           "write_best"]
+
+#: Name prefix of the hidden folder a run folder is made in before it is renamed into place.
+STAGING_PREFIX = ".creating-"
+_STAMP = re.compile(r"^(\d{8}-\d{6})(?:-(\d+))?$")
+_RUN_FILES = (EXPERIMENT_FILE, PLAN_FILE, TRIALS_FILE, HISTORY_FILE)
 
 
 def new_run_dir(results_root: Path, name: str) -> Path:
-    """``results_root/name/YYYYmmdd-HHMMSS`` (with a ``-2``, ``-3``... suffix if taken)."""
+    """The first free ``results_root/name/YYYYmmdd-HHMMSS`` (``-2``, ``-3``... if taken) right now.
+
+    Only a suggestion: :meth:`RunStore.create_new` claims a name atomically.
+    """
     base = Path(results_root) / name / datetime.now().strftime("%Y%m%d-%H%M%S")
     candidate, n = base, 1
     while candidate.exists():
@@ -52,13 +75,64 @@ def new_run_dir(results_root: Path, name: str) -> Path:
     return candidate
 
 
-def latest_run_dir(results_root: Path, name: str) -> Path:
-    """The most recent run folder of experiment ``name`` (folder names sort by time)."""
-    parent = Path(results_root) / name
-    runs = sorted(p for p in parent.glob("*") if (p / EXPERIMENT_FILE).is_file()) if parent.is_dir() else []
-    if not runs:
-        raise SweepError(f"no run of experiment '{name}' to resume under {parent}/")
-    return runs[-1]
+def _run_order(path: Path) -> tuple:
+    """Sort key of run folders: by their time stamp and suffix (``-10`` after ``-9``), others first."""
+    match = _STAMP.match(path.name)
+    return (match.group(1), int(match.group(2) or 1), "") if match else ("", 0, path.name)
+
+
+def latest_run_dir(results_root: Path, experiment: Experiment, notices: list | None = None) -> Path:
+    """The most recent complete run folder of ``experiment`` under ``results_root/<folder name>/``.
+
+    Folders that are not complete runs (made by an older version and killed while being made) and
+    runs of another experiment whose name has the same folder name are passed over; each folder
+    passed over adds a line to ``notices``.
+    """
+    parent = Path(results_root) / experiment.folder_name
+    notices = notices if notices is not None else []
+    folders = sorted((p for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_run_order,
+                     reverse=True) if parent.is_dir() else []
+    for folder in folders:
+        missing = [name for name in _RUN_FILES if not (folder / name).is_file()]
+        if missing:
+            notices.append(f"skipped {folder}: not a complete run folder (no {', '.join(missing)}; its start was "
+                           "interrupted before any trial ran)")
+            continue
+        try:
+            recorded = yamlio.read(folder / EXPERIMENT_FILE).data
+        except Exception:  # noqa: BLE001 - any damage: RunStore.open says what, if this folder is the one
+            return folder
+        name = recorded.get("name") if isinstance(recorded, dict) else None
+        if name is not None and name != experiment.name:
+            continue  # another experiment sharing the folder name
+        return folder
+    raise SweepError(f"no run of experiment '{experiment.name}' to resume under {parent}/")
+
+
+def check_out_folder(out: Path) -> Path:
+    """``--out``, checked before anything is loaded: a new folder, or an empty one; returns it resolved.
+
+    Anything else is a one-line SweepError, and nothing in the folder is touched.
+    """
+    out = Path(out)
+    if out.is_symlink() and out.is_dir():
+        out = out.resolve()
+    if not out.exists() and not out.is_symlink():
+        return out
+    if not out.is_dir():
+        raise SweepError(f"--out {out}: exists and is not a folder; give a new or empty folder")
+    if (out / TRIALS_FILE).exists():
+        raise SweepError(f"{out} already holds a run; resume it with --resume {out}, or choose another --out folder")
+    try:
+        entries = sorted(entry.name for entry in out.iterdir())
+    except OSError as exc:
+        raise SweepError(f"--out {out}: cannot look inside it ({exc.strerror or exc})") from None
+    if entries:
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise SweepError(f"--out {out} is not empty ({len(entries)} entr{'y' if len(entries) == 1 else 'ies'}: "
+                         f"{shown}); a run is written only into a new or empty folder, so nothing in it is "
+                         "overwritten: choose another folder")
+    return out
 
 
 def _csv_line(values) -> bytes:
@@ -67,11 +141,20 @@ def _csv_line(values) -> bytes:
     return buf.getvalue().encode()
 
 
+def _write_error(action: str, exc: OSError) -> SweepError:
+    """The one line for an OSError of the run folder (a full disk, a read-only folder...)."""
+    return SweepError(f"{action}: {exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else ""))
+
+
 class RunStore:
-    """One run folder, opened for appending results. Holds an exclusive lock while open."""
+    """One run folder, opened for appending results. Holds an exclusive lock while open.
+
+    ``notices`` collects lines for the user about what opening the folder found and repaired.
+    """
 
     def __init__(self, run_dir: Path):
         self.run_dir = Path(run_dir)
+        self.notices: list[str] = []
         self._lock_fd: int | None = None
         self._fds: dict[str, int] = {}
         self._recorded: set[str] = set()
@@ -80,87 +163,198 @@ class RunStore:
     @classmethod
     def create(cls, run_dir: Path, experiment: Experiment, trials: list[TrialSpec],
                command: str | None = None) -> "RunStore":
-        """Start a new run folder (it may exist, but must not hold a run already)."""
-        run_dir = Path(run_dir)
-        if (run_dir / TRIALS_FILE).exists():
-            raise SweepError(f"{run_dir} already holds a run; resume it with --resume {run_dir}, "
-                             "or choose another --out folder")
+        """Make the run folder ``run_dir``, which must be new or an empty folder (see :func:`check_out_folder`)."""
+        run_dir = check_out_folder(run_dir)
+        store = cls._build(run_dir.parent, experiment, trials, command)
         try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            store = cls(run_dir)
+            claimed = store._claim(run_dir)
+        except OSError as exc:
+            store._abandon()
+            raise _write_error(f"cannot create the run folder {run_dir}", exc) from None
+        if not claimed:
+            store._abandon()
+            check_out_folder(run_dir)  # says what is there now
+            raise SweepError(f"{run_dir} was filled by someone else while this run was being set up")
+        return store
+
+    @classmethod
+    def create_new(cls, results_root: Path, experiment: Experiment, trials: list[TrialSpec],
+                   command: str | None = None) -> "RunStore":
+        """Make ``results_root/<folder name>/YYYYmmdd-HHMMSS`` (``-2``, ``-3``... when runs start together)."""
+        parent = Path(results_root) / experiment.folder_name
+        store = cls._build(parent, experiment, trials, command)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        try:
+            for n in range(1, 10_000):
+                if store._claim(parent / (stamp if n == 1 else f"{stamp}-{n}")):
+                    return store
+        except OSError as exc:
+            store._abandon()
+            raise _write_error(f"cannot create a run folder in {parent}", exc) from None
+        store._abandon()  # pragma: no cover - ten thousand runs started in one second
+        raise SweepError(f"cannot find a free run folder name in {parent} for {stamp}")
+
+    @classmethod
+    def _build(cls, parent: Path, experiment: Experiment, trials: list[TrialSpec], command: str | None):
+        """A store of the complete run files in a new hidden folder of ``parent``, locked."""
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            staging = parent / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+            os.mkdir(staging)
+        except OSError as exc:
+            raise _write_error(f"cannot create a run folder in {parent}", exc) from None
+        store = cls(staging)
+        try:
             store._acquire_lock()
             document = experiment.to_dict()
             document["provenance"] = provenance(command)
-            _atomic_write(run_dir / EXPERIMENT_FILE, yamlio.dumps(document).encode())
+            _write_file(staging / EXPERIMENT_FILE, yamlio.dumps(document).encode())
             plan = b"".join([_csv_line(PLAN_COLUMNS)] + [
                 _csv_line([t.trial_id, t.config_id, t.repeat, t.seed, *(t.params[p] for p in PARAMETER_NAMES)])
                 for t in trials])
-            _atomic_write(run_dir / PLAN_FILE, plan)
-            _atomic_write(run_dir / TRIALS_FILE, _csv_line(TRIAL_COLUMNS))
-            _atomic_write(run_dir / HISTORY_FILE, _csv_line(HISTORY_COLUMNS))
-            store._open_for_append()
+            _write_file(staging / PLAN_FILE, plan)
+            _write_file(staging / HISTORY_FILE, _csv_line(HISTORY_COLUMNS))
+            _write_file(staging / TRIALS_FILE, _csv_line(TRIAL_COLUMNS))
+            _fsync_dir(staging)
         except OSError as exc:
-            raise SweepError(f"cannot write the run folder {run_dir}: {exc.strerror or exc}") from None
+            store._abandon()
+            raise _write_error(f"cannot create a run folder in {parent}", exc) from None
         return store
 
+    def _claim(self, target: Path) -> bool:
+        """Rename the hidden folder to ``target``; False when ``target`` holds something already."""
+        try:
+            os.rename(self.run_dir, target)
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                return False
+            raise
+        self.run_dir = target
+        _fsync_dir(target.parent)
+        self._open_for_append()
+        return True
+
+    def _abandon(self) -> None:
+        """Remove the hidden folder of a run that could not be made (it holds no result)."""
+        self.close()
+        if self.run_dir.name.startswith(STAGING_PREFIX):
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    # ------------------------------------------------------------------------------ resuming
     @classmethod
     def open(cls, run_dir: Path, experiment: Experiment, trials: list[TrialSpec],
              retry_failed: bool = False) -> "RunStore":
         """Re-open a run to resume it.
 
         Refuses when the run belongs to another experiment, was made with another data set or
-        metric, or when ``trials`` no longer match its plan: mixing those would compare numbers
-        that are not comparable. ``retry_failed`` forgets the failed and crashed trials, so they
-        run again.
+        metric, when ``trials`` no longer match its plan (mixing those would compare numbers that
+        are not comparable), or when its records hold rows that are not finished trials of it
+        (the files are then left as they are). ``retry_failed`` forgets the failed and crashed
+        trials, so they run again.
         """
         run_dir = Path(run_dir)
-        for name in (EXPERIMENT_FILE, PLAN_FILE, TRIALS_FILE, HISTORY_FILE):
-            if not (run_dir / name).is_file():
-                raise SweepError(f"{run_dir} is not a run folder ({name} is missing)")
+        _check_run_folder(run_dir)
         _check_same_experiment(run_dir, experiment)
         store = cls(run_dir)
-        store._acquire_lock()
-        planned = [row["trial_id"] for row in _read_rows(run_dir / PLAN_FILE)]
-        wanted = [t.trial_id for t in trials]
-        if set(planned) != set(wanted):
-            new, gone = len(set(wanted) - set(planned)), len(set(planned) - set(wanted))
+        try:
+            store._acquire_lock()
+        except OSError as exc:
+            raise _write_error(f"cannot resume {run_dir}: its folder is not writable", exc) from None
+        try:
+            store._check_plan(trials)
+            store._repair(trials)
+            if retry_failed:
+                store._forget({tid for tid, status in store.finished().items() if status in (FAILED, CRASHED)})
+            store._open_for_append()
+        except OSError as exc:
             store.close()
-            raise SweepError(
-                f"cannot resume {run_dir}: the experiment no longer matches that run ({new} trial(s) planned now "
-                f"are not in it, {gone} of its trial(s) are no longer planned); undo the edit, or start a new run "
-                "without --resume")
-        store._repair()
-        if retry_failed:
-            store._forget({tid for tid, status in store.finished().items() if status in (FAILED, CRASHED)})
-        store._open_for_append()
+            raise _write_error(f"cannot resume {run_dir}", exc) from None
+        except BaseException:
+            store.close()
+            raise
         return store
+
+    def _check_plan(self, trials: list[TrialSpec]) -> None:
+        plan = read_plan(self.run_dir)
+        if plan.rejected:
+            raise SweepError(f"cannot resume {self.run_dir}: {PLAN_FILE} is damaged ({plan.problem()}); the files "
+                             "are left as they were")
+        planned, wanted = {row["trial_id"] for row in plan.rows}, {t.trial_id for t in trials}
+        if planned != wanted:
+            new, gone = len(wanted - planned), len(planned - wanted)
+            raise SweepError(
+                f"cannot resume {self.run_dir}: the experiment no longer matches that run ({new} trial(s) planned "
+                f"now are not in it, {gone} of its trial(s) are no longer planned); undo the edit, or start a new "
+                "run without --resume")
+
+    def _repair(self, trials: list[TrialSpec]) -> None:
+        """Check every row; refuse on one that cannot be proven; write the rest in the standard format.
+
+        Only what is safe to lose is dropped: a torn last line, an identical row given twice, and
+        history rows of trials without a trials.csv row (trials in flight at a kill).
+        """
+        by_id = {t.trial_id: t for t in trials}
+        table = read_trials_table(self.run_dir, by_id)
+        if table.rejected:
+            raise SweepError(f"cannot resume {self.run_dir}: {TRIALS_FILE} {table.problem()}; "
+                             f"{'these lines are' if len(table.rejected) > 1 else 'this line is'} not a finished "
+                             "trial of this run, so the files are left as they were: correct or delete "
+                             f"{'them' if len(table.rejected) > 1 else 'it'}, or start a new run")
+        history = read_history_table(self.run_dir)
+        recorded = {row["trial_id"] for row in table.rows}
+        if history.rejected:
+            raise SweepError(f"cannot resume {self.run_dir}: {HISTORY_FILE} {history.problem()}; the files are "
+                             "left as they were: correct or delete those lines, or start a new run")
+        in_flight = [row for row in history.rows if row["trial_id"] not in recorded]
+        history.rows = [row for row in history.rows if row["trial_id"] in recorded]
+        self._rewrite(table, dropped=0)
+        self._rewrite(history, dropped=len(in_flight))
+
+    def _rewrite(self, table: Table, dropped: int) -> None:
+        """Write ``table`` back in the standard format when it is not in it; keep a user-made original."""
+        if table.standard and not dropped:
+            return
+        path = table.path
+        if table.format_changes or table.duplicates:
+            backup = _free_name(path.with_name(f"{path.name}.before-resume-{time.strftime('%Y%m%d-%H%M%S')}"))
+            shutil.copy2(path, backup)
+            what = ", ".join(table.format_changes + ([f"{table.duplicates} row(s) given twice"]
+                                                     if table.duplicates else []))
+            self.notices.append(f"note: {path} had {what}; rewrote it in the standard format with all "
+                                f"{len(table.rows)} rows (the original is kept as {backup.name})")
+        _atomic_write(path, table.to_bytes())
 
     # ------------------------------------------------------------------------------ reading
     def finished(self) -> dict[str, str]:
         """trial_id -> status of every trial with a trials.csv row."""
-        return {row["trial_id"]: row["status"] for row in _read_rows(self.run_dir / TRIALS_FILE)}
+        return {row["trial_id"]: row["status"] for row in read_trials_table(self.run_dir).rows}
 
     # ------------------------------------------------------------------------------ writing
     def append(self, trial: TrialSpec, result: TrialResult) -> bool:
         """Record a finished trial: history rows, then its trials.csv row, each fsync-ed.
 
         A trial that already has a row is not recorded again (a cluster may run a task twice when
-        the worker that ran it first died before reporting): returns False then.
+        the worker that ran it first died before reporting): returns False then. A write that
+        fails (a full disk) is a SweepError saying that what is recorded is safe.
         """
         if trial.trial_id in self._recorded:
             return False
-        if result.history:
-            rows = b"".join(_csv_line([trial.trial_id, *(r[c] for c in HISTORY_COLUMNS[1:])])
-                            for r in result.history)
-            self._write(HISTORY_FILE, rows)
-        if result.traceback:
-            errors = self.run_dir / ERRORS_DIR
-            errors.mkdir(exist_ok=True)
-            (errors / f"{trial.trial_id}.txt").write_text(result.traceback)
-        metrics = [result.metrics.get(c) for c in METRIC_COLUMNS]
-        row = [trial.trial_id, result.status, *(trial.params[p] for p in PARAMETER_NAMES), trial.seed,
-               trial.repeat, trial.config_id, *metrics, result.worker, result.error]
-        self._write(TRIALS_FILE, _csv_line(row))
+        try:
+            if result.history:
+                rows = b"".join(_csv_line([trial.trial_id, *(r[c] for c in HISTORY_COLUMNS[1:])])
+                                for r in result.history)
+                self._write(HISTORY_FILE, rows)
+            if result.traceback:
+                errors = self.run_dir / ERRORS_DIR
+                errors.mkdir(exist_ok=True)
+                _write_file(errors / f"{trial.trial_id}.txt", result.traceback.encode())
+            metrics = [result.metrics.get(c) for c in METRIC_COLUMNS]
+            row = [trial.trial_id, result.status, *(trial.params[p] for p in PARAMETER_NAMES), trial.seed,
+                   trial.repeat, trial.config_id, *metrics, result.worker, result.error]
+            self._write(TRIALS_FILE, _csv_line(row))
+        except OSError as exc:
+            raise _write_error(f"cannot record trial {trial.trial_id} in {self.run_dir} (the trials recorded "
+                               "before it are safe; free space or fix the folder, then --resume)", exc) from None
         self._recorded.add(trial.trial_id)
         return True
 
@@ -177,40 +371,13 @@ class RunStore:
         for name in (TRIALS_FILE, HISTORY_FILE):
             self._fds[name] = os.open(self.run_dir / name, os.O_WRONLY | os.O_APPEND)
 
-    def _repair(self) -> None:
-        """Drop a torn last line (kill -9 mid-write) and history rows of unrecorded trials.
-
-        A trials.csv from an older version with other columns is rewritten with today's columns
-        (values kept by name, new columns blank), so appended rows line up with the header.
-        """
-        for name in (TRIALS_FILE, HISTORY_FILE):
-            path = self.run_dir / name
-            data = path.read_bytes()
-            if data and not data.endswith(b"\n"):
-                _atomic_write(path, data[:data.rfind(b"\n") + 1])
-        path = self.run_dir / TRIALS_FILE
-        with open(path, newline="") as f:
-            header = next(csv.reader(f), [])
-        if tuple(header) != TRIAL_COLUMNS:
-            rows = _read_rows(path)
-            _atomic_write(path, b"".join([_csv_line(TRIAL_COLUMNS)] +
-                                         [_csv_line([row.get(c) for c in TRIAL_COLUMNS]) for row in rows]))
-        recorded = set(self.finished())
-        path = self.run_dir / HISTORY_FILE
-        lines = path.read_bytes().splitlines(keepends=True)
-        kept = lines[:1] + [ln for ln in lines[1:] if ln.split(b",", 1)[0].decode() in recorded]
-        if len(kept) != len(lines):
-            _atomic_write(path, b"".join(kept))
-
     def _forget(self, trial_ids: set[str]) -> None:
         """Remove the rows (and tracebacks) of ``trial_ids``, rewriting the files atomically."""
         if not trial_ids:
             return
-        for name in (TRIALS_FILE, HISTORY_FILE):
-            path = self.run_dir / name
-            lines = path.read_bytes().splitlines(keepends=True)
-            kept = lines[:1] + [ln for ln in lines[1:] if ln.split(b",", 1)[0].decode() not in trial_ids]
-            _atomic_write(path, b"".join(kept))
+        for table in (read_trials_table(self.run_dir), read_history_table(self.run_dir)):
+            table.rows = [row for row in table.rows if row["trial_id"] not in trial_ids]
+            _atomic_write(table.path, table.to_bytes())
         for trial_id in trial_ids:
             (self.run_dir / ERRORS_DIR / f"{trial_id}.txt").unlink(missing_ok=True)
 
@@ -241,10 +408,26 @@ class RunStore:
         self.close()
 
 
+def _check_run_folder(run_dir: Path) -> None:
+    """SweepError unless ``run_dir`` holds the four files of a run."""
+    if not run_dir.is_dir():
+        raise SweepError(f"{run_dir} is not a run folder ({'no such folder' if not run_dir.exists() else 'not a folder'})")
+    if run_dir.name.startswith(STAGING_PREFIX):
+        raise SweepError(f"{run_dir} is a run folder whose start was interrupted before any trial ran; start a new run")
+    for name in _RUN_FILES:
+        if not (run_dir / name).is_file():
+            hint = ("; its start was interrupted before any trial ran: start a new run"
+                    if (run_dir / EXPERIMENT_FILE).is_file() and name != EXPERIMENT_FILE else "")
+            raise SweepError(f"{run_dir} is not a run folder ({name} is missing{hint})")
+
+
 def _check_same_experiment(run_dir: Path, experiment: Experiment) -> None:
     """SweepError unless the run was made by an experiment of the same name, data set and metric."""
-    recorded, _ = yamlio.read(run_dir / EXPERIMENT_FILE)
-    recorded = recorded or {}
+    try:
+        recorded = yamlio.load_file(run_dir / EXPERIMENT_FILE, "run's experiment file").data
+    except SweepError as exc:
+        raise SweepError(f"cannot resume {run_dir}: {exc}") from None
+    recorded = recorded if isinstance(recorded, dict) else {}
     now = experiment.to_dict()
     for key, what in (("name", "experiment"), ("dataset", "data set"), ("metric", "metric")):
         if recorded.get(key) != now[key]:
@@ -257,18 +440,37 @@ def _inline(value) -> str:
     return yamlio.dumps(value).strip().replace("\n", ", ") if isinstance(value, dict) else repr(value)
 
 
-def _read_rows(path: Path) -> list[dict]:
-    with open(path, newline="") as f:
-        return [row for row in csv.DictReader(f) if row.get("trial_id")]
+def _free_name(path: Path) -> Path:
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        _write_file(tmp, data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def provenance(command: str | None) -> dict:
@@ -288,11 +490,17 @@ def provenance(command: str | None) -> dict:
 def write_best(run_dir: Path, net, summary: dict) -> Path:
     """Write ``best/model.npz`` and ``best/summary.json`` (atomically replacing earlier ones)."""
     best = Path(run_dir) / BEST_DIR
-    best.mkdir(exist_ok=True)
-    tmp = best / "model.npz.tmp"
-    net.save(tmp, trial_id=summary.get("trial_id"))
-    os.replace(tmp, best / "model.npz")
-    _atomic_write(best / "summary.json", (json.dumps(summary, indent=2, default=_json_default, allow_nan=False) + "\n").encode())
+    text = json.dumps(summary, indent=2, default=_json_default, allow_nan=False) + "\n"
+    tmp = best / f"{MODEL_FILE}.tmp"
+    try:
+        best.mkdir(exist_ok=True)
+        net.save(tmp, trial_id=summary.get("trial_id"))
+        os.replace(tmp, best / MODEL_FILE)
+        _atomic_write(best / SUMMARY_FILE, text.encode())
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _write_error(f"cannot save the best model in {best} (every trial is recorded; free space or fix the "
+                           "folder, then --resume finishes the run)", exc) from None
     return best
 
 

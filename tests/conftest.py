@@ -27,6 +27,21 @@ def sweep_cli(*args, cwd: Path, timeout: float = 120, **kwargs) -> subprocess.Co
                           capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
+def sweep_cli_with_task(task_fn: str, *args, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``sweep ARGS`` in a subprocess whose trials run the task function ``faults.<task_fn>``.
+
+    The command line is the real one; only the function the workers call is swapped, so a test
+    can make trials fail in a way no valid experiment file can.
+    """
+    code = ("import functools, sys, faults, sweep.runner as runner; from sweep.cli import main; "
+            f"runner.run_sweep = functools.partial(runner.run_sweep, task_fn=faults.{task_fn}); "
+            "sys.exit(main(sys.argv[1:]))")
+    env = {**os.environ, "PYTHONWARNINGS": "ignore",
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
 def start(args, cwd):
     """Start ``python -m sweep ARGS`` in its own process group, output captured."""
     return subprocess.Popen([sys.executable, "-m", "sweep", *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,

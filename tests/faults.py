@@ -3,6 +3,7 @@
 They live in an importable module so loky and dask workers unpickle them by reference.
 """
 
+import dataclasses
 import os
 
 import numpy as np
@@ -63,4 +64,12 @@ def log_data_identity(task, data):
         _DATA_SEEN.append(data)
     with open(os.environ["SWEEP_TEST_DATA_LOG"], "a") as log:
         log.write(f"{os.getpid()} {id(data)}\n")
+    return run_task(task, data)
+
+
+def fail_in_training(task, data):
+    """Run the real task, but give the trainer a data set it cannot take for hidden_size 17, so the
+    error is raised inside training (and recorded by run_task itself)."""
+    if task.params["hidden_size"] == RAISE_HIDDEN_SIZE:
+        data = dataclasses.replace(data, X_train=np.ascontiguousarray(data.X_train[:, :-1]))
     return run_task(task, data)

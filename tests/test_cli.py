@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import start, sweep_cli, wait_for_rows, write_experiment
+import faults
+from conftest import start, sweep_cli, sweep_cli_with_task, wait_for_rows, write_experiment
 
 
 @pytest.fixture
@@ -27,7 +28,9 @@ def long_grid(tmp_path):
 
 
 def run_dirs(tmp_path, name):
-    return sorted((tmp_path / "results" / name).iterdir())
+    """The run folders of experiment ``name`` (not the hidden folder a run is made in)."""
+    folder = tmp_path / "results" / name
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
 
 
 def test_run_show_best_list(tmp_path, small_grid):
@@ -95,7 +98,7 @@ def test_progress_is_a_live_bar_on_a_terminal(tmp_path, small_grid):
 def test_kill_9_then_resume_runs_every_trial_exactly_once(tmp_path, long_grid):
     proc = start(["run", long_grid, "--no-plots"], tmp_path)
     deadline = time.monotonic() + 60
-    while not (tmp_path / "results" / "long").exists() or not list((tmp_path / "results" / "long").iterdir()):
+    while not run_dirs(tmp_path, "long"):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     [run_dir] = run_dirs(tmp_path, "long")
@@ -163,14 +166,25 @@ def test_resume_refuses_an_edited_experiment(tmp_path, small_grid):
 
 
 def test_exit_status_1_when_a_trial_fails(tmp_path, small_grid):
-    if Path("/proc/sys/vm/overcommit_memory").read_text().strip() == "1":
-        pytest.skip("the kernel always overcommits: a huge allocation would not fail cleanly")
-    small_grid["parameters"] = {"hidden_size": {"values": [16, 2 * 10**12]}}
+    small_grid["parameters"] = {"hidden_size": {"values": [16, faults.RAISE_HIDDEN_SIZE]}}
     small_grid["fixed"]["epochs"] = 1
     write_experiment(tmp_path / "exp.yaml", **small_grid)
-    result = sweep_cli("run", "exp.yaml", "--no-plots", cwd=tmp_path)
+    result = sweep_cli_with_task("fail_in_training", "run", "exp.yaml", "--no-plots", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
-    assert "failed" in result.stderr and "MemoryError" not in result.stdout.splitlines()[0]
+    [run_dir] = run_dirs(tmp_path, "small")
+    assert f"sweep: 1 of 2 trials failed or crashed; their tracebacks are in {run_dir.relative_to(tmp_path)}/errors/" \
+        in result.stderr and "Traceback" not in result.stderr
+
+
+def test_quiet_still_says_when_every_trial_failed(tmp_path, small_grid):
+    small_grid["parameters"] = {"hidden_size": {"values": [faults.RAISE_HIDDEN_SIZE]},
+                                "learning_rate": {"values": [0.1, 0.01]}}
+    small_grid["fixed"]["epochs"] = 1
+    write_experiment(tmp_path / "exp.yaml", **small_grid)
+    result = sweep_cli_with_task("fail_in_training", "run", "exp.yaml", "--quiet", "--out", "run", cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == ["sweep: 2 of 2 trials failed or crashed; their tracebacks are in run/errors/"]
+    assert len(list((tmp_path / "run" / "errors").glob("*.txt"))) == 2
 
 
 def test_user_errors_at_run_time_are_one_line(tmp_path):

@@ -102,14 +102,25 @@ def test_resume_with_retry_failed_runs_only_the_failed_trials_again(small_grid, 
 
 
 def test_an_error_inside_training_fails_only_that_trial(small_grid, tmp_path):
-    if Path("/proc/sys/vm/overcommit_memory").read_text().strip() == "1":
-        pytest.skip("the kernel always overcommits: a huge allocation would not fail cleanly")
-    doc = {**small_grid, "parameters": {"hidden_size": {"values": [16, 2 * 10**12]}, "epochs": {"values": [1, 2]}}}
-    outcome = run(doc, tmp_path, n_jobs=2)
+    doc = {**small_grid, "parameters": {"hidden_size": {"values": [16, faults.RAISE_HIDDEN_SIZE]},
+                                         "epochs": {"values": [1, 2]}}}
+    outcome = run(doc, tmp_path, n_jobs=2, task_fn=faults.fail_in_training)
     trials, _ = read(outcome)
     failed = trials[trials["status"] == "failed"]
-    assert len(failed) == 2 and failed["error"].str.contains("MemoryError").all()
+    assert len(failed) == 2 and failed["error"].str.contains("ValueError").all()
+    assert all((tmp_path / "run" / "errors" / f"{t}.txt").is_file() for t in failed["trial_id"])
     assert (trials[trials["hidden_size"] == 16]["status"] == "ok").all()
+
+
+def test_a_trial_too_large_for_memory_is_refused_before_the_run_folder_exists(small_grid, tmp_path):
+    from sweep.errors import SweepError
+
+    doc = {**small_grid, "parameters": {"hidden_size": {"values": [16, 10**11]}}}
+    with pytest.raises(SweepError, match=r"trial \w+ \(hidden_size 100,000,000,000, batch_size 64, sgd_momentum, "
+                                         r"float32\) on 64 inputs and 10 outputs would need 1\.8 PB of memory; this "
+                                         r"machine has .* available"):
+        run(doc, tmp_path)
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_worker_that_dies_gives_crashed_rows_and_the_sweep_goes_on(small_grid, tmp_path):
@@ -155,7 +166,7 @@ def test_diverged_trials_are_results_ranked_last(small_grid, tmp_path):
 
 
 def test_repeats_and_best_val_acc_metric(small_grid, tmp_path):
-    doc = {**small_grid, "repeats": 2, "metric": {"name": "best_val_acc"},
+    doc = {**small_grid, "repeats": 2, "metric": {"name": "best_val_acc", "goal": "maximize"},
            "parameters": {"hidden_size": {"values": [16, 32]}, "epochs": {"values": [4]}}}
     outcome = run(doc, tmp_path, n_jobs=2)
     trials, _ = read(outcome)

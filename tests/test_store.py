@@ -59,14 +59,14 @@ def test_open_repairs_a_torn_line_and_orphan_history(tmp_path):
 
 
 def test_run_folder_names(tmp_path):
-    first = new_run_dir(tmp_path, "exp")
+    first = new_run_dir(tmp_path, "s")
     first.mkdir(parents=True)
-    second = new_run_dir(tmp_path, "exp")
-    assert first.parent == second.parent == tmp_path / "exp" and first != second
-    with pytest.raises(SweepError, match="no run of experiment 'exp' to resume"):
-        latest_run_dir(tmp_path, "exp")
+    second = new_run_dir(tmp_path, "s")
+    assert first.parent == second.parent == tmp_path / "s" and first != second
+    with pytest.raises(SweepError, match="no run of experiment 's' to resume"):
+        latest_run_dir(tmp_path, EXPERIMENT)
     RunStore.create(second, EXPERIMENT, TRIALS).close()
-    assert latest_run_dir(tmp_path, "exp") == second
+    assert latest_run_dir(tmp_path, EXPERIMENT) == second
 
 
 def test_leaderboard_ranks_steady_configurations_above_lucky_ones():

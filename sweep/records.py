@@ -1,0 +1,388 @@
+"""The CSV records of a run folder, read back trusting only rows that can be proven.
+
+A run folder outlives the process that wrote it: it is killed mid-write, opened in a spreadsheet
+and saved again (a UTF-8 byte-order mark, columns moved, the last newline dropped, ``;`` between
+fields), shared, archived and edited by hand. :func:`read_table` reads such a file the way a
+careful person would:
+
+- the header is found by its names, whatever their order, with or without a byte-order mark; a
+  file whose header line was deleted is read in the standard column order when its first line is
+  a complete row;
+- each row is checked (:func:`trial_row_problem`, :func:`history_row_problem`): a row that cannot
+  be proven to be a finished trial of this run (text in a metric column, an unknown status, a trial
+  the plan does not know, values other than the plan's) is *rejected*, with its line number;
+- a last line without its newline that is not a complete row is a write cut short (``kill -9``,
+  a full disk) and is left out; a row given twice, identically, counts once.
+
+The result is a :class:`Table`. Whoever reads it decides: resuming refuses a table with rejected
+rows and leaves the files as they are; the leaderboard and the report show the proven rows and
+warn about the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+from .errors import SweepError
+from .params import PARAMETER_NAMES, PARAMETERS
+from .task import CRASHED, DIVERGED, FAILED, METRIC_COLUMNS, OK
+
+EXPERIMENT_FILE, PLAN_FILE, TRIALS_FILE, HISTORY_FILE = "experiment.yaml", "plan.csv", "trials.csv", "history.csv"
+BEST_DIR, ERRORS_DIR, SUMMARY_FILE, MODEL_FILE = "best", "errors", "summary.json", "model.npz"
+TRIAL_COLUMNS = ("trial_id", "status", *PARAMETER_NAMES, "seed", "repeat", "config_id", *METRIC_COLUMNS, "worker",
+                 "error")
+HISTORY_COLUMNS = ("trial_id", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+PLAN_COLUMNS = ("trial_id", "config_id", "repeat", "seed", *PARAMETER_NAMES)
+#: Columns a run written by an earlier version lacks; read as blank.
+OPTIONAL_TRIAL_COLUMNS = ("worker",)
+STATUSES = (OK, DIVERGED, FAILED, CRASHED)
+#: Rows quoted in a problem message.
+_QUOTED = 3
+
+
+@dataclass
+class Table:
+    """A CSV record file read back: its proven rows (as text, by column name) and what was off.
+
+    ``format_changes`` lists differences from the standard format that lose nothing when the file
+    is written again in it (a byte-order mark, another column order...); ``rejected`` the rows that
+    could not be proven, as (line number, reason).
+    """
+
+    path: Path
+    columns: tuple
+    rows: list[dict] = field(default_factory=list)
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    format_changes: list[str] = field(default_factory=list)
+    torn: bool = False
+    duplicates: int = 0
+
+    @property
+    def standard(self) -> bool:
+        """Whether the file is byte for byte what the store writes (nothing to repair)."""
+        return not (self.format_changes or self.torn or self.duplicates or self.rejected)
+
+    def problem(self) -> str:
+        """The rejected rows in a few words: ``line 7: unknown status 'okk' (and 2 more lines)``."""
+        parts = [f"line {line}: {why}" for line, why in self.rejected[:_QUOTED]]
+        more = len(self.rejected) - _QUOTED
+        return "; ".join(parts) + (f" (and {more} more line{'s' * (more > 1)})" if more > 0 else "")
+
+    def to_bytes(self) -> bytes:
+        """The proven rows in the standard format: the header, then one line per row."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(self.columns)
+        writer.writerows([row.get(c, "") for c in self.columns] for row in self.rows)
+        return buf.getvalue().encode()
+
+
+def read_table(path: Path, columns: tuple, key: Callable[[dict], object], *, optional: tuple = (),
+               row_problem: Callable[[dict], str | None] = lambda row: None, head_columns: int = 2) -> Table:
+    """Read the CSV file ``path`` whose standard header is ``columns``.
+
+    ``key(row)`` identifies a row (a row with the key of an earlier one is a duplicate);
+    ``row_problem(row)`` says why a row cannot be trusted, or None; ``optional`` columns may be
+    missing from the header. A file that is not a CSV of these columns at all raises a one-line
+    :class:`SweepError`.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SweepError(f"{path} is missing") from None
+    except OSError as exc:
+        raise SweepError(f"cannot read {path}: {exc.strerror or exc}") from None
+    table = Table(path, columns)
+    if data.startswith(b"\xef\xbb\xbf"):
+        table.format_changes.append("a UTF-8 byte-order mark")
+        data = data[3:]
+    if b"\0" in data:
+        raise SweepError(f"{path} is not a CSV file (it holds binary data)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SweepError(f"{path} is not a CSV file (byte {exc.start} is not UTF-8 text)") from None
+    if "\r\n" in text:
+        table.format_changes.append("Windows line ends")
+    cut_short = bool(text) and not text.endswith("\n")
+    first_line = text.split("\n", 1)[0]
+    delimiter = ","
+    if "," not in first_line:
+        delimiter = next((d for d in ";\t" if d in first_line), ",")
+        if delimiter != ",":
+            table.format_changes.append(f"{'semicolons' if delimiter == ';' else 'tabs'} between fields")
+    records = [(line, cells) for line, cells in _records(text, delimiter) if any(c.strip() for c in cells)]
+    if not records:
+        raise SweepError(f"{path} is empty (not even its header line); it is not a record of this run")
+    header = [c.strip() for c in records[0][1]]
+    if set(header) <= set(columns) and set(columns) - set(header) <= set(optional) and len(set(header)) == len(header):
+        if tuple(header) != columns:
+            missing = [c for c in columns if c not in header]
+            table.format_changes.append(f"an earlier version's columns (no {', '.join(missing)})" if missing
+                                        else "its columns in another order")
+        body = records[1:]
+    elif len(records[0][1]) == len(columns) and row_problem(dict(zip(columns, records[0][1]))) is None:
+        header = list(columns)
+        table.format_changes.append("no header line")
+        body = records
+    else:
+        known = [c for c in header if c in columns]
+        raise SweepError(f"{path}: the first line is neither the header ({', '.join(columns[:head_columns])}, ...) "
+                         f"nor a row" + (f"; it names {len(known)} of the {len(columns)} columns" if known else ""))
+    first_line_of: dict = {}
+    for index, (line, cells) in enumerate(body):
+        last = index == len(body) - 1
+        if len(cells) != len(header):
+            if last and cut_short:
+                table.torn = True
+            else:
+                table.rejected.append((line, f"has {len(cells)} fields, the header {len(header)}"))
+            continue
+        row = {c: cells[i].strip() for i, c in enumerate(header)}
+        problem = row_problem(row)
+        if problem is not None:
+            if last and cut_short:
+                table.torn = True
+            else:
+                table.rejected.append((line, problem))
+            continue
+        row_key = key(row)
+        if row_key in first_line_of:
+            earlier = first_line_of[row_key]
+            if all(row[c] == earlier[1][c] for c in header):
+                table.duplicates += 1
+            else:
+                table.rejected.append((line, f"gives {_show(row_key)} again with other values (first on line "
+                                             f"{earlier[0]})"))
+            continue
+        first_line_of[row_key] = (line, row)
+        table.rows.append(row)
+    if cut_short and not table.torn:
+        table.format_changes.append("no newline after the last line")
+    return table
+
+
+def _records(text: str, delimiter: str):
+    """(1-based line where each CSV record starts, its cells)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    line = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:  # a stray NUL or an unterminated quote: one unreadable record
+            cells = ["<unreadable>"]
+        yield line, cells
+        line = reader.line_num + 1
+
+
+def _show(key) -> str:
+    return f"trial {key[0]} epoch {key[1]}" if isinstance(key, tuple) else f"trial {key}"
+
+
+def _number_problem(row: dict, names) -> str | None:
+    for name in names:
+        text = row.get(name, "")
+        if text == "":
+            continue
+        try:
+            float(text)
+        except ValueError:
+            return f"{name} is {text[:40]!r}, not a number"
+    return None
+
+
+def trial_row_problem(planned: Mapping | None = None) -> Callable[[dict], str | None]:
+    """Why a trials.csv row is not a finished trial of this run (None when it is).
+
+    ``planned`` maps trial ids to their :class:`~sweep.plan.TrialSpec` (or to plan.csv rows): the
+    row's trial must be planned and its hyperparameters, seed and repeat must be the plan's.
+    """
+
+    def problem(row: dict) -> str | None:
+        trial_id = row.get("trial_id", "")
+        if not trial_id:
+            return "no trial_id"
+        status = row.get("status", "")
+        if status not in STATUSES:
+            return f"unknown status {status[:40]!r} (a finished trial is {', '.join(STATUSES)})"
+        bad = _number_problem(row, METRIC_COLUMNS)
+        if bad:
+            return bad
+        if status == OK and row.get("val_loss", "") == "":
+            return "an ok trial without val_loss"
+        if planned is None:
+            return None
+        spec = planned.get(trial_id)
+        if spec is None:
+            return f"trial {trial_id[:40]!r} is not in this run's plan"
+        return _differs_from_plan(row, spec)
+
+    return problem
+
+
+def _differs_from_plan(row: dict, spec) -> str | None:
+    params, seed, repeat = (spec.params, spec.seed, spec.repeat) if hasattr(spec, "params") else \
+        (spec, spec.get("seed"), spec.get("repeat"))
+    for name in PARAMETER_NAMES:
+        if name in row and not _same(row[name], params.get(name), PARAMETERS[name].kind):
+            return f"{name} is {row[name][:40]!r}, the plan says {params.get(name)!r}"
+    for name, value in (("seed", seed), ("repeat", repeat)):
+        if name in row and not _same(row[name], value, "int"):
+            return f"{name} is {row[name][:40]!r}, the plan says {value!r}"
+    return None
+
+
+def _same(text: str, value, kind: str) -> bool:
+    if kind == "choice":
+        return text == str(value)
+    try:
+        number, planned = float(text), float(value)
+    except (TypeError, ValueError):
+        return False
+    return math.isclose(number, planned, rel_tol=1e-9, abs_tol=0.0)
+
+
+def history_row_problem(recorded: set | None = None) -> Callable[[dict], str | None]:
+    """Why a history.csv row is not an epoch of a recorded trial (None when it is)."""
+
+    def problem(row: dict) -> str | None:
+        if not row.get("trial_id"):
+            return "no trial_id"
+        try:
+            epoch = float(row.get("epoch", ""))
+        except ValueError:
+            return f"epoch is {row.get('epoch', '')[:40]!r}, not a number"
+        if not epoch.is_integer() or epoch < 1:
+            return f"epoch is {row['epoch']!r}, not a whole number >= 1"
+        return _number_problem(row, HISTORY_COLUMNS[2:])
+
+    return problem
+
+
+def plan_row_problem(row: dict) -> str | None:
+    """Why a plan.csv row is not a planned trial (None when it is)."""
+    if not row.get("trial_id"):
+        return "no trial_id"
+    return _number_problem(row, ("seed", "repeat"))
+
+
+def read_plan(run_dir: Path) -> Table:
+    """plan.csv of ``run_dir``."""
+    return read_table(Path(run_dir) / PLAN_FILE, PLAN_COLUMNS, key=lambda r: r["trial_id"],
+                      row_problem=plan_row_problem)
+
+
+def read_trials_table(run_dir: Path, planned: Mapping | None = None) -> Table:
+    """trials.csv of ``run_dir``, every row checked against ``planned`` when it is given."""
+    return read_table(Path(run_dir) / TRIALS_FILE, TRIAL_COLUMNS, key=lambda r: r["trial_id"],
+                      optional=OPTIONAL_TRIAL_COLUMNS, row_problem=trial_row_problem(planned))
+
+
+def read_history_table(run_dir: Path) -> Table:
+    """history.csv of ``run_dir``."""
+    return read_table(Path(run_dir) / HISTORY_FILE, HISTORY_COLUMNS, key=lambda r: (r["trial_id"], r["epoch"]),
+                      row_problem=history_row_problem())
+
+
+def planned_rows(run_dir: Path) -> dict | None:
+    """trial_id -> plan.csv row (hyperparameters, seed, repeat) of ``run_dir``; None when plan.csv
+    is missing or damaged (the rows of trials.csv are then checked without it)."""
+    try:
+        plan = read_plan(run_dir)
+    except SweepError:
+        return None
+    if plan.rejected:
+        return None
+    return {row["trial_id"]: _plan_spec(row) for row in plan.rows}
+
+
+def _plan_spec(row: dict) -> dict:
+    spec = {name: row.get(name) for name in PARAMETER_NAMES}
+    spec.update(seed=row.get("seed"), repeat=row.get("repeat"))
+    return spec
+
+
+# ------------------------------------------------------------------------------ the other files
+#: Largest experiment.yaml or summary.json read back (both are a few kilobytes).
+_MAX_DOCUMENT_BYTES = 1 << 20
+_NUMBER_KEYS = ("val_acc", "val_loss", "train_acc", "train_loss", "test_acc", "test_loss", "retrain_seconds")
+
+
+def read_experiment_document(run_dir: Path, problems: list | None = None) -> dict:
+    """The run's experiment.yaml as plain data; ``{}`` (and a line in ``problems``) when it is
+    missing or damaged, so what reads a run can still show the rest."""
+    from . import yamlio
+
+    path = Path(run_dir) / EXPERIMENT_FILE
+    if not path.is_file():
+        return {}
+    try:
+        document = yamlio.load_file(path, "run's experiment file").data
+    except SweepError as exc:
+        if problems is not None:
+            problems.append(f"{exc}; read as empty")
+        return {}
+    if not isinstance(document, dict):
+        if problems is not None:
+            problems.append(f"{path}: not a mapping of keys; read as empty")
+        return {}
+    return document
+
+
+def read_summary(run_dir: Path) -> dict | None:
+    """best/summary.json, checked; None when the run has none yet. A damaged file is a one-line SweepError."""
+    import json
+
+    path = Path(run_dir) / BEST_DIR / SUMMARY_FILE
+    if not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as f:
+            data = f.read(_MAX_DOCUMENT_BYTES + 1)
+        if len(data) > _MAX_DOCUMENT_BYTES:
+            raise ValueError(f"larger than {_MAX_DOCUMENT_BYTES:,} bytes")
+        summary = json.loads(data.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise SweepError(f"{path} is damaged ({str(exc).splitlines()[0][:120]})") from None
+    problem = _summary_problem(summary)
+    if problem:
+        raise SweepError(f"{path} is damaged: {problem}")
+    return summary
+
+
+def _summary_problem(summary) -> str | None:
+    if not isinstance(summary, dict):
+        return "not a JSON object"
+    if not isinstance(summary.get("trial_id"), str):
+        return f"trial_id is {summary.get('trial_id')!r}"
+    metric = summary.get("metric")
+    if not isinstance(metric, dict) or not isinstance(metric.get("name"), str) or not _number_or_none(
+            metric.get("value")):
+        return f"metric is {metric!r}"
+    for key in _NUMBER_KEYS:
+        if not _number_or_none(summary.get(key)):
+            return f"{key} is {summary.get(key)!r}, not a number"
+    for key in ("test_rows", "epochs_trained"):
+        value = summary.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            return f"{key} is {value!r}, not a whole number"
+    for key in ("params",):
+        if summary.get(key) is not None and not isinstance(summary[key], dict):
+            return f"{key} is {summary[key]!r}"
+    shape = summary.get("image_shape")
+    if shape is not None and not (isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool)
+                                                                 and d > 0 for d in shape)):
+        return f"image_shape is {shape!r}"
+    return None
+
+
+def _number_or_none(value) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
