@@ -45,16 +45,54 @@ def available_bytes() -> int:
 
 
 def _cgroup_room() -> int | None:
-    """Bytes left under this process's cgroup v2 memory limit, or None when it has none."""
+    """Bytes left under the memory limits of this process's cgroup and its parents (v1 or v2), or
+    None when there is no limit (or no cgroup file system to read). Containers, Slurm jobs and
+    systemd slices set such limits; the kernel kills what exceeds them."""
     try:
-        group = Path("/proc/self/cgroup").read_text().strip().split("::", 1)[1]
-        folder = Path("/sys/fs/cgroup") / group.lstrip("/")
-        limit = (folder / "memory.max").read_text().strip()
-        if limit == "max":
-            return None
-        return max(int(limit) - int((folder / "memory.current").read_text()), 0)
-    except (OSError, IndexError, ValueError):
+        memberships = Path("/proc/self/cgroup").read_text().splitlines()
+        mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
         return None
+    for line in memberships:
+        hierarchy, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        v2 = hierarchy == "0" and controllers == ""
+        if not v2 and "memory" not in controllers.split(","):
+            continue
+        limit_file, usage_file = ("memory.max", "memory.current") if v2 else ("memory.limit_in_bytes",
+                                                                               "memory.usage_in_bytes")
+        folder, top = _cgroup_folder(mounts, path, v2)
+        if folder is None:
+            continue
+        rooms = []
+        while True:
+            try:
+                limit = (folder / limit_file).read_text().strip()
+                if limit != "max" and int(limit) < (1 << 60):
+                    rooms.append(max(int(limit) - int((folder / usage_file).read_text()), 0))
+            except (OSError, ValueError):
+                pass
+            if folder == top or folder.parent == folder:
+                break
+            folder = folder.parent
+        if rooms:
+            return min(rooms)
+    return None
+
+
+def _cgroup_folder(mounts: list[str], path: str, v2: bool) -> tuple[Path | None, Path | None]:
+    """The folder of cgroup ``path`` under its mounted hierarchy, and the mount point."""
+    for line in mounts:
+        fields = line.split()
+        if " - " not in line or len(fields) < 5:
+            continue
+        after = line.split(" - ", 1)[1].split()
+        fstype, options = after[0], (after[2] if len(after) > 2 else "")
+        if (v2 and fstype != "cgroup2") or (not v2 and (fstype != "cgroup" or "memory" not in options.split(","))):
+            continue
+        root, point = fields[3], Path(fields[4])
+        relative = path[len(root):] if path.startswith(root) else path
+        return point / relative.lstrip("/"), point
+    return None, None
 
 
 def human(n: float) -> str:

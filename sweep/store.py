@@ -261,8 +261,13 @@ class RunStore:
         except OSError as exc:
             raise _write_error(f"cannot resume {run_dir}: its folder is not writable", exc) from None
         try:
-            store._check_plan(trials)
-            store._repair(trials)
+            try:
+                store._check_plan(trials)
+                store._repair(trials)
+            except SweepError as exc:
+                message = str(exc)
+                raise SweepError(message if message.startswith("cannot resume") else
+                                 f"cannot resume {run_dir}: {message}; the files are left as they were") from None
             if retry_failed:
                 store._forget({tid for tid, status in store.finished().items() if status in (FAILED, CRASHED)})
             store._open_for_append()
@@ -389,8 +394,6 @@ class RunStore:
         except BlockingIOError:
             os.close(fd)
             raise SweepError(f"{self.run_dir} is in use by another running sweep") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
         self._lock_fd = fd
 
     def close(self) -> None:
@@ -427,7 +430,9 @@ def _check_same_experiment(run_dir: Path, experiment: Experiment) -> None:
         recorded = yamlio.load_file(run_dir / EXPERIMENT_FILE, "run's experiment file").data
     except SweepError as exc:
         raise SweepError(f"cannot resume {run_dir}: {exc}") from None
-    recorded = recorded if isinstance(recorded, dict) else {}
+    if not isinstance(recorded, dict):
+        raise SweepError(f"cannot resume {run_dir}: {run_dir / EXPERIMENT_FILE}: not a mapping of keys; the files are "
+                         "left as they were")
     now = experiment.to_dict()
     for key, what in (("name", "experiment"), ("dataset", "data set"), ("metric", "metric")):
         if recorded.get(key) != now[key]:

@@ -362,3 +362,74 @@ def test_clicking_a_header_sorts_the_leaderboard(grid_report, browser):
     browser.click(header)
     statuses = browser.script(COLUMN, "status")["values"]
     assert statuses == sorted(statuses)
+
+
+# ------------------------------------------------------------------------------------------ hostile run folders
+HOSTILE = '<img src=x onerror="window.__pwned=(window.__pwned||[]).concat(1)">'
+SCRIPT_TAG = "<script>window.__pwned=(window.__pwned||[]).concat(2)</script>"
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory):
+    """The report of a shared run folder in which every string a report shows was replaced by markup.
+
+    Trial ids, choices, statuses' neighbours, errors, workers, experiment fields, provenance and the
+    best summary all carry HTML that runs script if it is not escaped; plan.csv and trials.csv
+    agree with each other, so the rows are proven trials of the run and reach the page.
+    """
+    import pandas as pd
+    import yaml as pyyaml
+
+    folder = tmp_path_factory.mktemp("hostile") / "run"
+    shutil.copytree(make_run(tmp_path_factory, "failed"), folder)
+    plan = pd.read_csv(folder / "plan.csv", dtype=str, keep_default_na=False)
+    trials = pd.read_csv(folder / "trials.csv", dtype=str, keep_default_na=False)
+    history = pd.read_csv(folder / "history.csv", dtype=str, keep_default_na=False)
+    ids = {old: f"{HOSTILE}{i}" for i, old in enumerate(plan["trial_id"])}
+    for frame in (plan, trials, history):
+        frame["trial_id"] = frame["trial_id"].map(ids)
+    for frame in (plan, trials):
+        frame["optimizer"] = SCRIPT_TAG
+        frame["init"] = HOSTILE
+    trials["config_id"] = HOSTILE
+    trials["worker"] = SCRIPT_TAG
+    trials.loc[trials["status"] == "failed", "error"] = SCRIPT_TAG + HOSTILE
+    trials.loc[0, "status"] = HOSTILE  # not a status: the row is left out, and said so, as text
+    for frame, name in ((plan, "plan.csv"), (trials, "trials.csv"), (history, "history.csv")):
+        frame.to_csv(folder / name, index=False)
+    experiment = pyyaml.safe_load((folder / "experiment.yaml").read_text())
+    experiment.update(name=HOSTILE, description=SCRIPT_TAG, method=HOSTILE, run_cap=SCRIPT_TAG,
+                      dataset={"name": HOSTILE, SCRIPT_TAG: HOSTILE}, fixed={HOSTILE: SCRIPT_TAG})
+    experiment["provenance"].update(command=SCRIPT_TAG, host_cpus=HOSTILE, started=SCRIPT_TAG)
+    (folder / "experiment.yaml").write_text(pyyaml.safe_dump(experiment))
+    summary = json.loads((folder / "best" / "summary.json").read_text())
+    best = ids[summary["trial_id"]]
+    summary.update(trial_id=best, params={HOSTILE: SCRIPT_TAG, "optimizer": SCRIPT_TAG},
+                   metric={"name": HOSTILE, "goal": SCRIPT_TAG, "value": 0.5})
+    (folder / "best" / "summary.json").write_text(json.dumps(summary))
+    return write_report(folder)
+
+
+def test_a_hostile_run_folder_cannot_put_markup_into_the_report(hostile_report):
+    text = hostile_report.read_text()
+    page = Page(text)
+    assert page.scripts == [{}] and "<img src=x" not in text and "<script>window" not in text
+    assert all(image["src"].startswith("data:image/png;base64,") for image in page.images)
+    assert len(page.rows) == 3  # every trial reached the page, as text; the one with a hostile status is noted
+    assert HOSTILE in page.text and SCRIPT_TAG in page.text and "1 line left out" in page.text
+
+
+@needs_browser
+@pytest.mark.slow
+def test_a_hostile_run_folder_runs_no_script_in_the_browser(hostile_report, browser):
+    browser.get(hostile_report.as_uri())
+    seen = browser.script("""
+        const handlers = Array.from(document.querySelectorAll('*')).flatMap(
+            el => Array.from(el.attributes).filter(a => a.name.startsWith('on')).map(a => el.tagName + ' ' + a.name));
+        return {pwned: window.__pwned || null, scripts: document.scripts.length, handlers: handlers,
+                images: Array.from(document.images, img => img.src.slice(0, 22)),
+                title: document.title, rows: document.querySelectorAll('#leaderboard-table tbody tr').length};
+    """)
+    assert seen["pwned"] is None and seen["scripts"] == 1 and seen["handlers"] == []
+    assert set(seen["images"]) == {"data:image/png;base64,"} and seen["rows"] == 3
+    assert seen["title"].startswith(HOSTILE)
