@@ -147,12 +147,19 @@ def cmd_run(args) -> int:
     if not outcome.ran and not outcome.finalized and not args.quiet:
         print(f"nothing to do: all {outcome.total} trials of {outcome.run_dir} are already recorded",
               file=sys.stderr)
-    if not args.no_plots:
-        _draw(outcome.run_dir, quiet=args.quiet)
-    if not args.quiet:
-        _print_leaderboard(outcome.run_dir, top=10, sort=None)
-        _print_best(outcome.run_dir)
-        print(f"run folder: {outcome.run_dir}")
+    try:
+        if not args.no_plots:
+            _draw(outcome.run_dir, quiet=args.quiet)
+        if not args.quiet:
+            _print_leaderboard(outcome.run_dir, top=10, sort=None)
+            _print_best(outcome.run_dir)
+            print(f"run folder: {outcome.run_dir}")
+        interrupts.check()
+    except KeyboardInterrupt:
+        interrupts.acknowledge()
+        print(f"\ninterrupted while writing the report; the run is complete in {outcome.run_dir}\n"
+              f"redraw with: sweep report {shlex.quote(str(outcome.run_dir))}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     failed = outcome.counts.get("failed", 0) + outcome.counts.get("crashed", 0)
     if failed:  # said even with --quiet: the exit status alone does not say where to look
         print(f"sweep: {failed} of {outcome.total} trials failed or crashed; their tracebacks are in "

@@ -91,6 +91,11 @@ def shielded_children():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    # multiprocessing's resource tracker, launched by the first worker of loky or Dask, unblocks
+    # SIGINT in the thread that launches it (SIG_UNBLOCK, not a restore): launch it before the block.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield

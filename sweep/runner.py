@@ -157,18 +157,17 @@ def _run(experiment: Experiment, trials: list[TrialSpec], store: RunStore, data,
             progress.message(f"warning: n_jobs {jobs} is more than the {cpu_count()} cores here; "
                              "trials will compete for them")
         outcome.ran, outcome.interrupted = _execute(pending, data, experiment, store, progress, jobs, task_fn)
-    progress.close()
-    outcome.counts = status_counts(read_trials(run_dir))
-    if not outcome.interrupted:
-        try:
+    try:  # from here on an interrupt leaves every trial recorded: --resume makes the best model
+        progress.close()
+        if not outcome.interrupted:
             interrupts.check()
             outcome.best = finalize(run_dir, experiment, trials, data)
             interrupts.check()
-        except KeyboardInterrupt:  # every trial is recorded: --resume retrains the best one
-            interrupts.acknowledge()
-            outcome.interrupted = True
-        else:
             outcome.finalized = True
+    except KeyboardInterrupt:
+        interrupts.acknowledge()
+        outcome.interrupted = True
+    outcome.counts = status_counts(read_trials(run_dir))
     return outcome
 
 

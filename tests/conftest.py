@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -42,10 +43,16 @@ def sweep_cli_with_task(task_fn: str, *args, cwd: Path, timeout: float = 120) ->
                           text=True, timeout=timeout)
 
 
-def start(args, cwd):
+def _as_from_a_terminal():
+    """In the child: Ctrl-C as a terminal delivers it (a test runner started with ``&`` ignores it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start(args, cwd, **kwargs):
     """Start ``python -m sweep ARGS`` in its own process group, output captured."""
     return subprocess.Popen([sys.executable, "-m", "sweep", *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_as_from_a_terminal, **kwargs)
 
 
 def wait_for_rows(path: Path, rows: int, proc, timeout=60.0):

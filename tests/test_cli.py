@@ -125,15 +125,17 @@ def test_kill_9_then_resume_runs_every_trial_exactly_once(tmp_path, long_grid):
     assert (run_dir / "trials.csv").read_bytes() == before
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_keeps_finished_trials_and_says_how_to_resume(tmp_path, long_grid, signum):
+@pytest.mark.parametrize("signum, group", [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)],
+                         ids=["SIGINT", "SIGTERM", "ctrl-c-on-a-terminal"])
+def test_interrupt_keeps_finished_trials_and_says_how_to_resume(tmp_path, long_grid, signum, group):
     out = tmp_path / "run"
     proc = start(["run", long_grid, "--no-plots", "--out", out], tmp_path)
     wait_for_rows(out / "trials.csv", 4, proc)
-    os.kill(proc.pid, signum)
+    (os.killpg if group else os.kill)(proc.pid, signum)  # a terminal signals the workers too
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert f"resume with: sweep run {long_grid} --resume {out}" in stderr and "Traceback" not in stderr
+    assert "KeyboardInterrupt" not in stderr and stderr.count("interrupted:") == 1
     kept = pd.read_csv(out / "trials.csv")
     assert 4 <= len(kept) < 60 and not (out / "best").exists()
     resumed = sweep_cli("run", long_grid, "--resume", out, "--no-plots", cwd=tmp_path)
@@ -141,6 +143,58 @@ def test_interrupt_keeps_finished_trials_and_says_how_to_resume(tmp_path, long_g
     final = pd.read_csv(out / "trials.csv")
     assert len(final) == 60 and final["trial_id"].is_unique
     pd.testing.assert_frame_equal(final.head(len(kept)), kept)  # finished rows are never rewritten
+
+
+@pytest.fixture
+def slow_one(tmp_path):
+    """One trial that trains for a few seconds, in the worker and again when its model is saved."""
+    return write_experiment(
+        tmp_path / "slow.yaml", name="slow", dataset={"name": "synthetic", "kind": "blobs", "n_samples": 20000,
+                                                      "n_features": 100, "n_classes": 5},
+        fixed={"hidden_size": 256, "epochs": 20, "batch_size": 32, "optimizer": "sgd_momentum", "init": "he",
+               "learning_rate": 0.01}, n_jobs=1)
+
+
+def read_until(proc, text: str) -> str:
+    """stderr of ``proc`` up to and including the first line holding ``text``."""
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+    raise AssertionError(f"sweep ended before printing {text!r}: {''.join(seen)}")
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_best_model_is_saved_says_how_to_resume(tmp_path, slow_one):
+    proc = start(["run", slow_one, "--no-plots", "--out", "run"], tmp_path)
+    before = read_until(proc, "[1/1]")  # the one trial is recorded: the best model is being retrained
+    os.kill(proc.pid, signal.SIGINT)
+    _, rest = proc.communicate(timeout=120)
+    stderr = before + rest
+    assert proc.returncode == 130, stderr
+    assert "interrupted: all 1 trials are recorded, the best model is not saved yet in run" in stderr
+    assert f"resume with: sweep run {slow_one} --resume run" in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "run" / "best").exists()
+    resumed = sweep_cli("run", slow_one, "--resume", "run", "--no-plots", cwd=tmp_path)
+    assert resumed.returncode == 0 and (tmp_path / "run" / "best" / "summary.json").is_file()
+    assert json.loads((tmp_path / "run" / "best" / "summary.json").read_text())["reproduced"] is True
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_drawing_the_report_is_one_interrupt(tmp_path, small_grid):
+    small_grid["parameters"]["reg"] = {"values": [0.0, 1e-4, 1e-3]}  # more figures to draw
+    write_experiment(tmp_path / "exp.yaml", **small_grid)
+    proc = start(["run", "exp.yaml", "--out", "run"], tmp_path)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "run" / "plots").exists():  # the best model is saved, the figures are being drawn
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted while writing the report; the run is complete in run" in stderr
+    assert (tmp_path / "run" / "best" / "summary.json").is_file()
 
 
 def test_resume_refuses_an_edited_experiment(tmp_path, small_grid):

@@ -321,3 +321,16 @@ def test_a_cluster_left_without_workers_ends_the_sweep_and_keeps_what_finished(t
         killer.join(timeout=5)
     kept = pd.read_csv(tmp_path / "run" / "trials.csv")
     assert 1 <= len(kept) < 8 and (kept["status"] == "ok").all()
+
+
+def test_ctrl_c_on_a_terminal_with_dask_local_is_one_interrupt_not_a_flood_of_worker_tracebacks(tmp_path):
+    """A terminal's Ctrl-C signals the whole foreground process group: the sweep and every worker."""
+    path = write_experiment(tmp_path / "slow.yaml", **SLOW)
+    proc = start(["run", path, "--backend", "dask-local", "--n-jobs", "2", "--out", "run", "--no-plots"], tmp_path)
+    wait_for_rows(tmp_path / "run" / "trials.csv", 2, proc, timeout=120)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert stderr.count("interrupted:") == 1 and f"resume with: sweep run {path} --resume run" in stderr
+    assert not (tmp_path / "run" / ".scratch").exists()
