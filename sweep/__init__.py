@@ -5,11 +5,26 @@
     data = load_dataset("digits")
     net = TwoLayerNet(data.input_dim, 100, data.num_classes, init="he", seed=0)
     history = train(net, data, optimizer="sgd_momentum", learning_rate=0.05, epochs=20, seed=0)
+
+The names are imported on first use, so the command line starts without loading NumPy's linear
+algebra or the data loaders for commands that do not need them.
 """
 
-from .data import Dataset, load_dataset
-from .nn import TwoLayerNet
-from .trainer import History, train
+import importlib
 
 __version__ = "0.1.0"
 __all__ = ["Dataset", "History", "TwoLayerNet", "load_dataset", "train", "__version__"]
+
+_LAZY = {"Dataset": ".data", "load_dataset": ".data", "TwoLayerNet": ".nn", "History": ".trainer", "train": ".trainer"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sweep' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

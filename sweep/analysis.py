@@ -10,7 +10,7 @@ import pandas as pd
 
 from .params import PARAMETER_NAMES
 from .records import planned_rows, read_history_table, read_trials_table
-from .task import DIVERGED, OK
+from .status import DIVERGED, OK
 
 #: Sort order of statuses: finished runs by the metric, then diverged, then runs with no result.
 _STATUS_RANK = {OK: 0, DIVERGED: 1}

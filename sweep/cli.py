@@ -118,9 +118,8 @@ def _backend_options(args) -> list[tuple[str, object, str]]:
 
 def cmd_run(args) -> int:
     from .config import cpu_count
-    from .runner import run_sweep
 
-    experiment = _experiment(args)
+    experiment = _experiment(args)  # before the heavy imports: a bad file is reported at once
     if args.n_jobs is not None and args.n_jobs < 1 and args.n_jobs != -1:
         raise SweepError(f"--n-jobs {args.n_jobs}: must be >= 1, or -1 for one per core")
     n_jobs = cpu_count() if args.n_jobs == -1 else args.n_jobs
@@ -134,6 +133,8 @@ def cmd_run(args) -> int:
         run_dir = Path(args.resume)
     command = "sweep " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
     resume_hint = f"sweep run {shlex.quote(str(args.experiment))} --resume " + "{run_dir}"
+    from .runner import run_sweep
+
     outcome = run_sweep(experiment, run_dir=run_dir, results_root=args.results, resume=resume,
                         retry_failed=args.retry_failed, n_jobs=n_jobs, quiet=args.quiet, command=command)
     finished = sum(outcome.counts.values())

@@ -21,7 +21,6 @@ Files (see :data:`PLOTS` for their captions)::
 from __future__ import annotations
 
 import math
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +42,7 @@ from .errors import SweepError
 from .owned import OwnedFiles
 from .records import (BEST_DIR, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE, TRIALS_FILE, read_experiment_document,
                       read_summary)
-from .task import CRASHED, DIVERGED, FAILED, OK
+from .status import CRASHED, DIVERGED, FAILED, OK
 
 PLOTS_DIR = "plots"
 DPI = 100

@@ -30,8 +30,10 @@ from typing import Callable, Mapping
 
 from .errors import SweepError
 from .params import PARAMETER_NAMES, PARAMETERS
-from .task import CRASHED, DIVERGED, FAILED, METRIC_COLUMNS, OK
+from .status import OK, STATUSES
 
+#: Result columns of trials.csv, in order.
+METRIC_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc", "best_val_acc", "best_epoch", "seconds")
 EXPERIMENT_FILE, PLAN_FILE, TRIALS_FILE, HISTORY_FILE = "experiment.yaml", "plan.csv", "trials.csv", "history.csv"
 BEST_DIR, ERRORS_DIR, SUMMARY_FILE, MODEL_FILE = "best", "errors", "summary.json", "model.npz"
 TRIAL_COLUMNS = ("trial_id", "status", *PARAMETER_NAMES, "seed", "repeat", "config_id", *METRIC_COLUMNS, "worker",
@@ -40,7 +42,6 @@ HISTORY_COLUMNS = ("trial_id", "epoch", "train_loss", "train_acc", "val_loss", "
 PLAN_COLUMNS = ("trial_id", "config_id", "repeat", "seed", *PARAMETER_NAMES)
 #: Columns a run written by an earlier version lacks; read as blank.
 OPTIONAL_TRIAL_COLUMNS = ("worker",)
-STATUSES = (OK, DIVERGED, FAILED, CRASHED)
 #: Rows quoted in a problem message.
 _QUOTED = 3
 

@@ -26,7 +26,7 @@ from .owned import OwnedFiles
 from .params import PARAMETER_NAMES
 from .plots import RunData, caption, draw_all, fmt_metric, fmt_value, load_run, metric_label, param_label
 from .records import PLAN_FILE, TRIALS_FILE
-from .task import CRASHED, DIVERGED, FAILED, OK
+from .status import CRASHED, DIVERGED, FAILED, OK
 
 REPORT_FILE = "report.html"
 STATUS_ORDER = (OK, DIVERGED, FAILED, CRASHED)

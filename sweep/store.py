@@ -50,7 +50,9 @@ from .plan import TrialSpec
 from .records import (BEST_DIR, ERRORS_DIR, EXPERIMENT_FILE, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE, PLAN_COLUMNS,
                       PLAN_FILE, SUMMARY_FILE, TRIAL_COLUMNS, TRIALS_FILE, Table, read_history_table, read_plan,
                       read_trials_table)
-from .task import CRASHED, FAILED, METRIC_COLUMNS, TrialResult
+from .records import METRIC_COLUMNS
+from .status import CRASHED, FAILED
+from .task import TrialResult
 
 __all__ = ["BEST_DIR", "ERRORS_DIR", "EXPERIMENT_FILE", "HISTORY_COLUMNS", "HISTORY_FILE", "PLAN_COLUMNS", "PLAN_FILE",
            "TRIAL_COLUMNS", "TRIALS_FILE", "RunStore", "check_out_folder", "latest_run_dir", "new_run_dir",
@@ -414,7 +416,8 @@ class RunStore:
 def _check_run_folder(run_dir: Path) -> None:
     """SweepError unless ``run_dir`` holds the four files of a run."""
     if not run_dir.is_dir():
-        raise SweepError(f"{run_dir} is not a run folder ({'no such folder' if not run_dir.exists() else 'not a folder'})")
+        why = "no such folder" if not run_dir.exists() else "not a folder"
+        raise SweepError(f"{run_dir} is not a run folder ({why})")
     if run_dir.name.startswith(STAGING_PREFIX):
         raise SweepError(f"{run_dir} is a run folder whose start was interrupted before any trial ran; start a new run")
     for name in _RUN_FILES:

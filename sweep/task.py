@@ -17,13 +17,8 @@ from threadpoolctl import threadpool_limits
 
 from .nn import TwoLayerNet
 from .plan import TaskSpec, TrialSpec
-from .trainer import STATUS_DIVERGED, STATUS_OK, History, train
-
-OK, DIVERGED = STATUS_OK, STATUS_DIVERGED  # the trainer's own statuses of a run that ended
-FAILED, CRASHED = "failed", "crashed"
-#: Statuses of trials that ran to their end (a diverged run is a result, ranked last).
-COMPLETED = (OK, DIVERGED)
-METRIC_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc", "best_val_acc", "best_epoch", "seconds")
+from .status import COMPLETED, CRASHED, DIVERGED, FAILED, OK  # noqa: F401 - re-exported for the callers
+from .trainer import History, train
 #: BLAS threads per trial. OpenBLAS rounds differently with 1 and 2 threads, so a fixed count is what
 #: makes results identical whatever n_jobs is; parallelism comes from running trials side by side.
 BLAS_THREADS_PER_TRIAL = 1

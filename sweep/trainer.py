@@ -17,14 +17,14 @@ import numpy as np
 
 from .nn.layers import LOSSES
 from .nn.optim import UPDATE_RULES
+from .status import DIVERGED, OK
 
 #: At most this many training rows are scored for ``train_acc`` each epoch (a fixed subsample).
 TRAIN_ACC_ROWS = 10_000
 #: Seed of the fixed ``train_acc`` subsample: the same rows for every trial on the same data.
 _TRAIN_ACC_SUBSAMPLE_SEED = 0
 
-STATUS_OK = "ok"
-STATUS_DIVERGED = "diverged"
+STATUS_OK, STATUS_DIVERGED = OK, DIVERGED
 
 
 @dataclass

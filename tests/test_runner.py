@@ -2,7 +2,6 @@
 
 import json
 import math
-from pathlib import Path
 
 import faults
 import numpy as np
