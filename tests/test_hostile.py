@@ -263,14 +263,15 @@ def test_a_half_made_run_folder_does_not_block_resuming_the_real_run(workdir):
 
 
 def test_runs_started_at_once_each_get_their_own_folder(tmp_path):
-    write_experiment(tmp_path / "exp.yaml", **GRID)
+    write_experiment(tmp_path / "exp.yaml", **{**GRID, "parameters": {"hidden_size": {"values": [8, 12]}},
+                                               "fixed": {**GRID["fixed"], "epochs": 1}, "n_jobs": 1})
     procs = [start(["run", "exp.yaml", "--no-plots", "--quiet"], tmp_path) for _ in range(3)]
     outputs = [proc.communicate(timeout=300) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0, 0], outputs
     runs = [p for p in (tmp_path / "results" / "small").iterdir() if not p.name.startswith(".")]
     assert len(runs) == 3 and len(list((tmp_path / "results" / "small").iterdir())) == 3
     for run in runs:
-        assert len(pd.read_csv(run / "trials.csv")) == 12 and (run / "best" / "summary.json").is_file()
+        assert len(pd.read_csv(run / "trials.csv")) == 2 and (run / "best" / "summary.json").is_file()
 
 
 # ------------------------------------------------------------------------------------------ damaged files
@@ -510,7 +511,9 @@ def test_a_disk_that_fills_up_during_the_sweep_stops_it_in_one_line_and_resume_f
 
 # ------------------------------------------------------------------------------------------ names and flags
 def test_names_with_spaces_get_a_safe_folder_and_bad_names_one_line(tmp_path):
-    write_experiment(tmp_path / "exp.yaml", **{**GRID, "name": "My sweep #2 (digits)"})
+    write_experiment(tmp_path / "exp.yaml", **{**GRID, "name": "My sweep #2 (digits)",
+                                               "parameters": {"hidden_size": {"values": [8, 12]}},
+                                               "fixed": {**GRID["fixed"], "epochs": 1}})
     listed = sweep_cli("list", "exp.yaml", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     result = sweep_cli("run", "exp.yaml", "--quiet", "--no-plots", cwd=tmp_path)
@@ -525,7 +528,8 @@ def test_names_with_spaces_get_a_safe_folder_and_bad_names_one_line(tmp_path):
 
 
 def test_n_jobs_minus_one_on_the_command_line_means_one_per_core(tmp_path):
-    write_experiment(tmp_path / "exp.yaml", **GRID)
+    write_experiment(tmp_path / "exp.yaml", **{**GRID, "parameters": {"hidden_size": {"values": [8, 12]}},
+                                               "fixed": {**GRID["fixed"], "epochs": 1}})
     result = sweep_cli("run", "exp.yaml", "--n-jobs", "-1", "--no-plots", "--out", "run", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"loky: {min(os.cpu_count(), len(os.sched_getaffinity(0)))} worker process(es)" in result.stderr
