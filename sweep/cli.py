@@ -83,6 +83,13 @@ def main(argv: list[str] | None = None) -> int:
         except SweepError as exc:
             print(f"sweep: error: {exc}", file=sys.stderr)
             return EXIT_USER_ERROR
+        except OSError as exc:  # the machine's, not the code's: a full disk, a missing permission
+            where = f" ({exc.filename})" if exc.filename else ""
+            print(f"sweep: error: {exc.strerror or exc}{where}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        except MemoryError:
+            print("sweep: error: out of memory; lower n_jobs, hidden_size or the data set's size", file=sys.stderr)
+            return EXIT_USER_ERROR
         except KeyboardInterrupt:
             interrupts.acknowledge()
             print("sweep: interrupted", file=sys.stderr)
@@ -197,8 +204,11 @@ def cmd_list(args) -> int:
             + ([str(t.repeat)] if experiment.repeats > 1 else []) for t in trials]
     print(_table(columns, rows))
     fixed = ", ".join(f"{k}={_fmt(v)}" for k, v in experiment.fixed.items())
-    print(f"\n{len(trials)} trials ({experiment.method}, {len(trials) // experiment.repeats} configurations x "
-          f"{experiment.repeats} seed(s)) in {len(tasks)} training runs on {experiment.dataset}")
+    configurations = len({t.config_id for t in trials})
+    draws = len(trials) // experiment.repeats
+    again = f"; {draws - configurations} drawn again, run with new seeds" if draws > configurations else ""
+    print(f"\n{len(trials)} trials ({experiment.method}, {configurations} configurations x "
+          f"{experiment.repeats} seed(s){again}) in {len(tasks)} training runs on {experiment.dataset}")
     print(f"fixed: {fixed}")
     return EXIT_OK
 

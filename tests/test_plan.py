@@ -94,3 +94,13 @@ def test_random_search_plans_run_cap_trials_repeated_draws_included_and_grid_run
 def test_fixed_values_reach_every_trial(fixed):
     exp = experiment(parameters={"hidden_size": {"values": [10, 20]}}, fixed=fixed)
     assert all(all(t.params[k] == v for k, v in fixed.items()) for t in plan_trials(exp))
+
+
+def test_sweep_list_says_how_many_draws_came_again(tmp_path):
+    from conftest import sweep_cli, write_experiment
+
+    write_experiment(tmp_path / "r.yaml", name="r", dataset="digits", method="random", run_cap=10,
+                     parameters={"hidden_size": {"values": [8, 16]}})
+    listed = sweep_cli("list", "r.yaml", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "10 trials (random, 2 configurations x 1 seed(s); 8 drawn again, run with new seeds)" in listed.stdout
