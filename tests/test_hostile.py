@@ -440,7 +440,10 @@ def tmpfs(folder: Path, size: str):
 
 def fill(folder: Path, leave: int = 0) -> Path:
     """Fill the file system of ``folder`` up to ``leave`` free bytes; returns the ballast file."""
-    ballast = folder / "ballast"
+    ballast, n = folder / "ballast", 1
+    while ballast.exists():
+        n += 1
+        ballast = folder / f"ballast-{n}"
     stat = os.statvfs(folder)
     with open(ballast, "wb") as f:
         remaining = stat.f_bavail * stat.f_frsize - leave
@@ -478,6 +481,11 @@ def test_a_full_disk_while_finishing_keeps_every_trial_and_resume_finishes(workd
         assert (mount / "run" / "trials.csv").read_bytes() == trials
         report = sweep_cli("report", "disk/run", cwd=workdir)
         one_error_line(report, "No space left on device")
+        fill(mount)  # not even room for a new run folder: one line, and nothing half-made left behind
+        one_error_line(sweep_cli("run", "exp.yaml", "--out", "disk/new", cwd=workdir),
+                       "cannot create a run folder in disk", "No space left on device")
+        assert sorted(p.name for p in mount.iterdir()) == ["ballast", "ballast-2", "run"]
+        (mount / "ballast-2").unlink()
         ballast.unlink()
         resumed = sweep_cli("run", "exp.yaml", "--resume", "disk/run", cwd=workdir)
         assert resumed.returncode == 0, resumed.stderr
