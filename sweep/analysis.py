@@ -126,16 +126,24 @@ def best_trial(trials: pd.DataFrame, metric: str, maximize: bool) -> pd.Series |
     return rank(members, metric, maximize).iloc[0]
 
 
-def run_metric(experiment: dict) -> tuple[str, bool]:
-    """The ranking metric of a run's experiment.yaml document: (name, maximize)."""
+def run_metric(experiment: dict, problems: list | None = None) -> tuple[str, bool]:
+    """The ranking metric of a run's experiment.yaml document: (name, maximize).
+
+    A metric this runner does not rank by (a damaged or foreign file) is replaced by ``val_acc``,
+    with a line in ``problems``; its goal is always the metric's natural one.
+    """
     from .config import METRICS
 
     doc = experiment.get("metric") or {}
     doc = {"name": doc} if isinstance(doc, str) else doc
     doc = doc if isinstance(doc, dict) else {}
     name = doc.get("name", "val_acc")
-    name = name if isinstance(name, str) else "val_acc"
-    return name, doc.get("goal", METRICS.get(name, "maximize")) == "maximize"
+    if not isinstance(name, str) or name not in METRICS:
+        if problems is not None:
+            problems.append(f"experiment.yaml names the metric {str(name)[:60]!r}, which is not one of "
+                            f"{', '.join(METRICS)}; ranked by val_acc")
+        name = "val_acc"
+    return name, METRICS[name] == "maximize"
 
 
 def status_counts(trials: pd.DataFrame) -> dict[str, int]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import interrupts
 from .errors import SweepError
-from .records import BEST_DIR, ERRORS_DIR, EXPERIMENT_FILE, MODEL_FILE, TRIALS_FILE
+from .records import BEST_DIR, ERRORS_DIR, MODEL_FILE, TRIALS_FILE
 
 EXIT_OK, EXIT_TRIALS_FAILED, EXIT_USER_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 RESULTS_ROOT = Path("results")
@@ -253,11 +253,7 @@ def _print_leaderboard(run_dir: Path, top: int, sort: str | None) -> None:
 
     problems: list[str] = []
     trials = read_trials(run_dir, problems)
-    metric, maximize = run_metric(read_experiment_document(run_dir, problems))
-    if not trials.empty and metric not in trials:
-        problems.append(f"the metric {metric!r} of {run_dir / EXPERIMENT_FILE} is not a column of trials.csv; "
-                        "ranked by val_acc")
-        metric, maximize = "val_acc", True
+    metric, maximize = run_metric(read_experiment_document(run_dir, problems), problems)
     _warn(problems)
     if trials.empty:
         print("no trial has finished yet")

@@ -60,6 +60,8 @@ def _cgroup_room() -> int | None:
             continue
         limit_file, usage_file = ("memory.max", "memory.current") if v2 else ("memory.limit_in_bytes",
                                                                                "memory.usage_in_bytes")
+        # usage counts the page cache too; the inactive part of it is given back on demand
+        cache_key = "inactive_file" if v2 else "total_inactive_file"
         folder, top = _cgroup_folder(mounts, path, v2)
         if folder is None:
             continue
@@ -68,7 +70,8 @@ def _cgroup_room() -> int | None:
             try:
                 limit = (folder / limit_file).read_text().strip()
                 if limit != "max" and int(limit) < (1 << 60):
-                    rooms.append(max(int(limit) - int((folder / usage_file).read_text()), 0))
+                    used = int((folder / usage_file).read_text()) - _stat(folder / "memory.stat", cache_key)
+                    rooms.append(max(int(limit) - used, 0))
             except (OSError, ValueError):
                 pass
             if folder == top or folder.parent == folder:
@@ -77,6 +80,18 @@ def _cgroup_room() -> int | None:
         if rooms:
             return min(rooms)
     return None
+
+
+def _stat(path: Path, key: str) -> int:
+    """One figure of a cgroup's memory.stat, 0 when absent."""
+    try:
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _cgroup_folder(mounts: list[str], path: str, v2: bool) -> tuple[Path | None, Path | None]:
@@ -139,3 +154,39 @@ def describe_trial(params: dict) -> str:
 def array_bytes(shape, itemsize: int) -> int:
     """Bytes of an array of ``shape`` (any size: Python integers do not overflow)."""
     return math.prod(int(d) for d in shape) * itemsize
+
+
+#: Largest size ratio deflate achieves (about 1032:1), rounded up: an archive member that claims
+#: more is damaged, or lies.
+MAX_DEFLATE_RATIO = 1100
+
+
+def npz_bytes(path, what: str) -> int:
+    """Bytes the arrays of the ``.npz`` archive ``path`` take once loaded, read from their headers
+    without inflating them; SweepError for a member whose header claims more than its compressed
+    size can hold, or when the arrays cannot fit in memory. ``what`` names the file in messages.
+    Files that are not zip archives are left to the loader (0 is returned)."""
+    import zipfile
+
+    import numpy as np
+
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read_header(member)
+                size = array_bytes(shape, dtype.itemsize)
+                if info.compress_type != zipfile.ZIP_STORED and size > max(info.compress_size, 1) * MAX_DEFLATE_RATIO:
+                    raise SweepError(f"{what}: array {info.filename[:-4]!r} claims shape {tuple(shape)}, more than its "
+                                     f"{info.compress_size:,} compressed bytes can hold (a damaged or forged file)")
+                total += size
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return 0  # not readable as an archive of arrays: np.load says why
+    require(total, f"{what} ({human(total)} of arrays)")
+    return total

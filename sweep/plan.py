@@ -23,7 +23,8 @@ import numpy as np
 
 from .config import Experiment
 from .params import PARAMETER_NAMES, PARAMETERS
-from .space import grid, random_draws
+from .errors import ConfigError
+from .space import SpaceError, grid, random_draws
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,11 @@ def configurations(experiment: Experiment) -> list[dict]:
         if experiment.run_cap is not None:
             configs = configs[:experiment.run_cap]
     else:
-        configs = random_draws(experiment.parameters, experiment.run_cap, experiment.seed,
-                               accept=lambda name, value: PARAMETERS[name].accepts(value))
+        try:
+            configs = random_draws(experiment.parameters, experiment.run_cap, experiment.seed,
+                                   accept=lambda name, value: PARAMETERS[name].accepts(value))
+        except SpaceError as exc:  # e.g. log_normal with mu -800: every draw underflows to 0
+            raise ConfigError(f"{experiment.source or '<experiment>'}: parameters: {exc}") from None
     return configs
 
 

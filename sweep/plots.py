@@ -894,10 +894,7 @@ def load_run(run_dir) -> RunData:
             history = read_history(run_dir, notes)
         except SweepError as exc:
             notes.append(f"{exc}; learning curves left out")
-    metric, maximize = run_metric(experiment)
-    if not trials.empty and metric not in trials:
-        notes.append(f"the metric {metric!r} of experiment.yaml is not a column of trials.csv; ranked by val_acc")
-        metric, maximize = "val_acc", True
+    metric, maximize = run_metric(experiment, notes)
     specs = experiment.get("parameters")
     specs = specs if isinstance(specs, dict) else {}
     # the searched parameters in the order the experiment declares them (all, if it is unreadable),
@@ -974,41 +971,40 @@ def iter_figures(run: RunData, top_k: int = 5):
             yield name, fig
 
 
-def draw_all(run_dir, *, run: RunData | None = None) -> list[Path]:
+def draw_all(run_dir, *, run: RunData | None = None, owned: OwnedFiles | None = None) -> list[Path]:
     """Draw every figure that applies to the run in ``run_dir`` into ``run_dir/plots/``; return the PNG paths.
 
     Plot files of an earlier drawing that no longer apply are removed, so the folder always
     matches the run. Each PNG is written atomically. ``run`` is the folder already read by
-    :func:`load_run` (the report passes it so the folder is read once).
+    :func:`load_run` (the report passes it so the folder is read once); ``owned`` the record of
+    drawn files, already locked (the report passes it to write the page under the same lock).
     """
     run = run if run is not None else load_run(run_dir)
-    return save_figures(run, iter_figures(run))
+    if owned is not None:
+        return save_figures(run, iter_figures(run), owned)
+    with OwnedFiles(run.run_dir) as owned:
+        return save_figures(run, iter_figures(run), owned)
 
 
-def save_figures(run: RunData, figures) -> list[Path]:
+def save_figures(run: RunData, figures, owned: OwnedFiles) -> list[Path]:
     """Save (file name, Figure) pairs as PNGs in ``run_dir/plots/``; drop our PNGs no longer drawn.
 
     Only files sweep drew (see :mod:`sweep.owned`) are replaced or removed: a file of the same
     name that someone else put there, or changed, is left as it is, with a warning.
     """
-    owned = OwnedFiles(run.run_dir)
     folder = run.run_dir / PLOTS_DIR
     folder.mkdir(exist_ok=True)
     paths = []
-    try:
-        for name, fig in figures:
-            relative = f"{PLOTS_DIR}/{name}"
-            if not owned.may_replace(relative):
-                print(f"sweep: warning: {folder / name} was not drawn by sweep (or was changed since); left as it is",
-                      file=sys.stderr)
-                continue
-            paths.append(owned.write(relative, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI,
-                                                                       facecolor="white")))
-        drawn = {p.name for p in paths}
-        for stale in folder.glob("*.png"):
-            relative = f"{PLOTS_DIR}/{stale.name}"
-            if stale.name not in drawn and caption(stale.name)[1] and owned.may_replace(relative):
-                owned.remove(relative)
-    finally:
-        owned.save()
+    for name, fig in figures:
+        relative = f"{PLOTS_DIR}/{name}"
+        if not owned.may_replace(relative):
+            print(f"sweep: warning: {folder / name} was not drawn by sweep (or was changed since); left as it is",
+                  file=sys.stderr)
+            continue
+        paths.append(owned.write(relative, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, facecolor="white")))
+    drawn = {p.name for p in paths}
+    for stale in folder.glob("*.png"):
+        relative = f"{PLOTS_DIR}/{stale.name}"
+        if stale.name not in drawn and owned.may_remove(relative):
+            owned.remove(relative)
     return paths

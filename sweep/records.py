@@ -111,14 +111,16 @@ def read_table(path: Path, columns: tuple, key: Callable[[dict], object], *, opt
         raise SweepError(f"{path} is not a CSV file (byte {exc.start} is not UTF-8 text)") from None
     if "\r\n" in text:
         table.format_changes.append("Windows line ends")
-    cut_short = bool(text) and not text.endswith("\n")
-    first_line = text.split("\n", 1)[0]
+    lines = text.split("\n")
+    # A write cut short (kill -9, a full disk) leaves a last line without its newline.
+    cut_short = bool(lines[-1].strip())
+    first_line = next((line for line in lines if line.strip()), "")
     delimiter = ","
     if "," not in first_line:
         delimiter = next((d for d in ";\t" if d in first_line), ",")
         if delimiter != ",":
             table.format_changes.append(f"{'semicolons' if delimiter == ';' else 'tabs'} between fields")
-    records = [(line, cells) for line, cells in _records(text, delimiter) if any(c.strip() for c in cells)]
+    records = [(number, cells) for number, cells in _records(lines, delimiter) if any(c.strip() for c in cells)]
     if not records:
         raise SweepError(f"{path} is empty (not even its header line); it is not a record of this run")
     header = [c.strip() for c in records[0][1]]
@@ -138,20 +140,17 @@ def read_table(path: Path, columns: tuple, key: Callable[[dict], object], *, opt
                          f"nor a row" + (f"; it names {len(known)} of the {len(columns)} columns" if known else ""))
     first_line_of: dict = {}
     for index, (line, cells) in enumerate(body):
-        last = index == len(body) - 1
+        if cut_short and index == len(body) - 1 and (len(cells) < len(header) or cells == _UNREADABLE):
+            table.torn = True  # fewer fields than a row, or a quote left open: a write that was cut short
+            continue
         if len(cells) != len(header):
-            if last and cut_short:
-                table.torn = True
-            else:
-                table.rejected.append((line, f"has {len(cells)} fields, the header {len(header)}"))
+            table.rejected.append((line, "an unreadable line (an unclosed quote?)" if cells == _UNREADABLE else
+                                   f"has {len(cells)} fields, the header {len(header)}"))
             continue
         row = {c: cells[i].strip() for i, c in enumerate(header)}
         problem = row_problem(row)
         if problem is not None:
-            if last and cut_short:
-                table.torn = True
-            else:
-                table.rejected.append((line, problem))
+            table.rejected.append((line, problem))
             continue
         row_key = key(row)
         if row_key in first_line_of:
@@ -164,28 +163,27 @@ def read_table(path: Path, columns: tuple, key: Callable[[dict], object], *, opt
             continue
         first_line_of[row_key] = (line, row)
         table.rows.append(row)
-    if cut_short and not table.torn:
+    if text and not text.endswith("\n") and not table.torn:
         table.format_changes.append("no newline after the last line")
     return table
 
 
-def _records(text: str, delimiter: str):
-    """(1-based line where each CSV record starts, its cells)."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    line = 1
-    while True:
+_UNREADABLE = ["<unreadable>"]
+
+
+def _records(lines: list[str], delimiter: str):
+    """(1-based line number, cells) of each line. The store never writes a field with a line break,
+    so each line is read alone: an unclosed quote spoils one line, not every line after it."""
+    for number, line in enumerate(lines, start=1):
         try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error:  # a stray NUL or an unterminated quote: one unreadable record
-            cells = ["<unreadable>"]
-        yield line, cells
-        line = reader.line_num + 1
+            cells = next(csv.reader([line.rstrip("\r")], delimiter=delimiter, strict=True), [])
+        except csv.Error:
+            cells = _UNREADABLE
+        yield number, cells
 
 
 def _show(key) -> str:
-    return f"trial {key[0]} epoch {key[1]}" if isinstance(key, tuple) else f"trial {key}"
+    return f"trial {key[0]} epoch {key[1]:g}" if isinstance(key, tuple) else f"trial {key}"
 
 
 def _number_problem(row: dict, names) -> str | None:
@@ -289,8 +287,8 @@ def read_trials_table(run_dir: Path, planned: Mapping | None = None) -> Table:
 
 def read_history_table(run_dir: Path) -> Table:
     """history.csv of ``run_dir``."""
-    return read_table(Path(run_dir) / HISTORY_FILE, HISTORY_COLUMNS, key=lambda r: (r["trial_id"], r["epoch"]),
-                      row_problem=history_row_problem())
+    return read_table(Path(run_dir) / HISTORY_FILE, HISTORY_COLUMNS,
+                      key=lambda r: (r["trial_id"], float(r["epoch"])), row_problem=history_row_problem())
 
 
 def planned_rows(run_dir: Path) -> dict | None:

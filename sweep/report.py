@@ -44,18 +44,14 @@ def write_report(run_dir) -> Path:
     """
     run_dir = Path(run_dir)
     run = load_run(run_dir)
-    plots = draw_all(run_dir, run=run)
-    page = render(run, plots)
-    owned = OwnedFiles(run_dir)
-    name, n = REPORT_FILE, 1
-    while not owned.may_replace(name):
-        n += 1
-        name = f"report-{n}.html"
-    try:
-        path = owned.write(name, lambda tmp: tmp.write_text(page, encoding="utf-8"))
-    finally:
-        owned.save()
-    return path
+    with OwnedFiles(run_dir) as owned:
+        plots = draw_all(run_dir, run=run, owned=owned)
+        page = render(run, plots)
+        name, n = REPORT_FILE, 1
+        while not owned.may_replace(name):
+            n += 1
+            name = f"report-{n}.html"
+        return owned.write(name, lambda tmp: tmp.write_text(page, encoding="utf-8"))
 
 
 # ------------------------------------------------------------------------------------------ page

@@ -143,21 +143,21 @@ def _run(experiment: Experiment, trials: list[TrialSpec], store: RunStore, data,
             print(notice, file=stream or sys.stderr)
         outcome.counts = status_counts(read_trials(run_dir))
         return outcome
-    if data is None:
-        data = load_data(experiment)
-    progress = Progress(len(trials), experiment.metric.name, experiment.metric.maximize,
-                        already_done=len(finished), quiet=quiet, stream=stream)
-    for warning in experiment.warnings:
-        progress.message(f"warning: {warning}")
-    for notice in notices:
-        progress.message(notice)
-    if pending:
-        jobs = min(n_jobs or experiment.resolved_n_jobs(), len(pending))
-        if jobs > cpu_count() and experiment.backend.name != "dask":
-            progress.message(f"warning: n_jobs {jobs} is more than the {cpu_count()} cores here; "
-                             "trials will compete for them")
-        outcome.ran, outcome.interrupted = _execute(pending, data, experiment, store, progress, jobs, task_fn)
-    try:  # from here on an interrupt leaves every trial recorded: --resume makes the best model
+    try:  # an interrupt from here on leaves what is recorded recorded: --resume goes on from there
+        if data is None:
+            data = load_data(experiment)
+        progress = Progress(len(trials), experiment.metric.name, experiment.metric.maximize,
+                            already_done=len(finished), quiet=quiet, stream=stream)
+        for warning in experiment.warnings:
+            progress.message(f"warning: {warning}")
+        for notice in notices:
+            progress.message(notice)
+        if pending:
+            jobs = min(n_jobs or experiment.resolved_n_jobs(), len(pending))
+            if jobs > cpu_count() and experiment.backend.name != "dask":
+                progress.message(f"warning: n_jobs {jobs} is more than the {cpu_count()} cores here; "
+                                 "trials will compete for them")
+            outcome.ran, outcome.interrupted = _execute(pending, data, experiment, store, progress, jobs, task_fn)
         progress.close()
         if not outcome.interrupted:
             interrupts.check()
@@ -167,7 +167,8 @@ def _run(experiment: Experiment, trials: list[TrialSpec], store: RunStore, data,
     except KeyboardInterrupt:
         interrupts.acknowledge()
         outcome.interrupted = True
-    outcome.counts = status_counts(read_trials(run_dir))
+    with interrupts.deferred():  # a second Ctrl-C now is part of the first
+        outcome.counts = status_counts(read_trials(run_dir))
     return outcome
 
 

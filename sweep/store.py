@@ -42,7 +42,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from . import yamlio
+from . import owned, yamlio
 from .config import Experiment
 from .errors import SweepError
 from .params import PARAMETER_NAMES
@@ -167,6 +167,8 @@ class RunStore:
                command: str | None = None) -> "RunStore":
         """Make the run folder ``run_dir``, which must be new or an empty folder (see :func:`check_out_folder`)."""
         run_dir = check_out_folder(run_dir)
+        if run_dir.is_dir():  # an empty folder (a mount point, say): filled in place, keeping its owner and mode
+            return cls._fill(run_dir, experiment, trials, command)
         store = cls._build(run_dir.parent, experiment, trials, command)
         try:
             claimed = store._claim(run_dir)
@@ -177,6 +179,50 @@ class RunStore:
             store._abandon()
             check_out_folder(run_dir)  # says what is there now
             raise SweepError(f"{run_dir} was filled by someone else while this run was being set up")
+        return store
+
+    @classmethod
+    def _fill(cls, run_dir: Path, experiment: Experiment, trials: list[TrialSpec], command: str | None):
+        """Make a run in the existing empty folder ``run_dir``.
+
+        The folder is claimed by creating its lock file exclusively; the files are made in a hidden
+        folder inside it and moved out one by one, trials.csv (what makes a folder a run) last.
+        """
+        try:
+            claim = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            raise SweepError(f"{run_dir} was filled by someone else while this run was being set up") from None
+        except OSError as exc:
+            raise _write_error(f"cannot create the run folder {run_dir}", exc) from None
+        fcntl.flock(claim, fcntl.LOCK_EX)
+        store, moved = None, []
+        try:
+            store = cls._build(run_dir, experiment, trials, command)
+            others = [p.name for p in run_dir.iterdir() if p.name not in (".lock", store.run_dir.name)]
+            if others:
+                raise SweepError(f"{run_dir} was filled by someone else while this run was being set up")
+            staging = store.run_dir
+            names = [p.name for p in staging.iterdir() if p.name not in (".lock", TRIALS_FILE)] + [TRIALS_FILE]
+            for name in names:
+                os.rename(staging / name, run_dir / name)
+                moved.append(run_dir / name)
+            store.close()  # the staging folder's lock: the folder's own is held from here on
+            (staging / ".lock").unlink()
+            staging.rmdir()
+            _fsync_dir(run_dir)
+        except BaseException as exc:
+            if store is not None:
+                store._abandon()
+            for path in moved:  # the folder was empty: what is in it now is this attempt's
+                path.unlink(missing_ok=True)
+            os.close(claim)
+            (run_dir / ".lock").unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise _write_error(f"cannot create the run folder {run_dir}", exc) from None
+            raise
+        store = cls(run_dir)
+        store._lock_fd = claim
+        store._open_for_append()
         return store
 
     @classmethod
@@ -216,6 +262,7 @@ class RunStore:
                 for t in trials])
             _write_file(staging / PLAN_FILE, plan)
             _write_file(staging / HISTORY_FILE, _csv_line(HISTORY_COLUMNS))
+            _write_file(staging / owned.MANIFEST, owned.EMPTY_MANIFEST)  # nothing drawn yet, and it is known
             _write_file(staging / TRIALS_FILE, _csv_line(TRIAL_COLUMNS))
             _fsync_dir(staging)
         except OSError as exc:

@@ -19,6 +19,7 @@ runs out of memory or recurses forever. Refused up front, each with :class:`YAML
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +86,11 @@ def parse(text: str) -> Document:
             return Document(None, {})
         lines: dict[tuple, int] = {}
         _check(root, lines)
-        return Document(loader.construct_document(root), lines)
+        try:
+            data = loader.construct_document(root)
+        except (ValueError, TypeError, OverflowError) as exc:  # e.g. an integer of 5,000 digits
+            raise YAMLRefused(f"a value cannot be read ({str(exc).splitlines()[0][:120]})") from None
+        return Document(data, lines)
     finally:
         loader.dispose()
 
@@ -111,10 +116,10 @@ def _check(root: yaml.Node, lines: dict) -> None:
         active.add(key)
         total = 1
         if isinstance(node, yaml.MappingNode):
-            seen: dict[tuple, int] = {}
+            seen: dict = {}
             for key_node, value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE_TAG:
-                    line, name = key_node.start_mark.line + 1, (key_node.tag, key_node.value)
+                    line, name = key_node.start_mark.line + 1, _key_value(key_node)
                     if name in seen:
                         raise YAMLRefused(f"duplicate key `{key_node.value}` (first given on line {seen[name]}); "
                                           "a key may appear once in a mapping", line)
@@ -135,6 +140,8 @@ def _check(root: yaml.Node, lines: dict) -> None:
     def walk(node, path):
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    continue  # a list or mapping as a key: no key path to report a line for
                 key = key_node.value
                 lines.setdefault(path + (key,), key_node.start_mark.line + 1)
                 walk(value_node, path + (key,))
@@ -144,6 +151,24 @@ def _check(root: yaml.Node, lines: dict) -> None:
                 walk(item, path + (i,))
 
     walk(root, ())
+
+
+@functools.lru_cache(maxsize=1)
+def _key_builder() -> Loader:
+    return Loader("")
+
+
+def _key_value(node: yaml.ScalarNode):
+    """A scalar key as the mapping will hold it (``1``, ``01`` and ``1.0`` are one key, so are
+    ``yes`` and ``true``), or its text when it cannot be built."""
+    try:
+        builder = _key_builder()
+        builder.constructed_objects = {}
+        value = builder.construct_object(node)
+        hash(value)
+        return value
+    except Exception:  # noqa: BLE001 - any key that will not build is compared by its text
+        return (node.tag, node.value)
 
 
 def loads(text: str) -> Any:

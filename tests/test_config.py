@@ -310,6 +310,33 @@ def test_hostile_yaml_is_refused_up_front_in_one_line(tmp_path, text, expected):
     assert expected in error_of(tmp_path, text)
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("{1: a, 01: b}\n", "duplicate key `01`"),  # keys equal once built, as the mapping holds them
+    ("{1: a, 1.0: b}\n", "duplicate key `1.0`"),
+    ("{yes: 1, true: 2}\n", "duplicate key `true`"),
+    ("{~: 1, null: 2}\n", "duplicate key `null`"),
+    ("? [a, b]\n: 1\nname: x\n", "not valid YAML: found unhashable key"),
+    (BASE + "seed: " + "9" * 5000 + "\n", "a value cannot be read (Exceeds the limit"),
+])
+def test_yaml_that_pyyaml_builds_oddly_or_cannot_build_is_one_line(tmp_path, text, expected):
+    assert expected in error_of(tmp_path, text)
+
+
+def test_a_distribution_whose_draws_never_fit_is_one_line(tmp_path):
+    from sweep.plan import plan_trials
+
+    text = BASE.replace("method: grid", "method: random") + \
+        "  reg: {distribution: log_normal, mu: 0.0, sigma: 1.0}\n  momentum: {distribution: uniform, min: 0.0, " \
+        "max: 1.0}\nrun_cap: 3\n"
+    plan_trials(load_text(tmp_path, text))  # fine: the draws are guarded
+    exp = load_text(tmp_path, BASE.replace("  learning_rate:\n    values: [1e-3, 1e-2]\n", "").replace(
+        "method: grid", "method: random") + "  learning_rate: {distribution: log_normal, mu: -800.0, sigma: 1.0}\n"
+                                              "run_cap: 3\n")
+    with pytest.raises(ConfigError, match=r"exp.yaml: parameters: parameter `learning_rate`: 100 draws in a row from "
+                                          r"log_normal gave values it does not accept \(the last: 0.0\)"):
+        plan_trials(exp)
+
+
 def test_a_set_value_with_an_alias_bomb_is_refused(tmp_path):
     levels = ["&l0 [" + ", ".join(["x"] * 10) + "]"]
     levels += [f"&l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, 7)]

@@ -113,10 +113,21 @@ def test_out_into_a_folder_that_is_not_empty_changes_nothing_in_it(tmp_path):
                    "--out mine/plan.csv: exists and is not a folder")
     assert snapshot(mine) == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no hidden folder left behind
-    (tmp_path / "empty").mkdir()
-    ok = sweep_cli("run", "exp.yaml", "--out", "empty", "--quiet", "--no-plots", cwd=tmp_path)
+    (tmp_path / "empty").mkdir()  # an empty folder (a mount point, the current folder) is filled in place
+    (tmp_path / "empty").chmod(0o2770)
+    ok = sweep_cli("run", "../exp.yaml", "--out", ".", "--quiet", "--no-plots", cwd=tmp_path / "empty")
     assert ok.returncode == 0, ok.stderr
     assert len(pd.read_csv(tmp_path / "empty" / "trials.csv")) == 12
+    assert (tmp_path / "empty").stat().st_mode & 0o7777 == 0o2770  # its owner and mode are the user's still
+
+
+def test_two_reports_at_once_take_turns(workdir):
+    procs = [start(["report", "run"], workdir) for _ in range(2)]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    assert [out.strip() for out, _ in outputs] == ["run/report.html"] * 2
+    drawn = json.loads((workdir / "run" / ".drawn.json").read_text())
+    assert "report.html" in drawn and not list((workdir / "run").glob("*.tmp"))
 
 
 def test_plots_and_report_replace_only_what_sweep_drew(workdir):
@@ -213,8 +224,20 @@ def _garbage(path: Path):
     path.write_bytes(path.read_bytes() + os.urandom(300).replace(b"\0", b"x") + b"\n")
 
 
+def _bad_last_row_without_newline(path: Path):  # a complete row that is not a trial, not a torn write
+    path.write_bytes(path.read_bytes().rstrip(b"\n")[::-1].replace(b",ko,", b",KO,", 1)[::-1])
+
+
+def _unclosed_quote(path: Path):
+    lines = path.read_bytes().split(b"\n")
+    lines[1] += b'"checked by hand'
+    path.write_bytes(b"\n".join(lines))
+
+
 @pytest.mark.parametrize("damage, said", [
     (_unknown_status, "line 2: unknown status 'okk'"), (_text_in_a_metric, "line 4: val_acc is '#NUM!', not a number"),
+    (_bad_last_row_without_newline, "line 7: unknown status 'OK'"),
+    (_unclosed_quote, "line 2: an unreadable line (an unclosed quote?)"),
     (_foreign_row, "line 8: trial '0123456789ab' is not in this run's plan"),
     (_conflicting_duplicate, "gives trial"), (_garbage, "run/trials.csv is not a CSV file (byte"),
 ])
@@ -341,6 +364,42 @@ def test_a_damaged_experiment_yaml_in_a_run_folder(workdir, content, said, monke
     if "aliases" in said:  # the report of a folder holding a "billion laughs"
         report = sweep_cli("report", "run", cwd=workdir)
         assert report.returncode == 0 and said in (workdir / "run" / "report.html").read_text()
+
+
+def test_a_forged_model_in_a_run_folder_is_not_allocated(workdir, monkeypatch, capsys):
+    """A best/model.npz whose array header claims 10^11 hidden units, in a few hundred bytes."""
+    import numpy as np
+
+    model = workdir / "run" / "best" / "model.npz"
+    with np.load(model) as f:
+        arrays = dict(f)
+    header = json.loads(str(arrays["__header__"]))
+    header["hyperparameters"]["hidden_dim"] = 10**11
+    arrays["__header__"] = np.array(json.dumps(header))
+    np.savez_compressed(model, **arrays)
+    shown = in_process(monkeypatch, capsys, workdir, "report", "run")
+    assert shown.returncode == 0, shown.stderr
+    assert "model.npz unreadable" in (workdir / "run" / "report.html").read_text()
+    import zipfile
+
+    with zipfile.ZipFile(model, "a") as archive:  # an array whose header claims 8 TB
+        archive.writestr("W9.npy", b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, "
+                                   b"'shape': (1000000, 1000000), }" + b" " * 60 + b"\n")
+    shown = in_process(monkeypatch, capsys, workdir, "report", "run")
+    assert shown.returncode == 0 and "would need 8.0 TB of memory" in (workdir / "run" / "report.html").read_text()
+
+
+@pytest.mark.parametrize("metric", ["error", "optimizer", "<b>x</b>"])
+def test_a_run_folder_naming_a_metric_we_do_not_rank_by(workdir, metric, monkeypatch, capsys):
+    document = yaml.safe_load((workdir / "run" / "experiment.yaml").read_text())
+    document["metric"] = {"name": metric, "goal": "maximize"}
+    (workdir / "run" / "experiment.yaml").write_text(yaml.safe_dump(document))
+    shown = in_process(monkeypatch, capsys, workdir, "show", "run")
+    assert shown.returncode == 0 and f"names the metric {metric!r}, which is not one of" in shown.stderr
+    assert "ranked by val_acc" in shown.stdout
+    if metric == "optimizer":
+        report = in_process(monkeypatch, capsys, workdir, "report", "run")
+        assert report.returncode == 0 and "which is not one of" in (workdir / "run" / "report.html").read_text()
 
 
 # ------------------------------------------------------------------------------------------ YAML bombs

@@ -26,6 +26,7 @@ import numpy as np
 from sweep.data.options import suggest
 from sweep.data.raw import RawData
 from sweep.errors import DataError
+from sweep.memory import npz_bytes
 
 NPZ_ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "X", "y")
 NPZ_META = ("image_shape", "class_names")
@@ -64,6 +65,7 @@ def load_npz(path: Path, opts: dict, given: frozenset = frozenset()) -> RawData:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    npz_bytes(path, str(path))  # the arrays' headers, before a byte is inflated
     try:
         with np.load(path, allow_pickle=False) as z:
             keys = set(z.files)

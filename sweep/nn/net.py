@@ -145,15 +145,29 @@ class TwoLayerNet:
 
     @classmethod
     def load(cls, path) -> "TwoLayerNet":
-        """Read a network written by :meth:`save` (``allow_pickle=False``)."""
+        """Read a network written by :meth:`save` (``allow_pickle=False``).
+
+        The arrays' sizes are checked from their headers, and against the hyperparameters, before
+        anything is allocated: a damaged or forged file is a ValueError (or a SweepError when it
+        cannot fit in memory), not an allocation of what its header claims.
+        """
+        from ..memory import npz_bytes
+
+        npz_bytes(path, str(path))
         with np.load(Path(path), allow_pickle=False) as f:
             header = json.loads(str(f["__header__"]))
             hp = header["hyperparameters"]
+            shapes = {"W1": (hp["input_dim"], hp["hidden_dim"]), "b1": (hp["hidden_dim"],),
+                      "W2": (hp["hidden_dim"], hp["num_classes"]), "b2": (hp["num_classes"],)}
+            arrays = {name: f[name] for name in shapes if name in f.files}
+            for name, shape in shapes.items():
+                if name not in arrays or tuple(arrays[name].shape) != tuple(shape):
+                    raise ValueError(f"{path}: {name} does not have the shape {shape} its hyperparameters give")
             net = cls(hp["input_dim"], hp["hidden_dim"], hp["num_classes"],
                       weight_scale=hp["weight_scale"], init=hp["init"], reg=hp["reg"],
                       activation=hp["activation"], loss=hp["loss"], dtype=hp["dtype"], seed=hp["seed"])
             for name in net.params:
-                net.params[name] = np.ascontiguousarray(f[name], dtype=net.dtype)
+                net.params[name] = np.ascontiguousarray(arrays[name], dtype=net.dtype)
         net.metadata = header.get("metadata", {})
         return net
 
