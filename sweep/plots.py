@@ -1001,7 +1001,8 @@ def save_figures(run: RunData, figures, owned: OwnedFiles) -> list[Path]:
             print(f"sweep: warning: {folder / name} was not drawn by sweep (or was changed since); left as it is",
                   file=sys.stderr)
             continue
-        paths.append(owned.write(relative, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, facecolor="white")))
+        paths.append(owned.write(relative, lambda tmp, fig=fig: fig.savefig(tmp, format="png", dpi=DPI,
+                                                                            facecolor="white")))
     drawn = {p.name for p in paths}
     for stale in folder.glob("*.png"):
         relative = f"{PLOTS_DIR}/{stale.name}"
