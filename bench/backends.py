@@ -3,7 +3,7 @@
 Default: experiments/seed_grid.yaml (16 Fashion-MNIST trials in 8 training runs) with 2 workers
 everywhere. The Dask cluster is `dask scheduler` plus `dask worker` subprocesses on 127.0.0.1,
 started (and timed) before the sweep, as a cluster would already be running, once as `dask worker`
-starts by default and once with MALLOC_MMAP_THRESHOLD_ set (see sweep.dask_pool.worker_warnings); dask-local's time
+starts by default and once with MALLOC_MMAP_THRESHOLD_ set (see sweep.pools.dask.worker_warnings); dask-local's time
 includes starting its LocalCluster. Prints each wall time, its ratio to loky's, and whether the
 metrics are bitwise identical to loky's.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from sweep.config import Backend, load_experiment
-from sweep.dask_pool import MMAP_THRESHOLD_ENV
+from sweep.pools.dask import MMAP_THRESHOLD_ENV
 from sweep.runner import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -191,7 +191,8 @@ def _draw(run_dir: Path, quiet: bool) -> None:
 
 
 def cmd_list(args) -> int:
-    from .plan import group_tasks, plan_trials
+    from .plan import group_tasks
+    from .strategies import plan_trials
 
     experiment = _experiment(args)
     for warning in experiment.warnings:

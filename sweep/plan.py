@@ -22,9 +22,7 @@ from typing import Any
 import numpy as np
 
 from .config import Experiment
-from .params import PARAMETER_NAMES, PARAMETERS
-from .errors import ConfigError
-from .space import SpaceError, grid, random_draws
+from .params import PARAMETER_NAMES
 
 
 @dataclass(frozen=True)
@@ -37,10 +35,6 @@ class TrialSpec:
     repeat: int
     seed: int
     params: dict
-
-    def row(self) -> dict:
-        """The identifying columns of this trial's trials.csv row."""
-        return {"trial_id": self.trial_id, **self.params, "seed": self.seed, "repeat": self.repeat}
 
 
 @dataclass(frozen=True)
@@ -78,36 +72,21 @@ def trial_seed(sweep_seed: int, repeat: int, params: dict) -> int:
     return int(state[0])
 
 
-def configurations(experiment: Experiment) -> list[dict]:
-    """The searched values of every configuration, in plan order (see :mod:`sweep.space`)."""
-    if experiment.method == "grid":
-        configs = grid(experiment.parameters)
-        if experiment.run_cap is not None:
-            configs = configs[:experiment.run_cap]
-    else:
-        try:
-            configs = random_draws(experiment.parameters, experiment.run_cap, experiment.seed,
-                                   accept=lambda name, value: PARAMETERS[name].accepts(value))
-        except SpaceError as exc:  # e.g. log_normal with mu -800: every draw underflows to 0
-            raise ConfigError(f"{experiment.source or '<experiment>'}: parameters: {exc}") from None
-    return configs
-
-
-def plan_trials(experiment: Experiment) -> list[TrialSpec]:
-    """Every trial of the experiment: each configuration times ``repeats`` seeds, in plan order.
+def make_trials(experiment: Experiment, configurations: list[dict]) -> list[TrialSpec]:
+    """The trials of ``configurations`` (searched values, in plan order): each times ``repeats`` seeds.
 
     A configuration a random search draws again (possible with discrete distributions) runs again,
     as W&B's ``run_cap`` runs do, with new seeds: its draws count as further repeats of it
     (``repeat`` R, R+1, ... for ``repeats: R``), so its first draw keeps the seeds and ids it has
-    whatever is drawn after it.
+    whatever is drawn after it. A grid visits a value listed twice once, as W&B's grid does.
     """
     trials: list[TrialSpec] = []
     draws: dict[str, int] = {}  # config_id -> times drawn so far
-    for searched in configurations(experiment):
+    for searched in configurations:
         params = _complete(experiment.fixed, searched)
         config_id = short_hash(canonical(params))
         if config_id in draws and experiment.method == "grid":
-            continue  # a value listed twice: W&B's grid visits each point once
+            continue
         first = draws.get(config_id, 0) * experiment.repeats
         draws[config_id] = draws.get(config_id, 0) + 1
         for repeat in range(first, first + experiment.repeats):

@@ -1,22 +1,18 @@
-"""Running a sweep: plan the trials, run the tasks in parallel, record each result as it lands.
+"""Running a sweep: ask the strategy for trials, dispatch them, record each result as it lands.
 
-    experiment -> plan_trials -> group_tasks -> pool (loky | dask) -> RunStore.append -> best model
+    experiment -> strategy.ask -> group_tasks -> Dispatcher -> pool (loky | dask) -> RunStore.append
+               <- strategy.tell                                                    -> best model
 
-The data set is loaded once, here in the parent, and shared with the pool once. At most
-``pool.slots()`` tasks are in flight, so the runner always knows which tasks a dying worker may have
-taken with it: when the pool cannot tell which one killed it (loky; Dask can, and retries on its own), those
-are re-run one at a time, and the one that kills its worker again is recorded as ``crashed`` while
-the others get their real results. Ctrl-C or SIGTERM stops dispatching, kills the
-workers and leaves every finished trial on disk for ``--resume``.
+The data set is loaded once, here in the parent, and shared with the pool once. What happens when
+workers die is the dispatcher's business (:mod:`sweep.dispatch`); which trials run is the
+strategy's (:mod:`sweep.strategies`). Ctrl-C or SIGTERM stops dispatching, kills the workers and
+leaves every finished trial on disk for ``--resume``.
 """
 
 from __future__ import annotations
 
 import shutil
 import sys
-import time
-from collections import Counter, deque
-from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,22 +20,19 @@ from . import interrupts
 from .analysis import read_trials, status_counts
 from .best import finalize
 from .config import Experiment, cpu_count
-from .errors import ConfigError, SweepError
-from .executors import KILLED_ITS_WORKER, LOST, RAISED, open_pool
-from .plan import TaskSpec, TrialSpec, group_tasks, plan_trials
+from .dispatch import Dispatcher
+from .errors import ConfigError
+from .plan import TaskSpec, TrialSpec, group_tasks
+from .pools import open_pool
 from .progress import Progress
+from .records import METRIC_COLUMNS
 from .store import BEST_DIR, SUMMARY_FILE, RunStore, check_out_folder, latest_run_dir
-from .task import CRASHED, FAILED, TrialResult, failed_result, run_task
+from .strategies import Strategy, make_strategy
+from .task import CRASHED, FAILED, TrialResult, run_task
 
-#: Seconds between checks for interrupts while waiting on workers.
-_POLL_SECONDS = 0.5
 #: Folder of the run for the pool's files while the sweep runs (loky's memory-mapped data set,
 #: dask-local's worker folders); deleted at the end.
 SCRATCH_DIR = ".scratch"
-#: Times a task may be lost (without being the one that kills workers) before it is recorded crashed.
-_MAX_LOSSES = 3
-#: Pool restarts in a row with no task finishing before the runner gives up.
-_MAX_RESTARTS_WITHOUT_PROGRESS = 3
 
 
 @dataclass
@@ -80,17 +73,20 @@ def load_data(experiment: Experiment):
 
 def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_root: Path = Path("results"),
               resume: bool = False, retry_failed: bool = False, n_jobs: int | None = None, quiet: bool = False,
-              task_fn=run_task, command: str | None = None, stream=None) -> SweepOutcome:
+              task_fn=run_task, command: str | None = None, stream=None,
+              strategy: Strategy | None = None) -> SweepOutcome:
     """Run (or resume) ``experiment`` and return what happened.
 
     ``run_dir`` is the run folder to create (or, with ``resume``, to continue; by default the latest
     run of the experiment; ``retry_failed`` runs its failed and crashed trials again).
     ``task_fn(task, data) -> list[TrialResult]`` is what workers call; it is
-    a parameter so tests can make a trial raise or kill its worker. SIGTERM is handled like Ctrl-C
+    a parameter so tests can make a trial raise or kill its worker. ``strategy`` chooses the
+    trials (by default the one of the experiment's ``method``). SIGTERM is handled like Ctrl-C
     for the whole call.
     """
     with interrupts.handled():
-        trials = plan_trials(experiment)
+        strategy = strategy if strategy is not None else make_strategy(experiment)
+        trials = strategy.plan()
         notices: list[str] = []
         if resume:
             run_dir = Path(run_dir) if run_dir else latest_run_dir(results_root, experiment, notices)
@@ -104,13 +100,14 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
             data = load_data(experiment)
             notices += check_memory(trials, data, n_jobs or experiment.resolved_n_jobs())
             if experiment.backend.name == "dask":
-                from .dask_pool import check_cluster
+                from .pools.dask import check_cluster
 
                 check_cluster(experiment.backend)
             store = (RunStore.create(run_dir, experiment, trials, command) if run_dir is not None
                      else RunStore.create_new(results_root, experiment, trials, command))
         with store:
-            return _run(experiment, trials, store, data, n_jobs, quiet, task_fn, stream, notices + store.notices)
+            return _run(experiment, strategy, trials, store, data, n_jobs, quiet, task_fn, stream,
+                        notices + store.notices)
 
 
 def check_memory(trials: list[TrialSpec], data, n_jobs: int) -> list[str]:
@@ -132,8 +129,8 @@ def check_memory(trials: list[TrialSpec], data, n_jobs: int) -> list[str]:
     return []
 
 
-def _run(experiment: Experiment, trials: list[TrialSpec], store: RunStore, data, n_jobs: int | None,
-         quiet: bool, task_fn, stream, notices: list[str]) -> SweepOutcome:
+def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], store: RunStore, data,
+         n_jobs: int | None, quiet: bool, task_fn, stream, notices: list[str]) -> SweepOutcome:
     run_dir = store.run_dir
     finished = store.finished()
     pending = pending_tasks(group_tasks(trials), finished)
@@ -157,7 +154,7 @@ def _run(experiment: Experiment, trials: list[TrialSpec], store: RunStore, data,
             if jobs > cpu_count() and experiment.backend.name != "dask":
                 progress.message(f"warning: n_jobs {jobs} is more than the {cpu_count()} cores here; "
                                  "trials will compete for them")
-            outcome.ran, outcome.interrupted = _execute(pending, data, experiment, store, progress, jobs, task_fn)
+            outcome.ran, outcome.interrupted = _execute(strategy, data, experiment, store, progress, jobs, task_fn)
         progress.close()
         if not outcome.interrupted:
             interrupts.check()
@@ -182,33 +179,34 @@ def pending_tasks(tasks: list[TaskSpec], finished: dict[str, str]) -> list[TaskS
     return out
 
 
-class WorkerDied(Exception):
-    """What a ``crashed`` trial records when the pool could not say more than that it lost the task."""
+def recorded_results(run_dir: Path) -> dict[str, TrialResult]:
+    """The trials recorded in ``run_dir`` as results, to tell a strategy on resume."""
+    trials = read_trials(run_dir)
+    results = {}
+    for row in trials.to_dict("records"):
+        metrics = {c: row.get(c) for c in METRIC_COLUMNS}
+        results[row["trial_id"]] = TrialResult(row["trial_id"], row["status"], metrics, [], row.get("error") or "",
+                                               worker=str(row.get("worker") or ""))
+    return results
 
 
-def _crash_error(exc: BaseException) -> BaseException:
-    if isinstance(exc, CancelledError):
-        return WorkerDied(f"the worker running it died ({type(exc).__name__}: {exc})")
-    return exc
-
-
-def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStore, progress: Progress,
+def _execute(strategy: Strategy, data, experiment: Experiment, store: RunStore, progress: Progress,
              n_jobs: int, task_fn) -> tuple[int, bool]:
-    """Run ``tasks`` on a pool, appending each result to ``store``. Returns (trials run, interrupted)."""
-    queue: deque[TaskSpec] = deque(tasks)
-    suspects: deque[TaskSpec] = deque()  # in flight when tasks were lost: re-run alone to find the culprit
-    running: dict = {}  # future -> (task, run alone?)
-    losses: Counter = Counter()  # task_id -> times a pool that finds culprits lost it
+    """Ask ``strategy`` for trials until it is finished, dispatch the unrecorded ones on a pool and
+    append each result to ``store`` (telling the strategy). Returns (trials run, interrupted)."""
     trial_count = 0
     metric = experiment.metric.name
+    recorded = recorded_results(store.run_dir)
 
-    def record(task: TaskSpec, results: list[TrialResult]) -> None:
+    def report(task: TaskSpec, results: list[TrialResult]) -> None:
         nonlocal trial_count
         by_id = {t.trial_id: t for t in task.trials}
         for result in results:
-            if store.append(by_id[result.trial_id], result):
+            trial = by_id[result.trial_id]
+            if store.append(trial, result):
                 trial_count += 1
                 progress.update(result.metrics.get(metric), result.status, result.trial_id)
+                strategy.tell(trial, result)
 
     pool = None
     scratch = store.run_dir / SCRATCH_DIR
@@ -220,90 +218,23 @@ def _execute(tasks: list[TaskSpec], data, experiment: Experiment, store: RunStor
             progress.message(pool.describe())
             for warning in pool.warnings:
                 progress.message(f"warning: {warning}")
-            shared = {}  # dtype -> the data set as the pool shares it
-            broken_in_a_row = 0
-
-            def submit(task: TaskSpec, alone: bool) -> bool:
-                """Send ``task``; False when the pool turned out to be broken (the task is not sent)."""
-                dtype = task.params["dtype"]
-                try:
-                    with interrupts.shielded_children():  # a submit may start workers
-                        if dtype not in shared:
-                            shared[dtype] = pool.share(data.astype(dtype))
-                        running[pool.submit(task_fn, task, shared[dtype])] = (task, alone)
-                except Exception as exc:  # noqa: BLE001 - a worker died since the last wait
-                    if pool.classify(exc) != LOST:
-                        raise
-                    (suspects if alone else queue).appendleft(task)
-                    return False
-                return True
-
-            while queue or suspects or running:
+            dispatcher = Dispatcher(pool, task_fn, data, report, progress.message)
+            while True:
                 interrupts.check()
-                pool_broken = False
-                slots = pool.slots()  # also checks that the pool is alive
-                if suspects:
-                    if not running:
-                        pool_broken = not submit(suspects.popleft(), alone=True)
-                else:
-                    while queue and len(running) < slots and not pool_broken:
-                        pool_broken = not submit(queue.popleft(), alone=False)
-                if running:
-                    done, _ = pool.wait(list(running), timeout=_POLL_SECONDS)
-                else:  # a cluster with no worker right now: wait for one
-                    done = set()
-                    time.sleep(_POLL_SECONDS)
-                lost = []
-                fatal = None  # raised once every other finished task is recorded
-                for future in done:
-                    task, alone = running.pop(future)
-                    try:
-                        results = pool.result(future)
-                    except Exception as exc:  # noqa: BLE001 - the task raised, or its worker (or data) died
-                        try:
-                            kind = pool.classify(exc)
-                        except SweepError as error:  # e.g. the scheduler is gone
-                            fatal = fatal or error
-                            continue
-                        if kind == RAISED:
-                            record(task, [failed_result(t, exc) for t in task.trials])
-                        elif alone:
-                            record(task, [failed_result(t, _crash_error(exc), CRASHED) for t in task.trials])
-                        elif kind == KILLED_ITS_WORKER:
-                            # Dask blames every task that sat on the workers that died; the one that
-                            # killed them does it again alone.
-                            progress.message("Dask gave up on a task whose workers kept dying; running it alone "
-                                             "to see whether it is the one that kills them")
-                            suspects.append(task)
-                        elif pool.finds_culprits:  # lost for another reason: run it again, a few times at most
-                            losses[task.task_id] += 1
-                            if losses[task.task_id] > _MAX_LOSSES:
-                                record(task, [failed_result(t, WorkerDied(f"lost {_MAX_LOSSES + 1} times ({exc})"),
-                                                            CRASHED) for t in task.trials])
-                            else:
-                                queue.appendleft(task)
-                        else:
-                            lost.append(task)
-                            pool_broken = True
-                    else:
-                        record(task, results)
-                if fatal:
-                    raise fatal
-                if pool_broken:
-                    broken_in_a_row = 0 if done else broken_in_a_row + 1
-                    if broken_in_a_row > _MAX_RESTARTS_WITHOUT_PROGRESS:
-                        raise SweepError("worker processes keep dying before they run any trial; see the messages "
-                                         "above (memory, or a broken installation?)")
-                    # Whatever else is in flight went down too (a dead loky worker breaks the whole pool).
-                    lost.extend(task for task, _ in running.values())
-                    running.clear()
-                    if lost:
-                        progress.message(f"a worker died; re-running the {len(lost)} task(s) it may have taken "
-                                         "down, one at a time")
-                    with interrupts.shielded_children():
-                        pool.restart()
-                    shared.clear()
-                    suspects.extend(lost)
+                asked = strategy.ask()
+                for trial in asked:  # recorded before a resume: told at once, not run again
+                    if trial.trial_id in recorded:
+                        strategy.tell(trial, recorded[trial.trial_id])
+                dispatcher.add(pending_tasks(group_tasks(asked), recorded))
+                if dispatcher.idle:
+                    if strategy.finished:
+                        break
+                    if not asked:
+                        raise RuntimeError(f"{type(strategy).__name__} asked for nothing while nothing runs, "
+                                           "and is not finished")
+                    continue
+                with interrupts.shielded_children():  # a submit or a restart may start workers
+                    dispatcher.step()
     except KeyboardInterrupt:
         interrupts.acknowledge()
         if pool is not None:

@@ -323,7 +323,7 @@ def test_yaml_that_pyyaml_builds_oddly_or_cannot_build_is_one_line(tmp_path, tex
 
 
 def test_a_distribution_whose_draws_never_fit_is_one_line(tmp_path):
-    from sweep.plan import plan_trials
+    from sweep.strategies import plan_trials
 
     text = BASE.replace("method: grid", "method: random") + \
         "  reg: {distribution: log_normal, mu: 0.0, sigma: 1.0}\n  momentum: {distribution: uniform, min: 0.0, " \
@@ -356,7 +356,7 @@ def test_a_continuous_distribution_may_touch_an_end_it_never_draws(tmp_path, blo
     exp = load_text(tmp_path, text)
     name = block.split(":")[0]
     from sweep.params import PARAMETERS
-    from sweep.plan import plan_trials
+    from sweep.strategies import plan_trials
 
     assert all(PARAMETERS[name].accepts(t.params[name]) for t in plan_trials(exp))
 
@@ -433,7 +433,7 @@ def test_wandb_display_names_with_spaces_are_accepted_with_a_safe_folder_name(tm
 
 
 def test_a_q_uniform_grid_never_plans_a_value_outside_its_range(tmp_path):
-    from sweep.plan import plan_trials
+    from sweep.strategies import plan_trials
 
     exp = load_text(tmp_path, BASE + "  reg: {distribution: q_uniform, min: 0.05, max: 0.5, q: 0.1}\n")
     regs = sorted({t.params["reg"] for t in plan_trials(exp)})

@@ -239,7 +239,7 @@ def test_dask_local_listens_on_127_0_0_1_only_and_cleans_its_scratch_folder(tmp_
     import psutil
 
     from sweep.config import Backend
-    from sweep.dask_pool import DaskPool
+    from sweep.pools.dask import DaskPool
 
     scratch = tmp_path / "scratch"
     me = psutil.Process()
@@ -285,10 +285,10 @@ def test_dask_local_survives_a_trial_that_kills_its_workers(tmp_path, workers):
 
 
 def test_a_scheduler_without_workers_is_refused_before_any_trial(tmp_path, monkeypatch):
-    import sweep.dask_pool
+    import sweep.pools.dask
     from sweep.errors import SweepError
 
-    monkeypatch.setattr(sweep.dask_pool, "WORKERS_TIMEOUT", 2)
+    monkeypatch.setattr(sweep.pools.dask, "WORKERS_TIMEOUT", 2)
     with SubprocessCluster(tmp_path / "empty", n_workers=0) as empty:
         with pytest.raises(SweepError, match=r"has no workers \(waited 2 s\); start some with `dask worker tcp://"):
             run_sweep(parse_experiment({**QUICK, "scheduler": empty.address}), run_dir=tmp_path / "run", quiet=True)
@@ -298,10 +298,10 @@ def test_a_scheduler_without_workers_is_refused_before_any_trial(tmp_path, monke
 def test_a_cluster_left_without_workers_ends_the_sweep_and_keeps_what_finished(tmp_path, monkeypatch):
     import threading
 
-    import sweep.dask_pool
+    import sweep.pools.dask
     from sweep.errors import SweepError
 
-    monkeypatch.setattr(sweep.dask_pool, "NO_WORKERS_TIMEOUT", 3)
+    monkeypatch.setattr(sweep.pools.dask, "NO_WORKERS_TIMEOUT", 3)
     with SubprocessCluster(tmp_path / "c", n_workers=1) as cluster:
         worker = cluster.processes[1]  # `dask worker` and its nanny: killed together, nothing restarts it
 

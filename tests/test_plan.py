@@ -3,7 +3,8 @@
 import pytest
 
 from sweep.config import parse_experiment
-from sweep.plan import group_tasks, plan_trials
+from sweep.plan import group_tasks
+from sweep.strategies import plan_trials
 
 
 def experiment(**changes):

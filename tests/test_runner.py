@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from sweep.config import parse_experiment
-from sweep.plan import plan_trials
+from sweep.strategies import plan_trials
 from sweep.runner import run_sweep
 from sweep.store import HISTORY_COLUMNS, TRIAL_COLUMNS
 from sweep.task import run_task

@@ -5,7 +5,7 @@ import pytest
 
 from sweep.config import parse_experiment
 from sweep.errors import SweepError
-from sweep.plan import plan_trials
+from sweep.strategies import plan_trials
 from sweep.store import TRIAL_COLUMNS, RunStore, latest_run_dir, new_run_dir
 from sweep.task import TrialResult
 

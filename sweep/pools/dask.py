@@ -31,9 +31,9 @@ import time
 import warnings
 from pathlib import Path
 
-from .errors import SweepError
-from .executors import KILLED_ITS_WORKER, LOST, RAISED, single_thread_env
-from .task import process_identity
+from ..errors import SweepError
+from ..task import process_identity
+from .base import Outcome, Pool, single_thread_env
 
 #: Seconds to reach the scheduler.
 CONNECT_TIMEOUT = 5
@@ -78,8 +78,8 @@ def check_cluster(backend) -> None:
         client.close(timeout=CONNECT_TIMEOUT)
 
 
-class DaskPool:
-    """Tasks as futures on a Dask cluster, behind the runner's pool interface (see :mod:`sweep.executors`)."""
+class DaskPool(Pool):
+    """Tasks as futures on a Dask cluster, behind the pool interface (see :mod:`sweep.pools.base`)."""
 
     #: Dask finds the task that kills its workers itself (``KilledWorker``), so a task it lost
     #: otherwise is simply submitted again, alongside the others.
@@ -100,7 +100,7 @@ class DaskPool:
         except BaseException:
             self.shutdown()
             raise
-        self.warnings = worker_warnings(self.workers)
+        self.warnings = tuple(worker_warnings(self.workers))
         # The client logs tracebacks when it loses the scheduler; the runner reports that in one line.
         logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
         self._in_flight: set = set()  # distributed.Future
@@ -181,16 +181,16 @@ class DaskPool:
         except TimeoutError:
             raise ResultLost(f"the result did not arrive within {RESULT_TIMEOUT} s") from None
 
-    def classify(self, exc: BaseException) -> str:
+    def classify(self, exc: BaseException) -> Outcome:
         from distributed import KilledWorker
 
         if isinstance(exc, KilledWorker):
-            return KILLED_ITS_WORKER  # Dask retried it on allowed-failures + 1 workers, and each died
+            return Outcome.KILLED_ITS_WORKER  # Dask retried it on allowed-failures + 1 workers, and each died
         if isinstance(exc, (cf.CancelledError, ResultLost)):
             if self.client.status != "running":
                 raise _scheduler_lost(self.address) from None
-            return LOST  # e.g. a finished result died with its worker before it reached us: run it again
-        return RAISED
+            return Outcome.LOST  # e.g. a finished result died with its worker before it reached us: run it again
+        return Outcome.RAISED
 
     def restart(self) -> None:
         pass  # a lost task does not break the cluster; Dask replaces dead workers itself

@@ -1,0 +1,25 @@
+"""Search strategies behind an ask/tell seam (:mod:`.base`): grid (:mod:`.grid`) and random
+(:mod:`.random`) search. :func:`make_strategy` picks one for an experiment's ``method``;
+:func:`plan_trials` is the trials a strategy knows before any runs."""
+
+from __future__ import annotations
+
+from ..config import Experiment
+from ..plan import TrialSpec
+from .base import PlannedSearch, Strategy
+from .grid import GridSearch
+from .random import RandomSearch
+
+__all__ = ["GridSearch", "PlannedSearch", "RandomSearch", "Strategy", "make_strategy", "plan_trials"]
+
+STRATEGIES = {"grid": GridSearch, "random": RandomSearch}
+
+
+def make_strategy(experiment: Experiment) -> Strategy:
+    """The strategy of the experiment's ``method``."""
+    return STRATEGIES[experiment.method](experiment)
+
+
+def plan_trials(experiment: Experiment) -> list[TrialSpec]:
+    """Every trial of the experiment known before any runs, in plan order (all of them for grid and random)."""
+    return make_strategy(experiment).plan()
