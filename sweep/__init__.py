@@ -6,6 +6,9 @@
     net = TwoLayerNet(data.input_dim, 100, data.num_classes, init="he", seed=0)
     history = train(net, data, optimizer="sgd_momentum", learning_rate=0.05, epochs=20, seed=0)
 
+    run = sweep.load_run("results/digits-grid/20261201-101500")   # a finished sweep, read back
+    run.leaderboard(top=10); run.best_model().predict(data.X_test)
+
 The names are imported on first use, so the command line starts without loading NumPy's linear
 algebra or the data loaders for commands that do not need them.
 """
@@ -13,9 +16,10 @@ algebra or the data loaders for commands that do not need them.
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["Dataset", "History", "TwoLayerNet", "load_dataset", "train", "__version__"]
+__all__ = ["Dataset", "History", "Run", "TwoLayerNet", "load_dataset", "load_run", "train", "__version__"]
 
-_LAZY = {"Dataset": ".data", "load_dataset": ".data", "TwoLayerNet": ".nn", "History": ".trainer", "train": ".trainer"}
+_LAZY = {"Dataset": ".data", "load_dataset": ".data", "TwoLayerNet": ".nn", "History": ".trainer", "train": ".trainer",
+         "Run": ".results", "load_run": ".results"}
 
 
 def __getattr__(name):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .analysis import best_trial, clean, read_history, read_trials
 from .config import Experiment
 from .plan import TrialSpec
-from .store import write_best
+from .results.analysis import best_trial, clean, read_history, read_trials
+from .results.store import write_best
 from .task import build_and_train
 from .trainer import evaluate
 

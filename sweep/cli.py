@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import interrupts
 from .errors import SweepError
-from .records import BEST_DIR, ERRORS_DIR, MODEL_FILE, TRIALS_FILE
+from .results.files import BEST_DIR, ERRORS_DIR, MODEL_FILE, TRIALS_FILE
 
 EXIT_OK, EXIT_TRIALS_FAILED, EXIT_USER_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 RESULTS_ROOT = Path("results")
@@ -159,8 +159,7 @@ def cmd_run(args) -> int:
         if not args.no_plots:
             _draw(outcome.run_dir, quiet=args.quiet)
         if not args.quiet:
-            _print_leaderboard(outcome.run_dir, top=10, sort=None)
-            _print_best(outcome.run_dir)
+            _show(outcome.run_dir, top=10, sort=None)
             print(f"run folder: {outcome.run_dir}")
         interrupts.check()
     except KeyboardInterrupt:
@@ -246,41 +245,29 @@ def _warn(problems: list[str]) -> None:
         print(f"sweep: warning: {problem}", file=sys.stderr)
 
 
-def _print_leaderboard(run_dir: Path, top: int, sort: str | None) -> None:
+def _print_leaderboard(run, top: int, sort: str | None) -> None:
+    """The leaderboard of a :class:`~sweep.results.Run` on stdout."""
     import pandas as pd
 
-    from .analysis import leaderboard, read_trials, run_metric
-    from .records import read_experiment_document
-
-    problems: list[str] = []
-    trials = read_trials(run_dir, problems)
-    metric, maximize = run_metric(read_experiment_document(run_dir, problems), problems)
-    _warn(problems)
-    if trials.empty:
+    if run.trials.empty:
         print("no trial has finished yet")
         return
     try:
-        board = leaderboard(trials, metric, maximize, sort=sort)
+        board = run.leaderboard(sort=sort)
     except KeyError:
-        columns = leaderboard(trials, metric, maximize).columns
+        columns = run.leaderboard().columns
         names = sorted({c.removesuffix("_mean") for c in columns if c not in ("rank", "config_id")})
         raise SweepError(f"--sort {sort}: no such column; try one of {', '.join(names)}") from None
     if not (board["runs"] > 1).any():
-        board = board.drop(columns=[f"{metric}_std", "runs", "ok"])
+        board = board.drop(columns=[f"{run.metric}_std", "runs", "ok"])
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(board.head(top).drop(columns=["config_id"]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     shown = min(top, len(board))
-    print(f"({shown} of {len(board)} configurations, {len(trials)} trials, ranked by {metric})")
+    print(f"({shown} of {len(board)} configurations, {len(run.trials)} trials, ranked by {run.metric})")
 
 
-def _print_best(run_dir: Path) -> None:
-    from .records import read_summary
-
-    try:
-        s = read_summary(run_dir)
-    except SweepError as exc:
-        _warn([str(exc)])
-        return
+def _print_best(run) -> None:
+    s = run.best
     if s is None:
         return
     test = (f"test_acc {s['test_acc']:.4f}" if s.get("test_acc") is not None else
@@ -288,20 +275,28 @@ def _print_best(run_dir: Path) -> None:
     value = s["metric"]["value"]
     shown = f"{value:.4f}" if value is not None else "n/a"
     print(f"best trial {s['trial_id']}: {s['metric']['name']} {shown}, {test} "
-          f"(measured once on {s.get('test_rows', '?')} test rows); weights: {run_dir / BEST_DIR / MODEL_FILE}")
+          f"(measured once on {s.get('test_rows', '?')} test rows); weights: {run.run_dir / BEST_DIR / MODEL_FILE}")
+
+
+def _show(run_dir: Path, top: int, sort: str | None) -> None:
+    """The leaderboard and the best trial of a run, after a warning for each damaged part."""
+    from .results import load_run
+
+    run = load_run(run_dir)
+    _warn(run.notes)
+    _print_leaderboard(run, top, sort)
+    _print_best(run)
 
 
 def cmd_show(args) -> int:
     if args.top < 1:
         raise SweepError(f"--top {args.top}: must be >= 1")
-    run_dir = find_run_dir(args.run_dir, args.results)
-    _print_leaderboard(run_dir, top=args.top, sort=args.sort)
-    _print_best(run_dir)
+    _show(find_run_dir(args.run_dir, args.results), top=args.top, sort=args.sort)
     return EXIT_OK
 
 
 def cmd_best(args) -> int:
-    from .records import read_summary
+    from .results.records import read_summary
 
     run_dir = find_run_dir(args.run_dir, args.results)
     summary = read_summary(run_dir)
@@ -312,7 +307,8 @@ def cmd_best(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from .plots import draw_all, load_run
+    from .figures import draw_all
+    from .results import load_run
 
     run_dir = find_run_dir(args.run_dir, args.results)
     run = load_run(run_dir)

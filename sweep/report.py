@@ -2,7 +2,7 @@
 
 The page holds the experiment (name, data set, method, trials by status, time), the best trial
 (parameters, validation metric, test accuracy), a leaderboard of every trial that sorts on a click
-of its header, and every plot of :mod:`sweep.plots` with a one-line caption. Images are embedded as
+of its header, and every figure of :mod:`sweep.figures` with a one-line caption. Images are embedded as
 ``data:`` URIs and the style and the small sorting script are inline: the file needs no network and
 can be mailed or archived alone.
 
@@ -21,11 +21,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .analysis import rank, status_counts
-from .owned import OwnedFiles
+from .figures import PlotRun, caption, draw_all, load_run
+from .figures.style import fmt_metric, fmt_value, metric_label, param_label
 from .params import PARAMETER_NAMES
-from .plots import RunData, caption, draw_all, fmt_metric, fmt_value, load_run, metric_label, param_label
-from .records import PLAN_FILE, TRIALS_FILE
+from .results.analysis import status_counts
+from .results.files import PLAN_FILE, TRIALS_FILE
+from .results.owned import OwnedFiles
 from .status import CRASHED, DIVERGED, FAILED, OK
 
 REPORT_FILE = "report.html"
@@ -63,7 +64,7 @@ def _template():
     return environment.get_template(REPORT_FILE)
 
 
-def render(run: RunData, plots: list[Path]) -> str:
+def render(run: PlotRun, plots: list[Path]) -> str:
     """The report page of ``run`` with the PNG files ``plots`` embedded."""
     exp = run.experiment
     provenance = exp.get("provenance") if isinstance(exp.get("provenance"), dict) else {}
@@ -76,7 +77,7 @@ def render(run: RunData, plots: list[Path]) -> str:
         written=datetime.now().strftime("%Y-%m-%d %H:%M"))
 
 
-def _experiment_facts(run: RunData) -> dict:
+def _experiment_facts(run: PlotRun) -> dict:
     exp, trials = run.experiment, run.trials
     dataset = exp.get("dataset") or {}
     if not isinstance(dataset, dict):
@@ -144,7 +145,7 @@ def training_seconds(trials: pd.DataFrame) -> float:
     return float(seconds.groupby([trials[k].astype(str) for k in key]).max().sum())
 
 
-def _time_text(run: RunData) -> str:
+def _time_text(run: PlotRun) -> str:
     parts = [f"{_duration(training_seconds(run.trials))} of training"]
     provenance = run.experiment.get("provenance")
     provenance = provenance if isinstance(provenance, dict) else {}
@@ -165,8 +166,8 @@ def _time_text(run: RunData) -> str:
     return ", ".join(parts)
 
 
-def _best(run: RunData) -> dict:
-    s = run.summary
+def _best(run: PlotRun) -> dict:
+    s = run.best
     if s is None:
         if run.best_id is None:
             return {"none": True}
@@ -203,15 +204,8 @@ def _fact(label, value, kind: str = "plain", note: str = "") -> dict:
 
 
 # ------------------------------------------------------------------------------------------ table
-def leaderboard_rows(run: RunData) -> pd.DataFrame:
-    """Every trial, best first (ok by the metric, then diverged, then failed and crashed)."""
-    if run.trials.empty:
-        return run.trials
-    return rank(run.trials, run.metric, run.maximize)
-
-
-def _leaderboard(run: RunData) -> dict:
-    ranked = leaderboard_rows(run)
+def _leaderboard(run: PlotRun) -> dict:
+    ranked = run.ranked()
     if ranked.empty:
         return {"columns": [], "rows": []}
     params = run.params or [p for p in ("hidden_size", "learning_rate", "reg") if p in ranked]
@@ -227,6 +221,7 @@ def _leaderboard(run: RunData) -> dict:
     columns += [(c, h, "num") for c, h in results]
     if ranked["error"].astype(str).str.strip().ne("").any():
         columns.append(("error", "error", "text"))
+    logs = run.log_params
     rows = []
     for i, row in ranked.iterrows():
         status = str(row["status"])
@@ -242,7 +237,7 @@ def _leaderboard(run: RunData) -> dict:
             elif key == "error":
                 cells.append({"kind": "err", "text": str(row["error"])})
             else:
-                cells.append(_cell(row[key], key, kind, log=key in run.log_params))
+                cells.append(_cell(row[key], key, kind, log=key in logs))
         rows.append({"classes": f"st-{status}" + (" best" if best else ""), "cells": cells})
     return {"columns": [{"key": key, "label": label, "kind": kind, "metric": key == run.metric}
                         for key, label, kind in columns], "rows": rows}
@@ -276,7 +271,7 @@ def has_accuracies(trials: pd.DataFrame) -> bool:
     return bool("val_acc" in trials and pd.to_numeric(trials["val_acc"], errors="coerce").notna().any())
 
 
-def _figures(run: RunData, plots: list[Path]) -> list[dict]:
+def _figures(run: PlotRun, plots: list[Path]) -> list[dict]:
     """The figures in page order: single ones, and the slices side by side after the first two."""
     figures, slices = [], []
     for path in plots:

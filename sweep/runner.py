@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import interrupts
-from .analysis import read_trials, status_counts
 from .best import finalize
 from .config import Experiment, cpu_count
 from .dispatch import Dispatcher
@@ -25,8 +24,9 @@ from .errors import ConfigError
 from .plan import TaskSpec, TrialSpec, group_tasks
 from .pools import open_pool
 from .progress import Progress
-from .records import METRIC_COLUMNS
-from .store import BEST_DIR, SUMMARY_FILE, RunStore, check_out_folder, latest_run_dir
+from .results.analysis import read_trials, status_counts
+from .results.files import BEST_DIR, METRIC_COLUMNS, SUMMARY_FILE
+from .results.store import RunStore, check_out_folder, latest_run_dir
 from .strategies import Strategy, make_strategy
 from .task import CRASHED, FAILED, TrialResult, run_task
 

@@ -14,12 +14,18 @@ from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
 from conftest_run import FAIL_HIDDEN, make_run
-from sweep import plots
-from sweep.analysis import read_history, read_trials
+from sweep import figures as plots
+from sweep.figures import draw_all, load_run
+from sweep.figures.fit import fit_figure
+from sweep.figures.heatmap import heatmap_figure
+from sweep.figures.history import history_figure
+from sweep.figures.learning_curves import learning_curves_figure, top_trials
+from sweep.figures.parallel import parallel_coordinates_figure
+from sweep.figures.slices import slice_figure, slice_figures
+from sweep.figures.style import Scale, is_log_param, metric_norm
+from sweep.figures.weights import weight_grid, weights_figure
 from sweep.nn import TwoLayerNet
-from sweep.plots import (Scale, draw_all, fit_figure, heatmap_figure, history_figure, is_log_param,
-                         learning_curves_figure, load_run, parallel_coordinates_figure, slice_figure,
-                         slice_figures, top_trials, weight_grid, weights_figure)
+from sweep.results.analysis import read_history, read_trials
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -346,14 +352,14 @@ def test_draw_all_of_a_regression_run(tmp_path_factory):
 
 
 def test_draw_all_of_an_empty_run(tmp_path):
-    from sweep.store import TRIAL_COLUMNS
+    from sweep.results.files import TRIAL_COLUMNS
 
     (tmp_path / "trials.csv").write_text(",".join(TRIAL_COLUMNS) + "\n")
     assert draw_all(tmp_path) == []
 
 
 def test_metric_norm_is_logarithmic_for_losses_spanning_decades():
-    norm, cmap = plots._metric_norm([0.01, 0.1, 5.0], maximize=False)
+    norm, cmap = metric_norm([0.01, 0.1, 5.0], maximize=False)
     assert isinstance(norm, LogNorm) and cmap.name == "viridis_r"
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest_run import FAIL_MESSAGE, make_run
-from sweep.analysis import read_trials
+from sweep.results.analysis import read_trials
 from sweep.report import training_seconds, write_report
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -11,7 +11,7 @@ import pytest
 from sweep.config import parse_experiment
 from sweep.strategies import plan_trials
 from sweep.runner import run_sweep
-from sweep.store import HISTORY_COLUMNS, TRIAL_COLUMNS
+from sweep.results.files import HISTORY_COLUMNS, TRIAL_COLUMNS
 from sweep.task import run_task
 
 METRICS = ["train_loss", "train_acc", "val_loss", "val_acc", "best_val_acc", "best_epoch"]
@@ -208,7 +208,7 @@ def test_a_worker_dying_while_results_are_being_recorded_is_survived(tmp_path, m
     """The pool can break between a wait and the next submit; that must not end the sweep."""
     import time as time_module
 
-    from sweep.store import RunStore
+    from sweep.results.store import RunStore
 
     real_write = RunStore._write
     monkeypatch.setattr(RunStore, "_write", lambda self, *a: (time_module.sleep(0.03), real_write(self, *a))[1])

@@ -6,7 +6,8 @@ import pytest
 from sweep.config import parse_experiment
 from sweep.errors import SweepError
 from sweep.strategies import plan_trials
-from sweep.store import TRIAL_COLUMNS, RunStore, latest_run_dir, new_run_dir
+from sweep.results.files import TRIAL_COLUMNS
+from sweep.results.store import RunStore, latest_run_dir, new_run_dir
 from sweep.task import TrialResult
 
 EXPERIMENT = parse_experiment({"name": "s", "dataset": "digits", "parameters": {"hidden_size": {"values": [1, 2, 3]}}})
@@ -70,7 +71,7 @@ def test_run_folder_names(tmp_path):
 
 
 def test_leaderboard_ranks_steady_configurations_above_lucky_ones():
-    from sweep.analysis import best_trial, leaderboard
+    from sweep.results.analysis import best_trial, leaderboard
 
     rows = [("a0", "A", "ok", 0.95), ("a1", "A", "diverged", float("nan")), ("a2", "A", "diverged", float("nan")),
             ("b0", "B", "ok", 0.94), ("b1", "B", "ok", 0.94), ("b2", "B", "ok", 0.93),

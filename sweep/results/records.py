@@ -28,20 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .errors import SweepError
-from .params import PARAMETER_NAMES, PARAMETERS
-from .status import OK, STATUSES
+from ..errors import SweepError
+from ..params import PARAMETER_NAMES, PARAMETERS
+from ..status import OK, STATUSES
+from .files import (BEST_DIR, EXPERIMENT_FILE, HISTORY_COLUMNS, HISTORY_FILE, METRIC_COLUMNS, OPTIONAL_TRIAL_COLUMNS,
+                    PLAN_COLUMNS,
+                    PLAN_FILE, SUMMARY_FILE, TRIAL_COLUMNS, TRIALS_FILE)
 
-#: Result columns of trials.csv, in order.
-METRIC_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc", "best_val_acc", "best_epoch", "seconds")
-EXPERIMENT_FILE, PLAN_FILE, TRIALS_FILE, HISTORY_FILE = "experiment.yaml", "plan.csv", "trials.csv", "history.csv"
-BEST_DIR, ERRORS_DIR, SUMMARY_FILE, MODEL_FILE = "best", "errors", "summary.json", "model.npz"
-TRIAL_COLUMNS = ("trial_id", "status", *PARAMETER_NAMES, "seed", "repeat", "config_id", *METRIC_COLUMNS, "worker",
-                 "error")
-HISTORY_COLUMNS = ("trial_id", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
-PLAN_COLUMNS = ("trial_id", "config_id", "repeat", "seed", *PARAMETER_NAMES)
-#: Columns a run written by an earlier version lacks; read as blank.
-OPTIONAL_TRIAL_COLUMNS = ("worker",)
 #: Rows quoted in a problem message.
 _QUOTED = 3
 
@@ -318,7 +311,7 @@ _NUMBER_KEYS = ("val_acc", "val_loss", "train_acc", "train_loss", "test_acc", "t
 def read_experiment_document(run_dir: Path, problems: list | None = None) -> dict:
     """The run's experiment.yaml as plain data; ``{}`` (and a line in ``problems``) when it is
     missing or damaged, so what reads a run can still show the rest."""
-    from . import yamlio
+    from .. import yamlio
 
     path = Path(run_dir) / EXPERIMENT_FILE
     if not path.is_file():

@@ -19,7 +19,7 @@ Nothing of the user's is overwritten:
 - **Appends are crash-safe.** A trial's history rows, then its trials.csv row, are each written
   with a single ``write`` on an unbuffered descriptor and ``fsync``-ed before the next trial is
   reported, so a ``kill -9`` loses at most the trials in flight.
-- **Resuming reads every row it can prove** (see :mod:`sweep.records`) and refuses, leaving the
+- **Resuming reads every row it can prove** (see :mod:`sweep.results.records`) and refuses, leaving the
   files untouched, when a row is not a finished trial of this run. A file in another format (a
   spreadsheet's byte-order mark or column order) is rewritten in the standard one with all its
   rows, the original kept beside it; a torn last line and history rows of trials that have no
@@ -42,17 +42,18 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from . import owned, yamlio
-from .config import Experiment
-from .errors import SweepError
-from .params import PARAMETER_NAMES
-from .plan import TrialSpec
-from .records import (BEST_DIR, ERRORS_DIR, EXPERIMENT_FILE, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE, PLAN_COLUMNS,
-                      PLAN_FILE, SUMMARY_FILE, TRIAL_COLUMNS, TRIALS_FILE, Table, read_history_table, read_plan,
-                      read_trials_table)
-from .records import METRIC_COLUMNS
-from .status import CRASHED, FAILED
-from .task import TrialResult
+from .. import yamlio
+from ..config import Experiment
+from ..errors import SweepError
+from ..params import PARAMETER_NAMES
+from ..plan import TrialSpec
+from ..status import CRASHED, FAILED
+from ..task import TrialResult
+from . import owned
+from .files import (BEST_DIR, ERRORS_DIR, EXPERIMENT_FILE, HISTORY_COLUMNS, HISTORY_FILE, METRIC_COLUMNS, MODEL_FILE,
+                    PLAN_COLUMNS, PLAN_FILE, SUMMARY_FILE, TRIAL_COLUMNS, TRIALS_FILE, atomic_write, fsync_dir,
+                    write_file)
+from .records import Table, read_history_table, read_plan, read_trials_table
 
 __all__ = ["BEST_DIR", "ERRORS_DIR", "EXPERIMENT_FILE", "HISTORY_COLUMNS", "HISTORY_FILE", "PLAN_COLUMNS", "PLAN_FILE",
            "TRIAL_COLUMNS", "TRIALS_FILE", "RunStore", "check_out_folder", "latest_run_dir", "new_run_dir",
@@ -209,7 +210,7 @@ class RunStore:
             store.close()  # the staging folder's lock: the folder's own is held from here on
             (staging / ".lock").unlink()
             staging.rmdir()
-            _fsync_dir(run_dir)
+            fsync_dir(run_dir)
         except BaseException as exc:
             if store is not None:
                 store._abandon()
@@ -256,15 +257,15 @@ class RunStore:
             store._acquire_lock()
             document = experiment.to_dict()
             document["provenance"] = provenance(command)
-            _write_file(staging / EXPERIMENT_FILE, yamlio.dumps(document).encode())
+            write_file(staging / EXPERIMENT_FILE, yamlio.dumps(document).encode())
             plan = b"".join([_csv_line(PLAN_COLUMNS)] + [
                 _csv_line([t.trial_id, t.config_id, t.repeat, t.seed, *(t.params[p] for p in PARAMETER_NAMES)])
                 for t in trials])
-            _write_file(staging / PLAN_FILE, plan)
-            _write_file(staging / HISTORY_FILE, _csv_line(HISTORY_COLUMNS))
-            _write_file(staging / owned.MANIFEST, owned.EMPTY_MANIFEST)  # nothing drawn yet, and it is known
-            _write_file(staging / TRIALS_FILE, _csv_line(TRIAL_COLUMNS))
-            _fsync_dir(staging)
+            write_file(staging / PLAN_FILE, plan)
+            write_file(staging / HISTORY_FILE, _csv_line(HISTORY_COLUMNS))
+            write_file(staging / owned.MANIFEST, owned.EMPTY_MANIFEST)  # nothing drawn yet, and it is known
+            write_file(staging / TRIALS_FILE, _csv_line(TRIAL_COLUMNS))
+            fsync_dir(staging)
         except OSError as exc:
             store._abandon()
             raise _write_error(f"cannot create a run folder in {parent}", exc) from None
@@ -279,7 +280,7 @@ class RunStore:
                 return False
             raise
         self.run_dir = target
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         self._open_for_append()
         return True
 
@@ -376,7 +377,7 @@ class RunStore:
                                                      if table.duplicates else []))
             self.notices.append(f"note: {path} had {what}; rewrote it in the standard format with all "
                                 f"{len(table.rows)} rows (the original is kept as {backup.name})")
-        _atomic_write(path, table.to_bytes())
+        atomic_write(path, table.to_bytes())
 
     # ------------------------------------------------------------------------------ reading
     def finished(self) -> dict[str, str]:
@@ -401,7 +402,7 @@ class RunStore:
             if result.traceback:
                 errors = self.run_dir / ERRORS_DIR
                 errors.mkdir(exist_ok=True)
-                _write_file(errors / f"{trial.trial_id}.txt", result.traceback.encode())
+                write_file(errors / f"{trial.trial_id}.txt", result.traceback.encode())
             metrics = [result.metrics.get(c) for c in METRIC_COLUMNS]
             row = [trial.trial_id, result.status, *(trial.params[p] for p in PARAMETER_NAMES), trial.seed,
                    trial.repeat, trial.config_id, *metrics, result.worker, result.error]
@@ -431,7 +432,7 @@ class RunStore:
             return
         for table in (read_trials_table(self.run_dir), read_history_table(self.run_dir)):
             table.rows = [row for row in table.rows if row["trial_id"] not in trial_ids]
-            _atomic_write(table.path, table.to_bytes())
+            atomic_write(table.path, table.to_bytes())
         for trial_id in trial_ids:
             (self.run_dir / ERRORS_DIR / f"{trial_id}.txt").unlink(missing_ok=True)
 
@@ -503,31 +504,6 @@ def _free_name(path: Path) -> Path:
     return candidate
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        _write_file(tmp, data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def provenance(command: str | None) -> dict:
     """Where and with what a run was made: command line, start time, Python and package versions."""
     from importlib import metadata
@@ -551,7 +527,7 @@ def write_best(run_dir: Path, net, summary: dict) -> Path:
         best.mkdir(exist_ok=True)
         net.save(tmp, trial_id=summary.get("trial_id"))
         os.replace(tmp, best / MODEL_FILE)
-        _atomic_write(best / SUMMARY_FILE, text.encode())
+        atomic_write(best / SUMMARY_FILE, text.encode())
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise _write_error(f"cannot save the best model in {best} (every trial is recorded; free space or fix the "

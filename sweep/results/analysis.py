@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from .params import PARAMETER_NAMES
+from ..params import PARAMETER_NAMES
+from ..status import DIVERGED, OK
 from .records import planned_rows, read_history_table, read_trials_table
-from .status import DIVERGED, OK
 
 #: Sort order of statuses: finished runs by the metric, then diverged, then runs with no result.
 _STATUS_RANK = {OK: 0, DIVERGED: 1}
@@ -19,7 +19,7 @@ _STATUS_RANK = {OK: 0, DIVERGED: 1}
 def read_trials(run_dir, problems: list | None = None) -> pd.DataFrame:
     """trials.csv as a DataFrame, one row per trial in completion order (``order`` column added).
 
-    Only rows proven to be finished trials of the run's plan are read (see :mod:`sweep.records`);
+    Only rows proven to be finished trials of the run's plan are read (see :mod:`sweep.results.records`);
     a line saying which were left out is appended to ``problems``. A file that is not a trials
     file at all raises a one-line SweepError.
     """
@@ -132,7 +132,7 @@ def run_metric(experiment: dict, problems: list | None = None) -> tuple[str, boo
     A metric this runner does not rank by (a damaged or foreign file) is replaced by ``val_acc``,
     with a line in ``problems``; its goal is always the metric's natural one.
     """
-    from .config import METRICS
+    from ..config import METRICS
 
     doc = experiment.get("metric") or {}
     doc = {"name": doc} if isinstance(doc, str) else doc

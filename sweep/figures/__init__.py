@@ -1,0 +1,238 @@
+"""Figures of a run folder: what the sweep found, drawn with matplotlib's Agg renderer.
+
+One module per figure, all on one vocabulary (:mod:`.style`: labels, number formats, axis
+scales). Each figure is built by one function from DataFrames or arrays and returned as a
+:class:`matplotlib.figure.Figure` (or None when there is nothing to draw), so tests can look at the
+axes, lines and images; where a figure's data is worth testing on its own, a ``*_data`` function
+computes it apart from the drawing (as Optuna's ``_get_slice_plot_info``). :func:`draw_all` draws
+every figure that applies to a run into ``RUN_DIR/plots/``.
+
+Files (see :data:`PLOTS` for their captions)::
+
+    heatmap.png             metric over learning rate x reg, one panel per hidden size
+    history.png             metric of each trial in completion order, and the best so far
+    slice_<param>.png       metric of every trial against one searched parameter
+    parallel.png            parallel coordinates of all trials coloured by the metric
+    learning_curves.png     loss and accuracy per epoch of the top trials
+    fit.png                 train against validation accuracy of every trial
+    weights.png             first-layer weights of the best model as images
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from matplotlib.figure import Figure
+
+from ..results import Run
+from ..results import load_run as results_load_run
+from ..results.owned import OwnedFiles
+from .fit import fit_figure
+from .heatmap import heatmap_figure
+from .history import history_figure
+from .learning_curves import learning_curves_figure
+from .parallel import parallel_coordinates_figure
+from .slices import slice_figure
+from .style import DPI, is_log_param, metric_label, param_label
+from .weights import weights_figure
+
+PLOTS_DIR = "plots"
+
+#: The figures in report order: (file name, or pattern with {param}; title; one-line caption).
+#: Captions may use {metric} (the metric's name in words) and {param}.
+PLOTS: tuple[tuple[str, str, str], ...] = (
+    ("heatmap.png", "Learning rate x regularization",
+     "{metric} of the best configuration in each cell, one panel per hidden size when it varies; blank cells "
+     "were not run, hatched ones diverged or failed, the outlined cell holds the best trial."),
+    ("history.png", "Optimization history",
+     "{metric} of each trial in the order the trials finished, and the best so far; "
+     "crosses at the bottom are trials without a score."),
+    ("slice_{param}.png", "Slice: {param}",
+     "{metric} of every trial against {param}, the best trial starred; the line joins the best trial at each value."),
+    ("parallel.png", "Parallel coordinates",
+     "every trial as a line through its hyperparameters to its {metric}, coloured by the {metric}; "
+     "grey dashed lines have no score."),
+    ("learning_curves.png", "Learning curves of the top trials",
+     "training loss per epoch (left) and train (dashed) and validation (solid) accuracy per epoch (right) "
+     "of the best trials, one colour per trial."),
+    ("fit.png", "Training against validation",
+     "final training against validation accuracy of every trial: far below the diagonal is over-fitting, "
+     "low on both axes is under-fitting."),
+    ("weights.png", "First-layer weights of the best model",
+     "each hidden unit's input weights reshaped to an image and scaled to its own range (dark = low, light = high)."),
+)
+#: Captions of runs without class accuracies (regression), where the figures show losses.
+CAPTIONS_WITHOUT_ACCURACY = {
+    "learning_curves.png": "training loss (left) and validation loss (right) per epoch of the best trials, "
+                           "one colour per trial.",
+    "fit.png": "final training against validation loss of every trial: far above the diagonal is over-fitting, "
+               "high on both axes is under-fitting.",
+}
+
+
+def caption(file_name: str, metric: str = "val_acc", accuracies: bool = True) -> tuple[str, str]:
+    """(title, one-line caption) of a plot file written by :func:`draw_all`; ("name", "") if not ours.
+
+    ``accuracies`` is False for runs without class accuracies (regression), whose figures show losses.
+    """
+    name = Path(file_name).name
+    for pattern, title, text in PLOTS:
+        if not accuracies:
+            text = CAPTIONS_WITHOUT_ACCURACY.get(pattern, text)
+        if "{param}" in pattern:
+            head, tail = pattern.split("{param}")
+            if name.startswith(head) and name.endswith(tail) and len(name) > len(head) + len(tail):
+                param = name[len(head):-len(tail)]
+                return (title.format(param=param_label(param)),
+                        _sentence(text.format(metric=metric_label(metric), param=param_label(param))))
+        elif name == pattern:
+            return title, _sentence(text.format(metric=metric_label(metric)))
+    return name, ""
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+@dataclass
+class PlotRun(Run):
+    """A run as the figures see it: the :class:`~sweep.results.Run`, plus the searched
+    hyperparameters that belong on a log axis and the best model's first layer with the image
+    shape of its inputs (None when the inputs are not images, or the model cannot be read)."""
+
+    log_params: set = field(default_factory=set)
+    W1: np.ndarray | None = None
+    image_shape: tuple | None = None
+
+    @property
+    def summary(self) -> dict | None:
+        """best/summary.json (the same as :attr:`best`)."""
+        return self.best
+
+
+def as_plot_run(run: Run) -> PlotRun:
+    """``run`` with what the figures derive from it (see :class:`PlotRun`)."""
+    if isinstance(run, PlotRun):
+        return run
+    W1, image_shape = best_weights(run, run.notes)
+    return PlotRun(**{f.name: getattr(run, f.name) for f in fields(Run)}, log_params=log_params(run), W1=W1,
+                   image_shape=image_shape)
+
+
+def load_run(run_dir) -> PlotRun:
+    """Read a run folder for drawing (see :func:`sweep.results.load_run`)."""
+    return as_plot_run(results_load_run(run_dir))
+
+
+def log_params(run: Run) -> set[str]:
+    """The searched hyperparameters of ``run`` that belong on a log axis."""
+    return {p for p in run.params if is_log_param(run.trials[p], run.spec(p))}
+
+
+def best_weights(run: Run, notes: list[str]):
+    """(first-layer weights, image shape) of the best model when they can be drawn as images, else (None, None)."""
+    shape = tuple(run.best["image_shape"]) if run.best and run.best.get("image_shape") else None
+    if shape is None:
+        return None, None
+    try:
+        model = run.best_model()
+    except Exception as exc:  # noqa: BLE001 - a damaged model should not stop the other figures
+        notes.append(f"{run.run_dir / 'best' / 'model.npz'} unreadable: {exc}")
+        return None, None
+    if model is None:
+        return None, None
+    W1 = model.params["W1"]
+    if math.prod(shape) != W1.shape[0]:
+        notes.append(f"best/summary.json gives image_shape {list(shape)}, but the model has {W1.shape[0]} inputs; "
+                     "weights not drawn")
+        return None, None
+    return W1, shape
+
+
+def build_figures(run: Run, top_k: int = 5) -> list[tuple[str, Figure]]:
+    """Every figure that applies to ``run``, as (file name, Figure), in report order."""
+    return list(iter_figures(run, top_k))
+
+
+def iter_figures(run: Run, top_k: int = 5):
+    """Yield (file name, Figure) for every figure that applies to ``run``, one at a time, in report order.
+
+    A figure that fails to build is skipped with a warning on stderr: one broken figure must not
+    cost the others (nor the report at the end of a long run).
+    """
+    run = as_plot_run(run)
+    trials, metric, maximize = run.trials, run.metric, run.maximize
+    if trials.empty or metric not in trials:
+        return
+    logs = run.log_params
+    builders = []
+
+    def add(name, build):
+        builders.append((name, build))
+
+    add("heatmap.png", lambda: heatmap_figure(trials, metric, maximize, logs))
+    add("history.png", lambda: history_figure(trials, metric, maximize))
+    for param in run.params:
+        add(f"slice_{param}.png", lambda p=param: slice_figure(trials, p, metric, maximize, log=p in logs,
+                                                                best_id=run.best_id))
+    add("parallel.png", lambda: parallel_coordinates_figure(trials, metric, maximize, run.params, logs))
+    add("learning_curves.png", lambda: learning_curves_figure(run.history, trials, metric, maximize, top_k,
+                                                               params=run.params))
+    color_by = next((p for p in ("reg", "hidden_size", "epochs", "learning_rate") if p in run.params),
+                    run.params[0] if run.params else None)
+    add("fit.png", lambda: fit_figure(trials, metric, maximize, color_by, color_by in logs, run.best_id))
+    if run.W1 is not None and run.image_shape:
+        add("weights.png", lambda: weights_figure(run.W1, run.image_shape))
+    for name, build in builders:
+        try:
+            fig = build()
+        except Exception as exc:  # noqa: BLE001
+            print(f"sweep: warning: could not draw {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            continue
+        if fig is not None:
+            yield name, fig
+
+
+def draw_all(run_dir, *, run: Run | None = None, owned: OwnedFiles | None = None) -> list[Path]:
+    """Draw every figure that applies to the run in ``run_dir`` into ``run_dir/plots/``; return the PNG paths.
+
+    Plot files of an earlier drawing that no longer apply are removed, so the folder always
+    matches the run. Each PNG is written atomically. ``run`` is the folder already read by
+    :func:`load_run` (the report passes it so the folder is read once); ``owned`` the record of
+    drawn files, already locked (the report passes it to write the page under the same lock).
+    """
+    run = as_plot_run(run if run is not None else load_run(run_dir))
+    if owned is not None:
+        return save_figures(run, iter_figures(run), owned)
+    with OwnedFiles(run.run_dir) as owned:
+        return save_figures(run, iter_figures(run), owned)
+
+
+def save_figures(run: Run, figures, owned: OwnedFiles) -> list[Path]:
+    """Save (file name, Figure) pairs as PNGs in ``run_dir/plots/``; drop our PNGs no longer drawn.
+
+    Only files sweep drew (see :mod:`sweep.results.owned`) are replaced or removed: a file of the same
+    name that someone else put there, or changed, is left as it is, with a warning.
+    """
+    folder = run.run_dir / PLOTS_DIR
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for name, fig in figures:
+        relative = f"{PLOTS_DIR}/{name}"
+        if not owned.may_replace(relative):
+            print(f"sweep: warning: {folder / name} was not drawn by sweep (or was changed since); left as it is",
+                  file=sys.stderr)
+            continue
+        paths.append(owned.write(relative, lambda tmp, fig=fig: fig.savefig(tmp, format="png", dpi=DPI,
+                                                                            facecolor="white")))
+    drawn = {p.name for p in paths}
+    for stale in folder.glob("*.png"):
+        relative = f"{PLOTS_DIR}/{stale.name}"
+        if stale.name not in drawn and owned.may_remove(relative):
+            owned.remove(relative)
+    return paths
+

@@ -1,0 +1,108 @@
+"""A run folder read back, for notebooks and scripts as for the command line, the figures and the report.
+
+    import sweep
+
+    run = sweep.load_run("results/digits-grid/20261201-101500")
+    run.trials                 # pandas: one row per finished trial, completion order
+    run.history                # pandas: one row per trial and epoch
+    run.leaderboard(top=10)    # one row per configuration, best first (mean and std over repeats)
+    run.best                   # best/summary.json: the best trial, its metric and test accuracy
+    run.best_model().predict(X)
+
+Only what can be trusted is read: rows that are not finished trials of the run are left out, and a
+damaged experiment.yaml or summary.json is read as missing; each such problem is a line in
+``run.notes``. A trials.csv that is not a CSV file at all is a :class:`~sweep.errors.SweepError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import SweepError
+from ..params import PARAMETER_NAMES
+from .analysis import best_trial, leaderboard, rank, read_history, read_trials, run_metric
+from .files import BEST_DIR, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE, TRIALS_FILE
+from .records import read_experiment_document, read_summary
+
+
+@dataclass
+class Run:
+    """One run folder: its experiment, trials, histories, ranking metric and best model.
+
+    ``params`` are the hyperparameters that took more than one value in the run, in the order the
+    experiment declares them; ``best_id`` is the trial of the saved best model (or, before the
+    run has finished, the best trial so far).
+    """
+
+    run_dir: Path
+    experiment: dict
+    trials: pd.DataFrame
+    history: pd.DataFrame
+    metric: str
+    maximize: bool
+    params: list[str]
+    best: dict | None = None
+    best_id: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def ranked(self) -> pd.DataFrame:
+        """Every trial, best first: ``ok`` by the metric, then ``diverged``, then failed and crashed."""
+        return self.trials if self.trials.empty else rank(self.trials, self.metric, self.maximize)
+
+    def leaderboard(self, top: int | None = None, sort: str | None = None) -> pd.DataFrame:
+        """One row per configuration, best first (see :func:`~sweep.results.analysis.leaderboard`);
+        the first ``top`` rows when given; ``sort`` names another column to sort by."""
+        if self.trials.empty:
+            return self.trials
+        board = leaderboard(self.trials, self.metric, self.maximize, sort=sort)
+        return board.head(top) if top else board
+
+    def best_model(self):
+        """The saved best model (:class:`~sweep.nn.TwoLayerNet`), or None when the run has none yet."""
+        from ..nn import TwoLayerNet
+
+        path = self.run_dir / BEST_DIR / MODEL_FILE
+        return TwoLayerNet.load(path) if path.is_file() else None
+
+    def spec(self, param: str) -> dict | None:
+        """The W&B parameter block the experiment gave ``param`` (None when not searched or unreadable)."""
+        specs = self.experiment.get("parameters")
+        block = specs.get(param) if isinstance(specs, dict) else None
+        return block if isinstance(block, dict) else None
+
+
+def load_run(run_dir) -> Run:
+    """Read the run folder ``run_dir`` (see the module docstring)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise SweepError(f"{run_dir} is not a run folder (no such folder)")
+    notes: list[str] = []
+    experiment = read_experiment_document(run_dir, notes)
+    trials = read_trials(run_dir, notes) if (run_dir / TRIALS_FILE).is_file() else \
+        pd.DataFrame(columns=["order", "trial_id", "status"])
+    history = pd.DataFrame(columns=list(HISTORY_COLUMNS))
+    if (run_dir / HISTORY_FILE).is_file():
+        try:
+            history = read_history(run_dir, notes)
+        except SweepError as exc:
+            notes.append(f"{exc}; learning curves left out")
+    metric, maximize = run_metric(experiment, notes)
+    specs = experiment.get("parameters")
+    specs = specs if isinstance(specs, dict) else {}
+    # the searched parameters in the order the experiment declares them (all, if it is unreadable),
+    # those that took more than one value in this run
+    candidates = [p for p in specs if p in PARAMETER_NAMES] if specs else list(PARAMETER_NAMES)
+    params = [p for p in candidates if p in trials and trials[p].nunique() > 1]
+    try:
+        best = read_summary(run_dir)
+    except SweepError as exc:
+        notes.append(str(exc))
+        best = None
+    best_id = best.get("trial_id") if best else None
+    if best_id is None and not trials.empty and metric in trials:
+        row = best_trial(trials, metric, maximize)
+        best_id = None if row is None else row["trial_id"]
+    return Run(run_dir, experiment, trials, history, metric, maximize, params, best, best_id, notes)
