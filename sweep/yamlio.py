@@ -76,12 +76,10 @@ def parse(text: str) -> Document:
     """
     if len(text) > MAX_BYTES:
         raise YAMLRefused(f"the text is {len(text):,} characters long; at most {MAX_BYTES:,} are read")
+    _check_depth(text)
     loader = Loader(text)
     try:
-        try:
-            root = loader.get_single_node()
-        except RecursionError:
-            raise YAMLRefused(f"lists or mappings are nested more than {MAX_DEPTH} deep") from None
+        root = loader.get_single_node()
         if root is None:
             return Document(None, {})
         lines: dict[tuple, int] = {}
@@ -93,6 +91,21 @@ def parse(text: str) -> Document:
         return Document(data, lines)
     finally:
         loader.dispose()
+
+
+def _check_depth(text: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH from the event stream, before PyYAML's composer, which
+    recurses once per level (a RecursionError caught in-process leaves CPython 3.11's parser of
+    Python source in a broken state, so it must not happen at all)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=Loader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YAMLRefused(f"lists or mappings are nested more than {MAX_DEPTH} deep",
+                                  event.start_mark.line + 1)
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
 
 
 def _check(root: yaml.Node, lines: dict) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import struct
 
@@ -292,7 +294,11 @@ def test_draw_all_writes_every_plot(grid_run, tmp_path):
     folder = tmp_path / "run"
     shutil.copytree(grid_run, folder)
     (folder / "plots").mkdir(exist_ok=True)
-    (folder / "plots" / "slice_momentum.png").write_bytes(PNG)  # from an older drawing: removed
+    (folder / "plots" / "slice_momentum.png").write_bytes(PNG)  # from an older drawing by sweep: removed
+    drawn = json.loads((folder / ".drawn.json").read_text())
+    drawn["plots/slice_momentum.png"] = hashlib.sha256(PNG).hexdigest()
+    (folder / ".drawn.json").write_text(json.dumps(drawn))
+    (folder / "plots" / "slice_lr_decay.png").write_bytes(PNG + b"mine")  # a name of sweep's, not drawn by it: kept
     (folder / "plots" / "mine.png").write_bytes(PNG)  # not ours: kept
     paths = draw_all(folder)
     assert {p.name for p in paths} == expected_files(["hidden_size", "learning_rate", "reg", "epochs"])
@@ -300,7 +306,8 @@ def test_draw_all_writes_every_plot(grid_run, tmp_path):
     for path in paths:
         width, height = png_size(path)
         assert 400 <= width <= 1900 and 300 <= height <= 1000, (path.name, width, height)
-    assert sorted(p.name for p in (folder / "plots").glob("*.png")) == sorted([p.name for p in paths] + ["mine.png"])
+    assert sorted(p.name for p in (folder / "plots").glob("*.png")) == sorted([p.name for p in paths] +
+                                                                              ["mine.png", "slice_lr_decay.png"])
     assert not list((folder / "plots").glob(".*tmp"))
     assert [p.name for p in draw_all(folder)] == [p.name for p in paths]  # redrawn the same
 
