@@ -30,8 +30,10 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from . import yamlio
+from .backend import BACKENDS, Backend, parse_backend  # noqa: F401 - Backend and BACKENDS are part of the config API
 from .errors import ConfigError, did_you_mean
 from .params import DEFAULTS, PARAMETERS, SYNONYMS
+from .settings import Invalid
 from .space import Distribution, SpaceError, grid_size, parse_distribution
 
 TOP_LEVEL_KEYS = ("name", "description", "dataset", "method", "metric", "parameters", "run_cap", "seed",
@@ -49,11 +51,6 @@ METHODS = ("grid", "random")
 METRICS = {"val_acc": "maximize", "best_val_acc": "maximize", "train_acc": "maximize",
            "val_loss": "minimize", "train_loss": "minimize"}
 GOALS = ("maximize", "minimize")
-BACKENDS = ("loky", "dask", "dask-local")
-#: A Dask scheduler address: an optional protocol, a host (name, IPv4 or [IPv6]) and a port.
-_SCHEDULER_ADDRESS = re.compile(r"^(?:([a-z][a-z0-9+]*)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
-#: Protocols that Dask's `distributed` speaks without extra packages.
-SCHEDULER_PROTOCOLS = ("tcp", "tls", "ws", "wss")
 #: Largest number of trials a plan may have (a typo such as q: 1e-9 would otherwise hang the planner).
 MAX_TRIALS = 1_000_000
 #: Longest experiment name (W&B display names may hold spaces; the run folder uses a slug of the name).
@@ -73,31 +70,6 @@ class Metric:
     @property
     def maximize(self) -> bool:
         return self.goal == "maximize"
-
-
-@dataclass(frozen=True)
-class Backend:
-    """Where trials run.
-
-    - ``loky``: ``n_jobs`` worker processes on this machine (joblib);
-    - ``dask``: an existing Dask cluster, reached at ``scheduler`` (``tcp://10.0.0.5:8786``) or
-      through the JSON file ``dask scheduler --scheduler-file`` wrote (``scheduler_file``);
-    - ``dask-local``: a Dask ``LocalCluster`` of ``n_jobs`` single-threaded workers started for the
-      sweep, everything bound to 127.0.0.1.
-    """
-
-    name: str = "loky"
-    scheduler: str | None = None
-    scheduler_file: str | None = None
-
-    def to_dict(self) -> dict:
-        """The keys this backend takes in an experiment file."""
-        out = {"backend": self.name}
-        if self.scheduler:
-            out["scheduler"] = self.scheduler
-        if self.scheduler_file:
-            out["scheduler_file"] = self.scheduler_file
-        return out
 
 
 @dataclass(frozen=True)
@@ -353,7 +325,7 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
     n_jobs = raw.get("n_jobs", -1)
     if n_jobs != -1:
         n_jobs = _int(p, ("n_jobs",), n_jobs, 1, "n_jobs must be a whole number >= 1, or -1 for one per core")
-    backend = _parse_backend(p, raw.get("backend"), raw.get("scheduler"), raw.get("scheduler_file"))
+    backend = parse_backend(p, raw.get("backend"), raw.get("scheduler"), raw.get("scheduler_file"))
 
     return Experiment(name=name, dataset=dataset, dataset_options=dataset_options, method=method, metric=metric,
                       parameters=parameters, fixed=fixed, run_cap=run_cap, seed=seed, repeats=repeats,
@@ -455,7 +427,7 @@ def _parse_parameters(p: _Problems, spec, grid: bool) -> dict[str, Distribution]
             raise p.error(where, str(exc)) from None
         try:
             PARAMETERS[name].check_distribution(dist, grid=grid)
-        except ValueError as exc:
+        except Invalid as exc:
             raise p.error(("parameters", name), str(exc)) from None
         if grid and dist.grid_count() == 0:
             raise p.error(("parameters", name), f"{dist.kind} from {dist.min!r} to {dist.max!r} has no grid value "
@@ -490,41 +462,8 @@ def _parse_fixed(p: _Problems, spec, parameters: Mapping[str, Distribution]) -> 
                                            "`parameters`")
         try:
             fixed[name] = PARAMETERS[name].check(value)
-        except ValueError as exc:
+        except Invalid as exc:
             raise p.error(("fixed", name), str(exc)) from None
     for name in parameters:
         fixed.pop(name)
     return fixed
-
-
-def _parse_backend(p: _Problems, name, scheduler, scheduler_file) -> Backend:
-    """``backend``, ``scheduler`` and ``scheduler_file``: a scheduler alone means ``backend: dask``."""
-    for key, value in (("scheduler", scheduler), ("scheduler_file", scheduler_file)):
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise p.error((key,), f"must be a non-empty string, got {value!r}")
-    if scheduler is not None and scheduler_file is not None:
-        raise p.error(("scheduler_file",), "give either scheduler (an address) or scheduler_file, not both")
-    if name is None:
-        name = "dask" if scheduler or scheduler_file else "loky"
-    if not isinstance(name, str) or name not in BACKENDS:
-        raise p.error(("backend",), f"{name!r} is not allowed{did_you_mean(str(name), BACKENDS)}; allowed: "
-                                    "loky, dask, dask-local")
-    if name != "dask" and (scheduler or scheduler_file):
-        key = "scheduler" if scheduler else "scheduler_file"
-        raise p.error((key,), f"a scheduler is only for backend: dask, not {name}")
-    if name == "dask" and not (scheduler or scheduler_file):
-        raise p.error(("backend",), "dask needs the cluster's scheduler: `scheduler: tcp://HOST:8786` or "
-                                    "`scheduler_file: FILE` (--scheduler / --scheduler-file); use dask-local "
-                                    "to start a cluster on this machine")
-    if scheduler is not None:
-        match = _SCHEDULER_ADDRESS.match(scheduler.strip())
-        if not match:
-            raise p.error(("scheduler",), f"{scheduler!r} is not a scheduler address; expected tcp://HOST:PORT, "
-                                          "e.g. tcp://10.0.0.5:8786")
-        protocol, port = match.group(1), int(match.group(2))
-        if protocol and protocol not in SCHEDULER_PROTOCOLS:
-            raise p.error(("scheduler",), f"protocol {protocol}:// is not supported; use one of "
-                                          f"{', '.join(SCHEDULER_PROTOCOLS)}")
-        if not 1 <= port <= 65535:
-            raise p.error(("scheduler",), f"port {port} is out of range (1 to 65535)")
-    return Backend(name, scheduler.strip() if scheduler else None, scheduler_file)

@@ -9,12 +9,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .settings import Invalid, Setting
 from .space import Distribution
 
 
 @dataclass(frozen=True)
-class ParamSpec:
-    """What one hyperparameter accepts.
+class ParamSpec(Setting):
+    """What one hyperparameter accepts (a :class:`~sweep.settings.Setting`).
 
     ``kind`` is ``"int"``, ``"float"`` or ``"choice"``. Numbers must lie above ``low`` (inclusive
     when ``low_inclusive``) and below ``high`` (inclusive when ``high_inclusive``).
@@ -46,18 +47,18 @@ class ParamSpec:
         """``value`` converted to the parameter's type; ValueError saying what is allowed otherwise."""
         if self.kind == "choice":
             if value not in self.choices:
-                raise ValueError(f"{value!r} is not allowed; {self.name} must be {self.allowed()}")
+                raise Invalid(f"{value!r} is not allowed; {self.name} must be {self.allowed()}")
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{value!r} is not a number; {self.name} must be {self.allowed()}")
+            raise Invalid(f"{value!r} is not a number; {self.name} must be {self.allowed()}")
         if self.kind == "int":
             if not float(value).is_integer():
-                raise ValueError(f"{value!r} is not a whole number; {self.name} must be {self.allowed()}")
+                raise Invalid(f"{value!r} is not a whole number; {self.name} must be {self.allowed()}")
             value = int(value)
         else:
             value = float(value)
         if not math.isfinite(value) or not self._in_range(value):
-            raise ValueError(f"{value!r} is out of range; {self.name} must be {self.allowed()}")
+            raise Invalid(f"{value!r} is out of range; {self.name} must be {self.allowed()}")
         return value
 
     def _in_range(self, x: float, closed: bool = False) -> bool:
@@ -65,14 +66,6 @@ class ParamSpec:
         if self.low is not None and (x < self.low or (x == self.low and not (self.low_inclusive or closed))):
             return False
         if self.high is not None and (x > self.high or (x == self.high and not (self.high_inclusive or closed))):
-            return False
-        return True
-
-    def accepts(self, value: Any) -> bool:
-        """Whether :meth:`check` would take ``value`` (guards random draws)."""
-        try:
-            self.check(value)
-        except ValueError:
             return False
         return True
 
@@ -90,10 +83,10 @@ class ParamSpec:
                 self.check(value)
             return
         if self.kind == "choice":
-            raise ValueError(f"{self.name} takes {self.allowed()}: list them with `values`, "
+            raise Invalid(f"{self.name} takes {self.allowed()}: list them with `values`, "
                              f"not a {dist.kind} distribution")
         if self.kind == "int" and dist.kind != "int_uniform" and not (dist.is_quantized and float(dist.q).is_integer()):
-            raise ValueError(f"{self.name} takes whole numbers: use int_uniform, `values`, or a q_ distribution "
+            raise Invalid(f"{self.name} takes whole numbers: use int_uniform, `values`, or a q_ distribution "
                              f"with a whole-number q (e.g. q_log_uniform_values with q: 1), not {dist.kind}")
         if grid and dist.kind == "q_uniform":
             for value in dist.grid_ends() or ():
@@ -103,34 +96,32 @@ class ParamSpec:
         for bound, name in ((lo, "smallest"), (hi, "largest")):
             if math.isinf(bound):
                 if (bound < 0 and self.low is not None) or (bound > 0 and self.high is not None):
-                    raise ValueError(f"{dist.kind} can draw any value, but {self.name} must be {self.allowed()}"
+                    raise Invalid(f"{dist.kind} can draw any value, but {self.name} must be {self.allowed()}"
                                      + ("; use log_normal for a positive quantity" if bound < 0 else ""))
                 continue
             if dist.is_quantized:  # a draw rounds to a multiple of q; the bound itself may round away
                 bound = round(bound / dist.q) * dist.q
             if not self._in_range(bound, closed=dist.is_continuous):
-                raise ValueError(f"its {name} value is {bound:g}, but {self.name} must be {self.allowed()}")
-
-
-def _spec(*args, **kwargs) -> ParamSpec:
-    return ParamSpec(*args, **kwargs)
+                raise Invalid(f"its {name} value is {bound:g}, but {self.name} must be {self.allowed()}")
 
 
 PARAMETERS: dict[str, ParamSpec] = {p.name: p for p in (
-    _spec("hidden_size", "int", 100, "units in the hidden layer", low=1),
-    _spec("learning_rate", "float", 1e-3, "initial learning rate", low=0, low_inclusive=False),
-    _spec("reg", "float", 0.0, "L2 regularization strength", low=0),
-    _spec("epochs", "int", 10, "passes over the training split", low=1),
-    _spec("batch_size", "int", 200, "rows per minibatch", low=1),
-    _spec("lr_decay", "float", 1.0, "learning rate multiplier per epoch", low=0, low_inclusive=False, high=1),
-    _spec("optimizer", "choice", "sgd", "update rule",
+    ParamSpec("hidden_size", "int", 100, "units in the hidden layer", low=1),
+    ParamSpec("learning_rate", "float", 1e-3, "initial learning rate", low=0, low_inclusive=False),
+    ParamSpec("reg", "float", 0.0, "L2 regularization strength", low=0),
+    ParamSpec("epochs", "int", 10, "passes over the training split", low=1),
+    ParamSpec("batch_size", "int", 200, "rows per minibatch", low=1),
+    ParamSpec("lr_decay", "float", 1.0, "learning rate multiplier per epoch", low=0, low_inclusive=False, high=1),
+    ParamSpec("optimizer", "choice", "sgd", "update rule",
           choices=("sgd", "sgd_momentum", "nesterov", "rmsprop", "adam")),
-    _spec("momentum", "float", 0.9, "momentum of sgd_momentum and nesterov", low=0, high=1, high_inclusive=False),
-    _spec("weight_scale", "float", 1e-3, "std of the initial weights with init: normal", low=0, low_inclusive=False),
-    _spec("init", "choice", "normal", "weight initialisation", choices=("normal", "he", "xavier")),
-    _spec("activation", "choice", "relu", "hidden nonlinearity", choices=("relu", "sigmoid", "tanh")),
-    _spec("loss", "choice", "softmax", "loss of the scores", choices=("softmax", "svm", "mse")),
-    _spec("dtype", "choice", "float32", "floating point type of data and weights", choices=("float32", "float64")),
+    ParamSpec("momentum", "float", 0.9, "momentum of sgd_momentum and nesterov", low=0, high=1,
+              high_inclusive=False),
+    ParamSpec("weight_scale", "float", 1e-3, "std of the initial weights with init: normal", low=0,
+              low_inclusive=False),
+    ParamSpec("init", "choice", "normal", "weight initialisation", choices=("normal", "he", "xavier")),
+    ParamSpec("activation", "choice", "relu", "hidden nonlinearity", choices=("relu", "sigmoid", "tanh")),
+    ParamSpec("loss", "choice", "softmax", "loss of the scores", choices=("softmax", "svm", "mse")),
+    ParamSpec("dtype", "choice", "float32", "floating point type of data and weights", choices=("float32", "float64")),
 )}
 
 #: Other names people give the hyperparameters (PyTorch, Keras, W&B examples, the seed posts), for

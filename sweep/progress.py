@@ -6,6 +6,8 @@ import math
 import sys
 import time
 
+from .status import CRASHED, FAILED, OK
+
 
 def _clock(seconds: float) -> str:
     if not math.isfinite(seconds):
@@ -35,9 +37,9 @@ class Progress:
     def update(self, value: float | None, status: str, trial_id: str) -> None:
         """One more trial finished with ``status`` and metric ``value`` (NaN/None if none)."""
         self.done += 1
-        if status in ("failed", "crashed"):
+        if status in (FAILED, CRASHED):
             self.failures += 1
-        if value is not None and math.isfinite(value) and status == "ok":
+        if value is not None and math.isfinite(value) and status == OK:
             if math.isnan(self.best) or (value > self.best if self.maximize else value < self.best):
                 self.best = value
         if self.quiet:

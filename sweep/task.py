@@ -19,6 +19,7 @@ from .nn import TwoLayerNet
 from .plan import TaskSpec, TrialSpec
 from .status import COMPLETED, CRASHED, DIVERGED, FAILED, OK  # noqa: F401 - re-exported for the callers
 from .trainer import History, train
+
 #: BLAS threads per trial. OpenBLAS rounds differently with 1 and 2 threads, so a fixed count is what
 #: makes results identical whatever n_jobs is; parallelism comes from running trials side by side.
 BLAS_THREADS_PER_TRIAL = 1

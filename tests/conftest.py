@@ -15,6 +15,16 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def idx_bytes(arr) -> bytes:
+    """The bytes of an IDX file (MNIST's format: magic 0x08 for uint8, the dimensions, the data) holding ``arr``."""
+    import struct
+
+    import numpy as np
+
+    arr = np.asarray(arr, dtype=np.uint8)
+    return struct.pack(">I", 0x0800 | arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
+
+
 def write_experiment(path: Path, **doc) -> Path:
     """Write an experiment YAML file made of ``doc`` and return its path."""
     path.write_text(yaml.safe_dump(doc, sort_keys=False))

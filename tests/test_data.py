@@ -7,12 +7,12 @@ import json
 import os
 import pickle
 import socket
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import idx_bytes
 from sweep.data import DATASETS, Dataset, dataset_options, load_dataset
 from sweep.data import locate
 from sweep.errors import DataError, SweepError
@@ -32,12 +32,6 @@ def no_network(monkeypatch):
 
 # --------------------------------------------------------------------------- file writers
 # Written from the format specifications, independently of the readers under test.
-
-
-def idx_bytes(arr) -> bytes:
-    arr = np.asarray(arr, dtype=np.uint8)
-    return struct.pack(">I", 0x0800 | arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape) \
-        + arr.tobytes()
 
 
 def write_mnist(d: Path, n_train=100, n_test=20, gz=False, seed=0):

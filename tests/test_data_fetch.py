@@ -8,7 +8,6 @@ import hashlib
 import http.server
 import io
 import socket
-import struct
 import tarfile
 import threading
 import urllib.error
@@ -18,6 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from conftest import idx_bytes
 from sweep.data import FETCHABLE, fetch, load_dataset
 from sweep.data import download as fetch_module
 from sweep.errors import DataError
@@ -73,9 +73,7 @@ def sha(data: bytes) -> str:
 
 
 def idx_gz(arr) -> bytes:
-    arr = np.asarray(arr, dtype=np.uint8)
-    return gzip.compress(struct.pack(">I", 0x0800 | arr.ndim)
-                         + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes())
+    return gzip.compress(idx_bytes(arr))
 
 
 def serve_mnist(root: Path) -> dict[str, str]:

@@ -398,3 +398,45 @@ def test_a_damaged_model_or_a_failing_figure_costs_only_that_figure(grid_run, tm
     names = {p.name for p in draw_all(folder)}
     assert names == expected_files(run.params) - {"weights.png", "history.png"}
     assert "could not draw history.png: ValueError: drawing went wrong" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------ data without pixels
+def test_heatmap_cells_are_the_best_configuration_of_each_cell(run):
+    from sweep.figures.heatmap import heatmap_cells
+
+    trials = run.trials[run.trials["hidden_size"] == 10]
+    xs, ys = Scale.of("learning_rate", trials["learning_rate"], True), Scale.of("reg", trials["reg"], True)
+    cells = heatmap_cells(trials, run.metric, run.maximize, xs, ys, run.best_id)
+    assert len(cells) == 9 and cells[["yi", "xi"]].drop_duplicates().shape[0] == 9  # 3 x 3 grid, all run
+    diverged = cells[(cells["xi"] == xs.uniques.index(50.0)) & (cells["yi"] == ys.uniques.index(0.1))].iloc[0]
+    assert np.isnan(diverged["value"]) and diverged["diverged"] == 2  # lr 50, reg 0.1: both epochs diverged
+    for cell in cells.itertuples():
+        inside = trials[(trials["learning_rate"] == xs.uniques[cell.xi]) & (trials["reg"] == ys.uniques[cell.yi])
+                        & (trials["status"] == "ok")]
+        if len(inside):
+            assert cell.value == pytest.approx(inside.groupby("config_id")["val_acc"].mean().max())
+    assert cells["best"].sum() == (run.trials.loc[run.trials["trial_id"] == run.best_id, "hidden_size"] == 10).sum()
+
+
+def test_slice_data_joins_the_best_score_at_each_value(run):
+    from sweep.figures.slices import slice_data
+
+    data = slice_data(run.trials, "learning_rate", run.metric, run.maximize, log=True, best_id=run.best_id)
+    assert len(data.points) == len(run.trials) and len(data.best_line) == 3
+    scored = run.trials[run.trials["status"] == "ok"]
+    best_at = scored.groupby("learning_rate")["val_acc"].max().sort_index()
+    assert data.best_line["value"].tolist() == best_at.tolist()
+    assert data.best == (pytest.approx(data.points.loc[run.trials["trial_id"] == run.best_id, "x"].iloc[0]),
+                         run.trials.loc[run.trials["trial_id"] == run.best_id, "val_acc"].iloc[0])
+
+
+def test_history_data_is_the_best_so_far_in_completion_order(run):
+    from sweep.figures.history import history_data
+
+    data = history_data(run.trials, run.metric, run.maximize)
+    assert data["order"].tolist() == list(range(1, len(run.trials) + 1))
+    running = float("nan")
+    for value, best in zip(data["value"], data["best_so_far"]):
+        if not np.isnan(value):
+            running = value if np.isnan(running) else max(running, value)
+        assert (np.isnan(best) and np.isnan(running)) or best == running

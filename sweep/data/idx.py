@@ -98,20 +98,3 @@ def read_idx(path: Path | str, magic: int) -> np.ndarray:
         raise DataError(f"{path}: corrupted IDX file: {count} unexpected bytes after the "
                         f"{expected} bytes of data declared by the header (shape {dims})")
     return np.frombuffer(data, dtype=np.uint8, count=expected).reshape(dims)
-
-
-def write_idx(path: Path | str, array: np.ndarray, compress: bool | None = None) -> Path:
-    """Write a uint8 array of 1 or 3 dimensions as IDX (gzip when ``compress`` or name ends .gz).
-
-    The inverse of :func:`read_idx`; used by tests and to export small subsets.
-    """
-    path = Path(path)
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    if array.ndim not in (1, 3):
-        raise ValueError("IDX files hold labels (N,) or images (N, rows, cols)")
-    magic = LABELS_MAGIC if array.ndim == 1 else IMAGES_MAGIC
-    blob = struct.pack(f">I{array.ndim}I", magic, *array.shape) + array.tobytes()
-    if compress if compress is not None else path.suffix == ".gz":
-        blob = gzip.compress(blob, mtime=0)
-    path.write_bytes(blob)
-    return path

@@ -18,10 +18,11 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from sweep.errors import DataError, did_you_mean
+from sweep.settings import Invalid, Setting
 
 
-class _Invalid(ValueError):
-    """Raised by a checker; the registry turns it into a DataError with the allowed values."""
+class _Invalid(Invalid):
+    """Raised by a checker function; :meth:`Option.check` adds the allowed values."""
 
 
 def _is_int(v: Any) -> bool:
@@ -127,14 +128,24 @@ def _optional_nonneg_real(v):
 
 
 @dataclass(frozen=True)
-class Option:
-    """One dataset option: its default, its checker/normaliser and a description of valid values."""
+class Option(Setting):
+    """One dataset option (a :class:`~sweep.settings.Setting`): its default, its checker/normaliser
+    function and a description of valid values."""
 
     name: str
     default: Any
-    check: Callable[[Any], Any]
-    allowed: str
+    checker: Callable[[Any], Any]
+    allowed_text: str
     help: str
+
+    def check(self, value: Any) -> Any:
+        try:
+            return self.checker(value)
+        except _Invalid:
+            raise Invalid(f"{value!r} is not allowed; {self.name} must be {self.allowed_text}") from None
+
+    def allowed(self) -> str:
+        return self.allowed_text
 
 
 OPTIONS: dict[str, Option] = {
@@ -209,10 +220,10 @@ def validate_options(dataset: str, given: dict[str, Any], accepted: Iterable[str
         opt = OPTIONS[key]
         try:
             resolved[key] = opt.check(value)
-        except _Invalid:
+        except Invalid:
             raise DataError(
                 f"dataset option {key!r} has a bad value {value!r} for {dataset!r}; "
-                f"allowed: {opt.allowed}") from None
+                f"allowed: {opt.allowed()}") from None
     defaults = defaults or {}
     for key in accepted:
         if key not in resolved:

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
-
 from matplotlib.figure import Figure
 
 from ..results import Run

@@ -70,26 +70,36 @@ def heatmap_figure(trials: pd.DataFrame, metric: str, maximize: bool, log_axes=(
     return fig
 
 
-def _heatmap_cells(ax, part, metric, maximize, xs: Scale, ys: Scale, norm, cmap, best):
-    shape = (len(ys.uniques), len(xs.uniques))
-    values = np.full(shape, np.nan)
-    xi, yi = xs.index(part[xs.name]), ys.index(part[ys.name])
-    cells = pd.DataFrame({"xi": xi, "yi": yi, "status": part["status"].to_numpy(),
-                          "config_id": part["config_id"].to_numpy(), "metric": part[metric].to_numpy(dtype=float),
-                          "trial_id": part["trial_id"].to_numpy()})
-    best_cell = None
+def heatmap_cells(part: pd.DataFrame, metric: str, maximize: bool, xs: Scale, ys: Scale,
+                  best_trial_id: str | None = None) -> pd.DataFrame:
+    """The cells of one heatmap panel, apart from the drawing: one row per (``yi``, ``xi``) grid cell
+    that holds trials, with the ``value`` shown (the best configuration's mean over its ``ok``
+    repeats, NaN when none finished), how many trials ``diverged`` and ``failed`` (or crashed), and
+    whether it holds the ``best`` trial."""
+    cells = pd.DataFrame({"xi": xs.index(part[xs.name]), "yi": ys.index(part[ys.name]),
+                          "status": part["status"].to_numpy(), "config_id": part["config_id"].to_numpy(),
+                          "metric": part[metric].to_numpy(dtype=float), "trial_id": part["trial_id"].to_numpy()})
+    rows = []
     for (i, j), cell in cells.groupby(["yi", "xi"]):
         ok = cell[(cell["status"] == OK) & cell["metric"].notna()]
-        if not ok.empty:
-            means = ok.groupby("config_id")["metric"].mean()
-            values[i, j] = means.max() if maximize else means.min()
-        if best is not None and (cell["trial_id"] == best["trial_id"]).any():
-            best_cell = (i, j)
+        means = ok.groupby("config_id")["metric"].mean()
+        rows.append({"yi": i, "xi": j, "value": (means.max() if maximize else means.min()) if len(means) else np.nan,
+                     "diverged": int((cell["status"] == DIVERGED).sum()),
+                     "failed": int(cell["status"].isin([FAILED, CRASHED]).sum()),
+                     "best": bool(best_trial_id is not None and (cell["trial_id"] == best_trial_id).any())})
+    return pd.DataFrame(rows, columns=["yi", "xi", "value", "diverged", "failed", "best"])
+
+
+def _heatmap_cells(ax, part, metric, maximize, xs: Scale, ys: Scale, norm, cmap, best):
+    cells = heatmap_cells(part, metric, maximize, xs, ys, None if best is None else best["trial_id"])
+    values = np.full((len(ys.uniques), len(xs.uniques)), np.nan)
+    values[cells["yi"].to_numpy(dtype=int), cells["xi"].to_numpy(dtype=int)] = cells["value"].to_numpy(dtype=float)
+    best_cells = cells[cells["best"]]
+    best_cell = (int(best_cells["yi"].iloc[0]), int(best_cells["xi"].iloc[0])) if len(best_cells) else None
     image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, norm=norm, origin="lower", aspect="auto",
                       interpolation="nearest")
-    for (i, j), cell in cells.groupby(["yi", "xi"]):
-        diverged = int((cell["status"] == DIVERGED).sum())
-        failed = int(cell["status"].isin([FAILED, CRASHED]).sum())
+    for cell in cells.itertuples():
+        i, j, diverged, failed = int(cell.yi), int(cell.xi), cell.diverged, cell.failed
         if np.isfinite(values[i, j]):
             r, g, b, _ = image.cmap(image.norm(values[i, j]))
             dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5

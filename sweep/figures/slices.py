@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -19,6 +21,44 @@ from .style import (
 )
 
 
+@dataclass
+class SliceData:
+    """What a slice figure shows, apart from the drawing (as Optuna's ``_get_slice_plot_info``).
+
+    ``points`` has one row per trial: its ``x`` position on the axis (spread sideways when trials
+    share a value), its ``value`` (NaN without a score) and ``status``; ``best_line`` the points of
+    the best score at each value (discrete axes only); ``best`` the (x, value) of the best trial.
+    """
+
+    scale: Scale
+    points: pd.DataFrame
+    best_line: pd.DataFrame
+    best: tuple[float, float] | None
+
+
+def slice_data(trials: pd.DataFrame, param: str, metric: str, maximize: bool, log: bool = False,
+               best_id: str | None = None) -> SliceData | None:
+    """The data of :func:`slice_figure`; None when ``param`` is not a column of ``trials``."""
+    if trials.empty or param not in trials:
+        return None
+    scale = Scale.of(param, trials[param], log)
+    scored = scored_trials(trials, metric)
+    x = pd.Series(scale.jitter(trials[param]), index=trials.index)
+    values = pd.Series(float("nan"), index=trials.index)
+    values[scored.index] = scored[metric].astype(float)
+    points = pd.DataFrame({"x": x, "value": values, "status": trials["status"]})
+    best_line = pd.DataFrame({"x": [], "value": []})
+    if scale.discrete and not scored.empty:
+        groups = values[scored.index].groupby(scale.data(scored[param]))
+        rows = (groups.idxmax() if maximize else groups.idxmin()).sort_index().to_numpy()
+        best_line = pd.DataFrame({"x": x[rows].to_numpy(), "value": values[rows].to_numpy()})
+    best = None
+    if best_id is not None and (scored["trial_id"] == best_id).any():
+        row = scored.index[scored["trial_id"] == best_id][0]
+        best = (float(x[row]), float(values[row]))
+    return SliceData(scale, points, best_line, best)
+
+
 def slice_figure(trials: pd.DataFrame, param: str, metric: str, maximize: bool, log: bool = False,
                  best_id: str | None = None) -> Figure | None:
     """The metric of every trial against one hyperparameter; the best trial starred.
@@ -26,40 +66,32 @@ def slice_figure(trials: pd.DataFrame, param: str, metric: str, maximize: bool, 
     Trials sharing a value are spread a little sideways. A line joins the best score at each
     value (for discrete values). Trials without a score are crosses along the bottom.
     """
-    if trials.empty or param not in trials:
+    data = slice_data(trials, param, metric, maximize, log, best_id)
+    if data is None:
         return None
-    scale = Scale.of(param, trials[param], log)
     fig = new_figure(5.6, 4.0)
     ax = fig.subplots()
-    scored = scored_trials(trials, metric)
-    x = pd.Series(scale.jitter(trials[param]), index=trials.index)
+    scored = data.points[data.points["value"].notna()]
     if not scored.empty:
-        ax.scatter(x[scored.index], scored[metric].astype(float), s=22, alpha=0.75, color=OK_COLOR,
+        ax.scatter(scored["x"], scored["value"], s=22, alpha=0.75, color=OK_COLOR,
                    edgecolors="none", label="trial", zorder=3)
-    if scale.discrete and not scored.empty:
-        values = scored[metric].astype(float)
-        groups = values.groupby(scale.data(scored[param]))
-        best_rows = (groups.idxmax() if maximize else groups.idxmin()).sort_index()
-        ax.plot(x[best_rows.to_numpy()], values[best_rows.to_numpy()], color=OK_COLOR, linewidth=1, alpha=0.6,
+    if not data.best_line.empty:
+        ax.plot(data.best_line["x"], data.best_line["value"], color=OK_COLOR, linewidth=1, alpha=0.6,
                 zorder=2, label="best at each value")
-    labelled: set = set()
-    unscored_marks(ax, x[trials.index], trials["status"], labelled)
-    if best_id is not None and (scored["trial_id"] == best_id).any():
-        row = scored.index[scored["trial_id"] == best_id][0]
-        ax.scatter([x[row]], [float(scored.at[row, metric])], marker="*", s=240, color=BEST_COLOR,
+    unscored_marks(ax, data.points["x"], data.points["status"], set())
+    if data.best is not None:
+        ax.scatter([data.best[0]], [data.best[1]], marker="*", s=240, color=BEST_COLOR,
                    edgecolors="white", linewidths=0.8, zorder=5, label="best trial")
-    apply_ticks(ax.xaxis, scale)
-    ax.set_xlim(*scale.padded_limits())
+    apply_ticks(ax.xaxis, data.scale)
+    ax.set_xlim(*data.scale.padded_limits())
     ax.set_xlabel(param_label(param))
     ax.set_ylabel(metric_label(metric))
     ax.grid(True, alpha=0.3)
-    metric_ylim(ax, scored[metric], metric)
+    metric_ylim(ax, scored["value"], metric)
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8, frameon=False,
                handletextpad=0.3, columnspacing=1.2)
     return fig
-
-
 
 
 def slice_figures(trials: pd.DataFrame, metric: str, maximize: bool, params, log_params=(),

@@ -314,9 +314,8 @@ def worker_warnings(workers: dict[str, dict]) -> list[str]:
 
 def start_local_cluster(n_workers: int, scratch: Path | None):
     """A ``LocalCluster`` of ``n_workers`` single-threaded processes bound to 127.0.0.1."""
-    from distributed import LocalCluster
-
     import dask
+    from distributed import LocalCluster
 
     has_dashboard = importlib.util.find_spec("bokeh") is not None  # Dask's dashboard needs bokeh
     # No MALLOC_TRIM_THRESHOLD_ in the workers: see worker_warnings.

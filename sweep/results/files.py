@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..errors import SweepError
 from ..params import PARAMETER_NAMES
 
 #: Result columns of trials.csv, in order.
@@ -57,3 +58,8 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_error(action: str, exc: OSError) -> SweepError:
+    """The one line for an OSError of the run folder (a full disk, a read-only folder...)."""
+    return SweepError(f"{action}: {exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else ""))

@@ -31,9 +31,19 @@ from typing import Callable, Mapping
 from ..errors import SweepError
 from ..params import PARAMETER_NAMES, PARAMETERS
 from ..status import OK, STATUSES
-from .files import (BEST_DIR, EXPERIMENT_FILE, HISTORY_COLUMNS, HISTORY_FILE, METRIC_COLUMNS, OPTIONAL_TRIAL_COLUMNS,
-                    PLAN_COLUMNS,
-                    PLAN_FILE, SUMMARY_FILE, TRIAL_COLUMNS, TRIALS_FILE)
+from .files import (
+    BEST_DIR,
+    EXPERIMENT_FILE,
+    HISTORY_COLUMNS,
+    HISTORY_FILE,
+    METRIC_COLUMNS,
+    OPTIONAL_TRIAL_COLUMNS,
+    PLAN_COLUMNS,
+    PLAN_FILE,
+    SUMMARY_FILE,
+    TRIAL_COLUMNS,
+    TRIALS_FILE,
+)
 
 #: Rows quoted in a problem message.
 _QUOTED = 3

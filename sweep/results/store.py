@@ -32,12 +32,9 @@ import csv
 import errno
 import fcntl
 import io
-import json
 import os
-import re
 import secrets
 import shutil
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -50,103 +47,35 @@ from ..plan import TrialSpec
 from ..status import CRASHED, FAILED
 from ..task import TrialResult
 from . import owned
-from .files import (BEST_DIR, ERRORS_DIR, EXPERIMENT_FILE, HISTORY_COLUMNS, HISTORY_FILE, METRIC_COLUMNS, MODEL_FILE,
-                    PLAN_COLUMNS, PLAN_FILE, SUMMARY_FILE, TRIAL_COLUMNS, TRIALS_FILE, atomic_write, fsync_dir,
-                    write_file)
+from .files import (
+    BEST_DIR,
+    ERRORS_DIR,
+    EXPERIMENT_FILE,
+    HISTORY_COLUMNS,
+    HISTORY_FILE,
+    METRIC_COLUMNS,
+    PLAN_COLUMNS,
+    PLAN_FILE,
+    TRIAL_COLUMNS,
+    TRIALS_FILE,
+    atomic_write,
+    fsync_dir,
+    write_error,
+    write_file,
+)
+from .folders import RUN_FILES, STAGING_PREFIX, check_out_folder, latest_run_dir, new_run_dir, provenance, write_best
 from .records import Table, read_history_table, read_plan, read_trials_table
 
 __all__ = ["BEST_DIR", "ERRORS_DIR", "EXPERIMENT_FILE", "HISTORY_COLUMNS", "HISTORY_FILE", "PLAN_COLUMNS", "PLAN_FILE",
            "TRIAL_COLUMNS", "TRIALS_FILE", "RunStore", "check_out_folder", "latest_run_dir", "new_run_dir",
            "write_best"]
 
-#: Name prefix of the hidden folder a run folder is made in before it is renamed into place.
-STAGING_PREFIX = ".creating-"
-_STAMP = re.compile(r"^(\d{8}-\d{6})(?:-(\d+))?$")
-_RUN_FILES = (EXPERIMENT_FILE, PLAN_FILE, TRIALS_FILE, HISTORY_FILE)
-
-
-def new_run_dir(results_root: Path, name: str) -> Path:
-    """The first free ``results_root/name/YYYYmmdd-HHMMSS`` (``-2``, ``-3``... if taken) right now.
-
-    Only a suggestion: :meth:`RunStore.create_new` claims a name atomically.
-    """
-    base = Path(results_root) / name / datetime.now().strftime("%Y%m%d-%H%M%S")
-    candidate, n = base, 1
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    return candidate
-
-
-def _run_order(path: Path) -> tuple:
-    """Sort key of run folders: by their time stamp and suffix (``-10`` after ``-9``), others first."""
-    match = _STAMP.match(path.name)
-    return (match.group(1), int(match.group(2) or 1), "") if match else ("", 0, path.name)
-
-
-def latest_run_dir(results_root: Path, experiment: Experiment, notices: list | None = None) -> Path:
-    """The most recent complete run folder of ``experiment`` under ``results_root/<folder name>/``.
-
-    Folders that are not complete runs (made by an older version and killed while being made) and
-    runs of another experiment whose name has the same folder name are passed over; each folder
-    passed over adds a line to ``notices``.
-    """
-    parent = Path(results_root) / experiment.folder_name
-    notices = notices if notices is not None else []
-    folders = sorted((p for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_run_order,
-                     reverse=True) if parent.is_dir() else []
-    for folder in folders:
-        missing = [name for name in _RUN_FILES if not (folder / name).is_file()]
-        if missing:
-            notices.append(f"skipped {folder}: not a complete run folder (no {', '.join(missing)}; its start was "
-                           "interrupted before any trial ran)")
-            continue
-        try:
-            recorded = yamlio.read(folder / EXPERIMENT_FILE).data
-        except Exception:  # noqa: BLE001 - any damage: RunStore.open says what, if this folder is the one
-            return folder
-        name = recorded.get("name") if isinstance(recorded, dict) else None
-        if name is not None and name != experiment.name:
-            continue  # another experiment sharing the folder name
-        return folder
-    raise SweepError(f"no run of experiment '{experiment.name}' to resume under {parent}/")
-
-
-def check_out_folder(out: Path) -> Path:
-    """``--out``, checked before anything is loaded: a new folder, or an empty one; returns it resolved.
-
-    Anything else is a one-line SweepError, and nothing in the folder is touched.
-    """
-    out = Path(out)
-    if out.is_symlink() and out.is_dir():
-        out = out.resolve()
-    if not out.exists() and not out.is_symlink():
-        return out
-    if not out.is_dir():
-        raise SweepError(f"--out {out}: exists and is not a folder; give a new or empty folder")
-    if (out / TRIALS_FILE).exists():
-        raise SweepError(f"{out} already holds a run; resume it with --resume {out}, or choose another --out folder")
-    try:
-        entries = sorted(entry.name for entry in out.iterdir())
-    except OSError as exc:
-        raise SweepError(f"--out {out}: cannot look inside it ({exc.strerror or exc})") from None
-    if entries:
-        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
-        raise SweepError(f"--out {out} is not empty ({len(entries)} entr{'y' if len(entries) == 1 else 'ies'}: "
-                         f"{shown}); a run is written only into a new or empty folder, so nothing in it is "
-                         "overwritten: choose another folder")
-    return out
 
 
 def _csv_line(values) -> bytes:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(["" if v is None else v for v in values])
     return buf.getvalue().encode()
-
-
-def _write_error(action: str, exc: OSError) -> SweepError:
-    """The one line for an OSError of the run folder (a full disk, a read-only folder...)."""
-    return SweepError(f"{action}: {exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else ""))
 
 
 class RunStore:
@@ -175,7 +104,7 @@ class RunStore:
             claimed = store._claim(run_dir)
         except OSError as exc:
             store._abandon()
-            raise _write_error(f"cannot create the run folder {run_dir}", exc) from None
+            raise write_error(f"cannot create the run folder {run_dir}", exc) from None
         if not claimed:
             store._abandon()
             check_out_folder(run_dir)  # says what is there now
@@ -194,7 +123,7 @@ class RunStore:
         except FileExistsError:
             raise SweepError(f"{run_dir} was filled by someone else while this run was being set up") from None
         except OSError as exc:
-            raise _write_error(f"cannot create the run folder {run_dir}", exc) from None
+            raise write_error(f"cannot create the run folder {run_dir}", exc) from None
         fcntl.flock(claim, fcntl.LOCK_EX)
         store, moved = None, []
         try:
@@ -219,7 +148,7 @@ class RunStore:
             os.close(claim)
             (run_dir / ".lock").unlink(missing_ok=True)
             if isinstance(exc, OSError):
-                raise _write_error(f"cannot create the run folder {run_dir}", exc) from None
+                raise write_error(f"cannot create the run folder {run_dir}", exc) from None
             raise
         store = cls(run_dir)
         store._lock_fd = claim
@@ -239,7 +168,7 @@ class RunStore:
                     return store
         except OSError as exc:
             store._abandon()
-            raise _write_error(f"cannot create a run folder in {parent}", exc) from None
+            raise write_error(f"cannot create a run folder in {parent}", exc) from None
         store._abandon()  # pragma: no cover - ten thousand runs started in one second
         raise SweepError(f"cannot find a free run folder name in {parent} for {stamp}")
 
@@ -251,7 +180,7 @@ class RunStore:
             staging = parent / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
             os.mkdir(staging)
         except OSError as exc:
-            raise _write_error(f"cannot create a run folder in {parent}", exc) from None
+            raise write_error(f"cannot create a run folder in {parent}", exc) from None
         store = cls(staging)
         try:
             store._acquire_lock()
@@ -268,7 +197,7 @@ class RunStore:
             fsync_dir(staging)
         except OSError as exc:
             store._abandon()
-            raise _write_error(f"cannot create a run folder in {parent}", exc) from None
+            raise write_error(f"cannot create a run folder in {parent}", exc) from None
         return store
 
     def _claim(self, target: Path) -> bool:
@@ -309,7 +238,7 @@ class RunStore:
         try:
             store._acquire_lock()
         except OSError as exc:
-            raise _write_error(f"cannot resume {run_dir}: its folder is not writable", exc) from None
+            raise write_error(f"cannot resume {run_dir}: its folder is not writable", exc) from None
         try:
             try:
                 store._check_plan(trials)
@@ -323,7 +252,7 @@ class RunStore:
             store._open_for_append()
         except OSError as exc:
             store.close()
-            raise _write_error(f"cannot resume {run_dir}", exc) from None
+            raise write_error(f"cannot resume {run_dir}", exc) from None
         except BaseException:
             store.close()
             raise
@@ -408,7 +337,7 @@ class RunStore:
                    trial.repeat, trial.config_id, *metrics, result.worker, result.error]
             self._write(TRIALS_FILE, _csv_line(row))
         except OSError as exc:
-            raise _write_error(f"cannot record trial {trial.trial_id} in {self.run_dir} (the trials recorded "
+            raise write_error(f"cannot record trial {trial.trial_id} in {self.run_dir} (the trials recorded "
                                "before it are safe; free space or fix the folder, then --resume)", exc) from None
         self._recorded.add(trial.trial_id)
         return True
@@ -468,7 +397,7 @@ def _check_run_folder(run_dir: Path) -> None:
         raise SweepError(f"{run_dir} is not a run folder ({why})")
     if run_dir.name.startswith(STAGING_PREFIX):
         raise SweepError(f"{run_dir} is a run folder whose start was interrupted before any trial ran; start a new run")
-    for name in _RUN_FILES:
+    for name in RUN_FILES:
         if not (run_dir / name).is_file():
             hint = ("; its start was interrupted before any trial ran: start a new run"
                     if (run_dir / EXPERIMENT_FILE).is_file() and name != EXPERIMENT_FILE else "")
@@ -504,40 +433,3 @@ def _free_name(path: Path) -> Path:
     return candidate
 
 
-def provenance(command: str | None) -> dict:
-    """Where and with what a run was made: command line, start time, Python and package versions."""
-    from importlib import metadata
-
-    versions = {"python": sys.version.split()[0]}
-    for package in ("sweep", "numpy", "pandas", "joblib", "matplotlib", "pyyaml", "scikit-learn", "threadpoolctl"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    return {"command": command or " ".join(sys.argv), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "host_cpus": os.cpu_count(), "versions": versions}
-
-
-def write_best(run_dir: Path, net, summary: dict) -> Path:
-    """Write ``best/model.npz`` and ``best/summary.json`` (atomically replacing earlier ones)."""
-    best = Path(run_dir) / BEST_DIR
-    text = json.dumps(summary, indent=2, default=_json_default, allow_nan=False) + "\n"
-    tmp = best / f"{MODEL_FILE}.tmp"
-    try:
-        best.mkdir(exist_ok=True)
-        net.save(tmp, trial_id=summary.get("trial_id"))
-        os.replace(tmp, best / MODEL_FILE)
-        atomic_write(best / SUMMARY_FILE, text.encode())
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise _write_error(f"cannot save the best model in {best} (every trial is recorded; free space or fix the "
-                           "folder, then --resume finishes the run)", exc) from None
-    return best
-
-
-def _json_default(value):
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,146 @@
+"""Run folders: their names, finding the latest of an experiment, checking ``--out``, and what a
+run records about where it was made; the best model's files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from .. import yamlio
+from ..config import Experiment
+from ..errors import SweepError
+from .files import (
+    BEST_DIR,
+    EXPERIMENT_FILE,
+    HISTORY_FILE,
+    MODEL_FILE,
+    PLAN_FILE,
+    SUMMARY_FILE,
+    TRIALS_FILE,
+    atomic_write,
+    write_error,
+)
+
+#: Name prefix of the hidden folder a run folder is made in before it is renamed into place.
+STAGING_PREFIX = ".creating-"
+_STAMP = re.compile(r"^(\d{8}-\d{6})(?:-(\d+))?$")
+#: The files that make a folder a run.
+RUN_FILES = (EXPERIMENT_FILE, PLAN_FILE, TRIALS_FILE, HISTORY_FILE)
+
+
+def new_run_dir(results_root: Path, name: str) -> Path:
+    """The first free ``results_root/name/YYYYmmdd-HHMMSS`` (``-2``, ``-3``... if taken) right now.
+
+    Only a suggestion: :meth:`RunStore.create_new` claims a name atomically.
+    """
+    base = Path(results_root) / name / datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
+def _run_order(path: Path) -> tuple:
+    """Sort key of run folders: by their time stamp and suffix (``-10`` after ``-9``), others first."""
+    match = _STAMP.match(path.name)
+    return (match.group(1), int(match.group(2) or 1), "") if match else ("", 0, path.name)
+
+
+def latest_run_dir(results_root: Path, experiment: Experiment, notices: list | None = None) -> Path:
+    """The most recent complete run folder of ``experiment`` under ``results_root/<folder name>/``.
+
+    Folders that are not complete runs (made by an older version and killed while being made) and
+    runs of another experiment whose name has the same folder name are passed over; each folder
+    passed over adds a line to ``notices``.
+    """
+    parent = Path(results_root) / experiment.folder_name
+    notices = notices if notices is not None else []
+    folders = sorted((p for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_run_order,
+                     reverse=True) if parent.is_dir() else []
+    for folder in folders:
+        missing = [name for name in RUN_FILES if not (folder / name).is_file()]
+        if missing:
+            notices.append(f"skipped {folder}: not a complete run folder (no {', '.join(missing)}; its start was "
+                           "interrupted before any trial ran)")
+            continue
+        try:
+            recorded = yamlio.read(folder / EXPERIMENT_FILE).data
+        except Exception:  # noqa: BLE001 - any damage: RunStore.open says what, if this folder is the one
+            return folder
+        name = recorded.get("name") if isinstance(recorded, dict) else None
+        if name is not None and name != experiment.name:
+            continue  # another experiment sharing the folder name
+        return folder
+    raise SweepError(f"no run of experiment '{experiment.name}' to resume under {parent}/")
+
+
+def check_out_folder(out: Path) -> Path:
+    """``--out``, checked before anything is loaded: a new folder, or an empty one; returns it resolved.
+
+    Anything else is a one-line SweepError, and nothing in the folder is touched.
+    """
+    out = Path(out)
+    if out.is_symlink() and out.is_dir():
+        out = out.resolve()
+    if not out.exists() and not out.is_symlink():
+        return out
+    if not out.is_dir():
+        raise SweepError(f"--out {out}: exists and is not a folder; give a new or empty folder")
+    if (out / TRIALS_FILE).exists():
+        raise SweepError(f"{out} already holds a run; resume it with --resume {out}, or choose another --out folder")
+    try:
+        entries = sorted(entry.name for entry in out.iterdir())
+    except OSError as exc:
+        raise SweepError(f"--out {out}: cannot look inside it ({exc.strerror or exc})") from None
+    if entries:
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise SweepError(f"--out {out} is not empty ({len(entries)} entr{'y' if len(entries) == 1 else 'ies'}: "
+                         f"{shown}); a run is written only into a new or empty folder, so nothing in it is "
+                         "overwritten: choose another folder")
+    return out
+
+
+def provenance(command: str | None) -> dict:
+    """Where and with what a run was made: command line, start time, Python and package versions."""
+    from importlib import metadata
+
+    versions = {"python": sys.version.split()[0]}
+    for package in ("sweep", "numpy", "pandas", "joblib", "matplotlib", "pyyaml", "scikit-learn", "threadpoolctl"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {"command": command or " ".join(sys.argv), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "host_cpus": os.cpu_count(), "versions": versions}
+
+
+def write_best(run_dir: Path, net, summary: dict) -> Path:
+    """Write ``best/model.npz`` and ``best/summary.json`` (atomically replacing earlier ones)."""
+    best = Path(run_dir) / BEST_DIR
+    text = json.dumps(summary, indent=2, default=_json_default, allow_nan=False) + "\n"
+    tmp = best / f"{MODEL_FILE}.tmp"
+    try:
+        best.mkdir(exist_ok=True)
+        net.save(tmp, trial_id=summary.get("trial_id"))
+        os.replace(tmp, best / MODEL_FILE)
+        atomic_write(best / SUMMARY_FILE, text.encode())
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_error(f"cannot save the best model in {best} (every trial is recorded; free space or fix the "
+                           "folder, then --resume finishes the run)", exc) from None
+    return best
+
+
+def _json_default(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
