@@ -63,10 +63,14 @@ def short_hash(text: str, length: int = 12) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()[:length]
 
 
+def without_epochs(params: dict) -> dict:
+    """The hyperparameters of a training run: a trial's, without ``epochs`` (see the module docstring)."""
+    return {k: v for k, v in params.items() if k != "epochs"}
+
+
 def trial_seed(sweep_seed: int, repeat: int, params: dict) -> int:
     """The training seed of a configuration's ``repeat``-th run: the same for every ``epochs`` value."""
-    without_epochs = {k: v for k, v in params.items() if k != "epochs"}
-    digest = hashlib.blake2b(canonical(without_epochs).encode(), digest_size=16).digest()
+    digest = hashlib.blake2b(canonical(without_epochs(params)).encode(), digest_size=16).digest()
     words = np.frombuffer(digest, dtype=np.uint32).tolist()
     state = np.random.SeedSequence([int(sweep_seed), int(repeat), *words]).generate_state(1, dtype=np.uint32)
     return int(state[0])
@@ -105,11 +109,11 @@ def group_tasks(trials: list[TrialSpec]) -> list[TaskSpec]:
     """Trials that differ only in ``epochs`` (same seed) share one task, in order of first appearance."""
     groups: dict[str, list[TrialSpec]] = {}
     for trial in trials:
-        key = short_hash(canonical({**{k: v for k, v in trial.params.items() if k != "epochs"},
+        key = short_hash(canonical({**without_epochs(trial.params),
                                     "__seed__": trial.seed}))
         groups.setdefault(key, []).append(trial)
     tasks = []
     for key, members in groups.items():
-        params = {k: v for k, v in members[0].params.items() if k != "epochs"}
+        params = without_epochs(members[0].params)
         tasks.append(TaskSpec(key, members[0].seed, params, tuple(members)))
     return tasks

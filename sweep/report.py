@@ -24,7 +24,7 @@ import pandas as pd
 from .figures import PlotRun, caption, draw_all, load_run
 from .figures.style import fmt_metric, fmt_value, metric_label, param_label
 from .params import PARAMETER_NAMES
-from .results.analysis import status_counts
+from .results.analysis import status_counts, training_run_columns
 from .results.files import PLAN_FILE, TRIALS_FILE
 from .results.owned import OwnedFiles
 from .status import CRASHED, DIVERGED, FAILED, OK
@@ -138,7 +138,7 @@ def training_seconds(trials: pd.DataFrame) -> float:
     """
     if trials.empty or "seconds" not in trials:
         return 0.0
-    key = [p for p in PARAMETER_NAMES if p != "epochs" and p in trials] + [c for c in ("seed",) if c in trials]
+    key = training_run_columns(trials)
     seconds = pd.to_numeric(trials["seconds"], errors="coerce").fillna(0.0)
     if not key:
         return float(seconds.sum())

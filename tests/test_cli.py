@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+import faults
 import pandas as pd
 import pytest
-import faults
 from conftest import start, sweep_cli, sweep_cli_with_task, wait_for_rows, write_experiment
 
 

@@ -3,8 +3,8 @@
 import re
 
 import pytest
-
 from conftest import sweep_cli, write_experiment
+
 from sweep.config import Backend, apply_overrides, load_experiment, parse_experiment
 from sweep.errors import ConfigError
 

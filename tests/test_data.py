@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import idx_bytes
-from sweep.data import DATASETS, Dataset, dataset_options, load_dataset
-from sweep.data import locate
+
+from sweep.data import DATASETS, Dataset, dataset_options, load_dataset, locate
 from sweep.errors import DataError, SweepError
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")

@@ -16,8 +16,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from conftest import idx_bytes
+
 from sweep.data import FETCHABLE, fetch, load_dataset
 from sweep.data import download as fetch_module
 from sweep.errors import DataError

@@ -22,7 +22,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import ROOT, start, sweep_cli, wait_for_rows, write_experiment
 
 GRID = {

@@ -10,12 +10,12 @@ import struct
 import numpy as np
 import pandas as pd
 import pytest
+from conftest_run import FAIL_HIDDEN, make_run
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.colors import LogNorm
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
-from conftest_run import FAIL_HIDDEN, make_run
 from sweep import figures as plots
 from sweep.figures import draw_all, load_run
 from sweep.figures.fit import fit_figure

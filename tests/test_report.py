@@ -14,10 +14,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
 from conftest_run import FAIL_MESSAGE, make_run
-from sweep.results.analysis import read_trials
+
 from sweep.report import training_seconds, write_report
+from sweep.results.analysis import read_trials
 
 PNG = b"\x89PNG\r\n\x1a\n"
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)

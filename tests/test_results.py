@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest_run import make_run
 
 import sweep
-from conftest_run import make_run
 
 
 @pytest.fixture(scope="module")

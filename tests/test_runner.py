@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from sweep.config import parse_experiment
-from sweep.strategies import plan_trials
-from sweep.runner import run_sweep
 from sweep.results.files import HISTORY_COLUMNS, TRIAL_COLUMNS
+from sweep.runner import run_sweep
+from sweep.strategies import plan_trials
 from sweep.task import run_task
 
 METRICS = ["train_loss", "train_acc", "val_loss", "val_acc", "best_val_acc", "best_epoch"]

@@ -5,9 +5,9 @@ import pytest
 
 from sweep.config import parse_experiment
 from sweep.errors import SweepError
-from sweep.strategies import plan_trials
 from sweep.results.files import TRIAL_COLUMNS
 from sweep.results.store import RunStore, latest_run_dir, new_run_dir
+from sweep.strategies import plan_trials
 from sweep.task import TrialResult
 
 EXPERIMENT = parse_experiment({"name": "s", "dataset": "digits", "parameters": {"hidden_size": {"values": [1, 2, 3]}}})

@@ -9,8 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from ..params import PARAMETER_NAMES
-from ..results.analysis import rank
+from ..results.analysis import rank, training_run_columns
 from .style import new_figure, plain_log_axis, scored_trials, short_params
 
 
@@ -23,8 +22,7 @@ def top_trials(trials: pd.DataFrame, metric: str, maximize: bool, top_k: int = 5
     scored = rank(scored_trials(trials, metric), metric, maximize)
     if scored.empty:
         return scored
-    run_key = [p for p in PARAMETER_NAMES if p != "epochs" and p in scored] + ["seed"]
-    keys = scored[run_key].astype(str).agg("|".join, axis=1)
+    keys = scored[training_run_columns(scored)].astype(str).agg("|".join, axis=1)
     return scored[~keys.duplicated()].head(top_k).reset_index(drop=True)
 
 

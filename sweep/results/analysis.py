@@ -47,6 +47,14 @@ def _note(table, problems: list | None) -> None:
                         f"({table.problem()})")
 
 
+def training_run_columns(trials: pd.DataFrame) -> list[str]:
+    """The columns that identify a training run: every hyperparameter but ``epochs``, and the seed.
+
+    Trials that differ only in ``epochs`` are scored from one training run (see :mod:`sweep.plan`).
+    """
+    return [p for p in PARAMETER_NAMES if p != "epochs" and p in trials] + [c for c in ("seed",) if c in trials]
+
+
 def _tie_break(metric: str) -> str:
     """Second sort key: among equal accuracies (common on small validation sets) the lower loss wins."""
     return "val_loss" if metric != "val_loss" else "train_loss"
