@@ -51,3 +51,26 @@ def test_a_run_without_a_best_model_yet(tmp_path, run):
     assert unfinished.best_id == unfinished.ranked()["trial_id"].iloc[0]  # the best so far
     with pytest.raises(sweep.errors.SweepError, match="is not a run folder"):
         sweep.load_run(tmp_path / "nowhere")
+
+
+def test_a_run_folder_of_the_previous_layout_still_resumes_and_reports(tmp_path, run):
+    """A folder written before this version: no record of drawn files, a trials.csv without the
+    worker column, a lock file holding a pid."""
+    import shutil
+
+    from sweep.config import parse_experiment
+    from sweep.report import write_report
+    from sweep.runner import run_sweep
+    from conftest_run import GRID
+
+    folder = tmp_path / "old"
+    shutil.copytree(run.run_dir, folder)
+    (folder / ".drawn.json").unlink(missing_ok=True)
+    (folder / ".lock").write_text("12345")
+    trials = pd.read_csv(folder / "trials.csv", dtype=str, keep_default_na=False).drop(columns=["worker"])
+    trials.head(30).to_csv(folder / "trials.csv", index=False)
+    shutil.rmtree(folder / "best")
+    outcome = run_sweep(parse_experiment(GRID), run_dir=folder, resume=True, quiet=True)
+    assert outcome.ran == 6 and sum(outcome.counts.values()) == 36
+    assert write_report(folder).name == "report.html"
+    assert sweep.load_run(folder).notes == []
