@@ -255,7 +255,7 @@ def test_dask_local_listens_on_127_0_0_1_only_and_cleans_its_scratch_folder(tmp_
             assert page.status == 200
         assert (scratch / "dask-scratch-space").is_dir()
         assert "dask-local cluster at tcp://127.0.0.1:" in pool.describe()
-        assert len(pool.workers) == 2 and pool.warnings == []  # no MALLOC_TRIM_THRESHOLD_ in its workers
+        assert len(pool.workers) == 2 and not pool.warnings  # no MALLOC_TRIM_THRESHOLD_ in its workers
         assert not any(identity["malloc_trim_threshold"] for identity in pool.workers.values())
     finally:
         pool.shutdown()
