@@ -151,7 +151,7 @@ def slow_one(tmp_path):
     return write_experiment(
         tmp_path / "slow.yaml", name="slow", dataset={"name": "synthetic", "kind": "blobs", "n_samples": 20000,
                                                       "n_features": 100, "n_classes": 5},
-        fixed={"hidden_size": 256, "epochs": 20, "batch_size": 32, "optimizer": "sgd_momentum", "init": "he",
+        fixed={"hidden_size": 256, "epochs": 8, "batch_size": 32, "optimizer": "sgd_momentum", "init": "he",
                "learning_rate": 0.01}, n_jobs=1)
 
 
