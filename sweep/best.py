@@ -9,6 +9,7 @@ from .config import Experiment
 from .plan import TrialSpec
 from .results.analysis import best_trial, clean, read_history, read_trials
 from .results.store import write_best
+from .status import STOPPED
 from .task import build_and_train
 from .trainer import evaluate
 
@@ -20,19 +21,26 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
     metric ``best_val_acc`` the model is taken at its best epoch (exact, by the epoch-prefix
     property). The validation and training figures of the summary are those of the saved model.
     ``reproduced`` says whether the retrain gave bitwise the validation losses recorded by the
-    sweep. Returns the summary written to ``best/summary.json``, or None when no trial finished ``ok``.
+    sweep. A trial stopped early (a time limit) is retrained to the epoch where it stopped.
+    Returns the summary written to ``best/summary.json``, or None when no trial has a metric.
     """
     metric = experiment.metric
     row = best_trial(read_trials(run_dir), metric.name, metric.maximize)
     if row is None:
         return None
     spec = next(t for t in trials if t.trial_id == row["trial_id"])
-    epochs = int(row["best_epoch"]) if metric.name == "best_val_acc" else spec.params["epochs"]
+    recorded = read_history(run_dir)
+    recorded = recorded[recorded["trial_id"] == spec.trial_id].sort_values("epoch")
+    if metric.name == "best_val_acc":
+        epochs = int(row["best_epoch"])
+    elif row["status"] == STOPPED:  # the model where it was stopped
+        epochs = len(recorded)
+    else:
+        epochs = spec.params["epochs"]
+    recorded = recorded.head(epochs)
     typed = data.astype(spec.params["dtype"])
     start = time.perf_counter()
     net, history = build_and_train(spec.params, spec.seed, typed, epochs)
-    recorded = read_history(run_dir)
-    recorded = recorded[recorded["trial_id"] == spec.trial_id].sort_values("epoch").head(epochs)
     reproduced = [r["val_loss"] for r in history] == recorded["val_loss"].tolist()
     test_loss, test_acc = evaluate(net, typed.X_test, typed.y_test)
     final = history[-1]

@@ -19,6 +19,8 @@ from .results.files import BEST_DIR, ERRORS_DIR, MODEL_FILE, TRIALS_FILE
 
 EXIT_OK, EXIT_TRIALS_FAILED, EXIT_USER_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 RESULTS_ROOT = Path("results")
+#: Trials ``sweep list`` shows of a search that chooses them as it goes.
+LIST_PREVIEW = 20
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--results", type=Path, default=RESULTS_ROOT, help="root of run folders (default: results)")
     run.add_argument("--quiet", action="store_true", help="no progress and no leaderboard")
     run.add_argument("--no-plots", action="store_true", help="do not draw plots and the report at the end")
+    run.add_argument("--max-trials", type=int, metavar="N",
+                     help="stop after N trials in the run (the end of an open-ended search; --resume goes on)")
+    run.add_argument("--time-limit", metavar="DURATION",
+                     help="start no trial after DURATION (e.g. 45s, 30m, 2h); trials in flight stop at their next "
+                          "epoch; then the best model is chosen as usual (default: the experiment's time_limit)")
 
     lst = sub.add_parser("list", help="print the planned trials without training anything")
     lst.add_argument("experiment", type=Path)
@@ -130,6 +137,16 @@ def cmd_run(args) -> int:
     if args.n_jobs is not None and args.n_jobs < 1 and args.n_jobs != -1:
         raise SweepError(f"--n-jobs {args.n_jobs}: must be >= 1, or -1 for one per core")
     n_jobs = cpu_count() if args.n_jobs == -1 else args.n_jobs
+    if args.max_trials is not None and args.max_trials < 1:
+        raise SweepError(f"--max-trials {args.max_trials}: must be >= 1")
+    time_limit = None
+    if args.time_limit is not None:
+        from .durations import parse_duration
+
+        try:
+            time_limit = parse_duration(args.time_limit)
+        except ValueError as exc:
+            raise SweepError(f"--time-limit {exc}") from None
     resume = args.resume is not False
     if args.retry_failed and not resume:
         raise SweepError("--retry-failed works with --resume: it re-runs the failed trials of an earlier run")
@@ -143,11 +160,16 @@ def cmd_run(args) -> int:
     from .runner import run_sweep
 
     outcome = run_sweep(experiment, run_dir=run_dir, results_root=args.results, resume=resume,
-                        retry_failed=args.retry_failed, n_jobs=n_jobs, quiet=args.quiet, command=command)
+                        retry_failed=args.retry_failed, n_jobs=n_jobs, quiet=args.quiet, command=command,
+                        max_trials=args.max_trials, time_limit=time_limit)
     finished = sum(outcome.counts.values())
     if outcome.interrupted:
-        what = (f"{finished} of {outcome.total} trials are recorded" if finished < outcome.total else
-                f"all {outcome.total} trials are recorded, the best model is not saved yet")
+        if outcome.open_ended:
+            what = f"{finished} trials of an open-ended search are recorded"
+        elif finished < outcome.total:
+            what = f"{finished} of {outcome.total} trials are recorded"
+        else:
+            what = f"all {outcome.total} trials are recorded, the best model is not saved yet"
         print(f"\ninterrupted: {what} in {outcome.run_dir}\n"
               f"resume with: {resume_hint.format(run_dir=shlex.quote(str(outcome.run_dir)))}", file=sys.stderr)
         interrupts.acknowledge()  # a second Ctrl-C during the clean-up is part of this interrupt
@@ -191,12 +213,13 @@ def _draw(run_dir: Path, quiet: bool) -> None:
 
 def cmd_list(args) -> int:
     from .plan import group_tasks
-    from .strategies import plan_trials
+    from .strategies import make_strategy
 
     experiment = _experiment(args)
     for warning in experiment.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    trials = plan_trials(experiment)
+    strategy = make_strategy(experiment)
+    trials = strategy.plan() if strategy.planned_in_advance else strategy.preview(LIST_PREVIEW)
     tasks = group_tasks(trials)
     searched = list(experiment.parameters)
     columns = ["#", "trial_id", *searched, "seed"] + (["repeat"] if experiment.repeats > 1 else [])
@@ -204,13 +227,24 @@ def cmd_list(args) -> int:
             + ([str(t.repeat)] if experiment.repeats > 1 else []) for t in trials]
     print(_table(columns, rows))
     fixed = ", ".join(f"{k}={_fmt(v)}" for k, v in experiment.fixed.items())
-    configurations = len({t.config_id for t in trials})
-    draws = len(trials) // experiment.repeats
-    again = f"; {draws - configurations} drawn again, run with new seeds" if draws > configurations else ""
-    print(f"\n{len(trials)} trials ({experiment.method}, {configurations} configurations x "
-          f"{experiment.repeats} seed(s){again}) in {len(tasks)} training runs on {experiment.dataset}")
+    if strategy.planned_in_advance:
+        configurations = len({t.config_id for t in trials})
+        draws = len(trials) // experiment.repeats
+        again = f"; {draws - configurations} drawn again, run with new seeds" if draws > configurations else ""
+        print(f"\n{len(trials)} trials ({experiment.method}, {configurations} configurations x "
+              f"{experiment.repeats} seed(s){again}) in {len(tasks)} training runs on {experiment.dataset}")
+    else:
+        print(f"\nthe first {len(trials)} trials of {_describe_search(experiment)} on {experiment.dataset}")
     print(f"fixed: {fixed}")
     return EXIT_OK
+
+
+def _describe_search(experiment) -> str:
+    """What an adaptive or open-ended search does, in a phrase."""
+    if experiment.open_ended:
+        return (f"an open-ended {experiment.method} search ({experiment.repeats} seed(s) per configuration): it runs "
+                "until stopped (Ctrl-C, --max-trials N, --time-limit or time_limit:), and --resume continues it")
+    return f"a {experiment.method} search of {experiment.run_cap} configurations x {experiment.repeats} seed(s)"
 
 
 def _fmt(value) -> str:

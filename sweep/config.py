@@ -30,6 +30,7 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from . import yamlio
+from .durations import format_duration, parse_duration
 from .backend import BACKENDS, Backend, parse_backend  # noqa: F401 - Backend and BACKENDS are part of the config API
 from .errors import ConfigError, did_you_mean
 from .params import DEFAULTS, PARAMETERS, SYNONYMS
@@ -37,7 +38,7 @@ from .settings import Invalid
 from .space import Distribution, SpaceError, grid_size, parse_distribution
 
 TOP_LEVEL_KEYS = ("name", "description", "dataset", "method", "metric", "parameters", "run_cap", "seed",
-                  "repeats", "n_jobs", "backend", "scheduler", "scheduler_file", "fixed")
+                  "repeats", "n_jobs", "backend", "scheduler", "scheduler_file", "fixed", "time_limit")
 #: W&B keys that only make sense to W&B's agent: read, ignored, warned about.
 WANDB_IGNORED_KEYS = ("program", "command", "entity", "project")
 #: W&B features this runner does not have yet: refused.
@@ -95,6 +96,7 @@ class Experiment:
     backend: Backend = Backend()
     description: str = ""
     source: str | None = None
+    time_limit: float | None = None
     warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
@@ -106,7 +108,13 @@ class Experiment:
             "method": self.method, "metric": {"name": self.metric.name, "goal": self.metric.goal},
             "parameters": searched, "fixed": dict(self.fixed), "run_cap": self.run_cap, "seed": self.seed,
             "repeats": self.repeats, "n_jobs": self.n_jobs, **self.backend.to_dict(),
+            **({"time_limit": format_duration(self.time_limit)} if self.time_limit is not None else {}),
         }
+
+    @property
+    def open_ended(self) -> bool:
+        """A random search without ``run_cap``: it draws until stopped (W&B's semantics)."""
+        return self.method != "grid" and self.run_cap is None
 
     @property
     def folder_name(self) -> str:
@@ -301,11 +309,6 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
         if run_cap * repeats > MAX_TRIALS:
             raise p.error(("run_cap",), f"{run_cap:,} x {repeats} repeat(s) is more than the {MAX_TRIALS:,} "
                                         "trials a sweep may plan")
-    if method == "random" and run_cap is None:
-        continuous = [n for n, d in parameters.items() if d.grid_count() is None]
-        reason = (f"parameter `{continuous[0]}` is continuous, so the space has no end" if continuous
-                  else "it sets how many configurations to draw")
-        raise p.error(("method",), f"method: random needs run_cap ({reason}); add e.g. `run_cap: 20`")
     if method == "grid":
         try:
             size = grid_size(parameters)
@@ -326,11 +329,17 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
     if n_jobs != -1:
         n_jobs = _int(p, ("n_jobs",), n_jobs, 1, "n_jobs must be a whole number >= 1, or -1 for one per core")
     backend = parse_backend(p, raw.get("backend"), raw.get("scheduler"), raw.get("scheduler_file"))
+    time_limit = None
+    if raw.get("time_limit") is not None:
+        try:
+            time_limit = parse_duration(raw["time_limit"])
+        except ValueError as exc:
+            raise p.error(("time_limit",), str(exc)) from None
 
     return Experiment(name=name, dataset=dataset, dataset_options=dataset_options, method=method, metric=metric,
                       parameters=parameters, fixed=fixed, run_cap=run_cap, seed=seed, repeats=repeats,
                       n_jobs=n_jobs, backend=backend, description=description, source=source,
-                      warnings=tuple(warnings))
+                      time_limit=time_limit, warnings=tuple(warnings))
 
 
 def _parse_name(p: _Problems, name) -> str:

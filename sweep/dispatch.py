@@ -52,10 +52,11 @@ class Dispatcher:
     """Runs tasks on ``pool``: ``task_fn(task, shared data)`` in the workers, results to ``report``.
 
     ``data`` is the data set, shared with the pool once per dtype; ``message(text)`` tells the user
-    what the dispatcher does about dying workers.
+    what the dispatcher does about dying workers. ``pool`` may be None until tasks are queued (the
+    runner opens it when the first task is ready) and must be set before :meth:`step`.
     """
 
-    def __init__(self, pool: Pool, task_fn, data, report: Callable[[TaskSpec, list[TrialResult]], None],
+    def __init__(self, pool: Pool | None, task_fn, data, report: Callable[[TaskSpec, list[TrialResult]], None],
                  message: Callable[[str], None] = lambda text: None, poll_seconds: float = POLL_SECONDS):
         self.pool, self.task_fn, self.data = pool, task_fn, data
         self.report, self.message, self.poll_seconds = report, message, poll_seconds

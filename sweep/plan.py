@@ -41,13 +41,15 @@ class TrialSpec:
 class TaskSpec:
     """One training run: the parameters without ``epochs``, trained to the largest requested value.
 
-    ``trials`` are the trials it scores, each at its own ``epochs``.
+    ``trials`` are the trials it scores, each at its own ``epochs``. ``deadline`` (``time.time()``
+    seconds), when set, stops training at the first epoch boundary after it (a time limit).
     """
 
     task_id: str
     seed: int
     params: dict
     trials: tuple[TrialSpec, ...]
+    deadline: float | None = None
 
     @property
     def max_epochs(self) -> int:
@@ -84,20 +86,34 @@ def make_trials(experiment: Experiment, configurations: list[dict]) -> list[Tria
     (``repeat`` R, R+1, ... for ``repeats: R``), so its first draw keeps the seeds and ids it has
     whatever is drawn after it. A grid visits a value listed twice once, as W&B's grid does.
     """
-    trials: list[TrialSpec] = []
-    draws: dict[str, int] = {}  # config_id -> times drawn so far
-    for searched in configurations:
-        params = _complete(experiment.fixed, searched)
-        config_id = short_hash(canonical(params))
-        if config_id in draws and experiment.method == "grid":
-            continue
-        first = draws.get(config_id, 0) * experiment.repeats
-        draws[config_id] = draws.get(config_id, 0) + 1
-        for repeat in range(first, first + experiment.repeats):
-            seed = trial_seed(experiment.seed, repeat, params)
-            trial_id = short_hash(canonical({**params, "__seed__": seed}))
-            trials.append(TrialSpec(trial_id, config_id, len(trials), repeat, seed, params))
-    return trials
+    return TrialMaker(experiment).add(configurations)
+
+
+class TrialMaker:
+    """Turns configurations into trials a few at a time, for searches that choose them as they go:
+    ``add(a) + add(b)`` gives the trials of ``make_trials(a + b)``."""
+
+    def __init__(self, experiment: Experiment):
+        self.experiment = experiment
+        self.made = 0  # trials made so far: the plan index of the next one
+        self._draws: dict[str, int] = {}  # config_id -> times drawn so far
+
+    def add(self, configurations) -> list[TrialSpec]:
+        """The trials of ``configurations``, numbered after those made before."""
+        experiment, trials = self.experiment, []
+        for searched in configurations:
+            params = _complete(experiment.fixed, searched)
+            config_id = short_hash(canonical(params))
+            drawn = self._draws.get(config_id, 0)
+            if drawn and experiment.method == "grid":
+                continue
+            self._draws[config_id] = drawn + 1
+            for repeat in range(drawn * experiment.repeats, (drawn + 1) * experiment.repeats):
+                seed = trial_seed(experiment.seed, repeat, params)
+                trial_id = short_hash(canonical({**params, "__seed__": seed}))
+                trials.append(TrialSpec(trial_id, config_id, self.made, repeat, seed, params))
+                self.made += 1
+        return trials
 
 
 def _complete(fixed: dict, searched: dict) -> dict[str, Any]:

@@ -21,9 +21,10 @@ class Progress:
     """Counts finished trials and shows done/total, elapsed time, ETA and the best metric so far.
 
     ``already_done`` trials (from a resumed run) count towards done but not towards the ETA rate.
+    ``total`` is None for an open-ended search: then there is no bar and no ETA.
     """
 
-    def __init__(self, total: int, metric: str, maximize: bool, *, already_done: int = 0,
+    def __init__(self, total: int | None, metric: str, maximize: bool, *, already_done: int = 0,
                  quiet: bool = False, stream=None, width: int = 28):
         self.total, self.metric, self.maximize = total, metric, maximize
         self.done = self._resumed = already_done
@@ -48,20 +49,27 @@ class Progress:
             self.stream.write("\r" + self._bar() + "\x1b[K")
         else:
             shown = f"{value:.4f}" if value is not None and math.isfinite(value) else "-"
-            self.stream.write(f"[{self.done}/{self.total}] {trial_id} {status} {self.metric}={shown} | "
+            self.stream.write(f"[{self._count()}] {trial_id} {status} {self.metric}={shown} | "
                               f"{self._summary()}\n")
         self.stream.flush()
 
     def _summary(self) -> str:
         elapsed = time.monotonic() - self.start
         ran = self.done - self._resumed
-        eta = elapsed / ran * (self.total - self.done) if ran else math.inf
         best = f"{self.best:.4f}" if math.isfinite(self.best) else "-"
         failed = f" | {self.failures} failed" if self.failures else ""
+        if self.total is None:
+            return f"elapsed {_clock(elapsed)} best {self.metric} {best}{failed}"
+        eta = elapsed / ran * max(self.total - self.done, 0) if ran else math.inf
         return f"elapsed {_clock(elapsed)} eta {_clock(eta)} best {self.metric} {best}{failed}"
 
+    def _count(self) -> str:
+        return f"{self.done}/{self.total}" if self.total is not None else f"{self.done}"
+
     def _bar(self) -> str:
-        filled = int(self.width * self.done / self.total) if self.total else self.width
+        if self.total is None:
+            return f"{self.done} trials (open-ended) | {self._summary()}"
+        filled = min(int(self.width * self.done / self.total), self.width) if self.total else self.width
         bar = "#" * filled + "-" * (self.width - filled)
         return f"[{bar}] {self.done}/{self.total} | {self._summary()}"
 

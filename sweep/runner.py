@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import shutil
 import sys
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import interrupts
 from .best import finalize
 from .config import Experiment, cpu_count
+from .durations import format_duration
 from .dispatch import Dispatcher
 from .errors import ConfigError
 from .plan import TaskSpec, TrialSpec, group_tasks
@@ -33,6 +35,8 @@ from .task import CRASHED, FAILED, TrialResult, run_task
 #: Folder of the run for the pool's files while the sweep runs (loky's memory-mapped data set,
 #: dask-local's worker folders); deleted at the end.
 SCRATCH_DIR = ".scratch"
+#: Trials of a search that chooses as it goes whose sizes the memory check looks at before it starts.
+MEMORY_PREVIEW = 32
 
 
 @dataclass
@@ -46,12 +50,23 @@ class SweepOutcome:
     interrupted: bool = False
     best: dict | None = None
     finalized: bool = False  # the best model was (re)made by this call
+    open_ended: bool = False  # the search has no set number of trials (``total`` is what was recorded)
+    timed_out: bool = False  # the time limit stopped it
 
     @property
     def all_ran(self) -> bool:
         """Every planned trial has a result and none failed or crashed."""
         finished = sum(self.counts.values())
-        return finished == self.total and not (self.counts.get(FAILED) or self.counts.get(CRASHED))
+        return finished >= self.total and not (self.counts.get(FAILED) or self.counts.get(CRASHED))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Where a sweep stops on its own besides its plan: ``max_trials`` trials in the run (an
+    open-ended search's cap), ``time_limit`` seconds of this call."""
+
+    max_trials: int | None = None
+    time_limit: float | None = None
 
 
 def load_data(experiment: Experiment):
@@ -74,23 +89,28 @@ def load_data(experiment: Experiment):
 def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_root: Path = Path("results"),
               resume: bool = False, retry_failed: bool = False, n_jobs: int | None = None, quiet: bool = False,
               task_fn=run_task, command: str | None = None, stream=None,
-              strategy: Strategy | None = None) -> SweepOutcome:
+              strategy: Strategy | None = None, max_trials: int | None = None,
+              time_limit: float | None = None) -> SweepOutcome:
     """Run (or resume) ``experiment`` and return what happened.
 
     ``run_dir`` is the run folder to create (or, with ``resume``, to continue; by default the latest
     run of the experiment; ``retry_failed`` runs its failed and crashed trials again).
     ``task_fn(task, data) -> list[TrialResult]`` is what workers call; it is
     a parameter so tests can make a trial raise or kill its worker. ``strategy`` chooses the
-    trials (by default the one of the experiment's ``method``). SIGTERM is handled like Ctrl-C
-    for the whole call.
+    trials (by default the one of the experiment's ``method``). ``max_trials`` caps the trials of
+    the run (an open-ended search's end); ``time_limit`` (seconds, by default the experiment's)
+    stops starting trials after it, stops those in flight at their next epoch boundary, and goes
+    on to the best model. SIGTERM is handled like Ctrl-C for the whole call.
     """
+    limits = Limits(max_trials, time_limit if time_limit is not None else experiment.time_limit)
     with interrupts.handled():
         strategy = strategy if strategy is not None else make_strategy(experiment)
         trials = strategy.plan()
         notices: list[str] = []
         if resume:
             run_dir = Path(run_dir) if run_dir else latest_run_dir(results_root, experiment, notices)
-            store = RunStore.open(run_dir, experiment, trials, retry_failed=retry_failed)
+            store = RunStore.open(run_dir, experiment, trials, retry_failed=retry_failed,
+                                  planned_in_advance=strategy.planned_in_advance)
             data = None
         else:
             if run_dir is not None:
@@ -98,7 +118,8 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
             # Before the folder exists, so that bad data, a trial too large for memory or an unfit
             # cluster leaves no empty run behind.
             data = load_data(experiment)
-            notices += check_memory(trials, data, n_jobs or experiment.resolved_n_jobs())
+            notices += check_memory(trials or strategy.preview(MEMORY_PREVIEW), data,
+                                    n_jobs or experiment.resolved_n_jobs())
             if experiment.backend.name == "dask":
                 from .pools.dask import check_cluster
 
@@ -107,7 +128,7 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
                      else RunStore.create_new(results_root, experiment, trials, command))
         with store:
             return _run(experiment, strategy, trials, store, data, n_jobs, quiet, task_fn, stream,
-                        notices + store.notices)
+                        notices + store.notices, limits)
 
 
 def check_memory(trials: list[TrialSpec], data, n_jobs: int) -> list[str]:
@@ -130,12 +151,16 @@ def check_memory(trials: list[TrialSpec], data, n_jobs: int) -> list[str]:
 
 
 def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], store: RunStore, data,
-         n_jobs: int | None, quiet: bool, task_fn, stream, notices: list[str]) -> SweepOutcome:
+         n_jobs: int | None, quiet: bool, task_fn, stream, notices: list[str], limits: Limits) -> SweepOutcome:
     run_dir = store.run_dir
     finished = store.finished()
-    pending = pending_tasks(group_tasks(trials), finished)
-    outcome = SweepOutcome(run_dir, len(trials))
-    if not pending and (run_dir / BEST_DIR / SUMMARY_FILE).is_file():
+    pending = pending_tasks(group_tasks(trials), finished) if strategy.planned_in_advance else None
+    total = strategy.total
+    if limits.max_trials is not None:
+        total = min(total, limits.max_trials) if total is not None else limits.max_trials
+    outcome = SweepOutcome(run_dir, total if total is not None else len(finished), open_ended=total is None)
+    best_saved = (run_dir / BEST_DIR / SUMMARY_FILE).is_file()
+    if pending == [] and best_saved:
         for notice in notices:
             print(notice, file=stream or sys.stderr)
         outcome.counts = status_counts(read_trials(run_dir))
@@ -143,22 +168,34 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
     try:  # an interrupt from here on leaves what is recorded recorded: --resume goes on from there
         if data is None:
             data = load_data(experiment)
-        progress = Progress(len(trials), experiment.metric.name, experiment.metric.maximize,
+        progress = Progress(total, experiment.metric.name, experiment.metric.maximize,
                             already_done=len(finished), quiet=quiet, stream=stream)
         for warning in experiment.warnings:
             progress.message(f"warning: {warning}")
         for notice in notices:
             progress.message(notice)
-        if pending:
-            jobs = min(n_jobs or experiment.resolved_n_jobs(), len(pending))
-            if jobs > cpu_count() and experiment.backend.name != "dask":
-                progress.message(f"warning: n_jobs {jobs} is more than the {cpu_count()} cores here; "
-                                 "trials will compete for them")
-            outcome.ran, outcome.interrupted = _execute(strategy, data, experiment, store, progress, jobs, task_fn)
+        if limits.time_limit is not None:
+            progress.message(f"time limit {format_duration(limits.time_limit)}: no trial starts after it, and "
+                             "trials in flight stop at their next epoch boundary")
+        jobs = n_jobs or experiment.resolved_n_jobs()
+        if pending is not None:
+            jobs = min(jobs, max(len(pending), 1))
+        if jobs > cpu_count() and experiment.backend.name != "dask":
+            progress.message(f"warning: n_jobs {jobs} is more than the {cpu_count()} cores here; "
+                             "trials will compete for them")
+        session = _Session(strategy, data, experiment, store, progress, jobs, task_fn, limits)
+        if pending != []:
+            session.run()
+        outcome.ran, outcome.interrupted, outcome.timed_out = session.ran, session.interrupted, session.timed_out
+        asked = session.asked if not strategy.planned_in_advance else trials
+        if outcome.open_ended or outcome.timed_out:
+            outcome.total = len(store.finished())
         progress.close()
-        if not outcome.interrupted:
+        if outcome.timed_out:
+            progress.message(f"time limit reached: {outcome.ran} trial(s) ran in this call; choosing the best model")
+        if not outcome.interrupted and (outcome.ran or not best_saved):
             interrupts.check()
-            outcome.best = finalize(run_dir, experiment, trials, data)
+            outcome.best = finalize(run_dir, experiment, asked, data)
             interrupts.check()
             outcome.finalized = True
     except KeyboardInterrupt:
@@ -169,13 +206,13 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
     return outcome
 
 
-def pending_tasks(tasks: list[TaskSpec], finished: dict[str, str]) -> list[TaskSpec]:
+def pending_tasks(tasks: list[TaskSpec], finished) -> list[TaskSpec]:
     """Tasks restricted to their trials that have no recorded result yet."""
     out = []
     for task in tasks:
         todo = tuple(t for t in task.trials if t.trial_id not in finished)
         if todo:
-            out.append(TaskSpec(task.task_id, task.seed, task.params, todo))
+            out.append(replace(task, trials=todo))
     return out
 
 
@@ -190,61 +227,99 @@ def recorded_results(run_dir: Path) -> dict[str, TrialResult]:
     return results
 
 
-def _execute(strategy: Strategy, data, experiment: Experiment, store: RunStore, progress: Progress,
-             n_jobs: int, task_fn) -> tuple[int, bool]:
-    """Ask ``strategy`` for trials until it is finished, dispatch the unrecorded ones on a pool and
-    append each result to ``store`` (telling the strategy). Returns (trials run, interrupted)."""
-    trial_count = 0
-    metric = experiment.metric.name
-    recorded = recorded_results(store.run_dir)
+class _Session:
+    """One call's dispatch loop: ask ``strategy`` for trials until it is finished (or a limit is
+    reached), run the unrecorded ones on a pool opened when the first is ready, append each result
+    to ``store`` and tell the strategy. Afterwards ``ran``, ``interrupted``, ``timed_out`` and
+    ``asked`` (every trial handed out, in plan order) say what happened."""
 
-    def report(task: TaskSpec, results: list[TrialResult]) -> None:
-        nonlocal trial_count
+    def __init__(self, strategy: Strategy, data, experiment: Experiment, store: RunStore, progress: Progress,
+                 n_jobs: int, task_fn, limits: Limits):
+        self.strategy, self.data, self.experiment, self.store = strategy, data, experiment, store
+        self.progress, self.n_jobs, self.task_fn, self.limits = progress, n_jobs, task_fn, limits
+        self.recorded = recorded_results(store.run_dir)
+        self.asked: list[TrialSpec] = []
+        self.ran, self.interrupted, self.timed_out = 0, False, False
+        self.deadline = None if limits.time_limit is None else time.time() + limits.time_limit
+        self.pool = None
+        self.dispatcher: Dispatcher | None = None
+
+    @property
+    def asking(self) -> bool:
+        """Whether the strategy may still be asked for trials."""
+        capped = self.limits.max_trials is not None and len(self.asked) >= self.limits.max_trials
+        return not (self.strategy.finished or capped or self.timed_out)
+
+    def run(self) -> None:
+        scratch = self.store.run_dir / SCRATCH_DIR
+        try:
+            with interrupts.deferred():  # see sweep.interrupts: no KeyboardInterrupt inside the pool's code
+                shutil.rmtree(scratch, ignore_errors=True)  # left by a run that was killed
+                self.dispatcher = Dispatcher(None, self.task_fn, self.data, self.report, self.progress.message)
+                while True:
+                    interrupts.check()
+                    self.check_time()
+                    asked = self.ask() if self.asking and not self.dispatcher.queue else []
+                    if self.dispatcher.idle:
+                        if not self.asking:
+                            break
+                        if not asked:
+                            raise RuntimeError(f"{type(self.strategy).__name__} asked for nothing while nothing "
+                                               "runs, and is not finished")
+                        continue
+                    if self.pool is None:
+                        self.open_pool(scratch)
+                    with interrupts.shielded_children():  # a submit or a restart may start workers
+                        self.dispatcher.step()
+        except KeyboardInterrupt:
+            interrupts.acknowledge()
+            if self.pool is not None:
+                with interrupts.deferred():
+                    self.pool.shutdown(kill=True)
+                self.pool = None
+            self.interrupted = True
+        finally:
+            if self.pool is not None:
+                with interrupts.deferred():  # an interrupt now is acted on after the clean-up (see run_sweep)
+                    self.pool.shutdown()
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def ask(self) -> list[TrialSpec]:
+        """One round from the strategy: recorded trials are told at once, the others queued."""
+        asked = self.strategy.ask()
+        if self.limits.max_trials is not None:
+            asked = asked[:self.limits.max_trials - len(self.asked)]
+        self.store.plan_more(asked)
+        self.asked += asked
+        for trial in asked:  # recorded before a resume: told at once, not run again
+            if trial.trial_id in self.recorded:
+                self.strategy.tell(trial, self.recorded[trial.trial_id])
+        tasks = pending_tasks(group_tasks(asked), self.recorded)
+        if self.deadline is not None:
+            tasks = [replace(task, deadline=self.deadline) for task in tasks]
+        self.dispatcher.add(tasks)
+        return asked
+
+    def check_time(self) -> None:
+        """After the time limit no queued task starts (those in flight stop at their next epoch)."""
+        if self.deadline is not None and not self.timed_out and time.time() >= self.deadline:
+            self.timed_out = True
+            self.dispatcher.queue.clear()
+
+    def open_pool(self, scratch: Path) -> None:
+        with interrupts.shielded_children():
+            self.pool = open_pool(self.experiment.backend, self.n_jobs, scratch)
+        self.progress.message(self.pool.describe())
+        for warning in self.pool.warnings:
+            self.progress.message(f"warning: {warning}")
+        self.dispatcher.pool = self.pool
+
+    def report(self, task: TaskSpec, results: list[TrialResult]) -> None:
         by_id = {t.trial_id: t for t in task.trials}
         for result in results:
             trial = by_id[result.trial_id]
-            if store.append(trial, result):
-                trial_count += 1
-                progress.update(result.metrics.get(metric), result.status, result.trial_id)
-                strategy.tell(trial, result)
-
-    pool = None
-    scratch = store.run_dir / SCRATCH_DIR
-    try:
-        with interrupts.deferred():  # see sweep.interrupts: no KeyboardInterrupt inside the pool's code
-            shutil.rmtree(scratch, ignore_errors=True)  # left by a run that was killed
-            with interrupts.shielded_children():
-                pool = open_pool(experiment.backend, n_jobs, scratch)
-            progress.message(pool.describe())
-            for warning in pool.warnings:
-                progress.message(f"warning: {warning}")
-            dispatcher = Dispatcher(pool, task_fn, data, report, progress.message)
-            while True:
-                interrupts.check()
-                asked = strategy.ask()
-                for trial in asked:  # recorded before a resume: told at once, not run again
-                    if trial.trial_id in recorded:
-                        strategy.tell(trial, recorded[trial.trial_id])
-                dispatcher.add(pending_tasks(group_tasks(asked), recorded))
-                if dispatcher.idle:
-                    if strategy.finished:
-                        break
-                    if not asked:
-                        raise RuntimeError(f"{type(strategy).__name__} asked for nothing while nothing runs, "
-                                           "and is not finished")
-                    continue
-                with interrupts.shielded_children():  # a submit or a restart may start workers
-                    dispatcher.step()
-    except KeyboardInterrupt:
-        interrupts.acknowledge()
-        if pool is not None:
-            with interrupts.deferred():
-                pool.shutdown(kill=True)
-            pool = None
-        return trial_count, True
-    finally:
-        if pool is not None:
-            with interrupts.deferred():  # an interrupt now is acted on after the clean-up (see run_sweep)
-                pool.shutdown()
-        shutil.rmtree(scratch, ignore_errors=True)
-    return trial_count, False
+            if self.store.append(trial, result):
+                self.ran += 1
+                self.recorded[trial.trial_id] = result
+                self.progress.update(result.metrics.get(self.experiment.metric.name), result.status, result.trial_id)
+                self.strategy.tell(trial, result)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -348,8 +348,17 @@ def random_draws(space: Mapping[str, Distribution], run_cap: int, seed: int,
     touch a bound the parameter excludes (``uniform`` from 0 for a learning rate, ``beta`` for a
     momentum below 1): the bound itself is drawn with probability zero, or through float underflow.
     """
+    return list(itertools.islice(random_stream(space, seed, accept), run_cap))
+
+
+def random_stream(space: Mapping[str, Distribution], seed: int,
+                  accept: Callable[[str, Any], bool] | None = None) -> Iterator[dict]:
+    """The endless stream of configurations :func:`random_draws` takes its first ``run_cap`` from:
+    the ``k``-th configuration is the same however many are drawn, so an open-ended search that is
+    stopped and resumed continues the same stream."""
     rng = np.random.default_rng([int(seed), _RANDOM_STREAM])
-    return [{name: _draw(name, dist, rng, accept) for name, dist in space.items()} for _ in range(run_cap)]
+    while True:
+        yield {name: _draw(name, dist, rng, accept) for name, dist in space.items()}
 
 
 def _draw(name: str, dist: Distribution, rng: np.random.Generator, accept) -> Any:

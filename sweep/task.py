@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import time
 import traceback
 from dataclasses import dataclass, field
 
@@ -17,7 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from .nn import TwoLayerNet
 from .plan import TaskSpec, TrialSpec
-from .status import COMPLETED, CRASHED, DIVERGED, FAILED, OK  # noqa: F401 - re-exported for the callers
+from .status import COMPLETED, CRASHED, DIVERGED, FAILED, OK, STOPPED  # noqa: F401 - re-exported for the callers
 from .trainer import History, train
 
 #: BLAS threads per trial. OpenBLAS rounds differently with 1 and 2 threads, so a fixed count is what
@@ -59,8 +60,10 @@ def model_seeds(seed: int) -> tuple[int, int]:
     return int(init_seed), int(batch_seed)
 
 
-def build_and_train(params: dict, seed: int, data, epochs: int) -> tuple[TwoLayerNet, History]:
-    """Create the trial's network from its hyperparameters and train it for ``epochs`` epochs."""
+def build_and_train(params: dict, seed: int, data, epochs: int, deadline: float | None = None
+                    ) -> tuple[TwoLayerNet, History]:
+    """Create the trial's network from its hyperparameters and train it for ``epochs`` epochs, or
+    until the first epoch boundary after ``deadline`` (``time.time()`` seconds) has passed."""
     init_seed, batch_seed = model_seeds(seed)
     with threadpool_limits(limits=BLAS_THREADS_PER_TRIAL):
         net = TwoLayerNet(data.input_dim, params["hidden_size"], data.num_classes,
@@ -69,7 +72,8 @@ def build_and_train(params: dict, seed: int, data, epochs: int) -> tuple[TwoLaye
                           seed=init_seed)
         history = train(net, data, optimizer=params["optimizer"], learning_rate=params["learning_rate"],
                         lr_decay=params["lr_decay"], batch_size=params["batch_size"], epochs=epochs,
-                        seed=batch_seed, momentum=params["momentum"])
+                        seed=batch_seed, momentum=params["momentum"],
+                        stop=None if deadline is None else lambda: time.time() >= deadline)
     return net, history
 
 
@@ -83,7 +87,7 @@ def run_task(task: TaskSpec, data) -> list[TrialResult]:
         data.realign()
         with np.errstate(all="ignore"):  # overflow on the way to divergence is reported as a status
             _, history = build_and_train({**task.params, "epochs": task.max_epochs}, task.seed, data,
-                                         task.max_epochs)
+                                         task.max_epochs, task.deadline)
     except Exception as exc:  # noqa: BLE001 - any error inside a trial is recorded, not raised
         results = [failed_result(t, exc) for t in task.trials]
     else:
@@ -112,8 +116,13 @@ def score_trial(trial: TrialSpec, history: History) -> TrialResult:
         "best_epoch": best["epoch"] if best else 0,
         "seconds": sum(r["seconds"] for r in records),
     }
-    error = f"training diverged in epoch {own.diverged_epoch} (non-finite loss)" if own.diverged else ""
-    return TrialResult(trial.trial_id, DIVERGED if own.diverged else OK, metrics, records, error)
+    if own.diverged:
+        status, error = DIVERGED, f"training diverged in epoch {own.diverged_epoch} (non-finite loss)"
+    elif own.stopped:
+        status, error = STOPPED, f"stopped by the time limit after epoch {len(records)} of {trial.params['epochs']}"
+    else:
+        status, error = OK, ""
+    return TrialResult(trial.trial_id, status, metrics, records, error)
 
 
 def failed_result(trial: TrialSpec, exc: BaseException, status: str = FAILED) -> TrialResult:

@@ -12,19 +12,20 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from .nn.layers import LOSSES
 from .nn.optim import UPDATE_RULES
-from .status import DIVERGED, OK
+from .status import DIVERGED, OK, STOPPED
 
 #: At most this many training rows are scored for ``train_acc`` each epoch (a fixed subsample).
 TRAIN_ACC_ROWS = 10_000
 #: Seed of the fixed ``train_acc`` subsample: the same rows for every trial on the same data.
 _TRAIN_ACC_SUBSAMPLE_SEED = 0
 
-STATUS_OK, STATUS_DIVERGED = OK, DIVERGED
+STATUS_OK, STATUS_DIVERGED, STATUS_STOPPED = OK, DIVERGED, STOPPED
 
 
 @dataclass
@@ -38,9 +39,11 @@ class History:
     ``seconds`` (wall time of the epoch, evaluation included). Accuracies are NaN for real-valued
     targets.
 
-    ``status`` is ``"ok"`` or ``"diverged"``. A run diverges when a minibatch loss, or the validation
-    loss at the end of an epoch, is not finite; training stops at once and ``diverged_epoch`` is the
-    1-based epoch where it happened, whose record has NaN metrics.
+    ``status`` is ``"ok"``, ``"diverged"`` or ``"stopped"``. A run diverges when a minibatch loss, or
+    the validation loss at the end of an epoch, is not finite; training stops at once and
+    ``diverged_epoch`` is the 1-based epoch where it happened, whose record has NaN metrics. A run is
+    stopped when ``train``'s ``stop()`` said so at the end of an epoch before the last: its records
+    end there.
     """
 
     records: list[dict] = field(default_factory=list)
@@ -60,11 +63,17 @@ class History:
     def diverged(self) -> bool:
         return self.status == STATUS_DIVERGED
 
+    @property
+    def stopped(self) -> bool:
+        return self.status == STATUS_STOPPED
+
     def prefix(self, epochs: int) -> "History":
         """The history a run of ``epochs`` epochs with the same seed would have produced."""
         records = [dict(r) for r in self.records[:epochs]]
         if self.diverged and self.diverged_epoch <= epochs:
             return History(records, STATUS_DIVERGED, self.diverged_epoch)
+        if len(records) < epochs and self.stopped:
+            return History(records, STATUS_STOPPED, None)
         if len(records) < epochs:
             raise ValueError(f"history has {len(self.records)} epochs, cannot give a prefix of {epochs}")
         return History(records, STATUS_OK, None)
@@ -79,14 +88,16 @@ class History:
 def train(net, data, *, optimizer: str = "sgd", learning_rate: float = 1e-3, lr_decay: float = 1.0,
           batch_size: int = 200, epochs: int = 10, seed: int = 0, momentum: float | None = None,
           optim_config: dict | None = None, train_acc_rows: int = TRAIN_ACC_ROWS, callback=None,
-          verbose: bool = False) -> History:
+          stop: Callable[[], bool] | None = None, verbose: bool = False) -> History:
     """Train ``net`` in place on ``data`` and return its :class:`History`.
 
     ``data`` is a :class:`~sweep.data.Dataset` (or anything with ``X_train, y_train, X_val, y_val``).
     Each epoch visits every training row once, in minibatches of ``batch_size`` (the last may be
     smaller) drawn from a fresh permutation. ``optimizer`` names an update rule of
     :mod:`sweep.nn.optim`; ``momentum`` (for sgd_momentum / nesterov) and ``optim_config`` (any other
-    keys of the rule) are passed to it. ``callback(epoch, net, record)`` is called after each epoch.
+    keys of the rule) are passed to it. ``callback(epoch, net, record)`` is called after each epoch;
+    ``stop()``, at the end of each epoch but the last, ends training early when it returns True
+    (a time limit): the history is then ``stopped``.
     """
     if optimizer not in UPDATE_RULES:
         raise ValueError(f"optimizer must be one of {tuple(UPDATE_RULES)}, got {optimizer!r}")
@@ -152,6 +163,9 @@ def train(net, data, *, optimizer: str = "sgd", learning_rate: float = 1e-3, lr_
                   f"val_loss {val_loss:.4f} val_acc {val_acc:.4f} lr {lr:.3g}")
         if callback is not None:
             callback(epoch + 1, net, record)
+        if stop is not None and epoch + 1 < epochs and stop():
+            history.status = STATUS_STOPPED
+            break
     return history
 
 

@@ -9,11 +9,14 @@ import numpy as np
 import pandas as pd
 
 from ..params import PARAMETER_NAMES
-from ..status import DIVERGED, OK
+from ..status import DIVERGED, OK, STOPPED
 from .records import planned_rows, read_history_table, read_trials_table
 
-#: Sort order of statuses: finished runs by the metric, then diverged, then runs with no result.
-_STATUS_RANK = {OK: 0, DIVERGED: 1}
+#: Sort order of statuses: finished runs by the metric, then stopped runs by the metric of the last
+#: epoch they trained, then diverged, then runs with no result.
+_STATUS_RANK = {OK: 0, STOPPED: 1, DIVERGED: 2}
+#: Statuses whose metric counts: the trial trained, to its end or to where it was stopped.
+SCORED = (OK, STOPPED)
 
 
 def read_trials(run_dir, problems: list | None = None) -> pd.DataFrame:
@@ -61,12 +64,13 @@ def _tie_break(metric: str) -> str:
 
 
 def rank(trials: pd.DataFrame, metric: str, maximize: bool) -> pd.DataFrame:
-    """Trials best first: ``ok`` by the metric, then ``diverged``, then ``failed`` / ``crashed``.
+    """Trials best first: ``ok`` by the metric, then ``stopped`` by the metric of the last epoch they
+    trained, then ``diverged``, then ``failed`` / ``crashed``.
 
     Ties on the metric go to the lower validation loss, then to the earlier trial.
     """
     frame = trials.copy()
-    frame["_status_rank"] = frame["status"].map(_STATUS_RANK).fillna(2)
+    frame["_status_rank"] = frame["status"].map(_STATUS_RANK).fillna(len(_STATUS_RANK))
     frame["_key"] = -frame[metric] if maximize else frame[metric]
     frame = frame.sort_values(["_status_rank", "_key", _tie_break(metric), "order"], na_position="last",
                               kind="stable")
@@ -82,12 +86,13 @@ def leaderboard(trials: pd.DataFrame, metric: str, maximize: bool, sort: str | N
     """One row per configuration: its parameters, the metric's mean and std over repeats, the seeds run.
 
     Configurations whose repeats all finished ``ok`` come first, ranked by their mean; then those
-    with a diverged or failed repeat (ranked by the mean of their ``ok`` repeats, so one lucky seed
-    does not beat three steady ones); those with no ``ok`` repeat come last. ``sort`` names another
+    with a stopped repeat, then those with a diverged or failed one (ranked by the mean of their
+    ``ok`` and ``stopped`` repeats, so one lucky seed does not beat three steady ones); those with
+    no such repeat come last. ``ok`` counts those repeats. ``sort`` names another
     column to sort by (descending for mean accuracies, ascending otherwise).
     """
     params = searched_columns(trials) or ["hidden_size"]
-    ok = trials[trials["status"] == OK]
+    ok = trials[trials["status"].isin(SCORED)]
     stats = ok.groupby("config_id")[metric].agg(["mean", "std", "count"])
     first = trials.drop_duplicates("config_id").set_index("config_id")
     statuses = trials.groupby("config_id")["status"].agg(lambda s: ",".join(sorted(set(s))))
@@ -101,7 +106,7 @@ def leaderboard(trials: pd.DataFrame, metric: str, maximize: bool, sort: str | N
             board[f"{extra}_mean"] = ok.groupby("config_id")[extra].mean()
     board["status"] = statuses
     tie = _tie_break(metric)
-    board["_worst"] = trials["status"].map(_STATUS_RANK).fillna(2).groupby(trials["config_id"]).max()
+    board["_worst"] = trials["status"].map(_STATUS_RANK).fillna(len(_STATUS_RANK)).groupby(trials["config_id"]).max()
     board["_tie"] = ok.groupby("config_id")[tie].mean()
     board["_first"] = trials.groupby("config_id")["order"].min()
     board = board.reset_index()
@@ -123,9 +128,9 @@ def leaderboard(trials: pd.DataFrame, metric: str, maximize: bool, sort: str | N
 def best_trial(trials: pd.DataFrame, metric: str, maximize: bool) -> pd.Series | None:
     """The trial whose model is "the best": the best repeat of the configuration with the best mean.
 
-    None when no trial finished ``ok``.
+    None when no trial finished ``ok`` or ``stopped`` with a metric.
     """
-    ok = trials[(trials["status"] == OK) & trials[metric].notna()]
+    ok = trials[trials["status"].isin(SCORED) & trials[metric].notna()]
     if ok.empty:
         return None
     board = leaderboard(trials, metric, maximize)

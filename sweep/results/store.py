@@ -78,6 +78,11 @@ def _csv_line(values) -> bytes:
     return buf.getvalue().encode()
 
 
+def _plan_line(trial: TrialSpec) -> bytes:
+    return _csv_line([trial.trial_id, trial.config_id, trial.repeat, trial.seed,
+                      *(trial.params[p] for p in PARAMETER_NAMES)])
+
+
 class RunStore:
     """One run folder, opened for appending results. Holds an exclusive lock while open.
 
@@ -90,6 +95,7 @@ class RunStore:
         self._lock_fd: int | None = None
         self._fds: dict[str, int] = {}
         self._recorded: set[str] = set()
+        self._planned: list[str] = []  # trial ids of plan.csv, in plan order
 
     # ------------------------------------------------------------------------------ creation
     @classmethod
@@ -187,9 +193,7 @@ class RunStore:
             document = experiment.to_dict()
             document["provenance"] = provenance(command)
             write_file(staging / EXPERIMENT_FILE, yamlio.dumps(document).encode())
-            plan = b"".join([_csv_line(PLAN_COLUMNS)] + [
-                _csv_line([t.trial_id, t.config_id, t.repeat, t.seed, *(t.params[p] for p in PARAMETER_NAMES)])
-                for t in trials])
+            plan = b"".join([_csv_line(PLAN_COLUMNS)] + [_plan_line(t) for t in trials])
             write_file(staging / PLAN_FILE, plan)
             write_file(staging / HISTORY_FILE, _csv_line(HISTORY_COLUMNS))
             write_file(staging / owned.MANIFEST, owned.EMPTY_MANIFEST)  # nothing drawn yet, and it is known
@@ -222,14 +226,16 @@ class RunStore:
     # ------------------------------------------------------------------------------ resuming
     @classmethod
     def open(cls, run_dir: Path, experiment: Experiment, trials: list[TrialSpec],
-             retry_failed: bool = False) -> "RunStore":
+             retry_failed: bool = False, planned_in_advance: bool = True) -> "RunStore":
         """Re-open a run to resume it.
 
         Refuses when the run belongs to another experiment, was made with another data set or
         metric, when ``trials`` no longer match its plan (mixing those would compare numbers that
         are not comparable), or when its records hold rows that are not finished trials of it
         (the files are then left as they are). ``retry_failed`` forgets the failed and crashed
-        trials, so they run again.
+        trials, so they run again. A search that chooses as it goes (not ``planned_in_advance``)
+        is checked as it asks again (see :meth:`plan_more`), and the recorded trials against the
+        plan the run wrote.
         """
         run_dir = Path(run_dir)
         _check_run_folder(run_dir)
@@ -241,8 +247,8 @@ class RunStore:
             raise write_error(f"cannot resume {run_dir}: its folder is not writable", exc) from None
         try:
             try:
-                store._check_plan(trials)
-                store._repair(trials)
+                store._check_plan(trials if planned_in_advance else None)
+                store._repair(trials if planned_in_advance else None)
             except SweepError as exc:
                 message = str(exc)
                 raise SweepError(message if message.startswith("cannot resume") else
@@ -258,11 +264,15 @@ class RunStore:
             raise
         return store
 
-    def _check_plan(self, trials: list[TrialSpec]) -> None:
+    def _check_plan(self, trials: list[TrialSpec] | None) -> None:
         plan = read_plan(self.run_dir)
         if plan.rejected:
             raise SweepError(f"cannot resume {self.run_dir}: {PLAN_FILE} is damaged ({plan.problem()}); the files "
                              "are left as they were")
+        if trials is None:  # grown as the search asks: a plan row cut short by a kill is asked again
+            if not plan.standard:
+                atomic_write(plan.path, plan.to_bytes())
+            return
         planned, wanted = {row["trial_id"] for row in plan.rows}, {t.trial_id for t in trials}
         if planned != wanted:
             new, gone = len(wanted - planned), len(planned - wanted)
@@ -271,13 +281,14 @@ class RunStore:
                 f"now are not in it, {gone} of its trial(s) are no longer planned); undo the edit, or start a new "
                 "run without --resume")
 
-    def _repair(self, trials: list[TrialSpec]) -> None:
+    def _repair(self, trials: list[TrialSpec] | None) -> None:
         """Check every row; refuse on one that cannot be proven; write the rest in the standard format.
 
         Only what is safe to lose is dropped: a torn last line, an identical row given twice, and
         history rows of trials without a trials.csv row (trials in flight at a kill).
         """
-        by_id = {t.trial_id: t for t in trials}
+        by_id = {t.trial_id: t for t in trials} if trials is not None else \
+            {row["trial_id"]: row for row in read_plan(self.run_dir).rows}
         table = read_trials_table(self.run_dir, by_id)
         if table.rejected:
             raise SweepError(f"cannot resume {self.run_dir}: {TRIALS_FILE} {table.problem()}; "
@@ -342,6 +353,31 @@ class RunStore:
         self._recorded.add(trial.trial_id)
         return True
 
+    def plan_more(self, trials: list[TrialSpec]) -> None:
+        """Add ``trials``, just handed out by a search that chooses as it goes, to plan.csv.
+
+        A trial whose place in the plan (``trial.index``) is taken already must be the one planned
+        there: a resumed search asks again from the start, and asking otherwise means the
+        experiment changed (the run's results would not be comparable).
+        """
+        lines = []
+        for trial in trials:
+            if trial.index < len(self._planned):
+                if self._planned[trial.index] != trial.trial_id:
+                    raise SweepError(f"cannot resume {self.run_dir}: the experiment no longer matches that run "
+                                     f"(trial {trial.index} of its plan is {self._planned[trial.index]}, the search "
+                                     f"now asks for {trial.trial_id}); undo the edit, or start a new run without "
+                                     "--resume")
+                continue
+            self._planned.append(trial.trial_id)
+            lines.append(_plan_line(trial))
+        if lines:
+            try:
+                self._write(PLAN_FILE, b"".join(lines))
+            except OSError as exc:
+                raise write_error(f"cannot extend the plan of {self.run_dir} (the trials recorded are safe; free "
+                                  "space or fix the folder, then --resume)", exc) from None
+
     def _write(self, name: str, data: bytes) -> None:
         fd = self._fds[name]
         view = memoryview(data)
@@ -352,7 +388,8 @@ class RunStore:
 
     def _open_for_append(self) -> None:
         self._recorded = set(self.finished())
-        for name in (TRIALS_FILE, HISTORY_FILE):
+        self._planned = [row["trial_id"] for row in read_plan(self.run_dir).rows]
+        for name in (TRIALS_FILE, HISTORY_FILE, PLAN_FILE):
             self._fds[name] = os.open(self.run_dir / name, os.O_WRONLY | os.O_APPEND)
 
     def _forget(self, trial_ids: set[str]) -> None:

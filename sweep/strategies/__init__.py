@@ -1,5 +1,5 @@
-"""Search strategies behind an ask/tell seam (:mod:`.base`): grid (:mod:`.grid`) and random
-(:mod:`.random`) search. :func:`make_strategy` picks one for an experiment's ``method``;
+"""Search strategies behind an ask/tell seam (:mod:`.base`): grid (:mod:`.grid`), random
+(:mod:`.random`, with ``run_cap`` or open-ended) search. :func:`make_strategy` picks one for an experiment's ``method``;
 :func:`plan_trials` is the trials a strategy knows before any runs."""
 
 from __future__ import annotations
@@ -8,15 +8,18 @@ from ..config import Experiment
 from ..plan import TrialSpec
 from .base import PlannedSearch, Strategy
 from .grid import GridSearch
-from .random import RandomSearch
+from .random import RandomSearch, RandomStream
 
-__all__ = ["GridSearch", "PlannedSearch", "RandomSearch", "Strategy", "make_strategy", "plan_trials"]
+__all__ = ["GridSearch", "PlannedSearch", "RandomSearch", "RandomStream", "Strategy", "make_strategy",
+           "plan_trials"]
 
 STRATEGIES = {"grid": GridSearch, "random": RandomSearch}
 
 
 def make_strategy(experiment: Experiment) -> Strategy:
-    """The strategy of the experiment's ``method``."""
+    """The strategy of the experiment's ``method`` (an open-ended one without ``run_cap``)."""
+    if experiment.method == "random" and experiment.run_cap is None:
+        return RandomStream(experiment)
     return STRATEGIES[experiment.method](experiment)
 
 

@@ -6,8 +6,11 @@ it is recorded (:meth:`~Strategy.tell`), as Optuna's ask-and-tell interface and 
 asks until the strategy is :attr:`~Strategy.finished`, so a strategy that decides the next trials
 from the results so far needs no change to the dispatch loop.
 
-Grid and random search know every trial before the first runs: they hand out their whole
-:meth:`~Strategy.plan` in one round and ignore what they are told.
+Grid and random search with ``run_cap`` know every trial before the first runs: they hand out
+their whole :meth:`~Strategy.plan` in one round and ignore what they are told. A search that
+chooses as it goes (open-ended random, bayes) plans nothing up front; the trials it hands out are
+added to the run's plan as they are asked, and on ``--resume`` it is asked again from the start and
+told the recorded results, so it must ask the same trials in the same order when told the same.
 """
 
 from __future__ import annotations
@@ -27,7 +30,21 @@ class Strategy(abc.ABC):
 
     @abc.abstractmethod
     def plan(self) -> list[TrialSpec]:
-        """Every trial known before any runs, in plan order (what ``plan.csv`` and ``sweep list`` show)."""
+        """Every trial known before any runs, in plan order (what ``plan.csv`` starts with)."""
+
+    @property
+    def planned_in_advance(self) -> bool:
+        """Whether :meth:`plan` is every trial the strategy will ever ask for."""
+        return False
+
+    @property
+    def total(self) -> int | None:
+        """How many trials the search runs, when that is known (None for an open-ended search)."""
+        return None
+
+    def preview(self, count: int) -> list[TrialSpec]:
+        """The first ``count`` trials it would ask for with no result told (``sweep list``)."""
+        return self.plan()[:count]
 
     @abc.abstractmethod
     def ask(self) -> list[TrialSpec]:
@@ -60,6 +77,14 @@ class PlannedSearch(Strategy):
         if self._trials is None:
             self._trials = make_trials(self.experiment, self.configurations())
         return self._trials
+
+    @property
+    def planned_in_advance(self) -> bool:
+        return True
+
+    @property
+    def total(self) -> int:
+        return len(self.plan())
 
     def ask(self) -> list[TrialSpec]:
         if self._asked:
