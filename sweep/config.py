@@ -43,11 +43,10 @@ TOP_LEVEL_KEYS = ("name", "description", "dataset", "method", "metric", "paramet
 WANDB_IGNORED_KEYS = ("program", "command", "entity", "project")
 #: W&B features this runner does not have yet: refused.
 #: (Messages follow the key path, as in ``exp.yaml:3: method: bayes is not supported yet``.)
-UNSUPPORTED = {"early_terminate": "early stopping of trials (hyperband) is not supported yet",
-               "bayes": "bayes is not supported yet; use grid or random"}
+UNSUPPORTED = {"early_terminate": "early stopping of trials (hyperband) is not supported yet"}
 #: Written by the runner into a run folder's experiment.yaml; read back and ignored.
 INFORMATIONAL_KEYS = ("provenance",)
-METHODS = ("grid", "random")
+METHODS = ("grid", "random", "bayes")
 #: Metrics a sweep can rank by (columns of trials.csv) and their natural goal.
 METRICS = {"val_acc": "maximize", "best_val_acc": "maximize", "train_acc": "maximize",
            "val_loss": "minimize", "train_loss": "minimize"}
@@ -113,7 +112,7 @@ class Experiment:
 
     @property
     def open_ended(self) -> bool:
-        """A random search without ``run_cap``: it draws until stopped (W&B's semantics)."""
+        """A random or bayes search without ``run_cap``: it runs until stopped (W&B's semantics)."""
         return self.method != "grid" and self.run_cap is None
 
     @property

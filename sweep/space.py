@@ -185,7 +185,7 @@ class Distribution:
             x = rng.beta(self.a, self.b)
         else:  # pragma: no cover - parse_distribution admits only the kinds above
             raise AssertionError(kind)
-        return _quantize(float(x), self.q) if self.is_quantized else float(x)
+        return quantize(float(x), self.q) if self.is_quantized else float(x)
 
     def to_dict(self) -> dict:
         """The W&B mapping this distribution was read from (with defaults filled in)."""
@@ -199,7 +199,7 @@ class Distribution:
         return {"distribution": self.kind, **{key: getattr(self, key) for key in DISTRIBUTION_KEYS[self.kind]}}
 
 
-def _quantize(x: float, q: float):
+def quantize(x: float, q: float):
     """``round(x / q) * q`` as W&B does; an int when q is a whole number."""
     value = round(x / q) * q
     if float(q).is_integer():

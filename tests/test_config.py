@@ -94,7 +94,7 @@ dataset: digits
     (BASE + "learnig_rate: 0.1\n", "exp.yaml:9: learnig_rate: unknown key (did you mean `learning_rate`?)"),
     (BASE.replace("  learning_rate:", "  learning_rte:"), "unknown hyperparameter (did you mean `learning_rate`?)"),
     (BASE.replace("method: grid", "method: gird"), "method: 'gird' is not allowed (did you mean `grid`?)"),
-    (BASE.replace("method: grid", "method: bayes"), "method: bayes is not supported yet"),
+    (BASE.replace("method: grid", "method: bayse"), "method: 'bayse' is not allowed (did you mean `bayes`?)"),
     (BASE + "early_terminate: {type: hyperband, min_iter: 3}\n",
      "early_terminate: early stopping of trials (hyperband) is not supported yet"),
     (BASE + "metric: {name: val_accuracy}\n", "did you mean `val_acc`?"),
@@ -200,7 +200,7 @@ CLI_CASES = {
     "min > max": (BASE + "  reg: {min: 0.5, max: 0.1}\n", "is greater than max"),
     "bad time limit": (BASE + "time_limit: 30 minutes\n", "is not a duration"),
     "unknown key": (BASE + "hiden_size: 3\n", "did you mean `hidden_size`?"),
-    "bayes": (BASE.replace("method: grid", "method: bayes"), "not supported yet"),
+    "bayes typo": (BASE.replace("method: grid", "method: baye"), "did you mean `bayes`?"),
     "early_terminate": (BASE + "early_terminate: {type: hyperband}\n", "not supported yet"),
     "bad yaml": ("name: [\n", "not valid YAML"),
 }
@@ -382,7 +382,7 @@ REPEATED_PREFIX = re.compile(r"(?:^|: )([\w.]+): \1\b")
 
 
 @pytest.mark.parametrize("text", [
-    BASE.replace("method: grid", "method: bayes"),
+    BASE.replace("method: grid", "method: bayse"),
     BASE + "early_terminate: {type: hyperband, min_iter: 3}\n",
     BASE.replace("method: grid", "method: gird"),
     BASE + "metric: {name: val_accuracy}\n",

@@ -94,6 +94,21 @@ def test_a_sweep_on_two_dask_workers_matches_loky(whole_cluster, tmp_path):
     assert "backend: dask" in (tmp_path / "dask" / "experiment.yaml").read_text()
 
 
+def test_bayes_on_two_dask_workers_proposes_and_scores_what_loky_does(whole_cluster, tmp_path):
+    from test_bayes import BAYES
+
+    path = write_experiment(tmp_path / "tpe.yaml", **{**BAYES, "run_cap": 10})
+    on_dask = sweep_cli("run", path, "--scheduler-file", whole_cluster.scheduler_file, "--out", "dask",
+                        "--no-plots", "--quiet", cwd=tmp_path)
+    assert on_dask.returncode == 0, on_dask.stderr
+    local = sweep_cli("run", path, "--n-jobs", "1", "--out", "loky", "--quiet", "--no-plots", cwd=tmp_path)
+    assert local.returncode == 0, local.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "dask" / "plan.csv"), pd.read_csv(tmp_path / "loky" / "plan.csv"))
+    columns = ["trial_id", "seed", "learning_rate", "reg", "momentum"] + METRICS
+    pd.testing.assert_frame_equal(*(by_trial(pd.read_csv(tmp_path / run / "trials.csv"))[columns]
+                                    for run in ("dask", "loky")))
+
+
 def test_the_data_set_reaches_each_worker_once(whole_cluster, tmp_path):
     whole_cluster.data_log.unlink(missing_ok=True)
     doc = {**QUICK, "scheduler": str(whole_cluster.address)}

@@ -1,5 +1,5 @@
 """Search strategies behind an ask/tell seam (:mod:`.base`): grid (:mod:`.grid`), random
-(:mod:`.random`, with ``run_cap`` or open-ended) search. :func:`make_strategy` picks one for an experiment's ``method``;
+(:mod:`.random`, with ``run_cap`` or open-ended) and Bayesian optimisation (:mod:`.bayes`, Optuna's TPE). :func:`make_strategy` picks one for an experiment's ``method``;
 :func:`plan_trials` is the trials a strategy knows before any runs."""
 
 from __future__ import annotations
@@ -7,13 +7,14 @@ from __future__ import annotations
 from ..config import Experiment
 from ..plan import TrialSpec
 from .base import PlannedSearch, Strategy
+from .bayes import BayesSearch
 from .grid import GridSearch
 from .random import RandomSearch, RandomStream
 
-__all__ = ["GridSearch", "PlannedSearch", "RandomSearch", "RandomStream", "Strategy", "make_strategy",
+__all__ = ["BayesSearch", "GridSearch", "PlannedSearch", "RandomSearch", "RandomStream", "Strategy", "make_strategy",
            "plan_trials"]
 
-STRATEGIES = {"grid": GridSearch, "random": RandomSearch}
+STRATEGIES = {"grid": GridSearch, "random": RandomSearch, "bayes": BayesSearch}
 
 
 def make_strategy(experiment: Experiment) -> Strategy:
