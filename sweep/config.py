@@ -31,6 +31,7 @@ import yaml
 
 from . import yamlio
 from .durations import format_duration, parse_duration
+from .stopping import Hyperband, parse_early_terminate
 from .backend import BACKENDS, Backend, parse_backend  # noqa: F401 - Backend and BACKENDS are part of the config API
 from .errors import ConfigError, did_you_mean
 from .params import DEFAULTS, PARAMETERS, SYNONYMS
@@ -38,12 +39,12 @@ from .settings import Invalid
 from .space import Distribution, SpaceError, grid_size, parse_distribution
 
 TOP_LEVEL_KEYS = ("name", "description", "dataset", "method", "metric", "parameters", "run_cap", "seed",
-                  "repeats", "n_jobs", "backend", "scheduler", "scheduler_file", "fixed", "time_limit")
+                  "repeats", "n_jobs", "backend", "scheduler", "scheduler_file", "fixed", "time_limit", "early_terminate")
 #: W&B keys that only make sense to W&B's agent: read, ignored, warned about.
 WANDB_IGNORED_KEYS = ("program", "command", "entity", "project")
 #: W&B features this runner does not have yet: refused.
 #: (Messages follow the key path, as in ``exp.yaml:3: method: bayes is not supported yet``.)
-UNSUPPORTED = {"early_terminate": "early stopping of trials (hyperband) is not supported yet"}
+UNSUPPORTED: dict[str, str] = {}
 #: Written by the runner into a run folder's experiment.yaml; read back and ignored.
 INFORMATIONAL_KEYS = ("provenance",)
 METHODS = ("grid", "random", "bayes")
@@ -96,6 +97,7 @@ class Experiment:
     description: str = ""
     source: str | None = None
     time_limit: float | None = None
+    early_terminate: Hyperband | None = None
     warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
@@ -108,6 +110,7 @@ class Experiment:
             "parameters": searched, "fixed": dict(self.fixed), "run_cap": self.run_cap, "seed": self.seed,
             "repeats": self.repeats, "n_jobs": self.n_jobs, **self.backend.to_dict(),
             **({"time_limit": format_duration(self.time_limit)} if self.time_limit is not None else {}),
+            **({"early_terminate": self.early_terminate.to_dict()} if self.early_terminate is not None else {}),
         }
 
     @property
@@ -335,10 +338,30 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
         except ValueError as exc:
             raise p.error(("time_limit",), str(exc)) from None
 
+    early_terminate = _parse_early_terminate(p, raw.get("early_terminate"), parameters, fixed, warnings)
+
     return Experiment(name=name, dataset=dataset, dataset_options=dataset_options, method=method, metric=metric,
                       parameters=parameters, fixed=fixed, run_cap=run_cap, seed=seed, repeats=repeats,
                       n_jobs=n_jobs, backend=backend, description=description, source=source,
-                      time_limit=time_limit, warnings=tuple(warnings))
+                      time_limit=time_limit, early_terminate=early_terminate, warnings=tuple(warnings))
+
+
+def _parse_early_terminate(p: _Problems, spec, parameters: dict, fixed: dict, warnings: list) -> Hyperband | None:
+    """The ``early_terminate`` block; its iterations are epochs, so ``epochs`` must be fixed."""
+    if spec is None:
+        return None
+    try:
+        hyperband = parse_early_terminate(spec)
+    except ValueError as exc:
+        key, message = exc.args
+        raise p.error(("early_terminate",) + ((key,) if key else ()), message) from None
+    if "epochs" in parameters:
+        raise p.error(("parameters", "epochs"), "early_terminate decides how many epochs each trial trains; "
+                                                "fix epochs (the most a trial trains) instead of searching it")
+    if not hyperband.milestones(fixed["epochs"]):
+        warnings.append(f"{p.source}: early_terminate: no milestone lies below epochs {fixed['epochs']}, so no "
+                        "trial is stopped early")
+    return hyperband
 
 
 def _parse_name(p: _Problems, name) -> str:

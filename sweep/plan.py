@@ -43,6 +43,8 @@ class TaskSpec:
 
     ``trials`` are the trials it scores, each at its own ``epochs``. ``deadline`` (``time.time()``
     seconds), when set, stops training at the first epoch boundary after it (a time limit).
+    Under early termination a task is one segment of one trial: from ``checkpoint`` (a
+    :class:`~sweep.trainer.TrainState`, or the start) to ``pause_at`` (a milestone, or the end).
     """
 
     task_id: str
@@ -50,6 +52,8 @@ class TaskSpec:
     params: dict
     trials: tuple[TrialSpec, ...]
     deadline: float | None = None
+    checkpoint: Any = None
+    pause_at: int | None = None
 
     @property
     def max_epochs(self) -> int:

@@ -34,6 +34,7 @@ class Progress:
         self.live = (not quiet) and hasattr(self.stream, "isatty") and self.stream.isatty()
         self.start = time.monotonic()
         self.failures = 0
+        self.detail = None  # () -> text added to each line (e.g. trials paused at a milestone)
 
     def update(self, value: float | None, status: str, trial_id: str) -> None:
         """One more trial finished with ``status`` and metric ``value`` (NaN/None if none)."""
@@ -58,6 +59,8 @@ class Progress:
         ran = self.done - self._resumed
         best = f"{self.best:.4f}" if math.isfinite(self.best) else "-"
         failed = f" | {self.failures} failed" if self.failures else ""
+        if self.detail is not None:
+            failed += f" | {self.detail()}"
         if self.total is None:
             return f"elapsed {_clock(elapsed)} best {self.metric} {best}{failed}"
         eta = elapsed / ran * max(self.total - self.done, 0) if ran else math.inf

@@ -26,11 +26,12 @@ from .errors import ConfigError
 from .plan import TaskSpec, TrialSpec, group_tasks
 from .pools import open_pool
 from .progress import Progress
-from .results.analysis import read_trials, status_counts
+from .early import EarlyTermination
+from .results.analysis import read_history, read_trials, status_counts
 from .results.files import BEST_DIR, METRIC_COLUMNS, SUMMARY_FILE
 from .results.store import RunStore, check_out_folder, latest_run_dir
 from .strategies import Strategy, make_strategy
-from .task import CRASHED, FAILED, TrialResult, run_task
+from .task import CRASHED, FAILED, PAUSED, TrialResult, run_task
 
 #: Folder of the run for the pool's files while the sweep runs (loky's memory-mapped data set,
 #: dask-local's worker folders); deleted at the end.
@@ -227,6 +228,12 @@ def recorded_results(run_dir: Path) -> dict[str, TrialResult]:
     return results
 
 
+def recorded_histories(run_dir: Path) -> dict[str, list[dict]]:
+    """trial_id -> its history.csv rows (per-epoch records), in epoch order."""
+    history = read_history(run_dir)
+    return {trial_id: rows.sort_values("epoch").to_dict("records") for trial_id, rows in history.groupby("trial_id")}
+
+
 class _Session:
     """One call's dispatch loop: ask ``strategy`` for trials until it is finished (or a limit is
     reached), run the unrecorded ones on a pool opened when the first is ready, append each result
@@ -238,7 +245,12 @@ class _Session:
         self.strategy, self.data, self.experiment, self.store = strategy, data, experiment, store
         self.progress, self.n_jobs, self.task_fn, self.limits = progress, n_jobs, task_fn, limits
         self.recorded = recorded_results(store.run_dir)
+        self.early = EarlyTermination(experiment, store.run_dir) if experiment.early_terminate else None
+        self.recorded_history = recorded_histories(store.run_dir) if self.early else {}
+        if self.early:
+            progress.detail = self.early.describe
         self.asked: list[TrialSpec] = []
+        self.trial_by_id: dict[str, TrialSpec] = {}
         self.ran, self.interrupted, self.timed_out = 0, False, False
         self.deadline = None if limits.time_limit is None else time.time() + limits.time_limit
         self.pool = None
@@ -262,6 +274,7 @@ class _Session:
                     asked = self.ask() if self.asking and not self.dispatcher.queue else []
                     if self.dispatcher.idle:
                         if not self.asking:
+                            self.stop_waiting()
                             break
                         if not asked:
                             raise RuntimeError(f"{type(self.strategy).__name__} asked for nothing while nothing "
@@ -283,6 +296,8 @@ class _Session:
                 with interrupts.deferred():  # an interrupt now is acted on after the clean-up (see run_sweep)
                     self.pool.shutdown()
             shutil.rmtree(scratch, ignore_errors=True)
+            if self.early:
+                self.early.close()
 
     def ask(self) -> list[TrialSpec]:
         """One round from the strategy: recorded trials are told at once, the others queued."""
@@ -291,20 +306,57 @@ class _Session:
             asked = asked[:self.limits.max_trials - len(self.asked)]
         self.store.plan_more(asked)
         self.asked += asked
+        self.trial_by_id.update((t.trial_id, t) for t in asked)
         for trial in asked:  # recorded before a resume: told at once, not run again
             if trial.trial_id in self.recorded:
                 self.strategy.tell(trial, self.recorded[trial.trial_id])
+                if self.early:
+                    self.early.ended(trial, self.recorded[trial.trial_id], self.recorded_history.get(trial.trial_id, []))
         tasks = pending_tasks(group_tasks(asked), self.recorded)
-        if self.deadline is not None:
-            tasks = [replace(task, deadline=self.deadline) for task in tasks]
-        self.dispatcher.add(tasks)
+        if self.early:
+            tasks = [first for first in map(self.early.first_task, tasks) if first is not None]
+        self.dispatcher.add([self.timed(task) for task in tasks])
+        self.settle()
         return asked
 
+    def timed(self, task: TaskSpec) -> TaskSpec:
+        return task if self.deadline is None else replace(task, deadline=self.deadline)
+
+    def settle(self) -> None:
+        """Act on the milestone decisions that can be made now: promoted trials go on first."""
+        if not self.early:
+            return
+        promoted = []
+        for task, result in self.early.decisions():
+            if result is not None:
+                self.record(result.trial_id, result)
+            elif self.timed_out:
+                [trial] = task.trials
+                self.record(trial.trial_id, self.early.stopped_result(
+                    trial, task.checkpoint, f"stopped by the time limit at epoch {task.checkpoint.epoch}"))
+            else:
+                promoted.append(self.timed(task))
+        self.dispatcher.queue.extendleft(reversed(promoted))
+
     def check_time(self) -> None:
-        """After the time limit no queued task starts (those in flight stop at their next epoch)."""
-        if self.deadline is not None and not self.timed_out and time.time() >= self.deadline:
-            self.timed_out = True
-            self.dispatcher.queue.clear()
+        """After the time limit no queued task starts (those in flight stop at their next epoch); a
+        trial paused at a milestone is recorded ``stopped`` where it is."""
+        if self.deadline is None or self.timed_out or time.time() < self.deadline:
+            return
+        self.timed_out = True
+        cancelled = list(self.dispatcher.queue)
+        self.dispatcher.queue.clear()
+        for task in cancelled:
+            if task.checkpoint is not None:  # a promoted trial that had not gone on yet
+                [trial] = task.trials
+                self.record(trial.trial_id, self.early.stopped_result(
+                    trial, task.checkpoint, f"stopped by the time limit at epoch {task.checkpoint.epoch}"))
+
+    def stop_waiting(self) -> None:
+        """The sweep ends with trials paused at a milestone (a time limit): record them ``stopped``."""
+        if self.early and self.timed_out:
+            for trial, result in self.early.give_up_waiting("stopped by the time limit at epoch {epoch}"):
+                self.record(trial.trial_id, result)
 
     def open_pool(self, scratch: Path) -> None:
         with interrupts.shielded_children():
@@ -315,11 +367,23 @@ class _Session:
         self.dispatcher.pool = self.pool
 
     def report(self, task: TaskSpec, results: list[TrialResult]) -> None:
-        by_id = {t.trial_id: t for t in task.trials}
         for result in results:
-            trial = by_id[result.trial_id]
-            if self.store.append(trial, result):
-                self.ran += 1
-                self.recorded[trial.trial_id] = result
-                self.progress.update(result.metrics.get(self.experiment.metric.name), result.status, result.trial_id)
-                self.strategy.tell(trial, result)
+            if result.status == PAUSED:
+                self.early.paused(task, result)
+            else:
+                self.record(result.trial_id, result, task)
+        self.settle()
+
+    def record(self, trial_id: str, result: TrialResult, task: TaskSpec | None = None) -> None:
+        """Append a finished trial to the store, and tell the strategy and the milestones."""
+        trial = self.trial_by_id[trial_id]
+        if self.store.append(trial, result):
+            self.ran += 1
+            self.recorded[trial.trial_id] = result
+            self.progress.update(result.metrics.get(self.experiment.metric.name), result.status, result.trial_id)
+            self.strategy.tell(trial, result)
+            if self.early:
+                records = result.history
+                if not records and task is not None and task.checkpoint is not None:
+                    records = task.checkpoint.records  # a continuation that failed: what it had trained
+                self.early.ended(trial, result, records)

@@ -13,3 +13,5 @@ OK, STOPPED, DIVERGED, FAILED, CRASHED = "ok", "stopped", "diverged", "failed", 
 STATUSES = (OK, STOPPED, DIVERGED, FAILED, CRASHED)
 #: Statuses of trials that ran to their end (a diverged run is a result, ranked last).
 COMPLETED = (OK, DIVERGED)
+#: Not a recorded status: a trial that reached a milestone of early termination and waits there.
+PAUSED = "paused"

@@ -18,8 +18,8 @@ from threadpoolctl import threadpool_limits
 
 from .nn import TwoLayerNet
 from .plan import TaskSpec, TrialSpec
-from .status import COMPLETED, CRASHED, DIVERGED, FAILED, OK, STOPPED  # noqa: F401 - re-exported for the callers
-from .trainer import History, train
+from .status import COMPLETED, CRASHED, DIVERGED, FAILED, OK, PAUSED, STOPPED  # noqa: F401 - re-exported for the callers
+from .trainer import History, TrainState, train
 
 #: BLAS threads per trial. OpenBLAS rounds differently with 1 and 2 threads, so a fixed count is what
 #: makes results identical whatever n_jobs is; parallelism comes from running trials side by side.
@@ -37,6 +37,7 @@ class TrialResult:
     error: str = ""
     traceback: str = ""
     worker: str = ""  # host:pid of the process that ran it (empty when no worker reported back)
+    checkpoint: TrainState | None = None  # status paused: the state to go on from
 
 
 def worker_name() -> str:
@@ -60,10 +61,11 @@ def model_seeds(seed: int) -> tuple[int, int]:
     return int(init_seed), int(batch_seed)
 
 
-def build_and_train(params: dict, seed: int, data, epochs: int, deadline: float | None = None
-                    ) -> tuple[TwoLayerNet, History]:
+def build_and_train(params: dict, seed: int, data, epochs: int, deadline: float | None = None,
+                    resume: TrainState | None = None, pause_at: int | None = None) -> tuple[TwoLayerNet, History]:
     """Create the trial's network from its hyperparameters and train it for ``epochs`` epochs, or
-    until the first epoch boundary after ``deadline`` (``time.time()`` seconds) has passed."""
+    until the first epoch boundary after ``deadline`` (``time.time()`` seconds) has passed;
+    ``resume`` and ``pause_at`` continue from and pause at a milestone (see :func:`~sweep.trainer.train`)."""
     init_seed, batch_seed = model_seeds(seed)
     with threadpool_limits(limits=BLAS_THREADS_PER_TRIAL):
         net = TwoLayerNet(data.input_dim, params["hidden_size"], data.num_classes,
@@ -73,7 +75,8 @@ def build_and_train(params: dict, seed: int, data, epochs: int, deadline: float 
         history = train(net, data, optimizer=params["optimizer"], learning_rate=params["learning_rate"],
                         lr_decay=params["lr_decay"], batch_size=params["batch_size"], epochs=epochs,
                         seed=batch_seed, momentum=params["momentum"],
-                        stop=None if deadline is None else lambda: time.time() >= deadline)
+                        stop=None if deadline is None else lambda: time.time() >= deadline,
+                        resume=resume, pause_at=pause_at)
     return net, history
 
 
@@ -87,10 +90,13 @@ def run_task(task: TaskSpec, data) -> list[TrialResult]:
         data.realign()
         with np.errstate(all="ignore"):  # overflow on the way to divergence is reported as a status
             _, history = build_and_train({**task.params, "epochs": task.max_epochs}, task.seed, data,
-                                         task.max_epochs, task.deadline)
+                                         task.max_epochs, task.deadline, task.checkpoint, task.pause_at)
     except Exception as exc:  # noqa: BLE001 - any error inside a trial is recorded, not raised
         results = [failed_result(t, exc) for t in task.trials]
     else:
+        if history.checkpoint is not None:  # paused at a milestone: no trial is finished
+            return [TrialResult(t.trial_id, PAUSED, {}, history.records, worker=worker_name(),
+                                checkpoint=history.checkpoint) for t in task.trials]
         results = [score_trial(t, history) for t in task.trials]
     for result in results:
         result.worker = worker_name()

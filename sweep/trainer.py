@@ -29,6 +29,19 @@ STATUS_OK, STATUS_DIVERGED, STATUS_STOPPED = OK, DIVERGED, STOPPED
 
 
 @dataclass
+class TrainState:
+    """Everything a run paused after ``epoch`` epochs needs to go on bitwise as if it had not paused:
+    the weights, each update rule's state (velocities, moments; learning rates are set per epoch),
+    the minibatch generator's state and the records so far."""
+
+    epoch: int
+    params: dict
+    configs: dict
+    rng_state: dict
+    records: list
+
+
+@dataclass
 class History:
     """Per-epoch records of one training run.
 
@@ -49,6 +62,7 @@ class History:
     records: list[dict] = field(default_factory=list)
     status: str = STATUS_OK
     diverged_epoch: int | None = None
+    checkpoint: TrainState | None = None  # set when the run paused at ``pause_at``
 
     def __len__(self) -> int:
         return len(self.records)
@@ -88,7 +102,8 @@ class History:
 def train(net, data, *, optimizer: str = "sgd", learning_rate: float = 1e-3, lr_decay: float = 1.0,
           batch_size: int = 200, epochs: int = 10, seed: int = 0, momentum: float | None = None,
           optim_config: dict | None = None, train_acc_rows: int = TRAIN_ACC_ROWS, callback=None,
-          stop: Callable[[], bool] | None = None, verbose: bool = False) -> History:
+          stop: Callable[[], bool] | None = None, resume: TrainState | None = None,
+          pause_at: int | None = None, verbose: bool = False) -> History:
     """Train ``net`` in place on ``data`` and return its :class:`History`.
 
     ``data`` is a :class:`~sweep.data.Dataset` (or anything with ``X_train, y_train, X_val, y_val``).
@@ -98,6 +113,11 @@ def train(net, data, *, optimizer: str = "sgd", learning_rate: float = 1e-3, lr_
     keys of the rule) are passed to it. ``callback(epoch, net, record)`` is called after each epoch;
     ``stop()``, at the end of each epoch but the last, ends training early when it returns True
     (a time limit): the history is then ``stopped``.
+
+    ``pause_at`` (an epoch before the last) ends the call there with the run's state in
+    ``history.checkpoint``; ``resume`` continues from such a state (``net`` is overwritten with its
+    weights), and the epochs it then trains, and their records, are bitwise those of a run that
+    never paused.
     """
     if optimizer not in UPDATE_RULES:
         raise ValueError(f"optimizer must be one of {tuple(UPDATE_RULES)}, got {optimizer!r}")
@@ -128,8 +148,15 @@ def train(net, data, *, optimizer: str = "sgd", learning_rate: float = 1e-3, lr_
     batch_X = np.empty((batch_size,) + X.shape[1:], dtype=X.dtype)
     batch_y = np.empty((batch_size,) + y.shape[1:], dtype=y.dtype)
 
-    history = History()
-    for epoch in range(int(epochs)):
+    history, first_epoch = History(), 0
+    if resume is not None:
+        for name, value in resume.params.items():
+            net.params[name] = np.array(value, dtype=net.params[name].dtype, copy=True)
+        configs = {name: {k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v) for k, v in c.items()}
+                   for name, c in resume.configs.items()}
+        rng.bit_generator.state = resume.rng_state
+        history.records, first_epoch = [dict(r) for r in resume.records], resume.epoch
+    for epoch in range(first_epoch, int(epochs)):
         start = time.perf_counter()
         lr = learning_rate * lr_decay**epoch
         for config in configs.values():
@@ -165,6 +192,10 @@ def train(net, data, *, optimizer: str = "sgd", learning_rate: float = 1e-3, lr_
             callback(epoch + 1, net, record)
         if stop is not None and epoch + 1 < epochs and stop():
             history.status = STATUS_STOPPED
+            break
+        if pause_at is not None and epoch + 1 == pause_at and epoch + 1 < epochs:
+            history.checkpoint = TrainState(epoch + 1, {k: v.copy() for k, v in net.params.items()}, configs,
+                                            rng.bit_generator.state, [dict(r) for r in history.records])
             break
     return history
 

@@ -1,0 +1,116 @@
+"""Early termination during a sweep: trials trained milestone by milestone, paused in the run
+folder between segments, stopped or promoted by :class:`~sweep.stopping.MilestoneRule`.
+
+A trial's first task trains it to its first milestone and pauses; its state is saved in
+``paused/`` (:mod:`sweep.results.paused`) and it waits there for the decision. Promoted, it
+continues from that state to the next milestone (or to its end) in a new task, bitwise as if it
+had never paused; stopped, it is recorded ``stopped`` with the epochs it trained. On ``--resume``
+a paused trial waits again at the milestone of its saved state: the decision, made in plan
+order, is the one it would have been.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from .config import Experiment
+from .plan import TaskSpec, TrialSpec
+from .results.paused import load_state, remove_folder_if_empty, remove_state, save_state
+from .status import STOPPED
+from .stopping import MilestoneRule, milestone_value
+from .task import TrialResult, score_trial
+from .trainer import History, TrainState
+
+
+class EarlyTermination:
+    """The milestones of one sweep's trials: what to run next for each, and who stops."""
+
+    def __init__(self, experiment: Experiment, run_dir: Path):
+        self.hyperband = experiment.early_terminate
+        self.metric, self.maximize = experiment.metric.name, experiment.metric.maximize
+        self.epochs = experiment.fixed["epochs"]  # the same for every trial (the config refuses searching it)
+        self.milestones = self.hyperband.milestones(self.epochs)
+        self.rule = MilestoneRule(self.hyperband, self.milestones)
+        self.run_dir = Path(run_dir)
+        self.waiting: dict[int, tuple[TrialSpec, TrainState, TaskSpec]] = {}  # plan index -> paused trial
+        self.stopped = 0
+
+    # ------------------------------------------------------------------------------ what to run
+    def first_task(self, task: TaskSpec) -> TaskSpec | None:
+        """The first segment of a new trial's task, or None when a saved state makes it wait at a milestone."""
+        [trial] = task.trials
+        state = load_state(self.run_dir, trial.trial_id)
+        if state is not None and state.epoch in self.milestones:
+            self._wait(trial, state, task)
+            return None
+        return replace(task, pause_at=self._next_milestone(0))
+
+    def _next_milestone(self, epoch: int) -> int | None:
+        return next((m for m in self.milestones if m > epoch), None)
+
+    # ------------------------------------------------------------------------------ events
+    def paused(self, task: TaskSpec, result: TrialResult) -> None:
+        """A segment ended at a milestone: save its state and wait for the decision."""
+        [trial] = task.trials
+        save_state(self.run_dir, trial.trial_id, result.checkpoint)
+        self._wait(trial, result.checkpoint, task)
+
+    def _wait(self, trial: TrialSpec, state: TrainState, task: TaskSpec) -> None:
+        for milestone in self.milestones:
+            if milestone <= state.epoch:
+                self.rule.reached(trial.index, milestone, milestone_value(
+                    state.records, milestone, self.metric, self.maximize, self.hyperband.strict))
+        self.waiting[trial.index] = (trial, state, task)
+
+    def ended(self, trial: TrialSpec, result: TrialResult, records: list | None = None) -> None:
+        """``trial`` is recorded (finished, stopped, failed...): it trains no more."""
+        records = result.history if records is None else records
+        for milestone in self.milestones:
+            if milestone <= len(records) and all(r.get("val_loss") == r.get("val_loss") for r in records[:milestone]):
+                self.rule.reached(trial.index, milestone, milestone_value(
+                    records, milestone, self.metric, self.maximize, self.hyperband.strict))
+        self.rule.ended(trial.index, len(records))
+        remove_state(self.run_dir, trial.trial_id)
+
+    def decisions(self):
+        """``(task, None)`` for each waiting trial that goes on (its next segment), ``(None, result)`` for
+        each one stopped (its ``stopped`` result), in plan order, as far as they can be decided now."""
+        for index in sorted(self.waiting):
+            trial, state, task = self.waiting[index]
+            go = self.rule.decide(index, state.epoch)
+            if go is None:
+                continue
+            del self.waiting[index]
+            if go:
+                yield replace(task, checkpoint=state, pause_at=self._next_milestone(state.epoch)), None
+            else:
+                self.stopped += 1
+                yield None, self.stopped_result(trial, state)
+
+    def stopped_result(self, trial: TrialSpec, state: TrainState, why: str | None = None) -> TrialResult:
+        """The result of a trial stopped after ``state.epoch`` epochs (scored from its records)."""
+        result = score_trial(trial, History([dict(r) for r in state.records], STOPPED))
+        threshold = self.rule.threshold(trial.index, state.epoch) if why is None else None
+        value = self.rule.values.get(trial.index, {}).get(state.epoch)
+        if why is None and threshold is not None and value is not None:
+            sign = -1 if self.maximize else 1
+            why = (f"stopped by hyperband at epoch {state.epoch} of {self.epochs}: {self.metric} "
+                   f"{sign * value:.4g} is worse than {sign * threshold:.4g}, the cut for the top 1/{self.hyperband.eta:g}")
+        result.error = why or f"stopped at epoch {state.epoch} of {self.epochs}"
+        return result
+
+    def give_up_waiting(self, why: str) -> list[tuple[TrialSpec, TrialResult]]:
+        """Every waiting trial recorded as stopped where it is (a time limit ended the sweep)."""
+        out = []
+        for index in sorted(self.waiting):
+            trial, state, _ = self.waiting.pop(index)
+            out.append((trial, self.stopped_result(trial, state, why.format(epoch=state.epoch))))
+        return out
+
+    def close(self) -> None:
+        remove_folder_if_empty(self.run_dir)
+
+    def describe(self) -> str:
+        """For the progress line: how many trials wait at a milestone and how many were stopped."""
+        return f"{len(self.waiting)} paused at a milestone, {self.stopped} stopped early"
