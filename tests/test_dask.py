@@ -109,6 +109,20 @@ def test_bayes_on_two_dask_workers_proposes_and_scores_what_loky_does(whole_clus
                                     for run in ("dask", "loky")))
 
 
+def test_hyperband_on_two_dask_workers_stops_and_scores_what_loky_does(whole_cluster, tmp_path):
+    from test_hyperband import COLUMNS, HYPERBAND
+
+    path = write_experiment(tmp_path / "hb.yaml", **HYPERBAND)
+    on_dask = sweep_cli("run", path, "--scheduler-file", whole_cluster.scheduler_file, "--out", "dask",
+                        "--no-plots", "--quiet", cwd=tmp_path)
+    assert on_dask.returncode == 0, on_dask.stderr
+    local = sweep_cli("run", path, "--n-jobs", "1", "--out", "loky", "--quiet", "--no-plots", cwd=tmp_path)
+    assert local.returncode == 0, local.stderr
+    trials = [by_trial(pd.read_csv(tmp_path / run / "trials.csv")) for run in ("dask", "loky")]
+    assert (trials[0]["status"] == "stopped").any()
+    pd.testing.assert_frame_equal(trials[0][COLUMNS], trials[1][COLUMNS])
+
+
 def test_the_data_set_reaches_each_worker_once(whole_cluster, tmp_path):
     whole_cluster.data_log.unlink(missing_ok=True)
     doc = {**QUICK, "scheduler": str(whole_cluster.address)}

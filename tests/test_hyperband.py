@@ -1,0 +1,183 @@
+"""early_terminate: hyperband: W&B's milestones and threshold, decisions in plan order, bitwise
+continuation from a paused state, the same trials stopped for any n_jobs, kill -9 + resume mid-bracket."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import start, sweep_cli, write_experiment
+
+from sweep.config import parse_experiment
+from sweep.data import load_dataset
+from sweep.errors import ConfigError
+from sweep.nn import TwoLayerNet
+from sweep.results.paused import load_state, save_state
+from sweep.runner import run_sweep
+from sweep.stopping import Hyperband, MilestoneRule, milestone_value, parse_early_terminate
+from sweep.trainer import train
+
+HYPERBAND = {"name": "hb", "dataset": "digits", "method": "grid",
+             "parameters": {"hidden_size": {"values": [8, 16, 32]},
+                            "learning_rate": {"values": [0.3, 0.1, 0.03, 0.01, 0.003, 0.001]}},
+             "fixed": {"epochs": 9, "optimizer": "sgd_momentum", "init": "he", "batch_size": 64},
+             "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 3}, "n_jobs": 2}
+
+
+@pytest.mark.parametrize("spec, epochs, milestones", [
+    ({"min_iter": 3}, 100, (3, 9, 27, 81)),  # W&B's documented example
+    ({"max_iter": 27, "s": 2}, 27, (3, 9)),  # W&B's documented example: max_iter itself is no milestone
+    ({"max_iter": 27, "s": 5}, 27, (1, 3, 9)),  # bands below 1 are dropped
+    ({"min_iter": 2, "eta": 2}, 10, (2, 4, 8)),
+    ({"max_iter": 10, "s": 2, "eta": 2.5}, 10, (1, 4)),  # truncated to whole epochs
+    ({"min_iter": 5}, 5, ()),
+])
+def test_milestones_are_computed_as_wandb_does(spec, epochs, milestones):
+    assert parse_early_terminate({"type": "hyperband", **spec}).milestones(epochs) == milestones
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"type": "asha", "min_iter": 3}, "type: 'asha' is not allowed; allowed: hyperband"),
+    ({"type": "hyperband"}, "hyperband needs min_iter, or max_iter and s"),
+    ({"type": "hyperband", "max_iter": 27}, "early_terminate.max_iter: max_iter needs s"),
+    ({"type": "hyperband", "min_iter": 0}, "early_terminate.min_iter: 0 is not allowed"),
+    ({"type": "hyperband", "min_iter": 3, "eta": 1}, "early_terminate.eta: 1 is not allowed; eta must be a number > 1"),
+    ({"type": "hyperband", "min_iter": 3, "strict": "yes"}, "early_terminate.strict: 'yes' is not allowed"),
+    ({"type": "hyperband", "min_iter": 3, "brackets": 2}, "early_terminate.brackets: unknown key"),
+])
+def test_bad_early_terminate_blocks_are_one_line_errors(spec, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_experiment({**HYPERBAND, "early_terminate": spec})
+
+
+def test_searching_epochs_under_early_termination_is_refused():
+    with pytest.raises(ConfigError, match="parameters.epochs: early_terminate decides how many epochs"):
+        parse_experiment({**HYPERBAND, "parameters": {**HYPERBAND["parameters"], "epochs": {"values": [3, 9]}},
+                          "fixed": {k: v for k, v in HYPERBAND["fixed"].items() if k != "epochs"}})
+
+
+def test_the_rule_on_a_small_known_case():
+    # Seven trials at milestone 1, eta 3, lower is better; trial values in plan order:
+    values = [5.0, 3.0, 6.0, 1.0, 2.0, 6.0, 2.5]
+    rule = MilestoneRule(Hyperband(min_iter=1), (1, 3))
+    for index in (0, 1, 2, 3, 4, 5):
+        rule.reached(index, 1, values[index])
+    # trial i compares with trials 0..i: sorted[int((i + 1) / 3)] is the cut, strictly worse stops.
+    assert [rule.decide(i, 1) for i in range(6)] == [True, True, False, True, True, False]
+    assert rule.decide(6, 1) is None  # trial 6 has not reached milestone 1
+    rule.reached(6, 1, values[6])
+    assert rule.threshold(6, 1) == 2.5 and rule.decide(6, 1) is True
+    # At milestone 3 trial 3 waits for trial 1, which went on and is still training...
+    rule.reached(3, 3, 0.5)
+    assert rule.decide(3, 3) is None
+    rule.reached(0, 3, 4.0)
+    rule.ended(2, 1)  # ... trial 2 was stopped at 1, so it is not waited for
+    assert rule.decide(3, 3) is None
+    rule.reached(1, 3, 0.7)
+    assert rule.decide(3, 3) is True and rule.threshold(3, 3) == 0.7
+
+
+def test_the_judged_value_follows_goal_strict_and_best_val_acc():
+    records = [{"val_acc": a, "val_loss": loss} for a, loss in ((0.5, 1.0), (0.7, 0.8), (0.6, 0.9))]
+    assert milestone_value(records, 3, "val_acc", True, strict=True) == -0.6
+    assert milestone_value(records, 3, "val_acc", True, strict=False) == -0.7
+    assert milestone_value(records, 3, "best_val_acc", True, strict=True) == -0.7
+    assert milestone_value(records, 2, "val_loss", False, strict=True) == 0.8
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "sgd_momentum", "nesterov", "rmsprop", "adam"])
+def test_a_run_paused_saved_and_continued_is_bitwise_an_uninterrupted_one(tmp_path, optimizer):
+    data = load_dataset("digits")
+
+    def net(seed=1):
+        return TwoLayerNet(data.input_dim, 16, data.num_classes, seed=seed, init="he")
+
+    settings = dict(optimizer=optimizer, learning_rate=0.01, lr_decay=0.9, epochs=5, seed=5, batch_size=50)
+    whole = net()
+    uninterrupted = train(whole, data, **settings)
+    paused = train(net(), data, **settings, pause_at=2)
+    assert len(paused.records) == 2 and paused.checkpoint.epoch == 2
+    save_state(tmp_path, "t", paused.checkpoint)  # through the run folder's file, as a resumed sweep does
+    middle = train(net(), data, **settings, resume=load_state(tmp_path, "t"), pause_at=4)
+    save_state(tmp_path, "t", middle.checkpoint)
+    resumed = net(seed=99)  # its own initial weights are replaced by the saved ones
+    finished = train(resumed, data, **settings, resume=load_state(tmp_path, "t"))
+
+    def strip(records):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+
+    assert strip(finished.records) == strip(uninterrupted.records)
+    for name in whole.params:
+        assert np.array_equal(whole.params[name], resumed.params[name])
+
+
+def test_a_damaged_paused_state_is_not_used(tmp_path):
+    (tmp_path / "paused").mkdir()
+    (tmp_path / "paused" / "t.npz").write_bytes(b"PK\x03\x04 not a zip")
+    assert load_state(tmp_path, "t") is None and load_state(tmp_path, "absent") is None
+
+
+def by_trial(frame):
+    return frame.sort_values("trial_id").reset_index(drop=True)
+
+
+COLUMNS = ["trial_id", "status", "val_acc", "val_loss", "train_loss", "best_epoch", "error"]
+
+
+def test_hyperband_stops_the_same_trials_with_the_same_numbers_for_one_and_two_workers(tmp_path):
+    experiment = parse_experiment(HYPERBAND)
+    one = run_sweep(experiment, run_dir=tmp_path / "one", n_jobs=1, quiet=True)
+    two = run_sweep(experiment, run_dir=tmp_path / "two", n_jobs=2, quiet=True)
+    trials = [by_trial(pd.read_csv(run.run_dir / "trials.csv")) for run in (one, two)]
+    pd.testing.assert_frame_equal(trials[0][COLUMNS], trials[1][COLUMNS])
+    frame, history = trials[0], pd.read_csv(one.run_dir / "history.csv")
+    trained = history.groupby("trial_id")["epoch"].max()
+    assert set(frame["status"]) == {"ok", "stopped"} and (frame["status"] == "stopped").sum() >= 6
+    for row in frame.itertuples():  # stopped at a milestone, its history ends there; ok ones trained all 9
+        assert trained[row.trial_id] in ((1, 3) if row.status == "stopped" else (9,))
+        assert (row.status == "stopped") == str(row.error).startswith("stopped by hyperband at epoch")
+    assert len(frame) == 18
+    assert not (one.run_dir / "paused").exists(), "paused states are removed once their trials are recorded"
+    assert len(history) < 0.6 * 18 * 9
+    summary = pd.read_json(one.run_dir / "best" / "summary.json", typ="series")
+    assert frame.set_index("trial_id").loc[summary["trial_id"], "status"] == "ok" and summary["reproduced"]
+
+
+def test_the_leaderboard_ranks_stopped_trials_below_every_finished_one(tmp_path):
+    experiment = parse_experiment(HYPERBAND)
+    run_sweep(experiment, run_dir=tmp_path / "run", quiet=True)
+    shown = sweep_cli("show", tmp_path / "run", "--top", "18", cwd=tmp_path)
+    statuses = [line.split()[-1] for line in shown.stdout.splitlines()[1:19]]
+    assert statuses == sorted(statuses, key=lambda s: s != "ok") and "stopped" in statuses
+
+
+SLOW = {**HYPERBAND, "name": "slowhb",
+        "parameters": {"hidden_size": {"values": [128, 136, 144, 152]},
+                       "learning_rate": {"values": [0.1, 0.01, 0.001]}},
+        "fixed": {"epochs": 9, "optimizer": "sgd_momentum", "init": "he", "batch_size": 8}}
+
+
+def test_kill_9_mid_bracket_and_resume_gives_what_an_uninterrupted_sweep_gives(tmp_path):
+    write_experiment(tmp_path / "hb.yaml", **SLOW)
+    whole = sweep_cli("run", "hb.yaml", "--out", "whole", "--no-plots", "--quiet", cwd=tmp_path, timeout=300)
+    assert whole.returncode == 0, whole.stderr
+    proc = start(["run", "hb.yaml", "--out", "part", "--no-plots", "--quiet"], tmp_path)
+    paused = tmp_path / "part" / "paused"
+    deadline = time.monotonic() + 120
+    while not (paused.is_dir() and any(paused.glob("*.npz"))):  # a trial waits at (or goes on from) a milestone
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    rest = sweep_cli("run", "hb.yaml", "--resume", "part", "--no-plots", "--quiet", cwd=tmp_path, timeout=300)
+    assert rest.returncode == 0, rest.stderr
+    pd.testing.assert_frame_equal(*(by_trial(pd.read_csv(tmp_path / run / "trials.csv"))[COLUMNS]
+                                    for run in ("whole", "part")))
+    columns = ["trial_id", "epoch", "train_loss", "val_loss", "val_acc"]
+    pd.testing.assert_frame_equal(*(pd.read_csv(tmp_path / run / "history.csv").sort_values(["trial_id", "epoch"])
+                                    .reset_index(drop=True)[columns] for run in ("whole", "part")))
+    assert not paused.exists()
