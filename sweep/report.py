@@ -27,10 +27,10 @@ from .params import PARAMETER_NAMES
 from .results.analysis import status_counts, training_run_columns
 from .results.files import PLAN_FILE, TRIALS_FILE
 from .results.owned import OwnedFiles
-from .status import CRASHED, DIVERGED, FAILED, OK
+from .status import CRASHED, DIVERGED, FAILED, OK, STOPPED
 
 REPORT_FILE = "report.html"
-STATUS_ORDER = (OK, DIVERGED, FAILED, CRASHED)
+STATUS_ORDER = (OK, STOPPED, DIVERGED, FAILED, CRASHED)
 #: Result columns of the leaderboard after the metric, with their headers.
 RESULT_COLUMNS = (("val_acc", "val acc"), ("train_acc", "train acc"), ("val_loss", "val loss"),
                   ("best_val_acc", "best val acc"), ("best_epoch", "best epoch"),
@@ -86,6 +86,14 @@ def _experiment_facts(run: PlotRun) -> dict:
     method = str(exp.get("method", "?"))
     if exp.get("run_cap"):
         method += f" (run_cap {exp['run_cap']})"
+    elif method in ("random", "bayes"):
+        method += " (open-ended)"
+    early = exp.get("early_terminate")
+    if isinstance(early, dict):
+        rule = ", ".join(f"{k} {_plain(v)}" for k, v in early.items() if k != "type")
+        method += f"; early termination: {_plain(early.get('type', '?'))} ({rule})"
+    if exp.get("time_limit"):
+        method += f"; time limit {_plain(exp['time_limit'])}"
     repeats = exp.get("repeats") or 1
     if isinstance(repeats, int) and repeats > 1:
         method += f", {repeats} seeds per configuration"

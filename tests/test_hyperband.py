@@ -15,6 +15,8 @@ from conftest import start, sweep_cli, write_experiment
 from sweep.config import parse_experiment
 from sweep.data import load_dataset
 from sweep.errors import ConfigError
+from sweep.figures.rungs import curves_data
+from sweep.results import load_run
 from sweep.nn import TwoLayerNet
 from sweep.results.paused import load_state, save_state
 from sweep.runner import run_sweep
@@ -147,12 +149,22 @@ def test_hyperband_stops_the_same_trials_with_the_same_numbers_for_one_and_two_w
     assert frame.set_index("trial_id").loc[summary["trial_id"], "status"] == "ok" and summary["reproduced"]
 
 
-def test_the_leaderboard_ranks_stopped_trials_below_every_finished_one(tmp_path):
+def test_the_leaderboard_ranks_stopped_trials_below_finished_ones_and_the_report_shows_the_rule(tmp_path):
     experiment = parse_experiment(HYPERBAND)
     run_sweep(experiment, run_dir=tmp_path / "run", quiet=True)
     shown = sweep_cli("show", tmp_path / "run", "--top", "18", cwd=tmp_path)
     statuses = [line.split()[-1] for line in shown.stdout.splitlines()[1:19]]
     assert statuses == sorted(statuses, key=lambda s: s != "ok") and "stopped" in statuses
+    report = sweep_cli("report", tmp_path / "run", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "early termination: hyperband (eta 3, strict True, min_iter 1)" in page and "Early termination" in page
+    assert (tmp_path / "run" / "plots" / "rungs.png").is_file()
+    run = load_run(tmp_path / "run")
+    curves = curves_data(run.history, run.trials, "val_acc")
+    stopped = set(run.trials.loc[run.trials["status"] == "stopped", "trial_id"])
+    assert set(curves.loc[curves["stopped"], "trial_id"]) == stopped
+    assert curves.groupby("trial_id")["epoch"].max().loc[list(stopped)].isin([1, 3]).all()
 
 
 SLOW = {**HYPERBAND, "name": "slowhb",

@@ -14,6 +14,7 @@ Files (see :data:`PLOTS` for their captions)::
     slice_<param>.png       metric of every trial against one searched parameter
     parallel.png            parallel coordinates of all trials coloured by the metric
     learning_curves.png     loss and accuracy per epoch of the top trials
+    rungs.png               the metric per epoch of every trial, those stopped early marked
     fit.png                 train against validation accuracy of every trial
     weights.png             first-layer weights of the best model as images
 """
@@ -35,6 +36,7 @@ from .fit import fit_figure
 from .heatmap import heatmap_figure
 from .history import history_figure
 from .learning_curves import learning_curves_figure
+from .rungs import rungs_figure
 from .parallel import parallel_coordinates_figure
 from .slices import slice_figure
 from .style import DPI, is_log_param, metric_label, param_label
@@ -59,6 +61,9 @@ PLOTS: tuple[tuple[str, str, str], ...] = (
     ("learning_curves.png", "Learning curves of the top trials",
      "training loss per epoch (left) and train (dashed) and validation (solid) accuracy per epoch (right) "
      "of the best trials, one colour per trial."),
+    ("rungs.png", "Early termination",
+     "{metric} per epoch of every trial: blue ones trained to the end, red ones were stopped at a milestone "
+     "(the cross) by the early-termination rule or a time limit."),
     ("fit.png", "Training against validation",
      "final training against validation accuracy of every trial: far below the diagonal is over-fitting, "
      "low on both axes is under-fitting."),
@@ -181,6 +186,7 @@ def iter_figures(run: Run, top_k: int = 5):
     add("parallel.png", lambda: parallel_coordinates_figure(trials, metric, maximize, run.params, logs))
     add("learning_curves.png", lambda: learning_curves_figure(run.history, trials, metric, maximize, top_k,
                                                                params=run.params))
+    add("rungs.png", lambda: rungs_figure(run.history, trials, metric))
     color_by = next((p for p in ("reg", "hidden_size", "epochs", "learning_rate") if p in run.params),
                     run.params[0] if run.params else None)
     add("fit.png", lambda: fit_figure(trials, metric, maximize, color_by, color_by in logs, run.best_id))
