@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(PY) bench/train_throughput.py
 	$(PY) bench/sweep_speedup.py
 	$(PY) bench/backends.py
+	$(PY) bench/adaptive.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
