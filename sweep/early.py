@@ -112,5 +112,8 @@ class EarlyTermination:
         remove_folder_if_empty(self.run_dir)
 
     def describe(self) -> str:
-        """For the progress line: how many trials wait at a milestone and how many were stopped."""
-        return f"{len(self.waiting)} paused at a milestone, {self.stopped} stopped early"
+        """For the progress line: the furthest rung reached (rung k: past k - 1 milestones), how many
+        trials wait at a milestone and how many were stopped early."""
+        reached = max((len(values) for values in self.rule.values.values()), default=0)
+        return (f"rung {reached + 1}/{len(self.milestones) + 1}, {len(self.waiting)} paused at a milestone, "
+                f"{self.stopped} stopped early")

@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..errors import SweepError
 from ..params import PARAMETER_NAMES
+from ..status import STOPPED
 from .analysis import best_trial, leaderboard, rank, read_history, read_trials, run_metric
 from .files import BEST_DIR, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE, TRIALS_FILE
 from .records import read_experiment_document, read_summary
@@ -58,6 +59,11 @@ class Run:
         if self.trials.empty:
             return self.trials
         board = leaderboard(self.trials, self.metric, self.maximize, sort=sort)
+        if (self.trials["status"] == STOPPED).any() and not self.history.empty:
+            # Trials stopped early: how far each configuration trained (mean over its repeats).
+            trained = self.history.groupby("trial_id")["epoch"].max().reindex(self.trials["trial_id"])
+            epochs = pd.Series(trained.to_numpy(), index=self.trials["config_id"]).groupby(level=0).mean()
+            board.insert(board.columns.get_loc("status"), "epochs_trained", board["config_id"].map(epochs))
         return board.head(top) if top else board
 
     def best_model(self):
