@@ -95,8 +95,8 @@ dataset: digits
     (BASE.replace("  learning_rate:", "  learning_rte:"), "unknown hyperparameter (did you mean `learning_rate`?)"),
     (BASE.replace("method: grid", "method: gird"), "method: 'gird' is not allowed (did you mean `grid`?)"),
     (BASE.replace("method: grid", "method: bayse"), "method: 'bayse' is not allowed (did you mean `bayes`?)"),
-    (BASE + "early_terminate: {type: hyperband, min_iter: 3}\n",
-     "early_terminate: early stopping of trials (hyperband) is not supported yet"),
+    (BASE + "  epochs: {values: [3, 9]}\nearly_terminate: {type: hyperband, min_iter: 3}\n",
+     "exp.yaml:9: parameters.epochs: early_terminate decides how many epochs each trial trains"),
     (BASE + "metric: {name: val_accuracy}\n", "did you mean `val_acc`?"),
     (BASE + "metric: {name: val_loss, goal: maximize}\n", "val_loss should be minimized"),
     (BASE + "fixed: {hidden_size: 10}\n", "fixed.hidden_size: is also under `parameters`"),
@@ -201,7 +201,7 @@ CLI_CASES = {
     "bad time limit": (BASE + "time_limit: 30 minutes\n", "is not a duration"),
     "unknown key": (BASE + "hiden_size: 3\n", "did you mean `hidden_size`?"),
     "bayes typo": (BASE.replace("method: grid", "method: baye"), "did you mean `bayes`?"),
-    "early_terminate": (BASE + "early_terminate: {type: hyperband}\n", "not supported yet"),
+    "early_terminate": (BASE + "early_terminate: {type: hyperband}\n", "hyperband needs min_iter, or max_iter and s"),
     "bad yaml": ("name: [\n", "not valid YAML"),
 }
 
@@ -383,7 +383,7 @@ REPEATED_PREFIX = re.compile(r"(?:^|: )([\w.]+): \1\b")
 
 @pytest.mark.parametrize("text", [
     BASE.replace("method: grid", "method: bayse"),
-    BASE + "early_terminate: {type: hyperband, min_iter: 3}\n",
+    BASE + "early_terminate: {type: hyperband, min_iter: 0}\n",
     BASE.replace("method: grid", "method: gird"),
     BASE + "metric: {name: val_accuracy}\n",
     BASE + "backend: spark\n",
