@@ -122,7 +122,13 @@ PARAMETERS: dict[str, ParamSpec] = {p.name: p for p in (
     ParamSpec("activation", "choice", "relu", "hidden nonlinearity", choices=("relu", "sigmoid", "tanh")),
     ParamSpec("loss", "choice", "softmax", "loss of the scores", choices=("softmax", "svm", "mse")),
     ParamSpec("dtype", "choice", "float32", "floating point type of data and weights", choices=("float32", "float64")),
+    ParamSpec("dropout", "float", 0.0, "fraction of hidden units dropped in training (inverted dropout)", low=0,
+              high=1, high_inclusive=False),
 )}
+
+#: Hyperparameters added after run folders existed, with the value that means "as before": a trial
+#: at that value keeps the id and seed it had, and a run folder without their column reads it so.
+ADDED_LATER = {"dropout": 0.0}
 
 #: Other names people give the hyperparameters (PyTorch, Keras, W&B examples, the seed posts), for
 #: "did you mean": lower case, ``_`` for ``-``.
@@ -140,6 +146,7 @@ SYNONYMS = {
     **dict.fromkeys(("initialization", "initialisation", "initializer", "weight_init"), "init"),
     **dict.fromkeys(("act", "activation_fn", "nonlinearity"), "activation"),
     **dict.fromkeys(("mu", "momentum_coeff"), "momentum"),
+    **dict.fromkeys(("drop_rate", "dropout_rate", "p_dropout", "drop_prob"), "dropout"),
 }
 
 #: Parameter names in the order of the trials.csv columns.

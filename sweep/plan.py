@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .config import Experiment
-from .params import PARAMETER_NAMES
+from .params import ADDED_LATER, PARAMETER_NAMES
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,13 @@ class TaskSpec:
 
 
 def canonical(values: dict) -> str:
-    """Stable text of a parameter dict: sorted keys, floats by repr, so equal values hash equally."""
-    return json.dumps({k: values[k] for k in sorted(values)}, sort_keys=True, separators=(",", ":"))
+    """Stable text of a parameter dict: sorted keys, floats by repr, so equal values hash equally.
+
+    A hyperparameter added later (:data:`~sweep.params.ADDED_LATER`) at its neutral value is left
+    out, so trials that do not use it keep the ids and seeds they had before it existed.
+    """
+    kept = {k: v for k, v in values.items() if not (k in ADDED_LATER and v == ADDED_LATER[k])}
+    return json.dumps({k: kept[k] for k in sorted(kept)}, sort_keys=True, separators=(",", ":"))
 
 
 def short_hash(text: str, length: int = 12) -> str:

@@ -71,7 +71,7 @@ def build_and_train(params: dict, seed: int, data, epochs: int, deadline: float 
         net = TwoLayerNet(data.input_dim, params["hidden_size"], data.num_classes,
                           weight_scale=params["weight_scale"], init=params["init"], reg=params["reg"],
                           activation=params["activation"], loss=params["loss"], dtype=params["dtype"],
-                          seed=init_seed)
+                          seed=init_seed, dropout=params["dropout"])
         history = train(net, data, optimizer=params["optimizer"], learning_rate=params["learning_rate"],
                         lr_decay=params["lr_decay"], batch_size=params["batch_size"], epochs=epochs,
                         seed=batch_seed, momentum=params["momentum"],

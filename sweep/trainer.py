@@ -170,7 +170,7 @@ def train(net, data, *, optimizer: str = "sgd", learning_rate: float = 1e-3, lr_
             # (with the default "raise" it gathers into a temporary first); a permutation is in range.
             xb = np.take(X, idx, axis=0, out=batch_X[:n], mode="clip")
             yb = np.take(y, idx, axis=0, out=batch_y[:n], mode="clip")
-            loss, grads = net.loss(xb, yb)
+            loss, grads = net.loss(xb, yb, rng=rng) if getattr(net, "dropout", 0.0) else net.loss(xb, yb)
             if not math.isfinite(loss):
                 return _diverged(history, epoch, lr, start, f"minibatch loss is {loss}", verbose)
             for name, w in net.params.items():

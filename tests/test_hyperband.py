@@ -91,12 +91,13 @@ def test_the_judged_value_follows_goal_strict_and_best_val_acc():
     assert milestone_value(records, 2, "val_loss", False, strict=True) == 0.8
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "sgd_momentum", "nesterov", "rmsprop", "adam"])
-def test_a_run_paused_saved_and_continued_is_bitwise_an_uninterrupted_one(tmp_path, optimizer):
+@pytest.mark.parametrize("optimizer, dropout", [("sgd", 0.0), ("sgd_momentum", 0.0), ("nesterov", 0.0),
+                                                ("rmsprop", 0.0), ("adam", 0.0), ("sgd_momentum", 0.3)])
+def test_a_run_paused_saved_and_continued_is_bitwise_an_uninterrupted_one(tmp_path, optimizer, dropout):
     data = load_dataset("digits")
 
     def net(seed=1):
-        return TwoLayerNet(data.input_dim, 16, data.num_classes, seed=seed, init="he")
+        return TwoLayerNet(data.input_dim, 16, data.num_classes, seed=seed, init="he", dropout=dropout)
 
     settings = dict(optimizer=optimizer, learning_rate=0.01, lr_decay=0.9, epochs=5, seed=5, batch_size=50)
     whole = net()

@@ -68,6 +68,32 @@ def test_whole_net_gradients_with_regularization(activation, loss):
         assert relative_error(grads[name], num) < 1e-7, name
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_dropout_gradients_with_the_mask_of_a_seeded_generator(activation):
+    net = TwoLayerNet(6, 10, 4, init="he", reg=0.1, activation=activation, dtype=np.float64, seed=3, dropout=0.4)
+    rng = np.random.default_rng(7)
+    X, y = rng.standard_normal((9, 6)), rng.integers(0, 4, size=9)
+
+    def loss(_):  # the same mask at every evaluation: a fresh generator with the same seed
+        return net.loss(X, y, rng=np.random.default_rng(11))[0]
+
+    _, grads = net.loss(X, y, rng=np.random.default_rng(11))
+    for name, param in net.params.items():
+        assert relative_error(grads[name], numerical_gradient(loss, param)) < 1e-7, name
+    np.testing.assert_array_equal(net.loss(X), TwoLayerNet(6, 10, 4, init="he", activation=activation,
+                                                           dtype=np.float64, seed=3).loss(X))  # scoring: no dropout
+    with pytest.raises(ValueError, match="needs rng"):
+        net.loss(X, y)
+
+
+def test_dropout_drops_a_fraction_p_of_the_hidden_units():
+    # One row through tanh units (whose derivative is never 0): a unit's W1 gradient is zero exactly when it was dropped.
+    net = TwoLayerNet(3, 4000, 2, init="he", activation="tanh", seed=0, dropout=0.25, dtype=np.float64)
+    _, grads = net.loss(np.ones((1, 3)), np.zeros(1, dtype=int), rng=np.random.default_rng(5))
+    dropped = (np.abs(grads["W1"]).sum(axis=0) == 0).mean()
+    assert abs(dropped - 0.25) < 0.03
+
+
 def test_regression_targets_with_mse_gradients():
     net = TwoLayerNet(5, 6, 3, init="xavier", reg=0.1, loss="mse", dtype=np.float64, seed=1)
     rng = np.random.default_rng(2)

@@ -3,6 +3,7 @@
 import pytest
 
 from sweep.config import parse_experiment
+from sweep.params import PARAMETERS
 from sweep.plan import group_tasks
 from sweep.strategies import plan_trials
 
@@ -22,7 +23,17 @@ def test_grid_plan_size_order_and_completeness():
         (10, 0.1, 2), (10, 0.1, 5), (10, 0.01, 2)]
     assert [t.index for t in trials] == list(range(8))
     assert len({t.trial_id for t in trials}) == 8
-    assert all(len(t.params) == 13 and t.params["optimizer"] == "sgd" for t in trials)
+    assert all(len(t.params) == len(PARAMETERS) and t.params["optimizer"] == "sgd" for t in trials)
+
+
+def test_a_hyperparameter_added_later_leaves_the_ids_and_seeds_of_trials_that_do_not_use_it():
+    # Computed by the version before `dropout` existed: runs made then still resume and compare.
+    doc = dict(name="x", dataset="digits", parameters={"hidden_size": {"values": [10, 20]}}, fixed={"epochs": 3})
+    trials = plan_trials(parse_experiment(doc))
+    assert [(t.trial_id, t.seed, t.config_id) for t in trials] == [
+        ("9a147d71c6e7", 3777290680, "41105b1275d4"), ("f7c89bf11b96", 3514012772, "7eb90803cf6f")]
+    dropped = plan_trials(parse_experiment({**doc, "fixed": {"epochs": 3, "dropout": 0.5}}))
+    assert not {t.trial_id for t in dropped} & {t.trial_id for t in trials}
 
 
 def test_ids_and_seeds_do_not_depend_on_order_or_on_other_trials():

@@ -34,11 +34,14 @@ class TwoLayerNet:
 
     Biases start at zero. ``loss`` is ``"softmax"`` (cross-entropy), ``"svm"`` (multiclass hinge) or
     ``"mse"`` (squared error against one-hot rows of labels, or against real-valued (N, C) targets).
+
+    ``dropout`` (CS231n's inverted dropout, off at 0): in training each hidden unit is kept with
+    probability ``1 - dropout`` and scaled by ``1 / (1 - dropout)``, so scoring needs no change.
     """
 
     def __init__(self, input_dim: int, hidden_dim: int, num_classes: int, *, weight_scale: float = 1e-3,
                  init: str = "normal", reg: float = 0.0, activation: str = "relu", loss: str = "softmax",
-                 dtype=np.float32, seed: int | None = None):
+                 dtype=np.float32, seed: int | None = None, dropout: float = 0.0):
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {init!r}")
         if activation not in ACTIVATIONS:
@@ -50,6 +53,9 @@ class TwoLayerNet:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if reg < 0:
             raise ValueError(f"reg must be >= 0, got {reg!r}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.dropout = float(dropout)
         self.input_dim, self.hidden_dim, self.num_classes = int(input_dim), int(hidden_dim), int(num_classes)
         self.weight_scale, self.init, self.reg = float(weight_scale), init, float(reg)
         self.activation, self.loss_name = activation, loss
@@ -79,25 +85,37 @@ class TwoLayerNet:
             X = X.astype(self.dtype)
         return X
 
-    def loss(self, X: np.ndarray, y: np.ndarray | None = None):
+    def loss(self, X: np.ndarray, y: np.ndarray | None = None, rng: np.random.Generator | None = None):
         """Scores, or loss and gradients.
 
         X: (N, D) (or (N, d1, ..., dk) with D = d1*...*dk). Without ``y`` returns the scores (N, C).
         With ``y`` ((N,) labels, or (N, C) real targets for ``loss="mse"``) returns
         ``(loss, grads)``: the mean data loss plus the L2 penalty as a Python float, and ``grads``
-        keyed like ``params`` with the same shapes and dtype.
+        keyed like ``params`` with the same shapes and dtype. With ``dropout``, training draws the
+        (N, H) mask from ``rng`` (the trainer passes its minibatch generator, so a run stays
+        seeded and a paused run resumes bitwise).
         """
         p = self.params
         act_forward, act_backward = ACTIVATIONS[self.activation]
         X = self._as_input(X)
         a1, affine1_cache = affine_forward(X, p["W1"], p["b1"])
         hidden, act_cache = act_forward(a1)
+        mask = None
+        if y is not None and self.dropout:
+            if rng is None:
+                raise ValueError("a net with dropout needs rng (the generator of the minibatches) to train")
+            keep = 1.0 - self.dropout
+            mask = (rng.random(hidden.shape, dtype=self.dtype) < keep).astype(self.dtype)
+            mask *= self.dtype.type(1.0 / keep)
+            hidden = hidden * mask
         scores, affine2_cache = affine_forward(hidden, p["W2"], p["b2"])
         if y is None:
             return scores
 
         data_loss, dscores = LOSSES[self.loss_name](scores, y)
         dhidden, dW2, db2 = affine_backward(dscores, affine2_cache)
+        if mask is not None:
+            dhidden *= mask
         da1 = act_backward(dhidden, act_cache)
         _, dW1, db1 = affine_backward(da1, affine1_cache, need_dx=False)
         loss = data_loss
@@ -129,7 +147,7 @@ class TwoLayerNet:
             "input_dim": self.input_dim, "hidden_dim": self.hidden_dim, "num_classes": self.num_classes,
             "weight_scale": self.weight_scale, "init": self.init, "reg": self.reg,
             "activation": self.activation, "loss": self.loss_name, "dtype": self.dtype.name,
-            "seed": self.seed,
+            "seed": self.seed, "dropout": self.dropout,
         }
 
     def save(self, path, **metadata) -> Path:
@@ -165,7 +183,8 @@ class TwoLayerNet:
                     raise ValueError(f"{path}: {name} does not have the shape {shape} its hyperparameters give")
             net = cls(hp["input_dim"], hp["hidden_dim"], hp["num_classes"],
                       weight_scale=hp["weight_scale"], init=hp["init"], reg=hp["reg"],
-                      activation=hp["activation"], loss=hp["loss"], dtype=hp["dtype"], seed=hp["seed"])
+                      activation=hp["activation"], loss=hp["loss"], dtype=hp["dtype"], seed=hp["seed"],
+                      dropout=hp.get("dropout", 0.0))
             for name in net.params:
                 net.params[name] = np.ascontiguousarray(arrays[name], dtype=net.dtype)
         net.metadata = header.get("metadata", {})
@@ -174,4 +193,5 @@ class TwoLayerNet:
     def __repr__(self) -> str:
         return (f"TwoLayerNet({self.input_dim}, {self.hidden_dim}, {self.num_classes}, "
                 f"activation={self.activation!r}, loss={self.loss_name!r}, reg={self.reg}, "
+                + (f"dropout={self.dropout}, " if self.dropout else "") +
                 f"dtype={self.dtype.name})")

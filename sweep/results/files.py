@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from ..errors import SweepError
-from ..params import PARAMETER_NAMES
+from ..params import ADDED_LATER, PARAMETER_NAMES
 
 #: Result columns of trials.csv, in order.
 METRIC_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc", "best_val_acc", "best_epoch", "seconds")
@@ -28,8 +28,10 @@ TRIAL_COLUMNS = ("trial_id", "status", *PARAMETER_NAMES, "seed", "repeat", "conf
                  "error")
 HISTORY_COLUMNS = ("trial_id", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 PLAN_COLUMNS = ("trial_id", "config_id", "repeat", "seed", *PARAMETER_NAMES)
-#: Columns a run written by an earlier version lacks; read as blank.
-OPTIONAL_TRIAL_COLUMNS = ("worker",)
+#: Columns a run written by an earlier version lacks; read as :data:`COLUMN_DEFAULTS` says, else blank.
+OPTIONAL_TRIAL_COLUMNS = ("worker", *ADDED_LATER)
+OPTIONAL_PLAN_COLUMNS = tuple(ADDED_LATER)
+COLUMN_DEFAULTS = {name: str(value) for name, value in ADDED_LATER.items()}
 
 
 def write_file(path: Path, data: bytes) -> None:

@@ -37,6 +37,8 @@ from .files import (
     HISTORY_COLUMNS,
     HISTORY_FILE,
     METRIC_COLUMNS,
+    COLUMN_DEFAULTS,
+    OPTIONAL_PLAN_COLUMNS,
     OPTIONAL_TRIAL_COLUMNS,
     PLAN_COLUMNS,
     PLAN_FILE,
@@ -141,6 +143,7 @@ def read_table(path: Path, columns: tuple, key: Callable[[dict], object], *, opt
         known = [c for c in header if c in columns]
         raise SweepError(f"{path}: the first line is neither the header ({', '.join(columns[:head_columns])}, ...) "
                          f"nor a row" + (f"; it names {len(known)} of the {len(columns)} columns" if known else ""))
+    missing_optional = [c for c in optional if c not in header]
     first_line_of: dict = {}
     for index, (line, cells) in enumerate(body):
         if cut_short and index == len(body) - 1 and (len(cells) < len(header) or cells == _UNREADABLE):
@@ -151,6 +154,8 @@ def read_table(path: Path, columns: tuple, key: Callable[[dict], object], *, opt
                                    f"has {len(cells)} fields, the header {len(header)}"))
             continue
         row = {c: cells[i].strip() for i, c in enumerate(header)}
+        for column in missing_optional:  # an earlier version's file: the value that meant "as before"
+            row[column] = COLUMN_DEFAULTS.get(column, "")
         problem = row_problem(row)
         if problem is not None:
             table.rejected.append((line, problem))
@@ -279,7 +284,7 @@ def plan_row_problem(row: dict) -> str | None:
 def read_plan(run_dir: Path) -> Table:
     """plan.csv of ``run_dir``."""
     return read_table(Path(run_dir) / PLAN_FILE, PLAN_COLUMNS, key=lambda r: r["trial_id"],
-                      row_problem=plan_row_problem)
+                      optional=OPTIONAL_PLAN_COLUMNS, row_problem=plan_row_problem)
 
 
 def read_trials_table(run_dir: Path, planned: Mapping | None = None) -> Table:
