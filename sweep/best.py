@@ -6,12 +6,20 @@ import time
 from pathlib import Path
 
 from .config import Experiment
+from .params import PARAMETER_NAMES, PARAMETERS
 from .plan import TrialSpec
 from .results.analysis import best_trial, clean, read_history, read_trials
 from .results.store import write_best
 from .status import STOPPED
 from .task import build_and_train
 from .trainer import evaluate
+
+
+def spec_of(row) -> TrialSpec:
+    """The trial of a trials.csv row (a resumed search that did not ask for it again in this call)."""
+    params = {name: PARAMETERS[name].check(row[name].item() if hasattr(row[name], "item") else row[name])
+              for name in PARAMETER_NAMES}
+    return TrialSpec(row["trial_id"], row["config_id"], -1, int(row["repeat"]), int(row["seed"]), params)
 
 
 def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], data) -> dict | None:
@@ -28,7 +36,7 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
     row = best_trial(read_trials(run_dir), metric.name, metric.maximize)
     if row is None:
         return None
-    spec = next(t for t in trials if t.trial_id == row["trial_id"])
+    spec = next((t for t in trials if t.trial_id == row["trial_id"]), None) or spec_of(row)
     recorded = read_history(run_dir)
     recorded = recorded[recorded["trial_id"] == spec.trial_id].sort_values("epoch")
     if metric.name == "best_val_acc":

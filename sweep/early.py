@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .config import Experiment
 from .plan import TaskSpec, TrialSpec
-from .results.paused import load_state, remove_folder_if_empty, remove_state, save_state
+from .results.paused import PAUSED_DIR, load_state, remove_folder_if_empty, remove_state, save_state
 from .status import STOPPED
 from .stopping import MilestoneRule, milestone_value
 from .task import TrialResult, score_trial
@@ -35,6 +35,8 @@ class EarlyTermination:
         self.run_dir = Path(run_dir)
         self.waiting: dict[int, tuple[TrialSpec, TrainState, TaskSpec]] = {}  # plan index -> paused trial
         self.stopped = 0
+        for partial in (self.run_dir / PAUSED_DIR).glob(".*.tmp"):  # a save cut short by a kill
+            partial.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------------------ what to run
     def first_task(self, task: TaskSpec) -> TaskSpec | None:
@@ -57,19 +59,22 @@ class EarlyTermination:
         self._wait(trial, result.checkpoint, task)
 
     def _wait(self, trial: TrialSpec, state: TrainState, task: TaskSpec) -> None:
-        for milestone in self.milestones:
-            if milestone <= state.epoch:
-                self.rule.reached(trial.index, milestone, milestone_value(
-                    state.records, milestone, self.metric, self.maximize, self.hyperband.strict))
+        self._reached(trial, state.records, state.epoch)
         self.waiting[trial.index] = (trial, state, task)
+
+    def _reached(self, trial: TrialSpec, records: list, epochs: int) -> None:
+        """Tell the rule the trial's values at every milestone of its first ``epochs`` epochs."""
+        for milestone in self.milestones:
+            if milestone <= epochs:
+                self.rule.reached(trial.index, milestone,
+                                  milestone_value(records, milestone, self.metric, self.maximize),
+                                  milestone_value(records, milestone, self.metric, self.maximize, best_so_far=True))
 
     def ended(self, trial: TrialSpec, result: TrialResult, records: list | None = None) -> None:
         """``trial`` is recorded (finished, stopped, failed...): it trains no more."""
         records = result.history if records is None else records
-        for milestone in self.milestones:
-            if milestone <= len(records) and all(r.get("val_loss") == r.get("val_loss") for r in records[:milestone]):
-                self.rule.reached(trial.index, milestone, milestone_value(
-                    records, milestone, self.metric, self.maximize, self.hyperband.strict))
+        finite = next((i for i, r in enumerate(records) if r.get("val_loss") != r.get("val_loss")), len(records))
+        self._reached(trial, records, finite)  # a diverged epoch (NaN) reaches no milestone
         self.rule.ended(trial.index, len(records))
         remove_state(self.run_dir, trial.trial_id)
 
@@ -92,7 +97,8 @@ class EarlyTermination:
         """The result of a trial stopped after ``state.epoch`` epochs (scored from its records)."""
         result = score_trial(trial, History([dict(r) for r in state.records], STOPPED))
         threshold = self.rule.threshold(trial.index, state.epoch) if why is None else None
-        value = self.rule.values.get(trial.index, {}).get(state.epoch)
+        value = self.rule.judged(trial.index, state.epoch) if state.epoch in self.rule.values.get(trial.index, {}) \
+            else None
         if why is None and threshold is not None and value is not None:
             sign = -1 if self.maximize else 1
             why = (f"stopped by hyperband at epoch {state.epoch} of {self.epochs}: {self.metric} "

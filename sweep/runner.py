@@ -22,7 +22,7 @@ from .best import finalize
 from .config import Experiment, cpu_count
 from .durations import format_duration
 from .dispatch import Dispatcher
-from .errors import ConfigError
+from .errors import ConfigError, SweepError
 from .plan import TaskSpec, TrialSpec, group_tasks
 from .pools import open_pool
 from .progress import Progress
@@ -104,6 +104,9 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
     on to the best model. SIGTERM is handled like Ctrl-C for the whole call.
     """
     limits = Limits(max_trials, time_limit if time_limit is not None else experiment.time_limit)
+    if retry_failed and (experiment.method == "bayes" or experiment.early_terminate is not None):
+        raise SweepError("--retry-failed cannot be used with method: bayes or early_terminate: what they decided "
+                         "after a failed trial would no longer follow; start a new run instead")
     with interrupts.handled():
         strategy = strategy if strategy is not None else make_strategy(experiment)
         trials = strategy.plan()
@@ -344,8 +347,9 @@ class _Session:
         if self.deadline is None or self.timed_out or time.time() < self.deadline:
             return
         self.timed_out = True
-        cancelled = list(self.dispatcher.queue)
+        cancelled = list(self.dispatcher.queue) + list(self.dispatcher.suspects)
         self.dispatcher.queue.clear()
+        self.dispatcher.suspects.clear()
         for task in cancelled:
             if task.checkpoint is not None:  # a promoted trial that had not gone on yet
                 [trial] = task.trials

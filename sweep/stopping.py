@@ -10,8 +10,9 @@ Only milestones below a trial's ``epochs`` matter. At a milestone ``b`` W&B comp
 every run that has reached ``b``: with the metric oriented so that lower is better (negated for
 ``goal: maximize``), the ``b``-th values of those runs are sorted and the run is stopped when its
 value is above ``sorted[int(n / eta)]`` (so about ``n / eta`` runs go on). With ``strict: true``
-(the default of W&B's code; its documentation says false) the value is the one at ``b``;
-otherwise it is the best value up to ``b``, which stops fewer runs.
+(the default of W&B's code; its documentation says false) the run is judged by its value at
+``b``; otherwise by its best value up to ``b``, which stops fewer runs (the cut is made of the
+values at ``b`` either way).
 
 W&B decides from whichever runs happened to reach ``b`` first. Here a trial is compared with
 itself and the trials planned before it that reached ``b``, and waits at ``b`` until each of those
@@ -28,6 +29,8 @@ from typing import Any, Mapping
 
 #: Keys of an ``early_terminate`` block.
 KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
+#: Most milestones ``min_iter`` makes (W&B's code makes 100).
+MAX_BANDS = 100
 TYPES = ("hyperband",)
 
 
@@ -53,7 +56,9 @@ class Hyperband:
                 bands.append(int(band))
         else:
             band = float(self.min_iter)
-            while band < epochs:
+            for _ in range(MAX_BANDS):  # as W&B's code: an eta just above 1 must not loop for ever
+                if band >= epochs:
+                    break
                 bands.append(int(band))
                 band *= self.eta
         return tuple(sorted({b for b in bands if 1 <= b < epochs}))
@@ -94,14 +99,15 @@ def parse_early_terminate(spec: Any) -> Hyperband:
     return Hyperband(eta=float(eta), strict=strict, **values)
 
 
-def milestone_value(records: list[dict], epoch: int, metric: str, maximize: bool, strict: bool) -> float:
-    """The value a trial is judged by at ``epoch`` (lower is better), from its per-epoch records."""
+def milestone_value(records: list[dict], epoch: int, metric: str, maximize: bool, best_so_far: bool = False) -> float:
+    """A trial's value at ``epoch`` (lower is better) from its per-epoch records: the value there,
+    or with ``best_so_far`` the best value up to there (``best_val_acc`` is a best so far already)."""
     def oriented(record):
         value = record["val_acc"] if metric == "best_val_acc" else record[metric]
         return -value if maximize else value
 
     values = [oriented(r) for r in records[:epoch]]
-    if metric == "best_val_acc" or not strict:
+    if metric == "best_val_acc" or best_so_far:
         return min(values)
     return values[epoch - 1]
 
@@ -110,18 +116,22 @@ class MilestoneRule:
     """The stop-or-go decisions of one sweep, made in plan order.
 
     Trials are known by their plan index. Tell it :meth:`reached` for each milestone a trial
-    reaches and :meth:`ended` when a trial will train no more; :meth:`decide` is then True (go
-    on), False (stop) or None (wait for a trial planned before it).
+    reaches (its value there, and its best value up to there) and :meth:`ended` when a trial will
+    train no more; :meth:`decide` is then True (go on), False (stop) or None (wait for a trial
+    planned before it). As in W&B's code, the cut is made of the values at the milestone; the trial
+    judged is compared by its value there (``strict``) or by its best value so far.
     """
 
     def __init__(self, hyperband: Hyperband, milestones: tuple[int, ...]):
-        self.eta = hyperband.eta
+        self.eta, self.strict = hyperband.eta, hyperband.strict
         self.milestones = milestones
-        self.values: dict[int, dict[int, float]] = {}  # plan index -> {milestone: value}
+        self.values: dict[int, dict[int, float]] = {}  # plan index -> {milestone: value there}
+        self.best: dict[int, dict[int, float]] = {}  # plan index -> {milestone: best value up to there}
         self.last_epoch: dict[int, int] = {}  # plan index -> epochs trained, for trials that ended
 
-    def reached(self, index: int, milestone: int, value: float) -> None:
+    def reached(self, index: int, milestone: int, value: float, best_so_far: float | None = None) -> None:
         self.values.setdefault(index, {})[milestone] = value
+        self.best.setdefault(index, {})[milestone] = value if best_so_far is None else best_so_far
 
     def ended(self, index: int, epochs_trained: int) -> None:
         self.last_epoch[index] = epochs_trained
@@ -136,11 +146,15 @@ class MilestoneRule:
             elif other == index or other not in self.last_epoch:
                 return None  # not there yet (or not even started): wait for it
         values.sort()
-        return values[int(len(values) / self.eta)]
+        return values[int((1.0 / self.eta) * len(values))]
+
+    def judged(self, index: int, milestone: int) -> float:
+        """The value trial ``index`` is judged by at ``milestone``."""
+        return (self.values if self.strict else self.best)[index][milestone]
 
     def decide(self, index: int, milestone: int) -> bool | None:
         threshold = self.threshold(index, milestone)
         if threshold is None:
             return None
-        value = self.values[index][milestone]
+        value = self.judged(index, milestone)
         return not (value > threshold or math.isnan(value))

@@ -150,3 +150,29 @@ def test_an_open_ended_bayes_search_is_capped_from_the_command_line(tmp_path):
     run = sweep_cli("run", "tpe.yaml", "--out", "run", "--no-plots", "--max-trials", "5", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert len(pd.read_csv(tmp_path / "run" / "trials.csv")) == 5 and "[5/5]" in run.stderr
+
+
+def test_bayes_proposes_q_uniform_values_inside_the_range_and_refuses_impossible_spaces_in_one_line(tmp_path):
+    doc = {**BAYES, "run_cap": 40, "parameters": {"lr_decay": {"distribution": "q_uniform", "min": 0.85, "max": 1.0,
+                                                               "q": 0.1}}}
+    strategy, proposed = BayesSearch(parse_experiment(doc)), []
+    while not strategy.finished:
+        batch = strategy.ask()
+        proposed += [t.params["lr_decay"] for t in batch]
+        for trial in batch:
+            strategy.tell(trial, fake_result(trial, trial.params["lr_decay"]))
+    assert set(proposed) <= {0.9, 1.0} and len(proposed) == 40
+    write_experiment(tmp_path / "bad.yaml", **{**BAYES, "parameters": {
+        "learning_rate": {"distribution": "log_normal", "mu": -800.0, "sigma": 1.0}}})
+    listed = sweep_cli("list", "bad.yaml", cwd=tmp_path)
+    assert listed.returncode == 2 and "bayes proposals in a row had a value a hyperparameter refuses" in listed.stderr
+    assert len(listed.stderr.strip().splitlines()) == 1
+
+
+def test_retrying_failed_trials_of_a_bayes_run_is_refused_before_anything_changes(tmp_path):
+    write_experiment(tmp_path / "tpe.yaml", **{**BAYES, "run_cap": 4})
+    assert sweep_cli("run", "tpe.yaml", "--out", "run", "--no-plots", "--quiet", cwd=tmp_path).returncode == 0
+    before = (tmp_path / "run" / "trials.csv").read_bytes()
+    retry = sweep_cli("run", "tpe.yaml", "--resume", "run", "--retry-failed", cwd=tmp_path)
+    assert retry.returncode == 2 and "--retry-failed cannot be used with method: bayes" in retry.stderr
+    assert (tmp_path / "run" / "trials.csv").read_bytes() == before

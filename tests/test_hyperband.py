@@ -85,10 +85,29 @@ def test_the_rule_on_a_small_known_case():
 
 def test_the_judged_value_follows_goal_strict_and_best_val_acc():
     records = [{"val_acc": a, "val_loss": loss} for a, loss in ((0.5, 1.0), (0.7, 0.8), (0.6, 0.9))]
-    assert milestone_value(records, 3, "val_acc", True, strict=True) == -0.6
-    assert milestone_value(records, 3, "val_acc", True, strict=False) == -0.7
-    assert milestone_value(records, 3, "best_val_acc", True, strict=True) == -0.7
-    assert milestone_value(records, 2, "val_loss", False, strict=True) == 0.8
+    assert milestone_value(records, 3, "val_acc", True) == -0.6
+    assert milestone_value(records, 3, "val_acc", True, best_so_far=True) == -0.7
+    assert milestone_value(records, 3, "best_val_acc", True) == -0.7
+    assert milestone_value(records, 2, "val_loss", False) == 0.8
+
+
+def test_without_strict_the_cut_is_made_of_values_at_the_milestone_and_the_trial_judged_by_its_best():
+    # As W&B's code: histories [1, 3], [1.5, 3], [2.5, 2.5] at milestone 2 with eta 3 give the cut
+    # sorted([3, 3, 2.5])[1] = 3.0 (not one made of the best values so far, which would be 1.5).
+    rule = MilestoneRule(Hyperband(min_iter=1, strict=False), (2,))
+    for index, history in enumerate(([1, 3], [1.5, 3], [2.5, 2.5])):
+        rule.reached(index, 2, history[1], min(history))
+    assert rule.threshold(2, 2) == 3.0 and rule.decide(2, 2) is True
+    # A fourth trial at 4 after a best of 1: strict judges the 4 (stopped), otherwise the 1 (goes on).
+    for strict, goes_on in ((True, False), (False, True)):
+        rule = MilestoneRule(Hyperband(min_iter=1, strict=strict), (2,))
+        for index, history in enumerate(([1, 3], [1.5, 3], [2.5, 2.5], [1, 4])):
+            rule.reached(index, 2, history[1], min(history))
+        assert rule.threshold(3, 2) == 3.0 and rule.decide(3, 2) is goes_on
+
+
+def test_an_eta_just_above_one_makes_at_most_a_hundred_milestones():
+    assert len(parse_early_terminate({"type": "hyperband", "min_iter": 1, "eta": 1.0000000001}).milestones(10**9)) == 1
 
 
 @pytest.mark.parametrize("optimizer, dropout", [("sgd", 0.0), ("sgd_momentum", 0.0), ("nesterov", 0.0),
@@ -194,3 +213,25 @@ def test_kill_9_mid_bracket_and_resume_gives_what_an_uninterrupted_sweep_gives(t
     pd.testing.assert_frame_equal(*(pd.read_csv(tmp_path / run / "history.csv").sort_values(["trial_id", "epoch"])
                                     .reset_index(drop=True)[columns] for run in ("whole", "part")))
     assert not paused.exists()
+
+
+def test_a_resume_under_another_early_termination_rule_is_refused(tmp_path):
+    write_experiment(tmp_path / "hb.yaml", **HYPERBAND)
+    assert sweep_cli("run", "hb.yaml", "--out", "run", "--no-plots", "--quiet", "--max-trials", "4",
+                     cwd=tmp_path).returncode == 0
+    write_experiment(tmp_path / "hb.yaml", **{**HYPERBAND, "early_terminate": {"type": "hyperband", "min_iter": 3}})
+    again = sweep_cli("run", "hb.yaml", "--resume", "run", "--no-plots", cwd=tmp_path)
+    assert again.returncode == 2 and "it was made with early_terminate" in again.stderr
+
+
+def test_the_best_model_of_a_resumed_search_that_asks_fewer_trials_than_it_recorded(tmp_path):
+    open_ended = {**HYPERBAND, "method": "random", "parameters": {
+        "learning_rate": {"distribution": "log_uniform_values", "min": 0.001, "max": 0.3}}}
+    experiment = parse_experiment(open_ended)
+    run_sweep(experiment, run_dir=tmp_path / "run", max_trials=8, quiet=True)
+    summary = (tmp_path / "run" / "best" / "summary.json").read_text()
+    for path in (tmp_path / "run" / "best").iterdir():  # as if the first call was stopped while saving it
+        path.unlink()
+    again = run_sweep(experiment, run_dir=tmp_path / "run", resume=True, max_trials=1, quiet=True)
+    first = pd.read_csv(tmp_path / "run" / "plan.csv")["trial_id"][0]
+    assert again.finalized and again.best["trial_id"] in summary and again.best["trial_id"] != first

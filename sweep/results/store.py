@@ -442,7 +442,8 @@ def _check_run_folder(run_dir: Path) -> None:
 
 
 def _check_same_experiment(run_dir: Path, experiment: Experiment) -> None:
-    """SweepError unless the run was made by an experiment of the same name, data set and metric."""
+    """SweepError unless the run was made by an experiment of the same name, data set, metric and
+    early-termination rule (the decisions recorded were made by it)."""
     try:
         recorded = yamlio.load_file(run_dir / EXPERIMENT_FILE, "run's experiment file").data
     except SweepError as exc:
@@ -451,8 +452,9 @@ def _check_same_experiment(run_dir: Path, experiment: Experiment) -> None:
         raise SweepError(f"cannot resume {run_dir}: {run_dir / EXPERIMENT_FILE}: not a mapping of keys; the files are "
                          "left as they were")
     now = experiment.to_dict()
-    for key, what in (("name", "experiment"), ("dataset", "data set"), ("metric", "metric")):
-        if recorded.get(key) != now[key]:
+    for key, what in (("name", "experiment"), ("dataset", "data set"), ("metric", "metric"),
+                      ("early_terminate", "early_terminate")):
+        if recorded.get(key) != now.get(key):
             raise SweepError(f"cannot resume {run_dir}: it was made with {what} {_inline(recorded.get(key))}, "
                              f"the experiment now says {_inline(now[key])}; start a new run without --resume, "
                              "or undo the edit")

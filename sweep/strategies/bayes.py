@@ -15,7 +15,7 @@ W&B                               searched by TPE as
                                   ``probabilities`` are not used by TPE, whose prior is uniform)
 ``int_uniform``                   ``IntDistribution(min, max)``
 ``uniform``                       ``FloatDistribution(min, max)``
-``q_uniform``                     ``IntDistribution(round(min/q), round(max/q))`` times ``q``
+``q_uniform``                     ``FloatDistribution(min, max)``, rounded to a multiple of ``q``
 ``log_uniform[_values]``,         ``FloatDistribution(low, high, log=True)`` over the support
 ``inv_log_uniform[_values]``      (log X uniform in all four; exponents turned into values)
 ``q_log_uniform[_values]``        the same, rounded to a multiple of ``q`` as W&B does
@@ -37,6 +37,7 @@ import warnings
 import numpy as np
 
 from ..config import Experiment
+from ..errors import ConfigError
 from ..params import PARAMETERS
 from ..plan import TrialMaker, TrialSpec
 from ..results.analysis import SCORED
@@ -73,8 +74,8 @@ def optuna_distribution(dist: Distribution):
         return IntDistribution(int(dist.min), int(dist.max))
     if kind == "uniform":
         return FloatDistribution(float(dist.min), float(dist.max))
-    if kind == "q_uniform":
-        return IntDistribution(round(dist.min / dist.q), max(round(dist.max / dist.q), round(dist.min / dist.q)))
+    if kind == "q_uniform":  # W&B: round(X / q) * q of a uniform X, so the ends count half
+        return FloatDistribution(float(dist.min), float(dist.max))
     if "log_uniform" in kind:
         low, high = dist.support()
         return FloatDistribution(low, high, log=True) if high > low else FloatDistribution(low, high)
@@ -90,11 +91,7 @@ def value_of(dist: Distribution, internal):
         return dist.values[int(internal)]
     if kind == "int_uniform":
         return int(internal)
-    if kind == "uniform":
-        return float(internal)
-    if kind == "q_uniform":
-        return quantize(int(internal) * dist.q, dist.q)
-    if "log_uniform" in kind:
+    if kind in ("uniform", "q_uniform") or "log_uniform" in kind:
         x = float(internal)
     elif "beta" in kind:  # u through the inverse CDF
         from scipy.stats import beta
@@ -175,8 +172,9 @@ class BayesSearch(Strategy):
             if all(PARAMETERS[name].accepts(value) for name, value in configuration.items()):
                 return optuna_trial, configuration
             self._study.tell(optuna_trial, state=_optuna().trial.TrialState.FAIL)
-        raise RuntimeError(f"bayes: {MAX_REFUSED} proposals in a row had a value a hyperparameter refuses "
-                           f"(the last: {configuration}); narrow the distributions")
+        raise ConfigError(f"{self.experiment.source or '<experiment>'}: parameters: {MAX_REFUSED} bayes proposals "
+                          f"in a row had a value a hyperparameter refuses (the last: {configuration}); narrow the "
+                          "distributions")
 
     def _round_complete(self) -> bool:
         return all(t.trial_id in self._results for _, members in self._round for t in members)
