@@ -299,9 +299,14 @@ def test_dask_local_gives_the_numbers_of_loky_and_leaves_no_scratch_folder(tmp_p
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_dask_local_survives_a_trial_that_kills_its_workers(tmp_path, workers):
+def test_dask_local_survives_a_trial_that_kills_its_workers(tmp_path, workers, monkeypatch):
     """With one worker, the data set dies with it: Dask computes it again for the tasks that need it.
     Dask gives up on every task that sat on the dying workers; only the culprit crashes again alone."""
+    # Each kill makes the nanny start a new worker process, which on a loaded machine can take longer
+    # than the 120 s after which a sweep gives up on a cluster without workers: that is not under test here.
+    import sweep.pools.dask
+
+    monkeypatch.setattr(sweep.pools.dask, "NO_WORKERS_TIMEOUT", 900)
     doc = {**QUICK, "backend": "dask-local",
            "parameters": {"hidden_size": {"values": [16, faults.CRASH_HIDDEN_SIZE, 24, 32]}, "epochs": {"values": [1]}}}
     outcome = run_sweep(parse_experiment(doc), run_dir=tmp_path / "run", n_jobs=workers, quiet=True,
