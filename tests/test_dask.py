@@ -298,6 +298,7 @@ def test_dask_local_gives_the_numbers_of_loky_and_leaves_no_scratch_folder(tmp_p
     pd.testing.assert_frame_equal(dask_trials[["trial_id"] + METRICS], loky_trials[["trial_id"] + METRICS])
 
 
+@pytest.mark.timeout(600)  # a dozen worker restarts: seconds here, minutes on a machine loaded four times over
 @pytest.mark.parametrize("workers", [1, 2])
 def test_dask_local_survives_a_trial_that_kills_its_workers(tmp_path, workers, monkeypatch):
     """With one worker, the data set dies with it: Dask computes it again for the tasks that need it.
