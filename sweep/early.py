@@ -106,13 +106,17 @@ class EarlyTermination:
         result.error = why or f"stopped at epoch {state.epoch} of {self.epochs}"
         return result
 
-    def give_up_waiting(self, why: str) -> list[tuple[TrialSpec, TrialResult]]:
-        """Every waiting trial recorded as stopped where it is (a time limit ended the sweep)."""
-        out = []
-        for index in sorted(self.waiting):
-            trial, state, _ = self.waiting.pop(index)
-            out.append((trial, self.stopped_result(trial, state, why.format(epoch=state.epoch))))
-        return out
+    def timed_out_result(self, task: TaskSpec) -> TrialResult:
+        """The ``stopped`` result of a paused task's trial that the time limit keeps from going on."""
+        [trial] = task.trials
+        return self.stopped_result(trial, task.checkpoint,
+                                   f"stopped by the time limit at epoch {task.checkpoint.epoch}")
+
+    def give_up_waiting(self) -> list[TrialResult]:
+        """Every waiting trial stopped where it is (a time limit ended the sweep)."""
+        tasks = [replace(task, checkpoint=state) for _, state, task in
+                 (self.waiting.pop(index) for index in sorted(self.waiting))]
+        return [self.timed_out_result(task) for task in tasks]
 
     def close(self) -> None:
         remove_folder_if_empty(self.run_dir)

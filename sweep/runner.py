@@ -334,9 +334,7 @@ class _Session:
             if result is not None:
                 self.record(result.trial_id, result)
             elif self.timed_out:
-                [trial] = task.trials
-                self.record(trial.trial_id, self.early.stopped_result(
-                    trial, task.checkpoint, f"stopped by the time limit at epoch {task.checkpoint.epoch}"))
+                self.record(task.trials[0].trial_id, self.early.timed_out_result(task))
             else:
                 promoted.append(self.timed(task))
         self.dispatcher.queue.extendleft(reversed(promoted))
@@ -352,15 +350,13 @@ class _Session:
         self.dispatcher.suspects.clear()
         for task in cancelled:
             if task.checkpoint is not None:  # a promoted trial that had not gone on yet
-                [trial] = task.trials
-                self.record(trial.trial_id, self.early.stopped_result(
-                    trial, task.checkpoint, f"stopped by the time limit at epoch {task.checkpoint.epoch}"))
+                self.record(task.trials[0].trial_id, self.early.timed_out_result(task))
 
     def stop_waiting(self) -> None:
         """The sweep ends with trials paused at a milestone (a time limit): record them ``stopped``."""
         if self.early and self.timed_out:
-            for trial, result in self.early.give_up_waiting("stopped by the time limit at epoch {epoch}"):
-                self.record(trial.trial_id, result)
+            for result in self.early.give_up_waiting():
+                self.record(result.trial_id, result)
 
     def open_pool(self, scratch: Path) -> None:
         with interrupts.shielded_children():
