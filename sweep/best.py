@@ -1,18 +1,77 @@
-"""The best model of a run: pick the best trial, retrain it from its seed, score it once on test."""
+"""The best model of a run: the weights of the best trial, kept when it trained, scored once on test.
+
+No trial is retrained at the end. While the sweep runs, each task carries a bar
+(:class:`BestBar`): a trial whose metric reaches it may still be the best model, and its worker
+sends its weights back with the result (:class:`~sweep.task.ModelKeeper`); the runner keeps them in
+the run folder's ``candidates/`` until the trial can no longer be the best. Only when the best
+trial's weights were not kept (a run folder of an older version, a best epoch before a hyperband
+milestone, a trial stopped at a milestone) is it retrained, bitwise the same run, from its seed.
+"""
 
 from __future__ import annotations
 
+import math
 import time
+from collections import defaultdict
 from pathlib import Path
+
+
+import numpy as np
 
 from .config import Experiment
 from .params import PARAMETER_NAMES, PARAMETERS
-from .plan import TrialSpec
+from .plan import KeepModel, TrialSpec
 from .results.analysis import best_trial, clean, read_history, read_trials
+from .errors import SweepError
+from .nn import TwoLayerNet
+from .results.candidates import load_candidate, remove_candidates
+from .results.files import BEST_DIR, MODEL_FILE
+from .results.records import read_summary
 from .results.store import write_best
-from .status import STOPPED
-from .task import build_and_train
+from .status import OK, STOPPED
+from .task import TrialResult, build_and_train, build_net
 from .trainer import evaluate
+
+
+class BestBar:
+    """The metric a trial must reach to possibly be the run's best model.
+
+    The best model is the best repeat of the configuration the leaderboard ranks first. Once some
+    configuration has every repeat recorded ``ok``, the configuration ranked first will be one whose
+    repeats are all ``ok`` with a mean at least as good as that configuration's, so its best repeat
+    is at least as good as that configuration's worst repeat: the best such worst repeat is the bar.
+    (The worst repeat, not the mean, so that no rounding of a mean can put the best trial below it.)
+    Before that there is no bar, and every scored trial sends its weights. The bar only rises and
+    depends on what finished first, but the best trial reaches every bar it is given, so which
+    model is kept does not. Should it not be kept anyway, :func:`finalize` retrains it.
+    """
+
+    def __init__(self, metric: str, maximize: bool):
+        self.metric, self.maximize = metric, maximize
+        self.members: dict[str, set[str]] = defaultdict(set)  # config_id -> trial ids asked
+        self.values: dict[str, dict[str, float | None]] = defaultdict(dict)  # config_id -> trial id -> value (None: not ok)
+        self.bar: float | None = None
+
+    def asked(self, trials: list[TrialSpec]) -> None:
+        for trial in trials:
+            self.members[trial.config_id].add(trial.trial_id)
+
+    def recorded(self, trial: TrialSpec, result: TrialResult) -> None:
+        value = result.metrics.get(self.metric) if result.status == OK else None
+        value = float(value) if value is not None and math.isfinite(value) else None
+        self.values[trial.config_id][trial.trial_id] = value
+        values = self.values[trial.config_id]
+        if set(values) >= self.members[trial.config_id] and all(v is not None for v in values.values()):
+            worst = min(values.values()) if self.maximize else max(values.values())
+            if self.bar is None or (worst > self.bar if self.maximize else worst < self.bar):
+                self.bar = worst
+
+    def keep_model(self) -> KeepModel:
+        """What a task dispatched now sends back."""
+        return KeepModel(self.metric, self.maximize, self.bar)
+
+    def may_be_best(self, value: float) -> bool:
+        return self.keep_model().reaches(value)
 
 
 def spec_of(row) -> TrialSpec:
@@ -22,14 +81,18 @@ def spec_of(row) -> TrialSpec:
     return TrialSpec(row["trial_id"], row["config_id"], -1, int(row["repeat"]), int(row["seed"]), params)
 
 
-def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], data) -> dict | None:
-    """Retrain the best trial (bitwise reproducible from its seed), save it, measure test accuracy once.
+def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], data,
+             check: bool = False) -> dict | None:
+    """Save the best trial's model and measure its test accuracy once.
 
-    The best trial is the best repeat of the configuration ranked first by the leaderboard. With
-    metric ``best_val_acc`` the model is taken at its best epoch (exact, by the epoch-prefix
-    property). The validation and training figures of the summary are those of the saved model.
-    ``reproduced`` says whether the retrain gave bitwise the validation losses recorded by the
-    sweep. A trial stopped early (a time limit) is retrained to the epoch where it stopped.
+    The best trial is the best repeat of the configuration ranked first by the leaderboard. Its
+    model is taken after its last epoch, where it was stopped if it was, or with metric
+    ``best_val_acc`` at its best epoch. The weights are the ones the trial trained (``model_from:
+    trial``); when they were not kept, the trial is retrained from its seed to that epoch
+    (``model_from: retrain``; bitwise the same run by the epoch-prefix property). With ``check`` it
+    is retrained anyway and ``reproduced`` says whether the retrain gave bitwise the same weights
+    (and, for any retrain, the validation losses recorded by the sweep); without a retrain it is
+    None. The validation and training figures of the summary are those recorded for that epoch.
     Returns the summary written to ``best/summary.json``, or None when no trial has a metric.
     """
     metric = experiment.metric
@@ -47,11 +110,22 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
         epochs = spec.params["epochs"]
     recorded = recorded.head(epochs)
     typed = data.astype(spec.params["dtype"])
-    start = time.perf_counter()
-    net, history = build_and_train(spec.params, spec.seed, typed, epochs)
-    reproduced = [r["val_loss"] for r in history] == recorded["val_loss"].tolist()
+    kept = saved_weights(run_dir, spec.trial_id, epochs) if len(recorded) == epochs else None
+    net, reproduced, seconds = None, None, None
+    if kept is not None:
+        net = build_net(spec.params, spec.seed, typed)
+        net.params = {name: np.ascontiguousarray(kept[name], dtype=net.dtype) for name in net.params}
+    if kept is None or check:
+        start = time.perf_counter()
+        retrained, history = build_and_train(spec.params, spec.seed, typed, epochs)
+        seconds = round(time.perf_counter() - start, 3)
+        reproduced = [r["val_loss"] for r in history] == recorded["val_loss"].tolist()
+        if net is not None:
+            reproduced = reproduced and all(np.array_equal(net.params[k], retrained.params[k]) for k in net.params)
+        else:
+            net, recorded = retrained, history.to_frame()
     test_loss, test_acc = evaluate(net, typed.X_test, typed.y_test)
-    final = history[-1]
+    final = recorded.iloc[-1]
     summary = {
         "trial_id": spec.trial_id, "config_id": spec.config_id, "repeat": spec.repeat, "seed": spec.seed,
         "params": spec.params, "epochs_trained": epochs,
@@ -59,9 +133,26 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
         "val_acc": clean(final["val_acc"]), "val_loss": clean(final["val_loss"]),
         "train_acc": clean(final["train_acc"]), "train_loss": clean(final["train_loss"]),
         "test_acc": clean(test_acc), "test_loss": clean(test_loss), "test_rows": int(len(typed.X_test)),
-        "reproduced": bool(reproduced), "retrain_seconds": round(time.perf_counter() - start, 3),
+        "model_from": "trial" if kept is not None else "retrain", "reproduced": reproduced,
+        "retrain_seconds": seconds,
         "dataset": experiment.dataset, "image_shape": list(data.image_shape) if data.image_shape else None,
         "class_names": list(data.class_names) if data.class_names else None,
     }
     write_best(run_dir, net, summary)
+    remove_candidates(run_dir)
     return summary
+
+
+def saved_weights(run_dir: Path, trial_id: str, epochs: int) -> dict | None:
+    """The weights ``trial_id`` trained for ``epochs`` epochs, when the run kept them: a candidate,
+    or the best model already saved (a resumed search whose best did not change)."""
+    kept = load_candidate(run_dir, trial_id, epochs)
+    if kept is not None:
+        return kept
+    try:
+        summary = read_summary(run_dir)
+        if summary and summary["trial_id"] == trial_id and summary.get("epochs_trained") == epochs:
+            return dict(TwoLayerNet.load(Path(run_dir) / BEST_DIR / MODEL_FILE).params)
+    except (SweepError, OSError, ValueError, KeyError):
+        pass  # retrained instead
+    return None

@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-plots", action="store_true", help="do not draw plots and the report at the end")
     run.add_argument("--max-trials", type=int, metavar="N",
                      help="stop after N trials in the run (the end of an open-ended search; --resume goes on)")
+    run.add_argument("--check-best", action="store_true",
+                     help="also retrain the best trial and check that its weights are bitwise the ones it trained "
+                          "(best/summary.json: reproduced)")
     run.add_argument("--time-limit", metavar="DURATION",
                      help="start no trial after DURATION (e.g. 45s, 30m, 2h); trials in flight stop at their next "
                           "epoch; then the best model is chosen as usual (default: the experiment's time_limit)")
@@ -161,7 +164,7 @@ def cmd_run(args) -> int:
 
     outcome = run_sweep(experiment, run_dir=run_dir, results_root=args.results, resume=resume,
                         retry_failed=args.retry_failed, n_jobs=n_jobs, quiet=args.quiet, command=command,
-                        max_trials=args.max_trials, time_limit=time_limit)
+                        max_trials=args.max_trials, time_limit=time_limit, check_best=args.check_best)
     finished = sum(outcome.counts.values())
     if outcome.interrupted:
         if outcome.open_ended:

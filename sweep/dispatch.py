@@ -52,13 +52,15 @@ class Dispatcher:
     """Runs tasks on ``pool``: ``task_fn(task, shared data)`` in the workers, results to ``report``.
 
     ``data`` is the data set, shared with the pool once per dtype; ``message(text)`` tells the user
-    what the dispatcher does about dying workers. ``pool`` may be None until tasks are queued (the
-    runner opens it when the first task is ready) and must be set before :meth:`step`.
+    what the dispatcher does about dying workers; ``prepare(task)`` is what is sent for a queued task
+    at the moment it is sent (the runner adds what is known then). ``pool`` may be None until tasks
+    are queued (the runner opens it when the first task is ready) and must be set before :meth:`step`.
     """
 
     def __init__(self, pool: Pool | None, task_fn, data, report: Callable[[TaskSpec, list[TrialResult]], None],
-                 message: Callable[[str], None] = lambda text: None, poll_seconds: float = POLL_SECONDS):
-        self.pool, self.task_fn, self.data = pool, task_fn, data
+                 message: Callable[[str], None] = lambda text: None, poll_seconds: float = POLL_SECONDS,
+                 prepare: Callable[[TaskSpec], TaskSpec] = lambda task: task):
+        self.pool, self.task_fn, self.data, self.prepare = pool, task_fn, data, prepare
         self.report, self.message, self.poll_seconds = report, message, poll_seconds
         self.queue: deque[TaskSpec] = deque()
         self.suspects: deque[TaskSpec] = deque()  # in flight when tasks were lost: re-run alone to find the culprit
@@ -175,7 +177,7 @@ class Dispatcher:
         try:
             if dtype not in self._shared:
                 self._shared[dtype] = self.pool.share(self.data.astype(dtype))
-            self.running[self.pool.submit(self.task_fn, task, self._shared[dtype])] = (task, alone)
+            self.running[self.pool.submit(self.task_fn, self.prepare(task), self._shared[dtype])] = (task, alone)
         except Exception as exc:  # noqa: BLE001 - a worker died since the last wait
             if self.pool.classify(exc) != Outcome.LOST:
                 raise

@@ -52,6 +52,10 @@ class EarlyTermination:
         return next((m for m in self.milestones if m > epoch), None)
 
     # ------------------------------------------------------------------------------ events
+    def asked(self, trials: list[TrialSpec]) -> None:
+        """A round of trials handed out by the search: one cohort (see :mod:`sweep.stopping`)."""
+        self.rule.cohort([trial.index for trial in trials])
+
     def paused(self, task: TaskSpec, result: TrialResult) -> None:
         """A segment ended at a milestone: save its state and wait for the decision."""
         [trial] = task.trials

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,21 @@ class TrialSpec:
 
 
 @dataclass(frozen=True)
+class KeepModel:
+    """Which trained weights a task sends back: those of each trial whose ``metric`` reaches ``bar``
+    (at least ``bar`` when ``maximize``, at most otherwise; every scored trial's when ``bar`` is None)."""
+
+    metric: str
+    maximize: bool
+    bar: float | None = None
+
+    def reaches(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        return self.bar is None or (value >= self.bar if self.maximize else value <= self.bar)
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """One training run: the parameters without ``epochs``, trained to the largest requested value.
 
@@ -45,6 +61,7 @@ class TaskSpec:
     seconds), when set, stops training at the first epoch boundary after it (a time limit).
     Under early termination a task is one segment of one trial: from ``checkpoint`` (a
     :class:`~sweep.trainer.TrainState`, or the start) to ``pause_at`` (a milestone, or the end).
+    ``keep_model`` says whose weights come back with the results (none when None).
     """
 
     task_id: str
@@ -54,6 +71,7 @@ class TaskSpec:
     deadline: float | None = None
     checkpoint: Any = None
     pause_at: int | None = None
+    keep_model: KeepModel | None = None
 
     @property
     def max_epochs(self) -> int:

@@ -11,6 +11,7 @@ leaves every finished trial on disk for ``--resume``.
 
 from __future__ import annotations
 
+import math
 import shutil
 import sys
 import time
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import interrupts
-from .best import finalize
+from .best import BestBar, finalize
 from .config import Experiment, cpu_count
 from .durations import format_duration
 from .dispatch import Dispatcher
@@ -28,6 +29,7 @@ from .pools import open_pool
 from .progress import Progress
 from .early import EarlyTermination
 from .results.analysis import read_history, read_trials, status_counts
+from .results.candidates import kept_trials, remove_candidate, save_candidate
 from .results.files import BEST_DIR, METRIC_COLUMNS, SUMMARY_FILE
 from .results.store import RunStore, check_out_folder, latest_run_dir
 from .strategies import Strategy, make_strategy
@@ -91,7 +93,7 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
               resume: bool = False, retry_failed: bool = False, n_jobs: int | None = None, quiet: bool = False,
               task_fn=run_task, command: str | None = None, stream=None,
               strategy: Strategy | None = None, max_trials: int | None = None,
-              time_limit: float | None = None) -> SweepOutcome:
+              time_limit: float | None = None, check_best: bool = False) -> SweepOutcome:
     """Run (or resume) ``experiment`` and return what happened.
 
     ``run_dir`` is the run folder to create (or, with ``resume``, to continue; by default the latest
@@ -101,7 +103,8 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
     trials (by default the one of the experiment's ``method``). ``max_trials`` caps the trials of
     the run (an open-ended search's end); ``time_limit`` (seconds, by default the experiment's)
     stops starting trials after it, stops those in flight at their next epoch boundary, and goes
-    on to the best model. SIGTERM is handled like Ctrl-C for the whole call.
+    on to the best model. ``check_best`` retrains the best trial and says whether its weights are
+    bitwise the kept ones. SIGTERM is handled like Ctrl-C for the whole call.
     """
     limits = Limits(max_trials, time_limit if time_limit is not None else experiment.time_limit)
     if retry_failed and (experiment.method == "bayes" or experiment.early_terminate is not None):
@@ -132,7 +135,7 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
                      else RunStore.create_new(results_root, experiment, trials, command))
         with store:
             return _run(experiment, strategy, trials, store, data, n_jobs, quiet, task_fn, stream,
-                        notices + store.notices, limits)
+                        notices + store.notices, limits, check_best)
 
 
 def check_memory(trials: list[TrialSpec], data, n_jobs: int) -> list[str]:
@@ -155,7 +158,8 @@ def check_memory(trials: list[TrialSpec], data, n_jobs: int) -> list[str]:
 
 
 def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], store: RunStore, data,
-         n_jobs: int | None, quiet: bool, task_fn, stream, notices: list[str], limits: Limits) -> SweepOutcome:
+         n_jobs: int | None, quiet: bool, task_fn, stream, notices: list[str], limits: Limits,
+         check_best: bool = False) -> SweepOutcome:
     run_dir = store.run_dir
     finished = store.finished()
     pending = pending_tasks(group_tasks(trials), finished) if strategy.planned_in_advance else None
@@ -199,7 +203,7 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
             progress.message(f"time limit reached: {outcome.ran} trial(s) ran in this call; choosing the best model")
         if not outcome.interrupted and (outcome.ran or not best_saved):
             interrupts.check()
-            outcome.best = finalize(run_dir, experiment, asked, data)
+            outcome.best = finalize(run_dir, experiment, asked, data, check=check_best)
             interrupts.check()
             outcome.finalized = True
     except KeyboardInterrupt:
@@ -258,6 +262,7 @@ class _Session:
         self.deadline = None if limits.time_limit is None else time.time() + limits.time_limit
         self.pool = None
         self.dispatcher: Dispatcher | None = None
+        self.best_bar = BestBar(experiment.metric.name, experiment.metric.maximize)
 
     @property
     def asking(self) -> bool:
@@ -270,7 +275,8 @@ class _Session:
         try:
             with interrupts.deferred():  # see sweep.interrupts: no KeyboardInterrupt inside the pool's code
                 shutil.rmtree(scratch, ignore_errors=True)  # left by a run that was killed
-                self.dispatcher = Dispatcher(None, self.task_fn, self.data, self.report, self.progress.message)
+                self.dispatcher = Dispatcher(None, self.task_fn, self.data, self.report, self.progress.message,
+                                             prepare=self.with_bar)
                 while True:
                     interrupts.check()
                     self.check_time()
@@ -310,9 +316,13 @@ class _Session:
         self.store.plan_more(asked)
         self.asked += asked
         self.trial_by_id.update((t.trial_id, t) for t in asked)
+        self.best_bar.asked(asked)
+        if self.early:
+            self.early.asked(asked)
         for trial in asked:  # recorded before a resume: told at once, not run again
             if trial.trial_id in self.recorded:
                 self.strategy.tell(trial, self.recorded[trial.trial_id])
+                self.best_bar.recorded(trial, self.recorded[trial.trial_id])
                 if self.early:
                     self.early.ended(trial, self.recorded[trial.trial_id], self.recorded_history.get(trial.trial_id, []))
         tasks = pending_tasks(group_tasks(asked), self.recorded)
@@ -321,6 +331,10 @@ class _Session:
         self.dispatcher.add([self.timed(task) for task in tasks])
         self.settle()
         return asked
+
+    def with_bar(self, task: TaskSpec) -> TaskSpec:
+        """``task`` as sent now: it sends back the weights of its trials that reach the bar of the moment."""
+        return replace(task, keep_model=self.best_bar.keep_model())
 
     def timed(self, task: TaskSpec) -> TaskSpec:
         return task if self.deadline is None else replace(task, deadline=self.deadline)
@@ -358,6 +372,14 @@ class _Session:
             for result in self.early.give_up_waiting():
                 self.record(result.trial_id, result)
 
+    def drop_candidates(self) -> None:
+        """Remove the kept weights of trials that can no longer be the best model."""
+        metric = self.experiment.metric.name
+        for trial_id in kept_trials(self.store.run_dir):
+            result = self.recorded.get(trial_id)
+            if result is not None and not self.best_bar.may_be_best(result.metrics.get(metric, math.nan)):
+                remove_candidate(self.store.run_dir, trial_id)
+
     def open_pool(self, scratch: Path) -> None:
         with interrupts.shielded_children():
             self.pool = open_pool(self.experiment.backend, self.n_jobs, scratch)
@@ -377,9 +399,16 @@ class _Session:
     def record(self, trial_id: str, result: TrialResult, task: TaskSpec | None = None) -> None:
         """Append a finished trial to the store, and tell the strategy and the milestones."""
         trial = self.trial_by_id[trial_id]
+        if result.model is not None:  # written before its row, so a recorded best keeps its weights
+            try:
+                save_candidate(self.store.run_dir, trial_id, result.model_epoch, result.model)
+            except OSError:  # a full disk: the row below says so; without the weights the best is retrained
+                remove_candidate(self.store.run_dir, trial_id)
         if self.store.append(trial, result):
             self.ran += 1
             self.recorded[trial.trial_id] = result
+            self.best_bar.recorded(trial, result)
+            self.drop_candidates()
             self.progress.update(result.metrics.get(self.experiment.metric.name), result.status, result.trial_id)
             self.strategy.tell(trial, result)
             if self.early:

@@ -14,11 +14,13 @@ value is above ``sorted[int(n / eta)]`` (so about ``n / eta`` runs go on). With 
 ``b``; otherwise by its best value up to ``b``, which stops fewer runs (the cut is made of the
 values at ``b`` either way).
 
-W&B decides from whichever runs happened to reach ``b`` first. Here a trial is compared with
-itself and the trials planned before it that reached ``b``, and waits at ``b`` until each of those
-has reached it or ended, so every decision depends on the plan alone: the trials stopped and
-promoted are the same for any ``n_jobs`` and backend. The first trial is never stopped, as W&B's
-first runs are not.
+W&B decides from whichever runs happened to reach ``b`` first, so its first runs are never
+stopped. Here trials are judged in cohorts, the rounds the search hands them out in: a grid, or a
+random search with ``run_cap``, is one cohort (synchronous successive halving); bayes gives rounds
+of 4 configurations and open-ended random rounds of 8. A trial waits at ``b`` until every trial of
+its cohort and of the cohorts before it has reached ``b`` or ended, and is compared with all of
+those that reached it. Every decision therefore depends on the plan alone: the trials stopped and
+promoted are the same for any ``n_jobs``, backend and order of completion.
 """
 
 from __future__ import annotations
@@ -115,11 +117,12 @@ def milestone_value(records: list[dict], epoch: int, metric: str, maximize: bool
 class MilestoneRule:
     """The stop-or-go decisions of one sweep, made in plan order.
 
-    Trials are known by their plan index. Tell it :meth:`reached` for each milestone a trial
-    reaches (its value there, and its best value up to there) and :meth:`ended` when a trial will
-    train no more; :meth:`decide` is then True (go on), False (stop) or None (wait for a trial
-    planned before it). As in W&B's code, the cut is made of the values at the milestone; the trial
-    judged is compared by its value there (``strict``) or by its best value so far.
+    Trials are known by their plan index. Tell it the :meth:`cohort` of each round of trials handed
+    out, :meth:`reached` for each milestone a trial reaches (its value there, and its best value up
+    to there) and :meth:`ended` when a trial will train no more; :meth:`decide` is then True (go on),
+    False (stop) or None (wait for a trial of its cohort or planned before it). A trial of no known
+    cohort is a cohort of its own. As in W&B's code, the cut is made of the values at the
+    milestone; the trial judged is compared by its value there (``strict``) or by its best value so far.
     """
 
     def __init__(self, hyperband: Hyperband, milestones: tuple[int, ...]):
@@ -128,6 +131,13 @@ class MilestoneRule:
         self.values: dict[int, dict[int, float]] = {}  # plan index -> {milestone: value there}
         self.best: dict[int, dict[int, float]] = {}  # plan index -> {milestone: best value up to there}
         self.last_epoch: dict[int, int] = {}  # plan index -> epochs trained, for trials that ended
+        self.compared_up_to: dict[int, int] = {}  # plan index -> 1 + the last plan index of its cohort
+
+    def cohort(self, indices: list[int]) -> None:
+        """Trials handed out together: each is judged only when all of them can be."""
+        if indices:
+            end = max(indices) + 1
+            self.compared_up_to.update((index, end) for index in indices)
 
     def reached(self, index: int, milestone: int, value: float, best_so_far: float | None = None) -> None:
         self.values.setdefault(index, {})[milestone] = value
@@ -139,7 +149,7 @@ class MilestoneRule:
     def threshold(self, index: int, milestone: int) -> float | None:
         """The value above which trial ``index`` stops at ``milestone``; None while it must wait."""
         values = []
-        for other in range(index + 1):
+        for other in range(self.compared_up_to.get(index, index + 1)):
             value = self.values.get(other, {}).get(milestone)
             if value is not None:
                 values.append(value)

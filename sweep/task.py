@@ -38,6 +38,8 @@ class TrialResult:
     traceback: str = ""
     worker: str = ""  # host:pid of the process that ran it (empty when no worker reported back)
     checkpoint: TrainState | None = None  # status paused: the state to go on from
+    model: dict | None = None  # the weights the trial is judged by, when its task was to send them back
+    model_epoch: int = 0  # the epoch after which ``model`` was taken
 
 
 def worker_name() -> str:
@@ -61,22 +63,30 @@ def model_seeds(seed: int) -> tuple[int, int]:
     return int(init_seed), int(batch_seed)
 
 
+def build_net(params: dict, seed: int, data) -> TwoLayerNet:
+    """The trial's network from its hyperparameters, initialised from its seed (untrained)."""
+    init_seed, _ = model_seeds(seed)
+    return TwoLayerNet(data.input_dim, params["hidden_size"], data.num_classes,
+                       weight_scale=params["weight_scale"], init=params["init"], reg=params["reg"],
+                       activation=params["activation"], loss=params["loss"], dtype=params["dtype"],
+                       seed=init_seed, dropout=params["dropout"])
+
+
 def build_and_train(params: dict, seed: int, data, epochs: int, deadline: float | None = None,
-                    resume: TrainState | None = None, pause_at: int | None = None) -> tuple[TwoLayerNet, History]:
+                    resume: TrainState | None = None, pause_at: int | None = None,
+                    callback=None) -> tuple[TwoLayerNet, History]:
     """Create the trial's network from its hyperparameters and train it for ``epochs`` epochs, or
     until the first epoch boundary after ``deadline`` (``time.time()`` seconds) has passed;
-    ``resume`` and ``pause_at`` continue from and pause at a milestone (see :func:`~sweep.trainer.train`)."""
-    init_seed, batch_seed = model_seeds(seed)
+    ``resume`` and ``pause_at`` continue from and pause at a milestone, ``callback(epoch, net,
+    record)`` is called after each epoch (see :func:`~sweep.trainer.train`)."""
+    _, batch_seed = model_seeds(seed)
     with threadpool_limits(limits=BLAS_THREADS_PER_TRIAL):
-        net = TwoLayerNet(data.input_dim, params["hidden_size"], data.num_classes,
-                          weight_scale=params["weight_scale"], init=params["init"], reg=params["reg"],
-                          activation=params["activation"], loss=params["loss"], dtype=params["dtype"],
-                          seed=init_seed, dropout=params["dropout"])
+        net = build_net(params, seed, data)
         history = train(net, data, optimizer=params["optimizer"], learning_rate=params["learning_rate"],
                         lr_decay=params["lr_decay"], batch_size=params["batch_size"], epochs=epochs,
                         seed=batch_seed, momentum=params["momentum"],
                         stop=None if deadline is None else lambda: time.time() >= deadline,
-                        resume=resume, pause_at=pause_at)
+                        resume=resume, pause_at=pause_at, callback=callback)
     return net, history
 
 
@@ -86,11 +96,13 @@ def run_task(task: TaskSpec, data) -> list[TrialResult]:
     An exception gives every trial of the task a ``failed`` result carrying the error; it never
     propagates (a worker that dies outright is the runner's business).
     """
+    keeper = ModelKeeper(task) if task.keep_model is not None else None
     try:
         data.realign()
         with np.errstate(all="ignore"):  # overflow on the way to divergence is reported as a status
             _, history = build_and_train({**task.params, "epochs": task.max_epochs}, task.seed, data,
-                                         task.max_epochs, task.deadline, task.checkpoint, task.pause_at)
+                                         task.max_epochs, task.deadline, task.checkpoint, task.pause_at,
+                                         callback=keeper)
     except Exception as exc:  # noqa: BLE001 - any error inside a trial is recorded, not raised
         results = [failed_result(t, exc) for t in task.trials]
     else:
@@ -98,9 +110,55 @@ def run_task(task: TaskSpec, data) -> list[TrialResult]:
             return [TrialResult(t.trial_id, PAUSED, {}, history.records, worker=worker_name(),
                                 checkpoint=history.checkpoint) for t in task.trials]
         results = [score_trial(t, history) for t in task.trials]
+        if keeper is not None:
+            keeper.attach(results)
     for result in results:
         result.worker = worker_name()
     return results
+
+
+class ModelKeeper:
+    """The weights each trial of a task may be judged best by, copied while the task trains.
+
+    A trial's model is taken after its last epoch (up to its own ``epochs``), or at its best epoch
+    with metric ``best_val_acc`` (the first with the highest ``val_acc``, as :func:`score_trial`
+    picks it). Used as the trainer's callback; :meth:`attach` then hands the model of each trial
+    whose metric reaches the task's bar to its result. A best epoch from before a resumed
+    checkpoint was not seen here, so such a trial sends nothing (the runner retrains it if it is
+    the best).
+    """
+
+    def __init__(self, task: TaskSpec):
+        self.keep, self.trials = task.keep_model, task.trials
+        self.last: dict[str, tuple[int, dict]] = {}
+        self.best: dict[str, tuple[int, dict | None]] = {}
+        self.best_acc: dict[str, float] = {}
+        earlier = task.checkpoint.records if task.checkpoint is not None else []
+        for trial in self.trials:
+            accs = [r["val_acc"] for r in earlier[:trial.params["epochs"]] if math.isfinite(r["val_acc"])]
+            self.best_acc[trial.trial_id] = max(accs, default=-math.inf)
+
+    def __call__(self, epoch: int, net, record: dict) -> None:
+        weights = None
+        for trial in self.trials:
+            if epoch > trial.params["epochs"]:
+                continue
+            weights = weights or {name: value.copy() for name, value in net.params.items()}
+            self.last[trial.trial_id] = (epoch, weights)
+            if self.keep.metric == "best_val_acc" and record["val_acc"] > self.best_acc[trial.trial_id]:
+                self.best_acc[trial.trial_id] = record["val_acc"]
+                self.best[trial.trial_id] = (epoch, weights)
+
+    def attach(self, results: list[TrialResult]) -> None:
+        for result in results:
+            if result.status not in (OK, STOPPED) or not self.keep.reaches(result.metrics[self.keep.metric]):
+                continue
+            epoch = result.metrics["best_epoch"] if self.keep.metric == "best_val_acc" else len(result.history)
+            kept = (self.last.get(result.trial_id), self.best.get(result.trial_id))
+            for kept_epoch, weights in (k for k in kept if k is not None):
+                if kept_epoch == epoch:
+                    result.model, result.model_epoch = weights, epoch
+                    break
 
 
 def score_trial(trial: TrialSpec, history: History) -> TrialResult:

@@ -167,8 +167,8 @@ def read_until(proc, text: str) -> str:
 
 @pytest.mark.slow
 def test_ctrl_c_while_the_best_model_is_saved_says_how_to_resume(tmp_path, slow_one):
-    proc = start(["run", slow_one, "--no-plots", "--out", "run"], tmp_path)
-    before = read_until(proc, "[1/1]")  # the one trial is recorded: the best model is being retrained
+    proc = start(["run", slow_one, "--no-plots", "--out", "run", "--check-best"], tmp_path)
+    before = read_until(proc, "[1/1]")  # the one trial is recorded: the best model is being retrained (--check-best)
     os.kill(proc.pid, signal.SIGINT)
     _, rest = proc.communicate(timeout=120)
     stderr = before + rest
@@ -176,9 +176,10 @@ def test_ctrl_c_while_the_best_model_is_saved_says_how_to_resume(tmp_path, slow_
     assert "interrupted: all 1 trials are recorded, the best model is not saved yet in run" in stderr
     assert f"resume with: sweep run {slow_one} --resume run" in stderr and "Traceback" not in stderr
     assert not (tmp_path / "run" / "best").exists()
-    resumed = sweep_cli("run", slow_one, "--resume", "run", "--no-plots", cwd=tmp_path)
+    resumed = sweep_cli("run", slow_one, "--resume", "run", "--no-plots", "--check-best", cwd=tmp_path)
     assert resumed.returncode == 0 and (tmp_path / "run" / "best" / "summary.json").is_file()
-    assert json.loads((tmp_path / "run" / "best" / "summary.json").read_text())["reproduced"] is True
+    summary = json.loads((tmp_path / "run" / "best" / "summary.json").read_text())
+    assert summary["model_from"] == "trial" and summary["reproduced"] is True
 
 
 @pytest.mark.slow

@@ -83,6 +83,43 @@ def test_the_rule_on_a_small_known_case():
     assert rule.decide(3, 3) is True and rule.threshold(3, 3) == 0.7
 
 
+def test_a_cohort_is_judged_together_so_its_first_trials_can_be_stopped():
+    # The same seven values, handed out as one cohort (a grid): nobody is judged before all reached
+    # milestone 1, then the cut is sorted(values)[int(7 / 3)] = 2.5 for every one of them.
+    values = [5.0, 3.0, 6.0, 1.0, 2.0, 6.0, 2.5]
+    rule = MilestoneRule(Hyperband(min_iter=1), (1, 3))
+    rule.cohort(list(range(7)))
+    for index in range(6):
+        rule.reached(index, 1, values[index])
+    assert [rule.decide(i, 1) for i in range(7)] == [None] * 7
+    rule.reached(6, 1, values[6])
+    assert {rule.threshold(i, 1) for i in range(7)} == {2.5}
+    assert [rule.decide(i, 1) for i in range(7)] == [False, False, False, True, True, False, True]
+    # Two cohorts of three and four: the first is judged among itself (cut sorted([5, 3, 6])[1] = 5),
+    # the second among all seven, without waiting for the first cohort's stopped trials at milestone 3.
+    rule = MilestoneRule(Hyperband(min_iter=1), (1, 3))
+    rule.cohort([0, 1, 2])
+    rule.cohort([3, 4, 5, 6])
+    for index in range(3):
+        rule.reached(index, 1, values[index])
+    assert [rule.decide(i, 1) for i in range(3)] == [True, True, False]
+    rule.ended(2, 1)
+    for index in range(3, 7):
+        rule.reached(index, 1, values[index])
+    assert rule.threshold(3, 1) == 2.5 and [rule.decide(i, 1) for i in range(3, 7)] == [True, True, False, True]
+    rule.ended(5, 1)
+    # At milestone 3 the first cohort is judged among itself (trial 2 stopped at 1): cut sorted([4, 2])[0].
+    rule.reached(0, 3, 4.0)
+    rule.reached(1, 3, 2.0)
+    assert [rule.decide(i, 3) for i in (0, 1)] == [False, True]
+    # The second waits for all of its members that went on (3, 4 and 6), then cuts among five values.
+    rule.reached(4, 3, 1.0)
+    rule.reached(6, 3, 0.5)
+    assert rule.decide(4, 3) is None and rule.decide(6, 3) is None
+    rule.reached(3, 3, 0.7)
+    assert rule.threshold(4, 3) == 0.7 and [rule.decide(i, 3) for i in (3, 4, 6)] == [True, False, True]
+
+
 def test_the_judged_value_follows_goal_strict_and_best_val_acc():
     records = [{"val_acc": a, "val_loss": loss} for a, loss in ((0.5, 1.0), (0.7, 0.8), (0.6, 0.9))]
     assert milestone_value(records, 3, "val_acc", True) == -0.6
@@ -166,7 +203,7 @@ def test_hyperband_stops_the_same_trials_with_the_same_numbers_for_one_and_two_w
     assert not (one.run_dir / "paused").exists(), "paused states are removed once their trials are recorded"
     assert len(history) < 0.6 * 18 * 9
     summary = pd.read_json(one.run_dir / "best" / "summary.json", typ="series")
-    assert frame.set_index("trial_id").loc[summary["trial_id"], "status"] == "ok" and summary["reproduced"]
+    assert frame.set_index("trial_id").loc[summary["trial_id"], "status"] == "ok" and summary["model_from"] == "trial"
 
 
 def test_the_leaderboard_ranks_stopped_trials_below_finished_ones_and_the_report_shows_the_rule(tmp_path):

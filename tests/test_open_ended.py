@@ -109,6 +109,6 @@ def test_the_time_limit_stops_trials_at_an_epoch_boundary_and_still_picks_the_be
         assert "stopped by the time limit after epoch" in row.error
     best = pd.read_json(tmp_path / "run" / "best" / "summary.json", typ="series")
     trained = (history["trial_id"] == best["trial_id"]).sum()
-    assert best["epochs_trained"] == trained and best["reproduced"]
+    assert best["epochs_trained"] == trained and best["model_from"] == "trial"
     flag = sweep_cli("run", "slow.yaml", "--no-plots", "--time-limit", "soon", cwd=tmp_path)
     assert flag.returncode == 2 and "--time-limit 'soon' is not a duration" in flag.stderr

@@ -42,7 +42,8 @@ def test_end_to_end_on_two_worker_processes(small_grid, tmp_path):
     summary = json.loads((outcome.run_dir / "best" / "summary.json").read_text())
     best = trials.sort_values(["val_acc", "val_loss"], ascending=[False, True]).iloc[0]  # ties: lower loss
     assert summary["trial_id"] == best["trial_id"] and summary["metric"]["value"] == best["val_acc"]
-    assert summary["reproduced"] is True and 0.85 < summary["test_acc"] <= 1.0
+    assert summary["model_from"] == "trial" and 0.85 < summary["test_acc"] <= 1.0
+    assert not (outcome.run_dir / "candidates").exists()
     assert summary["test_rows"] == 360 and (outcome.run_dir / "best" / "model.npz").is_file()
     document = (outcome.run_dir / "experiment.yaml").read_text()
     assert "provenance:" in document and "numpy:" in document and "command:" in document
@@ -172,7 +173,7 @@ def test_repeats_and_best_val_acc_metric(small_grid, tmp_path):
     assert len(trials) == 4 and trials.groupby("hidden_size")["seed"].nunique().tolist() == [2, 2]
     summary = json.loads((outcome.run_dir / "best" / "summary.json").read_text())
     best_row = trials[trials["trial_id"] == summary["trial_id"]].iloc[0]
-    assert summary["epochs_trained"] == best_row["best_epoch"] and summary["reproduced"]
+    assert summary["epochs_trained"] == best_row["best_epoch"] and summary["model_from"] == "trial"
     # The summary describes the saved model (at its best epoch), not the trial's last epoch.
     assert summary["val_acc"] == best_row["best_val_acc"] == summary["metric"]["value"]
 
