@@ -199,6 +199,9 @@ def _best(run: PlotRun) -> dict:
                 facts.append(_fact(label, fmt_metric(s[key], key)))
         if s.get("epochs_trained") is not None:
             facts.append(_fact("epochs trained", s["epochs_trained"]))
+        if s.get("model_from") in ("trial", "retrain"):
+            facts.append(_fact("weights", "the trial's own" if s["model_from"] == "trial" else
+                               "retrained from the trial's seed (they were not kept)"))
         if s.get("reproduced") is False:
             facts.append(_fact("reproduced", "no: the retrained model differs from the trial", "warn"))
         unfinished = False

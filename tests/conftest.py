@@ -15,6 +15,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_data_cache(tmp_path_factory):
+    """The tests (and the CLI they start) keep prepared data sets in a folder of their own, not ~/.cache."""
+    os.environ["SWEEP_CACHE_DIR"] = str(tmp_path_factory.mktemp("data-cache"))
+    yield
+
+
 def idx_bytes(arr) -> bytes:
     """The bytes of an IDX file (MNIST's format: magic 0x08 for uint8, the dimensions, the data) holding ``arr``."""
     import struct

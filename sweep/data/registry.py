@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from sweep.data import cifar, digits, files, mnist, synthetic
+from sweep.data import cache, cifar, digits, files, mnist, synthetic
 from sweep.data.dataset import Dataset
 from sweep.data.options import OPTIONS, suggest, validate_options
 from sweep.data.prep import build_dataset
@@ -22,7 +22,8 @@ class Loader:
 
     ``read(target, opts, given)`` returns the RawData; ``target`` is the PATH of ``npz:PATH`` /
     ``csv:PATH`` (None otherwise), ``opts`` the resolved options, ``given`` the names of the
-    options set explicitly.
+    options set explicitly. ``locate(opts)``, when given, lists the source files without reading
+    them: a data set so located is kept prepared in the cache (:mod:`sweep.data.cache`).
     """
 
     name: str
@@ -31,6 +32,7 @@ class Loader:
     extra_options: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
     takes_path: bool = False
+    locate: Callable[[dict], list[Path]] | None = None
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -43,9 +45,11 @@ LOADERS: dict[str, Loader] = {
         Loader("digits", "scikit-learn's bundled 8x8 digits (1,797 images, 10 classes)",
                lambda t, o, g: digits.load(o), ("test_size",), {"scale": True}),
         Loader("mnist", "MNIST handwritten digits, 28x28 gray, 60,000 + 10,000 (IDX files)",
-               lambda t, o, g: mnist.load("mnist", o), ("data_dir",), {"scale": True}),
+               lambda t, o, g: mnist.load("mnist", o), ("data_dir",), {"scale": True},
+               locate=lambda o: list(mnist.find_files("mnist", o.get("data_dir")).values())),
         Loader("fashion-mnist", "Fashion-MNIST clothing, 28x28 gray, 60,000 + 10,000 (IDX files)",
-               lambda t, o, g: mnist.load("fashion-mnist", o), ("data_dir",), {"scale": True}),
+               lambda t, o, g: mnist.load("fashion-mnist", o), ("data_dir",), {"scale": True},
+               locate=lambda o: list(mnist.find_files("fashion-mnist", o.get("data_dir")).values())),
         Loader("cifar10", "CIFAR-10 colour images, 32x32x3, 50,000 + 10,000 (binary or python)",
                lambda t, o, g: cifar.load("cifar10", o), ("data_dir", "format"), {"scale": True}),
         Loader("synthetic", "generated spirals / blobs / regression data",
@@ -119,10 +123,18 @@ def load_dataset(name: str, **options: Any) -> Dataset:
     plain seeded random one instead of an error; ``info["splits"]`` says so, with the reason.
 
     Returns a :class:`Dataset` whose ``info`` records sources, options, split sizes and
-    preprocessing.
+    preprocessing. MNIST and Fashion-MNIST come from the cache of prepared data sets when their
+    files have not changed (:mod:`sweep.data.cache`; read-only memory maps, bitwise the same).
     """
     loader, target = parse_name(name)
     display = loader.name if target is None else f"{loader.name}:{target}"
     opts = validate_options(display, options, loader.options, loader.defaults)
-    raw = loader.read(target, opts, frozenset(options))
-    return build_dataset(display, raw, opts)
+    sources = loader.locate(opts) if loader.locate is not None else None
+    if sources:
+        cached = cache.load(display, opts, sources)
+        if cached is not None:
+            return cached
+    data = build_dataset(display, loader.read(target, opts, frozenset(options)), opts)
+    if sources:
+        cache.save(display, opts, sources, data)
+    return data

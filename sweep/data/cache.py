@@ -1,0 +1,125 @@
+"""A cache of prepared data sets, so the second sweep on the same files starts at once.
+
+Preparing Fashion-MNIST (inflating four gzip files, splitting, converting to float32,
+standardising) takes over a second, every time. The prepared arrays of a data set read from files
+(MNIST and Fashion-MNIST) are saved as ``.npy`` files and memory-mapped read-only on the next
+load, which then takes milliseconds; loky's workers map the same files (joblib passes a memory map
+by its file name), so nothing is dumped again either. The arrays are the ones a fresh load gives,
+bitwise.
+
+- **Key**: the data set's name and resolved options, a format number, and for each source file its
+  path, size, modification time (ns) and a hash of its first and last 64 KiB (a gzip file ends with
+  the CRC of its content): an edited or replaced file is a miss, never stale data.
+- **Where**: ``$SWEEP_CACHE_DIR``, else ``$XDG_CACHE_HOME/sweep``, else ``~/.cache/sweep``, in
+  ``data/<key>/``; ``SWEEP_CACHE_DIR=off`` turns the cache off.
+- **Safety**: an entry is written in a temporary folder and renamed into place (whole or absent);
+  one that cannot be read as written (damaged, truncated) is a miss and is replaced. Any error
+  (a read-only home, a full disk) falls back to loading the files, silently. Only the
+  :data:`MAX_ENTRIES` most recently used entries are kept, and nothing is written unless the disk
+  keeps twice the entry's size free.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from sweep.data.dataset import Dataset
+
+#: Bump when what :func:`~sweep.data.prep.build_dataset` produces changes for the same inputs.
+FORMAT = 1
+MAX_ENTRIES = 4
+META = "meta.json"
+_ENDS = 1 << 16
+
+
+def cache_root() -> Path | None:
+    """The cache folder, or None when turned off."""
+    setting = os.environ.get("SWEEP_CACHE_DIR")
+    if setting:
+        return None if setting.lower() == "off" else Path(setting).expanduser() / "data"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "sweep" / "data"
+
+
+def entry_key(name: str, options: dict, sources: list[Path]) -> str:
+    """The key of a prepared data set: its name, options and the identity of its source files."""
+    files = []
+    for path in sources:
+        stat = os.stat(path)
+        with open(path, "rb") as f:
+            ends = hashlib.sha256(f.read(_ENDS))
+            f.seek(max(stat.st_size - _ENDS, 0))
+            ends.update(f.read(_ENDS))
+        files.append([str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, ends.hexdigest()])
+    text = json.dumps({"format": FORMAT, "name": name, "options": options, "files": files},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def load(name: str, options: dict, sources: list[Path]) -> Dataset | None:
+    """The cached data set, memory-mapped read-only; None on a miss (or any problem)."""
+    root = cache_root()
+    if root is None:
+        return None
+    try:
+        folder = root / entry_key(name, options, sources)
+        meta = json.loads((folder / META).read_text())
+        arrays = {}
+        for array in Dataset.ARRAYS:
+            arrays[array] = np.load(folder / f"{array}.npy", mmap_mode="r", allow_pickle=False)
+            if list(arrays[array].shape) != meta["shapes"][array] or str(arrays[array].dtype) != meta["dtypes"][array]:
+                return None
+        os.utime(folder / META)  # most recently used
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    shape = tuple(meta["image_shape"]) if meta["image_shape"] else None
+    names = tuple(meta["class_names"]) if meta["class_names"] else None
+    info = {**meta["info"], "cache": str(folder)}
+    return Dataset(meta["name"], **arrays, image_shape=shape, class_names=names, info=info)
+
+
+def save(name: str, options: dict, sources: list[Path], data: Dataset) -> None:
+    """Keep ``data`` in the cache (best effort: any error leaves the cache as it was)."""
+    root = cache_root()
+    if root is None:
+        return
+    size = sum(getattr(data, array).nbytes for array in Dataset.ARRAYS)
+    tmp = None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if shutil.disk_usage(root).free < 2 * size:
+            return
+        folder = root / entry_key(name, options, sources)
+        tmp = Path(tempfile.mkdtemp(prefix=".writing-", dir=root))
+        for array in Dataset.ARRAYS:
+            np.save(tmp / f"{array}.npy", np.ascontiguousarray(getattr(data, array)), allow_pickle=False)
+        meta = {"name": data.name, "image_shape": list(data.image_shape) if data.image_shape else None,
+                "class_names": list(data.class_names) if data.class_names else None,
+                "info": json.loads(json.dumps(data.info, default=str)),
+                "shapes": {a: list(getattr(data, a).shape) for a in Dataset.ARRAYS},
+                "dtypes": {a: str(getattr(data, a).dtype) for a in Dataset.ARRAYS}}
+        (tmp / META).write_text(json.dumps(meta))
+        shutil.rmtree(folder, ignore_errors=True)  # a damaged entry of the same key
+        os.replace(tmp, folder)
+        tmp = None
+        _evict(root)
+    except (OSError, ValueError, TypeError):
+        pass
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _evict(root: Path) -> None:
+    """Remove all but the :data:`MAX_ENTRIES` most recently used entries (and abandoned temporary folders)."""
+    entries = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    entries.sort(key=lambda p: (p / META).stat().st_mtime if (p / META).is_file() else 0, reverse=True)
+    for old in entries[MAX_ENTRIES:]:
+        shutil.rmtree(old, ignore_errors=True)
