@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(PY) bench/sweep_speedup.py
 	$(PY) bench/backends.py
 	$(PY) bench/adaptive.py
+	$(PY) bench/vs_gridsearch.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,104 @@
+"""The whole job against scikit-learn's GridSearchCV on the same sweep, from the shell.
+
+The 16-point Fashion-MNIST grid of issue 12: hidden [100, 200] x learning rate [0.01, 0.05] x L2
+[1e-4, 1e-3] x momentum [0.8, 0.9], 2 epochs, batch 200, SGD with momentum, a fixed 10,000-row
+validation split, float32. Each side is one command timed from start to exit, data loading
+included, at n_jobs 1 and 2, taking turns; the best of ``--repeats`` runs counts:
+
+- ``sweep run`` (the prepared data set comes from the cache after the first run);
+- ``GridSearchCV(MLPClassifier, PredefinedSplit, refit=False)`` on the same split, in a script
+  that reads the same IDX files.
+
+Prints the wall times, their ratios, sweep's speed-up from 1 to 2 workers, and both best
+validation accuracies. Needs Fashion-MNIST (Debian's dataset-fashion-mnist).
+
+    python bench/vs_gridsearch.py [--repeats 2] [--jobs 1 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+EXPERIMENT = {
+    "name": "vs-gridsearch", "dataset": {"name": "fashion-mnist", "val_size": 10000}, "method": "grid",
+    "parameters": {"hidden_size": {"values": [100, 200]}, "learning_rate": {"values": [0.01, 0.05]},
+                   "reg": {"values": [1e-4, 1e-3]}, "momentum": {"values": [0.8, 0.9]}},
+    "fixed": {"epochs": 2, "batch_size": 200, "optimizer": "sgd_momentum", "init": "he"},
+}
+
+SKLEARN = r'''
+import json, sys, time, warnings
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, PredefinedSplit
+from sklearn.neural_network import MLPClassifier
+from sweep.data import load_dataset
+
+n_jobs = int(sys.argv[1])
+data = load_dataset("fashion-mnist", val_size=10000)  # the same rows and preprocessing as the sweep
+X = np.concatenate([data.X_train, data.X_val])
+y = np.concatenate([data.y_train, data.y_val])
+split = PredefinedSplit(np.r_[np.full(len(data.X_train), -1), np.zeros(len(data.X_val), dtype=int)])
+grid = {"hidden_layer_sizes": [(100,), (200,)], "learning_rate_init": [0.01, 0.05], "alpha": [1e-4, 1e-3],
+        "momentum": [0.8, 0.9]}
+model = MLPClassifier(solver="sgd", batch_size=200, max_iter=2, nesterovs_momentum=False, tol=0.0,
+                      n_iter_no_change=3, random_state=0)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    search = GridSearchCV(model, grid, cv=split, refit=False, n_jobs=n_jobs).fit(X, y)
+print(json.dumps({"best": float(search.best_score_)}))
+'''
+
+
+def timed(command: list[str], cwd: Path) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command[:4])} failed:\n{done.stderr[-2000:]}")
+    return seconds, done.stdout
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "grid.yaml").write_text(yaml.safe_dump(EXPERIMENT))
+        (tmp / "gridsearch.py").write_text(SKLEARN)
+        sweep_cmd = [sys.executable, "-m", "sweep", "run", "grid.yaml", "--no-plots", "--quiet"]
+        timed(sweep_cmd + ["--out", "warm"], tmp)  # fills the data cache, as any earlier run would
+        ours, theirs, best_ours, best_theirs = {}, {}, {}, {}
+        for jobs in args.jobs:
+            ours[jobs], theirs[jobs] = [], []
+            for k in range(args.repeats):
+                seconds, _ = timed(sweep_cmd + ["--n-jobs", str(jobs), "--out", f"run{jobs}-{k}"], tmp)
+                ours[jobs].append(seconds)
+                trials = pd.read_csv(tmp / f"run{jobs}-{k}" / "trials.csv")
+                best_ours[jobs] = float(trials["val_acc"].max())
+                seconds, out = timed([sys.executable, "gridsearch.py", str(jobs)], tmp)
+                theirs[jobs].append(seconds)
+                best_theirs[jobs] = json.loads(out.strip().splitlines()[-1])["best"]
+    print(f"16-point Fashion-MNIST grid, whole command, best of {args.repeats}:")
+    print(f"{'n_jobs':>6}  {'sweep s':>8}  {'GridSearchCV s':>14}  {'ratio':>6}  {'best val sweep':>14}  "
+          f"{'best val sklearn':>16}")
+    for jobs in args.jobs:
+        a, b = min(ours[jobs]), min(theirs[jobs])
+        print(f"{jobs:>6}  {a:8.1f}  {b:14.1f}  {b / a:5.2f}x  {best_ours[jobs]:14.4f}  {best_theirs[jobs]:16.4f}")
+    if 1 in ours and 2 in ours:
+        print(f"sweep's speed-up from 1 to 2 workers: {min(ours[1]) / min(ours[2]):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
