@@ -110,20 +110,21 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
         epochs = spec.params["epochs"]
     recorded = recorded.head(epochs)
     typed = data.astype(spec.params["dtype"])
-    kept = saved_weights(run_dir, spec.trial_id, epochs) if len(recorded) == epochs else None
-    net, reproduced, seconds = None, None, None
+    net = build_net(spec.params, spec.seed, typed)
+    shapes = {name: value.shape for name, value in net.params.items()}
+    kept = saved_weights(run_dir, spec.trial_id, epochs, shapes) if len(recorded) == epochs else None
+    reproduced, seconds = None, None
     if kept is not None:
-        net = build_net(spec.params, spec.seed, typed)
         net.params = {name: np.ascontiguousarray(kept[name], dtype=net.dtype) for name in net.params}
     if kept is None or check:
         start = time.perf_counter()
         retrained, history = build_and_train(spec.params, spec.seed, typed, epochs)
         seconds = round(time.perf_counter() - start, 3)
         reproduced = [r["val_loss"] for r in history] == recorded["val_loss"].tolist()
-        if net is not None:
-            reproduced = reproduced and all(np.array_equal(net.params[k], retrained.params[k]) for k in net.params)
-        else:
+        if kept is None:
             net, recorded = retrained, history.to_frame()
+        else:
+            reproduced = reproduced and all(np.array_equal(net.params[k], retrained.params[k]) for k in net.params)
     test_loss, test_acc = evaluate(net, typed.X_test, typed.y_test)
     final = recorded.iloc[-1]
     summary = {
@@ -143,16 +144,18 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
     return summary
 
 
-def saved_weights(run_dir: Path, trial_id: str, epochs: int) -> dict | None:
-    """The weights ``trial_id`` trained for ``epochs`` epochs, when the run kept them: a candidate,
-    or the best model already saved (a resumed search whose best did not change)."""
-    kept = load_candidate(run_dir, trial_id, epochs)
+def saved_weights(run_dir: Path, trial_id: str, epochs: int, shapes: dict[str, tuple]) -> dict | None:
+    """The weights ``trial_id`` trained for ``epochs`` epochs (arrays of ``shapes``), when the run
+    kept them: a candidate, or the best model already saved (a resumed search whose best did not change)."""
+    kept = load_candidate(run_dir, trial_id, epochs, shapes)
     if kept is not None:
         return kept
     try:
         summary = read_summary(run_dir)
         if summary and summary["trial_id"] == trial_id and summary.get("epochs_trained") == epochs:
-            return dict(TwoLayerNet.load(Path(run_dir) / BEST_DIR / MODEL_FILE).params)
+            weights = dict(TwoLayerNet.load(Path(run_dir) / BEST_DIR / MODEL_FILE).params)
+            if all(weights[name].shape == shape for name, shape in shapes.items()):
+                return weights
     except (SweepError, OSError, ValueError, KeyError):
         pass  # retrained instead
     return None

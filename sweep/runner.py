@@ -402,7 +402,7 @@ class _Session:
         if result.model is not None:  # written before its row, so a recorded best keeps its weights
             try:
                 save_candidate(self.store.run_dir, trial_id, result.model_epoch, result.model)
-            except OSError:  # a full disk: the row below says so; without the weights the best is retrained
+            except OSError:  # a full disk: the row below says so; without its weights a best trial is retrained
                 remove_candidate(self.store.run_dir, trial_id)
         if self.store.append(trial, result):
             self.ran += 1

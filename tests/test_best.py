@@ -124,3 +124,18 @@ def test_the_bar_is_the_best_worst_repeat_of_a_configuration_whose_repeats_all_f
     lower.asked([a1])
     lower.recorded(a1, TrialResult("a1", "ok", {"val_loss": 0.3}))
     assert lower.may_be_best(0.3) and not lower.may_be_best(0.31) and not lower.may_be_best(float("nan"))
+
+
+def test_a_candidate_file_that_is_not_as_written_is_not_used(small_grid, tmp_path):
+    outcome = run(small_grid, tmp_path, n_jobs=2)
+    best = summary_of(outcome)
+    candidates = outcome.run_dir / "candidates"
+    candidates.mkdir()
+    (candidates / "notes.txt").write_text("mine")  # a file sweep did not write is never removed
+    weights = {"W1": np.zeros((3, 3), np.float32), "b1": np.zeros(3, np.float32),
+               "W2": np.zeros((3, 10), np.float32), "b2": np.zeros(10, np.float32)}
+    np.savez(candidates / f"{best['trial_id']}.npz", epoch=np.array(best["epochs_trained"]), **weights)
+    (outcome.run_dir / "best" / "summary.json").unlink()
+    again = summary_of(run_sweep(parse_experiment(small_grid), run_dir=outcome.run_dir, resume=True, quiet=True))
+    assert again["model_from"] == "retrain" and again["reproduced"] is True and again["test_acc"] == best["test_acc"]
+    assert sorted(p.name for p in candidates.iterdir()) == ["notes.txt"]

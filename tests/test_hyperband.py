@@ -227,7 +227,7 @@ def test_the_leaderboard_ranks_stopped_trials_below_finished_ones_and_the_report
 SLOW = {**HYPERBAND, "name": "slowhb",
         "parameters": {"hidden_size": {"values": [128, 136, 144, 152]},
                        "learning_rate": {"values": [0.1, 0.01, 0.001]}},
-        "fixed": {"epochs": 9, "optimizer": "sgd_momentum", "init": "he", "batch_size": 8}}
+        "fixed": {"epochs": 9, "optimizer": "sgd_momentum", "init": "he", "batch_size": 32}}
 
 
 def test_kill_9_mid_bracket_and_resume_gives_what_an_uninterrupted_sweep_gives(tmp_path):
