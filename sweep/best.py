@@ -15,21 +15,20 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-
 import numpy as np
 
 from .config import Experiment
+from .errors import SweepError
+from .nn import TwoLayerNet
 from .params import PARAMETER_NAMES, PARAMETERS
 from .plan import KeepModel, TrialSpec
 from .results.analysis import best_trial, clean, read_history, read_trials
-from .errors import SweepError
-from .nn import TwoLayerNet
 from .results.candidates import load_candidate, remove_candidates
 from .results.files import BEST_DIR, MODEL_FILE
 from .results.records import read_summary
 from .results.store import write_best
 from .status import OK, STOPPED
-from .task import TrialResult, build_and_train, build_net
+from .task import TrialResult, build_and_train, build_net, model_epoch
 from .trainer import evaluate
 
 
@@ -82,7 +81,7 @@ def spec_of(row) -> TrialSpec:
 
 
 def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], data,
-             check: bool = False) -> dict | None:
+             check: bool = False, last: bool = True) -> dict | None:
     """Save the best trial's model and measure its test accuracy once.
 
     The best trial is the best repeat of the configuration ranked first by the leaderboard. Its
@@ -93,6 +92,8 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
     is retrained anyway and ``reproduced`` says whether the retrain gave bitwise the same weights
     (and, for any retrain, the validation losses recorded by the sweep); without a retrain it is
     None. The validation and training figures of the summary are those recorded for that epoch.
+    With ``last`` (no later call can change the best trial) the kept candidates are removed;
+    otherwise they stay for the call that may pick another best (a resume, a retry of failed trials).
     Returns the summary written to ``best/summary.json``, or None when no trial has a metric.
     """
     metric = experiment.metric
@@ -102,12 +103,8 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
     spec = next((t for t in trials if t.trial_id == row["trial_id"]), None) or spec_of(row)
     recorded = read_history(run_dir)
     recorded = recorded[recorded["trial_id"] == spec.trial_id].sort_values("epoch")
-    if metric.name == "best_val_acc":
-        epochs = int(row["best_epoch"])
-    elif row["status"] == STOPPED:  # the model where it was stopped
-        epochs = len(recorded)
-    else:
-        epochs = spec.params["epochs"]
+    epochs = model_epoch(metric.name, row["best_epoch"],
+                         len(recorded) if row["status"] == STOPPED else spec.params["epochs"])
     recorded = recorded.head(epochs)
     typed = data.astype(spec.params["dtype"])
     net = build_net(spec.params, spec.seed, typed)
@@ -140,7 +137,8 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
         "class_names": list(data.class_names) if data.class_names else None,
     }
     write_best(run_dir, net, summary)
-    remove_candidates(run_dir)
+    if last:
+        remove_candidates(run_dir)
     return summary
 
 

@@ -19,7 +19,7 @@ from .plan import TaskSpec, TrialSpec
 from .results.paused import PAUSED_DIR, load_state, remove_folder_if_empty, remove_state, save_state
 from .status import STOPPED
 from .stopping import MilestoneRule, milestone_value
-from .task import TrialResult, score_trial
+from .task import TrialResult, model_epoch, score_trial
 from .trainer import History, TrainState
 
 
@@ -108,6 +108,8 @@ class EarlyTermination:
             why = (f"stopped by hyperband at epoch {state.epoch} of {self.epochs}: {self.metric} "
                    f"{sign * value:.4g} is worse than {sign * threshold:.4g}, the cut for the top 1/{self.hyperband.eta:g}")
         result.error = why or f"stopped at epoch {state.epoch} of {self.epochs}"
+        if model_epoch(self.metric, result.metrics["best_epoch"], state.epoch) == state.epoch:
+            result.model, result.model_epoch = dict(state.params), state.epoch  # kept if it may be the best
         return result
 
     def timed_out_result(self, task: TaskSpec) -> TrialResult:

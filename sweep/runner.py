@@ -168,7 +168,7 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
         total = min(total, limits.max_trials) if total is not None else limits.max_trials
     outcome = SweepOutcome(run_dir, total if total is not None else len(finished), open_ended=total is None)
     best_saved = (run_dir / BEST_DIR / SUMMARY_FILE).is_file()
-    if pending == [] and best_saved:
+    if pending == [] and best_saved and not check_best:
         for notice in notices:
             print(notice, file=stream or sys.stderr)
         outcome.counts = status_counts(read_trials(run_dir))
@@ -201,9 +201,10 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
         progress.close()
         if outcome.timed_out:
             progress.message(f"time limit reached: {outcome.ran} trial(s) ran in this call; choosing the best model")
-        if not outcome.interrupted and (outcome.ran or not best_saved):
+        if not outcome.interrupted and (outcome.ran or not best_saved or check_best):
             interrupts.check()
-            outcome.best = finalize(run_dir, experiment, asked, data, check=check_best)
+            outcome.best = finalize(run_dir, experiment, asked, data, check=check_best,
+                                    last=_nothing_left(strategy, run_dir, outcome))
             interrupts.check()
             outcome.finalized = True
     except KeyboardInterrupt:
@@ -212,6 +213,15 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
     with interrupts.deferred():  # a second Ctrl-C now is part of the first
         outcome.counts = status_counts(read_trials(run_dir))
     return outcome
+
+
+def _nothing_left(strategy: Strategy, run_dir: Path, outcome: SweepOutcome) -> bool:
+    """Whether no later call (a resume, a retry of failed trials) can change the best trial: every
+    planned trial is recorded and none failed or crashed."""
+    if not strategy.planned_in_advance or outcome.timed_out:
+        return False
+    counts = status_counts(read_trials(run_dir))
+    return sum(counts.values()) >= strategy.total and not (counts.get(FAILED) or counts.get(CRASHED))
 
 
 def pending_tasks(tasks: list[TaskSpec], finished) -> list[TaskSpec]:
@@ -399,11 +409,13 @@ class _Session:
     def record(self, trial_id: str, result: TrialResult, task: TaskSpec | None = None) -> None:
         """Append a finished trial to the store, and tell the strategy and the milestones."""
         trial = self.trial_by_id[trial_id]
-        if result.model is not None:  # written before its row, so a recorded best keeps its weights
-            try:
+        metric = result.metrics.get(self.experiment.metric.name, math.nan)
+        if result.model is not None and self.best_bar.may_be_best(metric):
+            try:  # written before its row, so a recorded best keeps its weights
                 save_candidate(self.store.run_dir, trial_id, result.model_epoch, result.model)
             except OSError:  # a full disk: the row below says so; without its weights a best trial is retrained
                 remove_candidate(self.store.run_dir, trial_id)
+        result.model = None  # on disk now: not kept in memory for the rest of the sweep
         if self.store.append(trial, result):
             self.ran += 1
             self.recorded[trial.trial_id] = result

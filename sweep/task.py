@@ -117,6 +117,12 @@ def run_task(task: TaskSpec, data) -> list[TrialResult]:
     return results
 
 
+def model_epoch(metric: str, best_epoch: int, epochs_trained: int) -> int:
+    """The epoch whose weights are a trial's model: its best epoch with metric ``best_val_acc``,
+    else the last it trained (its ``epochs``, or where it was stopped)."""
+    return int(best_epoch) if metric == "best_val_acc" else int(epochs_trained)
+
+
 class ModelKeeper:
     """The weights each trial of a task may be judged best by, copied while the task trains.
 
@@ -153,7 +159,7 @@ class ModelKeeper:
         for result in results:
             if result.status not in (OK, STOPPED) or not self.keep.reaches(result.metrics[self.keep.metric]):
                 continue
-            epoch = result.metrics["best_epoch"] if self.keep.metric == "best_val_acc" else len(result.history)
+            epoch = model_epoch(self.keep.metric, result.metrics["best_epoch"], len(result.history))
             kept = (self.last.get(result.trial_id), self.best.get(result.trial_id))
             for kept_epoch, weights in (k for k in kept if k is not None):
                 if kept_epoch == epoch:

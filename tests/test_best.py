@@ -139,3 +139,30 @@ def test_a_candidate_file_that_is_not_as_written_is_not_used(small_grid, tmp_pat
     again = summary_of(run_sweep(parse_experiment(small_grid), run_dir=outcome.run_dir, resume=True, quiet=True))
     assert again["model_from"] == "retrain" and again["reproduced"] is True and again["test_acc"] == best["test_acc"]
     assert sorted(p.name for p in candidates.iterdir()) == ["notes.txt"]
+
+
+def test_candidates_stay_until_no_later_call_can_change_the_best(small_grid, tmp_path):
+    capped = run(small_grid, tmp_path, n_jobs=2, max_trials=7)  # a resume may still pick another best
+    assert summary_of(capped)["model_from"] == "trial"
+    assert summary_of(capped)["trial_id"] in [p.stem for p in (capped.run_dir / "candidates").iterdir()]
+    resumed = run_sweep(parse_experiment(small_grid), run_dir=capped.run_dir, resume=True, quiet=True, n_jobs=2)
+    assert summary_of(resumed)["model_from"] == "trial" and not (capped.run_dir / "candidates").exists()
+    checked = run_sweep(parse_experiment(small_grid), run_dir=capped.run_dir, resume=True, quiet=True,
+                        check_best=True)  # nothing left to run: --check-best still checks
+    assert checked.ran == 0 and summary_of(checked)["reproduced"] is True
+
+
+def test_a_trial_stopped_at_a_milestone_gives_the_weights_it_stopped_with(tmp_path):
+    from sweep.early import EarlyTermination
+    from sweep.trainer import TrainState
+
+    doc = {"name": "hb", "dataset": "digits", "method": "grid", "parameters": {"hidden_size": {"values": [8, 16]}},
+           "fixed": {"epochs": 9}, "early_terminate": {"type": "hyperband", "min_iter": 3}}
+    trial = plan_trials(parse_experiment(doc))[0]
+    records = [{"epoch": e, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0, "val_acc": acc, "lr": 0.1,
+                "seconds": 0.1} for e, acc in ((1, 0.5), (2, 0.7), (3, 0.6))]
+    state = TrainState(3, {"W1": np.ones((64, 8), np.float32)}, {}, {}, records)
+    for metric, kept in (("val_acc", True), ("best_val_acc", False)):  # best_val_acc's model is epoch 2's
+        early = EarlyTermination(parse_experiment({**doc, "metric": {"name": metric, "goal": "maximize"}}), tmp_path)
+        result = early.stopped_result(trial, state, "stopped by the time limit at epoch 3")
+        assert (result.model is not None) is kept and (not kept or result.model_epoch == 3)

@@ -87,3 +87,21 @@ def test_only_the_most_recently_used_entries_are_kept(tmp_path, cache_dir, monke
     for val_size in (10, 11, 12):
         load_dataset("fashion-mnist", data_dir=str(folder), val_size=val_size)
     assert len(list(cache_dir.iterdir())) == 2
+
+
+def test_an_entry_a_running_sweep_maps_is_not_evicted_by_another_process(tmp_path, cache_dir, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(cache, "MAX_ENTRIES", 1)
+    folder = write_fashion(tmp_path / "fashion")
+    load(folder)
+    mapped = load(folder)  # this process maps it (and holds its lock) from now on
+    assert isinstance(mapped.X_train, np.memmap)
+    # Another process fills the cache with other entries, beyond the limit of one:
+    code = ("import sys; from sweep.data import cache, load_dataset; cache.MAX_ENTRIES = 1\n"
+            "for size in (11, 12): load_dataset('fashion-mnist', data_dir=sys.argv[1], val_size=size)")
+    subprocess.run([sys.executable, "-c", code, str(folder)], check=True, timeout=120)
+    assert (mapped.info["cache"] and cache.Path(mapped.info["cache"]).is_dir())
+    assert len(list(cache_dir.iterdir())) == 2  # ours, kept, and the newest of the other process
+    assert np.array_equal(np.load(cache.Path(mapped.info["cache"]) / "X_train.npy"), mapped.X_train)

@@ -17,15 +17,21 @@ bitwise.
   (a read-only home, a full disk) falls back to loading the files, silently. Only the
   :data:`MAX_ENTRIES` most recently used entries are kept, and nothing is written unless the disk
   keeps twice the entry's size free.
+- **In use**: a process that maps an entry holds a shared ``flock`` on its ``meta.json`` until it
+  exits, and eviction skips an entry it cannot lock exclusively, so another run never deletes the
+  files a running sweep's workers map. A temporary folder left by a killed save is removed after
+  an hour.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +43,10 @@ FORMAT = 1
 MAX_ENTRIES = 4
 META = "meta.json"
 _ENDS = 1 << 16
+#: Seconds after which a temporary folder of a save is taken as abandoned.
+_ABANDONED = 3600
+#: Entries this process maps: folder -> the open meta.json holding a shared lock, for the process's life.
+_IN_USE: dict[str, int] = {}
 
 
 def cache_root() -> Path | None:
@@ -44,7 +54,10 @@ def cache_root() -> Path | None:
     setting = os.environ.get("SWEEP_CACHE_DIR")
     if setting:
         return None if setting.lower() == "off" else Path(setting).expanduser() / "data"
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    try:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    except RuntimeError:  # no home folder to be found
+        return None
     return Path(base) / "sweep" / "data"
 
 
@@ -70,19 +83,54 @@ def load(name: str, options: dict, sources: list[Path]) -> Dataset | None:
         return None
     try:
         folder = root / entry_key(name, options, sources)
+    except OSError:
+        return None
+    try:
+        if not _hold(folder):
+            return None
         meta = json.loads((folder / META).read_text())
         arrays = {}
         for array in Dataset.ARRAYS:
             arrays[array] = np.load(folder / f"{array}.npy", mmap_mode="r", allow_pickle=False)
             if list(arrays[array].shape) != meta["shapes"][array] or str(arrays[array].dtype) != meta["dtypes"][array]:
-                return None
-        os.utime(folder / META)  # most recently used
-    except (OSError, ValueError, KeyError, TypeError):
+                raise ValueError(f"{array} is not as written")
+        shape = tuple(meta["image_shape"]) if meta["image_shape"] else None
+        names = tuple(meta["class_names"]) if meta["class_names"] else None
+        data = Dataset(str(meta["name"]), **arrays, image_shape=shape, class_names=names,
+                       info={**meta["info"], "cache": str(folder)})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        _release(folder)
         return None
-    shape = tuple(meta["image_shape"]) if meta["image_shape"] else None
-    names = tuple(meta["class_names"]) if meta["class_names"] else None
-    info = {**meta["info"], "cache": str(folder)}
-    return Dataset(meta["name"], **arrays, image_shape=shape, class_names=names, info=info)
+    try:
+        os.utime(folder / META)  # most recently used (a read-only cache is still read)
+    except OSError:
+        pass
+    return data
+
+
+def _release(folder: Path) -> None:
+    """Give up this process's lock on an entry it does not map after all (a damaged one, to be rebuilt)."""
+    fd = _IN_USE.pop(str(folder), None)
+    if fd is not None:
+        os.close(fd)
+
+
+def _hold(folder: Path) -> bool:
+    """Take (once per process) a shared lock on the entry ``folder``: eviction leaves it alone while
+    this process lives. False when the entry is absent or being removed."""
+    key = str(folder)
+    if key in _IN_USE:
+        if os.fstat(_IN_USE[key]).st_ino == os.stat(folder / META).st_ino:
+            return True
+        os.close(_IN_USE.pop(key))  # the entry was rebuilt since: lock the new one
+    fd = os.open(folder / META, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _IN_USE[key] = fd
+    return True
 
 
 def save(name: str, options: dict, sources: list[Path], data: Dataset) -> None:
@@ -106,7 +154,8 @@ def save(name: str, options: dict, sources: list[Path], data: Dataset) -> None:
                 "shapes": {a: list(getattr(data, a).shape) for a in Dataset.ARRAYS},
                 "dtypes": {a: str(getattr(data, a).dtype) for a in Dataset.ARRAYS}}
         (tmp / META).write_text(json.dumps(meta))
-        shutil.rmtree(folder, ignore_errors=True)  # a damaged entry of the same key
+        if folder.exists() and not _remove_unless_in_use(folder):  # a damaged entry of the same key
+            return
         os.replace(tmp, folder)
         tmp = None
         _evict(root)
@@ -118,8 +167,30 @@ def save(name: str, options: dict, sources: list[Path], data: Dataset) -> None:
 
 
 def _evict(root: Path) -> None:
-    """Remove all but the :data:`MAX_ENTRIES` most recently used entries (and abandoned temporary folders)."""
+    """Remove all but the :data:`MAX_ENTRIES` most recently used entries, except those a process maps,
+    and temporary folders abandoned by a killed save."""
+    for partial in root.glob(".writing-*"):
+        if time.time() - partial.stat().st_mtime > _ABANDONED:
+            shutil.rmtree(partial, ignore_errors=True)
     entries = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
     entries.sort(key=lambda p: (p / META).stat().st_mtime if (p / META).is_file() else 0, reverse=True)
     for old in entries[MAX_ENTRIES:]:
-        shutil.rmtree(old, ignore_errors=True)
+        if str(old) not in _IN_USE:
+            _remove_unless_in_use(old)
+
+
+def _remove_unless_in_use(folder: Path) -> bool:
+    """Remove the entry ``folder`` unless a process holds its lock; whether it is gone."""
+    try:
+        fd = os.open(folder / META, os.O_RDONLY)
+    except OSError:  # no meta.json: a broken entry
+        shutil.rmtree(folder, ignore_errors=True)
+        return not folder.exists()
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        shutil.rmtree(folder, ignore_errors=True)
+    except OSError:  # mapped by a running sweep
+        pass
+    finally:
+        os.close(fd)
+    return not folder.exists()
