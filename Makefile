@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) bench/backends.py
 	$(PY) bench/adaptive.py
 	$(PY) bench/vs_gridsearch.py
+	$(PY) bench/memory_pss.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

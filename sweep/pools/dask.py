@@ -18,7 +18,10 @@ What this module makes sure of, because each was seen to go wrong:
   or a lost scheduler, ends the sweep with an error (finished trials stay on disk for ``--resume``).
 - **Ctrl-C cancels this sweep's futures and leaves an existing cluster running.**
 - Whatever the project starts (``dask-local``) listens on 127.0.0.1 only, dashboard included, and
-  its workers keep their files in the run's scratch folder.
+  its workers keep their files in the run's scratch folder. Its scheduler does not retry a task
+  whose worker died (``allowed-failures: 0``): on this machine a worker dies of its own task, and
+  the dispatcher runs every task that was on it again alone to find that one, so Dask's retries
+  would only kill more workers (each restart of a worker was seen to hang a loaded machine's nanny).
 """
 
 from __future__ import annotations
@@ -320,7 +323,8 @@ def start_local_cluster(n_workers: int, scratch: Path | None):
     has_dashboard = importlib.util.find_spec("bokeh") is not None  # Dask's dashboard needs bokeh
     # No MALLOC_TRIM_THRESHOLD_ in the workers: see worker_warnings.
     try:
-        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                              "distributed.scheduler.allowed-failures": 0}):
             return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                 dashboard_address=LOCAL_DASHBOARD if has_dashboard else None,
                                 local_directory=str(scratch) if scratch else None, silence_logs=logging.WARNING,
