@@ -63,7 +63,7 @@ def main():
                 results[name] = timed_sweep(experiment, backend, tmp / name.replace(" ", "-"), args.workers)
     loky_seconds, loky_metrics = results["loky"]
     print(f"{experiment.name}: {len(loky_metrics)} trials, {args.workers} workers per backend "
-          "(wall time: load, train, best-model retrain and test)")
+          "(wall time: load, train, best model and test)")
     for name, (seconds, metrics) in results.items():
         same = metrics.equals(loky_metrics)
         print(f"  {name:13s} {seconds:6.1f} s   {seconds / loky_seconds:4.2f}x loky's time   "

@@ -36,7 +36,7 @@ def main():
             seconds[jobs] = time.perf_counter() - start
             frames[jobs] = pd.read_csv(outcome.run_dir / "trials.csv")[METRICS].sort_values("trial_id")
             print(f"n_jobs {jobs}: {outcome.total} trials in {seconds[jobs]:.1f} s "
-                  f"(load, train, best-model retrain and test)")
+                  f"(load, train, best model and test)")
     base = args.jobs[0]
     for jobs in args.jobs[1:]:
         same = frames[jobs].reset_index(drop=True).equals(frames[base].reset_index(drop=True))
