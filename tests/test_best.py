@@ -89,7 +89,7 @@ def test_a_task_sends_each_trial_the_weights_of_the_epoch_it_is_judged_at():
     trials = (_trial("short", "a", 2), _trial("long", "b", 5))
     [task] = group_tasks(list(trials))
     for metric in ("val_acc", "best_val_acc"):
-        results = {r.trial_id: r for r in run_task(_replace(task, KeepModel(metric, True)), data)}
+        results = {r.trial_id: r for r in run_task(replace(task, keep_model=KeepModel(metric, True)), data)}
         for trial in trials:
             result = results[trial.trial_id]
             epoch = result.metrics["best_epoch"] if metric == "best_val_acc" else trial.params["epochs"]
@@ -97,12 +97,8 @@ def test_a_task_sends_each_trial_the_weights_of_the_epoch_it_is_judged_at():
             alone, _ = build_and_train(trial.params, trial.seed, data, epoch)  # the epoch-prefix property
             assert all(np.array_equal(result.model[k], alone.params[k]) for k in alone.params)
     # A bar no trial reaches sends nothing; no keep_model sends nothing either.
-    assert all(r.model is None for r in run_task(_replace(task, KeepModel("val_acc", True, 1.01)), data))
+    assert all(r.model is None for r in run_task(replace(task, keep_model=KeepModel("val_acc", True, 1.01)), data))
     assert all(r.model is None for r in run_task(task, data))
-
-
-def _replace(task, keep):
-    return replace(task, keep_model=keep)
 
 
 def test_the_bar_is_the_best_worst_repeat_of_a_configuration_whose_repeats_all_finished_ok():
