@@ -124,11 +124,13 @@ PARAMETERS: dict[str, ParamSpec] = {p.name: p for p in (
     ParamSpec("dtype", "choice", "float32", "floating point type of data and weights", choices=("float32", "float64")),
     ParamSpec("dropout", "float", 0.0, "fraction of hidden units dropped in training (inverted dropout)", low=0,
               high=1, high_inclusive=False),
+    ParamSpec("input_dropout", "float", 0.0, "fraction of input features dropped in training (inverted dropout)",
+              low=0, high=1, high_inclusive=False),
 )}
 
 #: Hyperparameters added after run folders existed, with the value that means "as before": a trial
 #: at that value keeps the id and seed it had, and a run folder without their column reads it so.
-ADDED_LATER = {"dropout": 0.0}
+ADDED_LATER = {"dropout": 0.0, "input_dropout": 0.0}
 
 #: Other names people give the hyperparameters (PyTorch, Keras, W&B examples, the seed posts), for
 #: "did you mean": lower case, ``_`` for ``-``.

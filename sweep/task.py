@@ -69,7 +69,8 @@ def build_net(params: dict, seed: int, data) -> TwoLayerNet:
     return TwoLayerNet(data.input_dim, params["hidden_size"], data.num_classes,
                        weight_scale=params["weight_scale"], init=params["init"], reg=params["reg"],
                        activation=params["activation"], loss=params["loss"], dtype=params["dtype"],
-                       seed=init_seed, dropout=params["dropout"])
+                       seed=init_seed, dropout=params["dropout"],
+                       input_dropout=params["input_dropout"])
 
 
 def build_and_train(params: dict, seed: int, data, epochs: int, deadline: float | None = None,

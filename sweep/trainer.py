@@ -148,6 +148,7 @@ def train(net, data, *, optimizer: str = "sgd", learning_rate: float = 1e-3, lr_
     batch_X = np.empty((batch_size,) + X.shape[1:], dtype=X.dtype)
     batch_y = np.empty((batch_size,) + y.shape[1:], dtype=y.dtype)
 
+    drops_units = bool(getattr(net, "dropout", 0.0) or getattr(net, "input_dropout", 0.0))
     history, first_epoch = History(), 0
     if resume is not None:
         for name, value in resume.params.items():
@@ -170,7 +171,7 @@ def train(net, data, *, optimizer: str = "sgd", learning_rate: float = 1e-3, lr_
             # (with the default "raise" it gathers into a temporary first); a permutation is in range.
             xb = np.take(X, idx, axis=0, out=batch_X[:n], mode="clip")
             yb = np.take(y, idx, axis=0, out=batch_y[:n], mode="clip")
-            loss, grads = net.loss(xb, yb, rng=rng) if getattr(net, "dropout", 0.0) else net.loss(xb, yb)
+            loss, grads = net.loss(xb, yb, rng=rng) if drops_units else net.loss(xb, yb)
             if not math.isfinite(loss):
                 return _diverged(history, epoch, lr, start, f"minibatch loss is {loss}", verbose)
             for name, w in net.params.items():

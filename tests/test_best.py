@@ -80,7 +80,8 @@ def test_a_run_that_kept_no_weights_retrains_its_best(small_grid, tmp_path):
 def _trial(trial_id, config_id, epochs, lr=0.1):
     params = {"hidden_size": 16, "learning_rate": lr, "reg": 0.0, "epochs": epochs, "batch_size": 64,
               "lr_decay": 1.0, "optimizer": "sgd_momentum", "momentum": 0.9, "weight_scale": 1e-3, "init": "he",
-              "activation": "relu", "loss": "softmax", "dtype": "float32", "dropout": 0.0}
+              "activation": "relu", "loss": "softmax", "dtype": "float32", "dropout": 0.0,
+              "input_dropout": 0.0}
     return TrialSpec(trial_id, config_id, 0, 0, 7, params)
 
 

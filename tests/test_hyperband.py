@@ -147,13 +147,15 @@ def test_an_eta_just_above_one_makes_at_most_a_hundred_milestones():
     assert len(parse_early_terminate({"type": "hyperband", "min_iter": 1, "eta": 1.0000000001}).milestones(10**9)) == 1
 
 
-@pytest.mark.parametrize("optimizer, dropout", [("sgd", 0.0), ("sgd_momentum", 0.0), ("nesterov", 0.0),
-                                                ("rmsprop", 0.0), ("adam", 0.0), ("sgd_momentum", 0.3)])
-def test_a_run_paused_saved_and_continued_is_bitwise_an_uninterrupted_one(tmp_path, optimizer, dropout):
+@pytest.mark.parametrize("optimizer, dropout, input_dropout", [
+    ("sgd", 0.0, 0.0), ("sgd_momentum", 0.0, 0.0), ("nesterov", 0.0, 0.0), ("rmsprop", 0.0, 0.0), ("adam", 0.0, 0.0),
+    ("sgd_momentum", 0.3, 0.0), ("nesterov", 0.3, 0.2)])
+def test_a_run_paused_saved_and_continued_is_bitwise_an_uninterrupted_one(tmp_path, optimizer, dropout, input_dropout):
     data = load_dataset("digits")
 
     def net(seed=1):
-        return TwoLayerNet(data.input_dim, 16, data.num_classes, seed=seed, init="he", dropout=dropout)
+        return TwoLayerNet(data.input_dim, 16, data.num_classes, seed=seed, init="he", dropout=dropout,
+                           input_dropout=input_dropout)
 
     settings = dict(optimizer=optimizer, learning_rate=0.01, lr_decay=0.9, epochs=5, seed=5, batch_size=50)
     whole = net()

@@ -68,9 +68,11 @@ def test_whole_net_gradients_with_regularization(activation, loss):
         assert relative_error(grads[name], num) < 1e-7, name
 
 
-@pytest.mark.parametrize("activation", ["relu", "tanh"])
-def test_dropout_gradients_with_the_mask_of_a_seeded_generator(activation):
-    net = TwoLayerNet(6, 10, 4, init="he", reg=0.1, activation=activation, dtype=np.float64, seed=3, dropout=0.4)
+@pytest.mark.parametrize("activation, dropout, input_dropout", [("relu", 0.4, 0.0), ("tanh", 0.4, 0.0),
+                                                                 ("relu", 0.0, 0.3), ("relu", 0.4, 0.3)])
+def test_dropout_gradients_with_the_mask_of_a_seeded_generator(activation, dropout, input_dropout):
+    net = TwoLayerNet(6, 10, 4, init="he", reg=0.1, activation=activation, dtype=np.float64, seed=3, dropout=dropout,
+                      input_dropout=input_dropout)
     rng = np.random.default_rng(7)
     X, y = rng.standard_normal((9, 6)), rng.integers(0, 4, size=9)
 
@@ -92,6 +94,17 @@ def test_dropout_drops_a_fraction_p_of_the_hidden_units():
     _, grads = net.loss(np.ones((1, 3)), np.zeros(1, dtype=int), rng=np.random.default_rng(5))
     dropped = (np.abs(grads["W1"]).sum(axis=0) == 0).mean()
     assert abs(dropped - 0.25) < 0.03
+
+
+def test_input_dropout_drops_a_fraction_p_of_the_input_features():
+    # A W1 row's gradient is zero exactly when its input feature was dropped (one row, every feature nonzero).
+    net = TwoLayerNet(4000, 3, 2, init="he", activation="tanh", seed=0, input_dropout=0.2, dtype=np.float64)
+    _, grads = net.loss(np.ones((1, 4000)), np.zeros(1, dtype=int), rng=np.random.default_rng(5))
+    dropped = (np.abs(grads["W1"]).sum(axis=1) == 0).mean()
+    assert abs(dropped - 0.2) < 0.03
+    X = np.ones((2, 4000))
+    np.testing.assert_array_equal(net.loss(X), TwoLayerNet(4000, 3, 2, init="he", activation="tanh", seed=0,
+                                                           dtype=np.float64).loss(X))  # scoring: no dropout
 
 
 def test_regression_targets_with_mse_gradients():

@@ -37,11 +37,14 @@ class TwoLayerNet:
 
     ``dropout`` (CS231n's inverted dropout, off at 0): in training each hidden unit is kept with
     probability ``1 - dropout`` and scaled by ``1 / (1 - dropout)``, so scoring needs no change.
+    ``input_dropout`` does the same to the input features (Srivastava et al. 2014 drop 0.2 of the
+    inputs of their MNIST nets); the network itself is unchanged.
     """
 
     def __init__(self, input_dim: int, hidden_dim: int, num_classes: int, *, weight_scale: float = 1e-3,
                  init: str = "normal", reg: float = 0.0, activation: str = "relu", loss: str = "softmax",
-                 dtype=np.float32, seed: int | None = None, dropout: float = 0.0):
+                 dtype=np.float32, seed: int | None = None, dropout: float = 0.0,
+                 input_dropout: float = 0.0):
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {init!r}")
         if activation not in ACTIVATIONS:
@@ -53,9 +56,10 @@ class TwoLayerNet:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if reg < 0:
             raise ValueError(f"reg must be >= 0, got {reg!r}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-        self.dropout = float(dropout)
+        for name, value in (("dropout", dropout), ("input_dropout", input_dropout)):
+            if not 0 <= value < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+        self.dropout, self.input_dropout = float(dropout), float(input_dropout)
         self.input_dim, self.hidden_dim, self.num_classes = int(input_dim), int(hidden_dim), int(num_classes)
         self.weight_scale, self.init, self.reg = float(weight_scale), init, float(reg)
         self.activation, self.loss_name = activation, loss
@@ -91,22 +95,23 @@ class TwoLayerNet:
         X: (N, D) (or (N, d1, ..., dk) with D = d1*...*dk). Without ``y`` returns the scores (N, C).
         With ``y`` ((N,) labels, or (N, C) real targets for ``loss="mse"``) returns
         ``(loss, grads)``: the mean data loss plus the L2 penalty as a Python float, and ``grads``
-        keyed like ``params`` with the same shapes and dtype. With ``dropout``, training draws the
-        (N, H) mask from ``rng`` (the trainer passes its minibatch generator, so a run stays
-        seeded and a paused run resumes bitwise).
+        keyed like ``params`` with the same shapes and dtype. With ``input_dropout`` and ``dropout``,
+        training draws the (N, D) and then the (N, H) mask from ``rng`` (the trainer passes its
+        minibatch generator, so a run stays seeded and a paused run resumes bitwise).
         """
         p = self.params
         act_forward, act_backward = ACTIVATIONS[self.activation]
         X = self._as_input(X)
+        training = y is not None
+        if training and (self.dropout or self.input_dropout) and rng is None:
+            raise ValueError("a net with dropout needs rng (the generator of the minibatches) to train")
+        if training and self.input_dropout:
+            X = X * self._dropout_mask(rng, X.shape, self.input_dropout)
         a1, affine1_cache = affine_forward(X, p["W1"], p["b1"])
         hidden, act_cache = act_forward(a1)
         mask = None
-        if y is not None and self.dropout:
-            if rng is None:
-                raise ValueError("a net with dropout needs rng (the generator of the minibatches) to train")
-            keep = 1.0 - self.dropout
-            mask = (rng.random(hidden.shape, dtype=self.dtype) < keep).astype(self.dtype)
-            mask *= self.dtype.type(1.0 / keep)
+        if training and self.dropout:
+            mask = self._dropout_mask(rng, hidden.shape, self.dropout)
             hidden = hidden * mask
         scores, affine2_cache = affine_forward(hidden, p["W2"], p["b2"])
         if y is None:
@@ -124,6 +129,13 @@ class TwoLayerNet:
             axpy(self.reg, p["W1"], dW1)
             axpy(self.reg, p["W2"], dW2)
         return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+
+    def _dropout_mask(self, rng: np.random.Generator, shape: tuple, rate: float) -> np.ndarray:
+        """Inverted dropout: 0 with probability ``rate``, else ``1 / (1 - rate)``, in ``dtype``."""
+        keep = 1.0 - rate
+        mask = (rng.random(shape, dtype=self.dtype) < keep).astype(self.dtype)
+        mask *= self.dtype.type(1.0 / keep)
+        return mask
 
     def scores(self, X: np.ndarray) -> np.ndarray:
         """Scores (N, C) computed in chunks of rows, for arrays too large for one pass."""
@@ -148,6 +160,7 @@ class TwoLayerNet:
             "weight_scale": self.weight_scale, "init": self.init, "reg": self.reg,
             "activation": self.activation, "loss": self.loss_name, "dtype": self.dtype.name,
             "seed": self.seed, "dropout": self.dropout,
+            "input_dropout": self.input_dropout,
         }
 
     def save(self, path, **metadata) -> Path:
@@ -184,7 +197,8 @@ class TwoLayerNet:
             net = cls(hp["input_dim"], hp["hidden_dim"], hp["num_classes"],
                       weight_scale=hp["weight_scale"], init=hp["init"], reg=hp["reg"],
                       activation=hp["activation"], loss=hp["loss"], dtype=hp["dtype"], seed=hp["seed"],
-                      dropout=hp.get("dropout", 0.0))
+                      dropout=hp.get("dropout", 0.0),
+                      input_dropout=hp.get("input_dropout", 0.0))
             for name in net.params:
                 net.params[name] = np.ascontiguousarray(arrays[name], dtype=net.dtype)
         net.metadata = header.get("metadata", {})
@@ -193,5 +207,6 @@ class TwoLayerNet:
     def __repr__(self) -> str:
         return (f"TwoLayerNet({self.input_dim}, {self.hidden_dim}, {self.num_classes}, "
                 f"activation={self.activation!r}, loss={self.loss_name!r}, reg={self.reg}, "
-                + (f"dropout={self.dropout}, " if self.dropout else "") +
+                + (f"dropout={self.dropout}, " if self.dropout else "")
+                + (f"input_dropout={self.input_dropout}, " if self.input_dropout else "") +
                 f"dtype={self.dtype.name})")
