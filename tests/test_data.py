@@ -399,6 +399,24 @@ def test_digits():
     assert np.all(np.abs(np.bincount(ds.y_test) - full * 360 / 1797) <= 1)
 
 
+def test_digits_are_read_from_scikit_learns_file_without_importing_it():
+    # Importing sklearn.datasets took 2 s in the command and in every worker, most of a small sweep's time.
+    import subprocess
+    import sys
+
+    code = ("import sys; from sweep.data import load_dataset; load_dataset('digits'); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))")
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert imported.strip() == "[]"
+    from sklearn.datasets import load_digits
+
+    from sweep.data import digits
+
+    raw, bunch = digits.load({}), load_digits()
+    assert raw.X_train.dtype == bunch.data.dtype and np.array_equal(raw.X_train, bunch.data)
+    assert raw.y_train.dtype == np.int64 and np.array_equal(raw.y_train, bunch.target)
+
+
 def test_digits_determinism_seed_and_dtype():
     np_state = np.random.get_state()[1].copy()
     a = load_dataset("digits", seed=3)

@@ -6,15 +6,23 @@ For a (784, 1000) float32 weight this halves the cost of a momentum or L2 step c
 
 from __future__ import annotations
 
-import numpy as np
-from scipy.linalg.blas import get_blas_funcs
+from functools import cache
 
-_AXPY = {np.dtype(t): get_blas_funcs("axpy", dtype=t) for t in (np.float32, np.float64)}
+import numpy as np
+
+
+@cache
+def _routines() -> dict:
+    """BLAS axpy by dtype. Looked up on first use: scipy.linalg takes 0.3 s to import, which a
+    process that only scores a network (the command choosing the best model) need not pay."""
+    from scipy.linalg.blas import get_blas_funcs
+
+    return {np.dtype(t): get_blas_funcs("axpy", dtype=t) for t in (np.float32, np.float64)}
 
 
 def axpy(a: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``y += a * x`` in place (x and y of the same shape); returns y."""
-    routine = _AXPY.get(y.dtype)
+    routine = _routines().get(y.dtype)
     if routine is not None and x.dtype == y.dtype and x.flags.c_contiguous and y.flags.c_contiguous \
             and y.flags.writeable and y.size:
         routine(x.reshape(-1), y.reshape(-1), a=a)

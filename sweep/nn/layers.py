@@ -9,7 +9,6 @@ Arrays keep the dtype they come in with (float32 in training, float64 in gradien
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 
 # --------------------------------------------------------------------------------------- affine
@@ -56,6 +55,8 @@ def relu_backward(dout: np.ndarray, cache) -> np.ndarray:
 
 def sigmoid_forward(x: np.ndarray):
     """Logistic sigmoid ``1 / (1 + exp(-x))`` (scipy's expit: no overflow for large |x|)."""
+    from scipy.special import expit  # here, not at the top: scipy.special takes 0.1 s to import
+
     out = expit(x)
     return out, out
 
