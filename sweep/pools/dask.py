@@ -179,10 +179,16 @@ class DaskPool(Pool):
 
     def result(self, future):
         """The task's result; raises what the task raised, or why Dask could not deliver it."""
+        from distributed.comm.core import CommClosedError
+
         try:
             return future.result(timeout=RESULT_TIMEOUT)
         except TimeoutError:
             raise ResultLost(f"the result did not arrive within {RESULT_TIMEOUT} s") from None
+        except CommClosedError as exc:
+            # The connection carrying the result closed (seen when the scheduler was killed while a
+            # result was being fetched): the trial did not fail, its result is lost in transit.
+            raise ResultLost(f"the connection closed while the result was fetched ({exc})") from None
 
     def classify(self, exc: BaseException) -> Outcome:
         from distributed import KilledWorker

@@ -8,6 +8,14 @@
 - :mod:`.run`: :func:`load_run`, the public way in for notebooks and scripts.
 """
 
-from .run import Run, load_run
-
 __all__ = ["Run", "load_run"]
+
+
+def __getattr__(name):
+    # Imported on first use: .run needs pandas (0.5 s), which the command's other paths (a file
+    # name from .files, an error found before any result is read) should not wait for.
+    if name in __all__:
+        from . import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
