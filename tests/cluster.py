@@ -26,11 +26,12 @@ class SubprocessCluster:
     ``worker_pythonpath`` is put first on the workers' PYTHONPATH and ``scheduler_pythonpath`` on the
     scheduler's (default for both: this tests folder, so they can unpickle the fault-injection task
     functions of ``faults.py``; the scheduler unpickles tasks too). ``worker_env`` adds environment
-    variables to the workers.
+    variables to the workers. ``nanny=False`` starts workers without a nanny (one process each
+    instead of two, for tests that never need a worker restarted).
     """
 
     def __init__(self, folder: Path, n_workers: int = 2, worker_pythonpath: str = TESTS_DIR,
-                 scheduler_pythonpath: str = TESTS_DIR, worker_env: dict | None = None):
+                 scheduler_pythonpath: str = TESTS_DIR, worker_env: dict | None = None, nanny: bool = True):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.scheduler_file = self.folder / "scheduler.json"
@@ -38,6 +39,7 @@ class SubprocessCluster:
         self.worker_pythonpath = worker_pythonpath
         self.scheduler_pythonpath = scheduler_pythonpath
         self.worker_env = worker_env or {}
+        self.nanny = nanny
         self.processes: list[subprocess.Popen] = []
 
     def __enter__(self) -> "SubprocessCluster":
@@ -64,19 +66,21 @@ class SubprocessCluster:
         return process
 
     def start(self) -> None:
+        """The scheduler and the workers start together (a worker waits for the scheduler file to appear),
+        so their imports overlap; then wait for the address and for every worker."""
         self.scheduler_file.unlink(missing_ok=True)
         self._spawn(["scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", "127.0.0.1:0",
                      "--scheduler-file", str(self.scheduler_file)], "scheduler", self.scheduler_pythonpath)
+        for i in range(self.n_workers):
+            self._spawn(["worker", "--scheduler-file", str(self.scheduler_file), "--host", "127.0.0.1",
+                         "--nthreads", "1", "--dashboard-address", "127.0.0.1:0", "--name", f"w{i}",
+                         "--local-directory", str(self.folder / f"w{i}"), *([] if self.nanny else ["--no-nanny"])],
+                        f"worker{i}", self.worker_pythonpath, self.worker_env)
         deadline = time.monotonic() + 60
         while not self._address_written():
             if time.monotonic() > deadline or self.processes[0].poll() is not None:
                 raise RuntimeError(f"dask scheduler did not start: {self.log('scheduler')}")
             time.sleep(0.1)
-        for i in range(self.n_workers):
-            self._spawn(["worker", "--scheduler-file", str(self.scheduler_file), "--host", "127.0.0.1",
-                         "--nthreads", "1", "--dashboard-address", "127.0.0.1:0", "--name", f"w{i}",
-                         "--local-directory", str(self.folder / f"w{i}")],
-                        f"worker{i}", self.worker_pythonpath, self.worker_env)
         if self.n_workers:
             self.wait_for_workers(self.n_workers)
 
@@ -108,20 +112,13 @@ class SubprocessCluster:
         return (self.folder / f"{name}.log").read_text(errors="replace")[-3000:]
 
     def stop(self) -> None:
-        """Workers first (so they do not wait for a scheduler that is gone), then the scheduler."""
-        workers, scheduler = self.processes[1:], self.processes[:1]
-        for group in (workers, scheduler):
-            for process in group:
-                if process.poll() is None:
-                    process.terminate()
-            for process in group:
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-                try:  # nanny children, if the nanny could not stop them
-                    os.killpg(process.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+        """Kill every process group (a test's cluster has nothing to save; a graceful close costs
+        seconds per cluster), workers first, then reap them."""
+        for process in self.processes[1:] + self.processes[:1]:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)  # the process and, for a nanny, its worker
+            except (ProcessLookupError, PermissionError):
+                pass
+        for process in self.processes:
+            process.wait()
         self.processes.clear()

@@ -35,11 +35,11 @@ QUICK = {"name": "quick", "dataset": "digits",
          "parameters": {"hidden_size": {"values": [16, 24, 32, 40]}, "learning_rate": {"values": [0.1, 0.02]},
                         "epochs": {"values": [1, 3]}},
          "fixed": {"optimizer": "sgd_momentum", "init": "he", "batch_size": 64}}
-#: 8 training runs of about a second each: long enough to kill a worker or press Ctrl-C in the middle.
+#: 8 training runs of about half a second each: long enough to kill a worker or press Ctrl-C in the middle.
 SLOW = {"name": "slow", "dataset": "digits",
         "parameters": {"hidden_size": {"values": [200, 208, 216, 224, 232, 240, 248, 256]}},
         "fixed": {"optimizer": "sgd_momentum", "init": "he", "batch_size": 8, "learning_rate": 0.01,
-                  "epochs": 30}}
+                  "epochs": 15}}
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +145,7 @@ def test_kill_9_of_a_worker_mid_sweep_loses_and_repeats_nothing(whole_cluster, t
     trials = pd.read_csv(tmp_path / "run" / "trials.csv")
     assert len(trials) == 8 and trials["trial_id"].is_unique and (trials["status"] == "ok").all()
     history = pd.read_csv(tmp_path / "run" / "history.csv")
-    assert len(history) == 8 * 30 and not history.duplicated(["trial_id", "epoch"]).any()
+    assert len(history) == 8 * 15 and not history.duplicated(["trial_id", "epoch"]).any()
     assert victim not in set(whole_cluster.worker_pids().values()), "the killed worker was replaced by its nanny"
 
 
@@ -186,7 +186,7 @@ def test_ctrl_c_cancels_the_sweeps_tasks_leaves_the_cluster_up_and_resume_finish
 
 def test_losing_the_scheduler_mid_sweep_is_a_one_line_error_and_resume_finishes_elsewhere(tmp_path):
     path = write_experiment(tmp_path / "slow.yaml", **SLOW)
-    with SubprocessCluster(tmp_path / "doomed") as doomed:
+    with SubprocessCluster(tmp_path / "doomed", nanny=False) as doomed:
         proc = start(["run", path, "--scheduler", doomed.address, "--out", "run", "--no-plots"], tmp_path)
         wait_for_rows(tmp_path / "run" / "trials.csv", 1, proc)
         doomed.processes[0].kill()  # the scheduler
@@ -238,13 +238,13 @@ def fake_sweep(folder: Path, *, version: str | None) -> str:
 
 def test_workers_without_this_version_of_sweep_are_refused_before_any_trial(tmp_path):
     path = write_experiment(tmp_path / "quick.yaml", **QUICK)
-    with SubprocessCluster(tmp_path / "missing", n_workers=1,
+    with SubprocessCluster(tmp_path / "missing", n_workers=1, nanny=False,
                            worker_pythonpath=fake_sweep(tmp_path / "missing-path", version=None)) as missing:
         result = sweep_cli("run", path, "--scheduler", missing.address, cwd=tmp_path, timeout=90)
     assert result.returncode == 2, result.stderr
     assert "cannot import sweep (ImportError('sweep is not installed here'))" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    with SubprocessCluster(tmp_path / "old", n_workers=1,
+    with SubprocessCluster(tmp_path / "old", n_workers=1, nanny=False,
                            worker_pythonpath=fake_sweep(tmp_path / "old-path", version="0.0.1")) as old:
         result = sweep_cli("run", path, "--scheduler", old.address, cwd=tmp_path, timeout=90)
     assert result.returncode == 2, result.stderr
@@ -254,7 +254,7 @@ def test_workers_without_this_version_of_sweep_are_refused_before_any_trial(tmp_
 
 def test_a_scheduler_without_sweep_is_refused(tmp_path):
     path = write_experiment(tmp_path / "quick.yaml", **QUICK)
-    with SubprocessCluster(tmp_path / "c", n_workers=1,
+    with SubprocessCluster(tmp_path / "c", n_workers=1, nanny=False,
                            scheduler_pythonpath=fake_sweep(tmp_path / "fake", version=None)) as bad:
         address = bad.address
         result = sweep_cli("run", path, "--scheduler", address, cwd=tmp_path, timeout=90)
@@ -337,8 +337,8 @@ def test_a_cluster_left_without_workers_ends_the_sweep_and_keeps_what_finished(t
     from sweep.errors import SweepError
 
     monkeypatch.setattr(sweep.pools.dask, "NO_WORKERS_TIMEOUT", 3)
-    with SubprocessCluster(tmp_path / "c", n_workers=1) as cluster:
-        worker = cluster.processes[1]  # `dask worker` and its nanny: killed together, nothing restarts it
+    with SubprocessCluster(tmp_path / "c", n_workers=1, nanny=False) as cluster:
+        worker = cluster.processes[1]  # a worker without a nanny: nothing restarts it
 
         def kill_after_the_first_result():
             deadline = time.monotonic() + 60
