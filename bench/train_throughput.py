@@ -8,6 +8,9 @@ the same training split: Fashion-MNIST when installed, else digits. Prints train
 Our timing includes what a sweep trial does each epoch and scikit-learn does not: scoring train
 accuracy on a 10,000-row subsample and the validation loss and accuracy.
 
+The fused column trains a group of --fused nets (sweep.fused.train_group: one minibatch stream, one
+fused first layer) and counts samples x nets per second, against scikit-learn's samples/s of one net.
+
     make bench                    # both hidden sizes
     python bench/train_throughput.py --epochs 3 --repeats 3 --hidden 100 1000
 """
@@ -21,6 +24,7 @@ import warnings
 from threadpoolctl import threadpool_limits
 
 from sweep import TwoLayerNet, load_dataset, train
+from sweep.fused import Member, train_group
 
 
 def load():
@@ -37,6 +41,14 @@ def time_ours(data, hidden, epochs, lr, reg):
     history = train(net, data, optimizer="sgd_momentum", momentum=0.9, learning_rate=lr, batch_size=200,
                     epochs=epochs, seed=0)
     return time.perf_counter() - start, history[-1]["val_acc"]
+
+
+def time_fused(data, hidden, epochs, lr, reg, members):
+    group = [Member(TwoLayerNet(data.input_dim, hidden, data.num_classes, init="he", reg=reg, seed=k), lr, epochs,
+                    momentum=0.9) for k in range(members)]
+    start = time.perf_counter()
+    histories = train_group(group, data, optimizer="sgd_momentum", batch_size=200, seed=0)
+    return time.perf_counter() - start, max(h[-1]["val_acc"] for h in histories)
 
 
 def time_sklearn(data, hidden, epochs, lr, reg):
@@ -63,6 +75,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--reg", type=float, default=1e-4)
+    parser.add_argument("--fused", type=int, default=8, help="nets in the fused group (0: skip)")
     args = parser.parse_args()
 
     data = load()
@@ -70,7 +83,8 @@ def main():
     print(f"data: {data.name}, {rows} training rows x {data.input_dim} features, {data.X_train.dtype}, "
           f"batch 200, {args.epochs} epochs, best of {args.repeats}, 1 BLAS thread")
     print(f"{'hidden':>6}  {'sweep samples/s':>16}  {'sklearn samples/s':>18}  {'ratio':>6}  "
-          f"{'val_acc sweep':>13}  {'val_acc sklearn':>15}")
+          f"{'val_acc sweep':>13}  {'val_acc sklearn':>15}  {f'fused x{args.fused} samples*nets/s':>26}  "
+          f"{'fused ratio':>11}")
     ratios = {}
     with threadpool_limits(limits=1):
         for hidden in args.hidden:
@@ -81,9 +95,16 @@ def main():
             ours_rate = rows * args.epochs / ours[0]
             their_rate = rows * args.epochs / theirs[0]
             ratios[hidden] = ours_rate / their_rate
+            fused = ""
+            if args.fused:
+                seconds = min(time_fused(data, hidden, args.epochs, args.lr, args.reg, args.fused)[0]
+                              for _ in range(args.repeats))
+                fused_rate = rows * args.epochs * args.fused / seconds
+                fused = f"  {fused_rate:>26,.0f}  {fused_rate / their_rate:>11.2f}"
             print(f"{hidden:>6}  {ours_rate:>16,.0f}  {their_rate:>18,.0f}  {ratios[hidden]:>6.2f}  "
-                  f"{ours[1]:>13.4f}  {theirs[1]:>15.4f}")
-    print("ratio = sweep samples/s / scikit-learn samples/s (>= 1.0: sweep is at least as fast)")
+                  f"{ours[1]:>13.4f}  {theirs[1]:>15.4f}{fused}")
+    print("ratio = sweep samples/s / scikit-learn samples/s (>= 1.0: sweep is at least as fast); "
+          "fused ratio = fused samples*nets/s / scikit-learn samples/s")
     return ratios
 
 

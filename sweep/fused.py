@@ -68,8 +68,12 @@ class _Group:
         self.b1 = np.concatenate([net.params["b1"] for net in nets])  # (sum H,)
         self.reg = self.columns([net.reg for net in nets])
         self.momentum = self.columns([m.momentum for m in members])
+        self.one_plus_momentum = 1 + self.momentum
         self.optimizer = optimizer
         self.velocity = (np.zeros_like(self.W1), np.zeros_like(self.b1))
+        # (lr * dw, a temporary) for W1 and for b1; the gradient of W1
+        self.scratch = tuple((np.empty_like(p), np.empty_like(p)) for p in (self.W1, self.b1))
+        self.dW1 = np.empty_like(self.W1)
 
     def columns(self, values) -> np.ndarray:
         """A per-member value repeated over that member's hidden columns: (sum H,) in the group's dtype."""
@@ -79,21 +83,37 @@ class _Group:
         return slice(self.offsets[k], self.offsets[k + 1])
 
     def update_first_layer(self, dW1: np.ndarray, db1: np.ndarray, lr: np.ndarray) -> None:
-        """One step of the update rule on W1 and b1, with per-column learning rates ``lr`` (sum H,)."""
+        """One step of the update rule on W1 and b1, with per-column learning rates ``lr`` (sum H,).
+
+        Products go through scratch arrays of the parameter's shape: nothing is allocated per minibatch."""
         mu = self.momentum
-        for w, dw, v in ((self.W1, dW1, self.velocity[0]), (self.b1, db1, self.velocity[1])):
+        for w, dw, v, (step, tmp) in ((self.W1, dW1, self.velocity[0], self.scratch[0]),
+                                      (self.b1, db1, self.velocity[1], self.scratch[1])):
+            np.multiply(dw, lr, out=step)  # lr * dw
             if self.optimizer == "sgd":
-                w -= lr * dw
+                w -= step
             elif self.optimizer == "sgd_momentum":
                 v *= mu
-                v -= lr * dw
+                v -= step
                 w += v
             else:  # nesterov, in CS231n's look-ahead form (see sweep.nn.optim.nesterov)
-                v_prev = v.copy()
+                np.multiply(v, mu, out=tmp)
+                w -= tmp  # w -= mu * v_prev
                 v *= mu
-                v -= lr * dw
-                w -= mu * v_prev
-                w += (1 + mu) * v
+                v -= step  # v = mu * v - lr * dw
+                np.multiply(v, self.one_plus_momentum, out=tmp)
+                w += tmp  # w += (1 + mu) * v
+
+    def add_l2_gradient(self, dW1: np.ndarray) -> None:
+        """``dW1 += reg * W1`` with each member's ``reg`` on its columns."""
+        tmp = self.scratch[0][1]
+        np.multiply(self.W1, self.reg, out=tmp)
+        dW1 += tmp
+
+    def squared_norms(self) -> np.ndarray:
+        """``sum(W1_k ** 2)`` of each member's block (K,), in one pass over W1."""
+        per_column = np.einsum("ij,ij->j", self.W1, self.W1)
+        return np.add.reduceat(per_column, self.offsets[:-1])
 
     def retire(self, k: int) -> None:
         """Member ``k`` stops training: its columns become zeros (the shapes, and so the others' numbers, stay)."""
@@ -147,6 +167,9 @@ def train_group(members: list[Member], data, *, optimizer: str = "sgd_momentum",
     rng = np.random.default_rng(seed)
     batch_X = np.empty((batch_size,) + X.shape[1:], dtype=X.dtype)
     batch_y = np.empty((batch_size,) + y.shape[1:], dtype=y.dtype)
+    hidden_buffer = np.empty((batch_size, group.W1.shape[1]), dtype=group.dtype)
+    dhidden_buffer = np.zeros_like(hidden_buffer)
+    any_reg = any(net.reg for net in nets)
 
     for epoch in range(max(int(m.epochs) for m in members)):
         start = time.perf_counter()
@@ -162,26 +185,28 @@ def train_group(members: list[Member], data, *, optimizer: str = "sgd_momentum",
             n = len(idx)
             xb = np.take(X, idx, axis=0, out=batch_X[:n], mode="clip").reshape(n, -1)
             yb = np.take(y, idx, axis=0, out=batch_y[:n], mode="clip")
-            hidden = xb @ group.W1
+            hidden = np.matmul(xb, group.W1, out=hidden_buffer[:n])
             hidden += group.b1
             np.maximum(hidden, 0, out=hidden)
-            dhidden = np.zeros_like(hidden)
+            dhidden = dhidden_buffer[:n]  # the columns of members that left stay zero
+            norms = group.squared_norms() if any_reg else None
             for k, net in enumerate(nets):
                 if not training[k]:
                     continue
                 cols = group.block(k)
                 h = hidden[:, cols]  # a strided view: BLAS reads it in place
-                scores = h @ net.params["W2"]
+                W2 = net.params["W2"]
+                scores = h @ W2
                 scores += net.params["b2"]
                 loss, dscores = softmax_loss(scores, yb)
-                W1k, W2 = group.W1[:, cols], net.params["W2"]
                 if net.reg:
-                    loss += 0.5 * net.reg * (float(np.vdot(W1k, W1k)) + float(np.vdot(W2, W2)))
+                    loss += 0.5 * net.reg * (float(norms[k]) + float(np.vdot(W2, W2)))
                 if not math.isfinite(loss):
                     group.write_back(k, net)
                     _diverged(histories[k], epoch, lrs[k], start, f"minibatch loss is {loss}", False)
                     training[k] = False
                     group.retire(k)
+                    dhidden_buffer[:, cols] = 0
                     lr_columns[cols] = 0
                     continue
                 dhidden[:, cols] = dscores @ W2.T
@@ -193,8 +218,9 @@ def train_group(members: list[Member], data, *, optimizer: str = "sgd_momentum",
                 net.params["b2"], second[k]["b2"] = update(net.params["b2"], db2, second[k]["b2"])
                 loss_sums[k] += loss
             dhidden *= hidden > 0
-            dW1 = xb.T @ dhidden
-            dW1 += group.reg * group.W1
+            dW1 = np.matmul(xb.T, dhidden, out=group.dW1)
+            if any_reg:
+                group.add_l2_gradient(dW1)
             group.update_first_layer(dW1, dhidden.sum(axis=0), lr_columns)
             n_batches += 1
 
@@ -212,4 +238,5 @@ def train_group(members: list[Member], data, *, optimizer: str = "sgd_momentum",
             if histories[k].status == DIVERGED or epoch + 1 == members[k].epochs:
                 training[k] = False
                 group.retire(k)
+                dhidden_buffer[:, group.block(k)] = 0
     return histories
