@@ -369,3 +369,27 @@ def test_ctrl_c_on_a_terminal_with_dask_local_is_one_interrupt_not_a_flood_of_wo
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
     assert stderr.count("interrupted:") == 1 and f"resume with: sweep run {path} --resume run" in stderr
     assert not (tmp_path / "run" / ".scratch").exists()
+
+
+def test_a_connection_that_closes_while_a_result_is_fetched_loses_the_result_not_the_trial():
+    # Seen once: the scheduler was killed while a result was fetched, and the trial was recorded `failed`.
+    import types
+
+    from distributed.comm.core import CommClosedError
+
+    from sweep.errors import SweepError
+    from sweep.pools import Outcome
+    from sweep.pools.dask import DaskPool, ResultLost
+
+    class ClosingFuture:
+        def result(self, timeout=None):
+            raise CommClosedError("in <TCP (closed) ConnectionPool.gather>: ConnectionResetError: [Errno 104]")
+
+    pool = DaskPool.__new__(DaskPool)  # no cluster: only how a failed fetch is judged
+    pool.address, pool.client = "tcp://127.0.0.1:1", types.SimpleNamespace(status="running")
+    with pytest.raises(ResultLost) as lost:
+        pool.result(ClosingFuture())
+    assert pool.classify(lost.value) == Outcome.LOST  # submitted again, not recorded as the trial's failure
+    pool.client.status = "closed"
+    with pytest.raises(SweepError, match="lost the connection to the Dask scheduler"):
+        pool.classify(lost.value)
