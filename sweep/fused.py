@@ -33,7 +33,7 @@ import numpy as np
 from .nn.layers import softmax_loss
 from .nn.optim import UPDATE_RULES
 from .status import DIVERGED
-from .trainer import TRAIN_ACC_ROWS, History, _accuracy, _diverged, _record, _train_acc_rows, evaluate
+from .trainer import TRAIN_ACC_ROWS, History, _accuracy, _diverged, _record, evaluate, training_rows
 
 #: Update rules whose fused form is implemented (the others keep per-net state of another shape).
 FUSABLE_OPTIMIZERS = ("sgd", "sgd_momentum", "nesterov")
@@ -152,13 +152,8 @@ def train_group(members: list[Member], data, *, optimizer: str = "sgd_momentum",
             raise ValueError(f"epochs must be a positive integer, got {m.epochs!r}")
     update = UPDATE_RULES[optimizer]
 
-    X, y = data.X_train, data.y_train
+    X, y, batch_size, X_acc, y_acc = training_rows(data, batch_size, train_acc_rows)
     n_train = len(X)
-    if n_train == 0:
-        raise ValueError("the training split is empty")
-    batch_size = min(int(batch_size), n_train)
-    acc_rows = _train_acc_rows(n_train, train_acc_rows)
-    X_acc, y_acc = (X, y) if acc_rows is None else (X[acc_rows], y[acc_rows])
 
     group = _Group(members, optimizer)
     second = [{name: {"momentum": m.momentum} for name in ("W2", "b2")} for m in members]

@@ -128,15 +128,8 @@ def train(net, data, *, optimizer: str = "sgd", learning_rate: float = 1e-3, lr_
         raise ValueError(f"batch_size and epochs must be positive integers, got {batch_size!r}, {epochs!r}")
     update = UPDATE_RULES[optimizer]
 
-    X, y = data.X_train, data.y_train
+    X, y, batch_size, X_acc, y_acc = training_rows(data, batch_size, train_acc_rows)
     n_train = len(X)
-    if n_train == 0:
-        raise ValueError("the training split is empty")
-    if len(y) != n_train:
-        raise ValueError(f"X_train has {n_train} rows but y_train has {len(y)}")
-    batch_size = min(int(batch_size), n_train)
-    acc_rows = _train_acc_rows(n_train, train_acc_rows)
-    X_acc, y_acc = (X, y) if acc_rows is None else (X[acc_rows], y[acc_rows])
 
     rng = np.random.default_rng(seed)
     configs = {}
@@ -228,6 +221,20 @@ def _accuracy(net, X, y) -> float:
     if y.ndim != 1:
         return math.nan
     return net.accuracy(X, y)
+
+
+def training_rows(data, batch_size: int, train_acc_rows: int = TRAIN_ACC_ROWS):
+    """``(X, y, batch_size, X_acc, y_acc)``: the training split (checked non-empty, labels matching),
+    the batch size capped at its rows, and the fixed subsample ``train_acc`` is scored on."""
+    X, y = data.X_train, data.y_train
+    n_train = len(X)
+    if n_train == 0:
+        raise ValueError("the training split is empty")
+    if len(y) != n_train:
+        raise ValueError(f"X_train has {n_train} rows but y_train has {len(y)}")
+    acc_rows = _train_acc_rows(n_train, train_acc_rows)
+    X_acc, y_acc = (X, y) if acc_rows is None else (X[acc_rows], y[acc_rows])
+    return X, y, min(int(batch_size), n_train), X_acc, y_acc
 
 
 def _train_acc_rows(n_train: int, limit: int) -> np.ndarray | None:
