@@ -393,3 +393,24 @@ def test_a_connection_that_closes_while_a_result_is_fetched_loses_the_result_not
     pool.client.status = "closed"
     with pytest.raises(SweepError, match="lost the connection to the Dask scheduler"):
         pool.classify(lost.value)
+
+
+@pytest.mark.parametrize("timeouts, warned", [(1, False), (2, True)])
+def test_a_dask_local_cluster_slow_to_stop_is_waited_for_then_left_with_a_warning(capsys, timeouts, warned):
+    # Seen on a loaded machine: LocalCluster.close timed out after 5 s and the sweep, its trials saved, ended in a traceback.
+    from sweep.pools.dask import CONNECT_TIMEOUT, LOCAL_CLOSE_TIMEOUT, DaskPool
+
+    class SlowCluster:
+        def __init__(self):
+            self.waits = []
+
+        def close(self, timeout):
+            self.waits.append(timeout)
+            if len(self.waits) <= timeouts:
+                raise TimeoutError(f"timed out after {timeout} s.")
+
+    pool, cluster = DaskPool.__new__(DaskPool), SlowCluster()
+    pool.client, pool._cluster = None, cluster
+    pool.shutdown()
+    assert cluster.waits == [CONNECT_TIMEOUT, LOCAL_CLOSE_TIMEOUT][:timeouts + 1]
+    assert ("did not stop within" in capsys.readouterr().err) is warned

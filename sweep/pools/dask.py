@@ -30,6 +30,7 @@ import concurrent.futures as cf
 import importlib.util
 import json
 import logging
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -48,6 +49,9 @@ PROBE_TIMEOUT = 30
 NO_WORKERS_TIMEOUT = 120
 #: Seconds to fetch a finished task's result from its worker.
 RESULT_TIMEOUT = 120
+#: Seconds a dask-local cluster gets to stop, once more after a first CONNECT_TIMEOUT ran out (seen on
+#: a loaded machine: a nanny still restarting the worker a trial killed held up the close).
+LOCAL_CLOSE_TIMEOUT = 60
 #: States of a Dask future that will not change any more.
 _SETTLED = ("finished", "error", "cancelled")
 _STATE_POLL_SECONDS = 0.02
@@ -219,7 +223,20 @@ class DaskPool(Pool):
                     client.close(timeout=CONNECT_TIMEOUT)
         finally:
             if cluster is not None:
-                cluster.close(timeout=CONNECT_TIMEOUT)
+                _close_local_cluster(cluster)
+
+
+def _close_local_cluster(cluster) -> None:
+    """Stop a cluster started here: a slow close is waited for once more, and one that still does
+    not end is a warning (its processes end with this one), never an error once the trials are saved."""
+    for timeout in (CONNECT_TIMEOUT, LOCAL_CLOSE_TIMEOUT):
+        try:
+            cluster.close(timeout=timeout)
+            return
+        except TimeoutError:
+            continue
+    print(f"sweep: warning: the dask-local cluster did not stop within {CONNECT_TIMEOUT + LOCAL_CLOSE_TIMEOUT} s; "
+          "its processes end with this command", file=sys.stderr)
 
 
 def scheduler_address(backend) -> str:
