@@ -108,8 +108,10 @@ class DaskPool(Pool):
             self.shutdown()
             raise
         self.warnings = tuple(worker_warnings(self.workers))
-        # The client logs tracebacks when it loses the scheduler; the runner reports that in one line.
-        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+        # The client, and its batched stream to the scheduler (seen once: "Error in batched write"), log
+        # tracebacks when they lose the scheduler; the runner reports that in one line.
+        for name in ("distributed.client", "distributed.batched"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         self._in_flight: set = set()  # distributed.Future
         self._workerless_since: float | None = None
 
