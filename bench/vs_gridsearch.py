@@ -9,10 +9,13 @@ included, at n_jobs 1 and 2, taking turns; the best of ``--repeats`` runs counts
 - ``GridSearchCV(MLPClassifier, PredefinedSplit, refit=False)`` on the same split, in a script
   that reads the same IDX files.
 
-Prints the wall times, their ratios, sweep's speed-up from 1 to 2 workers, and both best
+- the same ``sweep run`` with ``fuse: K`` (``--fuse``, default 8): training runs grouped by the
+  plan and trained in one pass (sweep.fused).
+
+Prints the wall times, their ratios, sweep's speed-up from 1 to 2 workers, and the best
 validation accuracies. Needs Fashion-MNIST (Debian's dataset-fashion-mnist).
 
-    python bench/vs_gridsearch.py [--repeats 2] [--jobs 1 2]
+    python bench/vs_gridsearch.py [--repeats 2] [--jobs 1 2] [--fuse 8]
 """
 
 from __future__ import annotations
@@ -72,32 +75,38 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--fuse", type=int, default=8, help="K of the fused sweep (1: leave it out)")
     args = parser.parse_args()
+    variants = {"sweep": "grid.yaml", **({f"fuse {args.fuse}": "fused.yaml"} if args.fuse > 1 else {})}
+    times = {name: {} for name in [*variants, "sklearn"]}
+    best = {name: {} for name in times}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "grid.yaml").write_text(yaml.safe_dump(EXPERIMENT))
+        (tmp / "fused.yaml").write_text(yaml.safe_dump({**EXPERIMENT, "fuse": args.fuse}))
         (tmp / "gridsearch.py").write_text(SKLEARN)
-        sweep_cmd = [sys.executable, "-m", "sweep", "run", "grid.yaml", "--no-plots", "--quiet"]
-        timed(sweep_cmd + ["--out", "warm"], tmp)  # fills the data cache, as any earlier run would
-        ours, theirs, best_ours, best_theirs = {}, {}, {}, {}
+        sweep_cmd = [sys.executable, "-m", "sweep", "run", "--no-plots", "--quiet"]
+        timed(sweep_cmd + ["grid.yaml", "--out", "warm"], tmp)  # fills the data cache, as any earlier run would
         for jobs in args.jobs:
-            ours[jobs], theirs[jobs] = [], []
-            for k in range(args.repeats):
-                seconds, _ = timed(sweep_cmd + ["--n-jobs", str(jobs), "--out", f"run{jobs}-{k}"], tmp)
-                ours[jobs].append(seconds)
-                trials = pd.read_csv(tmp / f"run{jobs}-{k}" / "trials.csv")
-                best_ours[jobs] = float(trials["val_acc"].max())
+            for k in range(args.repeats):  # taking turns, so that a slow moment of the machine hits every side
+                for name, file in variants.items():
+                    out = f"run-{file}-{jobs}-{k}"
+                    seconds, _ = timed(sweep_cmd + [file, "--n-jobs", str(jobs), "--out", out], tmp)
+                    times[name].setdefault(jobs, []).append(seconds)
+                    best[name][jobs] = float(pd.read_csv(tmp / out / "trials.csv")["val_acc"].max())
                 seconds, out = timed([sys.executable, "gridsearch.py", str(jobs)], tmp)
-                theirs[jobs].append(seconds)
-                best_theirs[jobs] = json.loads(out.strip().splitlines()[-1])["best"]
-    print(f"16-point Fashion-MNIST grid, whole command, best of {args.repeats}:")
-    print(f"{'n_jobs':>6}  {'sweep s':>8}  {'GridSearchCV s':>14}  {'ratio':>6}  {'best val sweep':>14}  "
-          f"{'best val sklearn':>16}")
+                times["sklearn"].setdefault(jobs, []).append(seconds)
+                best["sklearn"][jobs] = json.loads(out.strip().splitlines()[-1])["best"]
+    print(f"16-point Fashion-MNIST grid, whole command, best of {args.repeats} (ratio: GridSearchCV's time / ours):")
+    print(f"{'n_jobs':>6}  {'':>8}  {'seconds':>8}  {'ratio':>6}  {'best val_acc':>12}")
     for jobs in args.jobs:
-        a, b = min(ours[jobs]), min(theirs[jobs])
-        print(f"{jobs:>6}  {a:8.1f}  {b:14.1f}  {b / a:5.2f}x  {best_ours[jobs]:14.4f}  {best_theirs[jobs]:16.4f}")
-    if 1 in ours and 2 in ours:
-        print(f"sweep's speed-up from 1 to 2 workers: {min(ours[1]) / min(ours[2]):.2f}x")
+        theirs = min(times["sklearn"][jobs])
+        for name in times:
+            ours = min(times[name][jobs])
+            print(f"{jobs:>6}  {name:>8}  {ours:8.1f}  {theirs / ours:5.2f}x  {best[name][jobs]:12.4f}")
+    if 1 in args.jobs and 2 in args.jobs:
+        for name in variants:
+            print(f"{name}: speed-up from 1 to 2 workers {min(times[name][1]) / min(times[name][2]):.2f}x")
 
 
 if __name__ == "__main__":

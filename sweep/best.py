@@ -16,6 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .config import Experiment
 from .errors import SweepError
@@ -28,7 +29,7 @@ from .results.files import BEST_DIR, MODEL_FILE
 from .results.records import read_summary
 from .results.store import write_best
 from .status import OK, STOPPED
-from .task import TrialResult, build_and_train, build_net, model_epoch
+from .task import BLAS_THREADS_PER_TRIAL, TrialResult, build_and_train, build_net, model_epoch
 from .trainer import evaluate
 
 
@@ -115,7 +116,7 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
         net.params = {name: np.ascontiguousarray(kept[name], dtype=net.dtype) for name in net.params}
     if kept is None or check:
         start = time.perf_counter()
-        retrained, history = build_and_train(spec.params, spec.seed, typed, epochs)
+        retrained, history = retrain(spec, epochs, experiment, trials, typed)
         seconds = round(time.perf_counter() - start, 3)
         reproduced = [r["val_loss"] for r in history] == recorded["val_loss"].tolist()
         if kept is None:
@@ -140,6 +141,39 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
     if last:
         remove_candidates(run_dir)
     return summary
+
+
+def retrain(spec: TrialSpec, epochs: int, experiment: Experiment, trials: list[TrialSpec], data):
+    """``(net, history)`` of trial ``spec`` trained again to ``epochs``, as the sweep trained it.
+
+    In a fused sweep (``fuse``) the trial's minibatch order is its repeat's, and when it trained in
+    a group the whole group is trained again (until the trial reaches ``epochs``): a member's numbers
+    depend on the shapes of the group's products (see :mod:`sweep.fused`), so only that gives
+    bitwise its weights.
+    """
+    from .runner import tasks_of  # the runner imports this module
+
+    task = next((task for task in tasks_of(trials, experiment) for t in task.trials if t.trial_id == spec.trial_id),
+                None) if experiment.fuse > 1 else None
+    if task is None or not task.members:
+        return build_and_train(spec.params, spec.seed, data, epochs,
+                               batch_seed=None if task is None else task.batch_seed)
+    from .fused import Member, train_group
+
+    [k] = [k for k, m in enumerate(task.members) if any(t.trial_id == spec.trial_id for t in m.trials)]
+    members = [Member(build_net(m.params, m.seed, data), m.params["learning_rate"], m.max_epochs,
+                      m.params["lr_decay"], m.params["momentum"]) for m in task.members]
+    reached = []  # not empty once member k has trained ``epochs`` epochs: the group stops there
+
+    def note(member: int, epoch: int, net, record: dict) -> None:
+        if member == k and epoch == epochs:
+            reached.append(epoch)
+
+    with threadpool_limits(limits=BLAS_THREADS_PER_TRIAL), np.errstate(all="ignore"):
+        histories = train_group(members, data, optimizer=task.params["optimizer"],
+                                batch_size=task.params["batch_size"], seed=task.batch_seed,
+                                callback=note, stop=lambda: bool(reached))
+    return members[k].net, histories[k].prefix(epochs)
 
 
 def saved_weights(run_dir: Path, trial_id: str, epochs: int, shapes: dict[str, tuple]) -> dict | None:

@@ -215,7 +215,7 @@ def _draw(run_dir: Path, quiet: bool) -> None:
 
 
 def cmd_list(args) -> int:
-    from .plan import group_tasks
+    from .plan import fuse_tasks, group_tasks
     from .strategies import make_strategy
 
     experiment = _experiment(args)
@@ -236,6 +236,11 @@ def cmd_list(args) -> int:
         again = f"; {draws - configurations} drawn again, run with new seeds" if draws > configurations else ""
         print(f"\n{len(trials)} trials ({experiment.method}, {configurations} configurations x "
               f"{experiment.repeats} seed(s){again}) in {len(tasks)} training runs on {experiment.dataset}")
+        if experiment.fuse > 1:
+            groups = fuse_tasks(tasks, experiment.fuse, experiment.seed)
+            sizes = [len(g.members) for g in groups if g.members]
+            print(f"fuse {experiment.fuse}: {sum(sizes)} of the {len(tasks)} training runs train in {len(sizes)} "
+                  f"fused group(s) of {'/'.join(map(str, sizes)) or '-'} runs; {len(groups) - len(sizes)} train alone")
     else:
         print(f"\nthe first {len(trials)} trials of {_describe_search(experiment)} on {experiment.dataset}")
     print(f"fixed: {fixed}")

@@ -39,7 +39,8 @@ from .settings import Invalid
 from .space import Distribution, SpaceError, grid_size, parse_distribution
 
 TOP_LEVEL_KEYS = ("name", "description", "dataset", "method", "metric", "parameters", "run_cap", "seed",
-                  "repeats", "n_jobs", "backend", "scheduler", "scheduler_file", "fixed", "time_limit", "early_terminate")
+                  "repeats", "n_jobs", "backend", "scheduler", "scheduler_file", "fixed", "time_limit", "early_terminate",
+                  "fuse")
 #: W&B keys that only make sense to W&B's agent: read, ignored, warned about.
 WANDB_IGNORED_KEYS = ("program", "command", "entity", "project")
 #: W&B features this runner does not have yet: refused.
@@ -98,6 +99,7 @@ class Experiment:
     source: str | None = None
     time_limit: float | None = None
     early_terminate: Hyperband | None = None
+    fuse: int = 1
     warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
@@ -111,6 +113,7 @@ class Experiment:
             "repeats": self.repeats, "n_jobs": self.n_jobs, **self.backend.to_dict(),
             **({"time_limit": format_duration(self.time_limit)} if self.time_limit is not None else {}),
             **({"early_terminate": self.early_terminate.to_dict()} if self.early_terminate is not None else {}),
+            **({"fuse": self.fuse} if self.fuse > 1 else {}),
         }
 
     @property
@@ -339,11 +342,28 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
             raise p.error(("time_limit",), str(exc)) from None
 
     early_terminate = _parse_early_terminate(p, raw.get("early_terminate"), parameters, fixed, warnings)
+    fuse = _parse_fuse(p, raw.get("fuse", 1), method, run_cap, early_terminate)
 
     return Experiment(name=name, dataset=dataset, dataset_options=dataset_options, method=method, metric=metric,
                       parameters=parameters, fixed=fixed, run_cap=run_cap, seed=seed, repeats=repeats,
                       n_jobs=n_jobs, backend=backend, description=description, source=source,
-                      time_limit=time_limit, early_terminate=early_terminate, warnings=tuple(warnings))
+                      time_limit=time_limit, early_terminate=early_terminate, fuse=fuse, warnings=tuple(warnings))
+
+
+def _parse_fuse(p: _Problems, value, method: str, run_cap: int | None, early_terminate) -> int:
+    """``fuse: K``: train up to K runs of the plan in one pass (see :mod:`sweep.fused`); 1 is off.
+
+    Groups are fixed by the plan, so only a search planned in advance can be fused: a grid, or a
+    random search with ``run_cap``, without early termination (a paused group is not built yet).
+    """
+    fuse = _int(p, ("fuse",), value, 1, "fuse (training runs trained together in one pass) must be a "
+                                         "whole number >= 1; 1 trains each run alone")
+    if fuse > 1 and (early_terminate is not None or method == "bayes" or (method == "random" and run_cap is None)):
+        what = "early_terminate" if early_terminate is not None else \
+            "method bayes" if method == "bayes" else "an open-ended random search"
+        raise p.error(("fuse",), f"fuse {fuse} cannot be combined with {what} yet: fused groups are fixed "
+                                 "when the sweep is planned; use method grid, or random with run_cap")
+    return fuse
 
 
 def _parse_early_terminate(p: _Problems, spec, parameters: dict, fixed: dict, warnings: list) -> Hyperband | None:

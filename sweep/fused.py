@@ -27,12 +27,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from .nn.layers import softmax_loss
 from .nn.optim import UPDATE_RULES
-from .status import DIVERGED
+from .status import DIVERGED, STOPPED
 from .trainer import TRAIN_ACC_ROWS, History, _accuracy, _diverged, _record, evaluate, training_rows
 
 #: Update rules whose fused form is implemented (the others keep per-net state of another shape).
@@ -54,6 +55,12 @@ def fusable(net, optimizer: str) -> bool:
     """Whether ``net`` can train in a fused group with ``optimizer``."""
     return (optimizer in FUSABLE_OPTIMIZERS and net.activation == "relu" and net.loss_name == "softmax"
             and not getattr(net, "dropout", 0.0) and not getattr(net, "input_dropout", 0.0))
+
+
+def fusable_params(params: dict) -> bool:
+    """Whether a training run with these hyperparameters can train in a fused group (as :func:`fusable`)."""
+    return (params["optimizer"] in FUSABLE_OPTIMIZERS and params["activation"] == "relu"
+            and params["loss"] == "softmax" and not params["dropout"] and not params["input_dropout"])
 
 
 class _Group:
@@ -129,7 +136,8 @@ class _Group:
 
 
 def train_group(members: list[Member], data, *, optimizer: str = "sgd_momentum", batch_size: int = 200,
-                seed: int = 0, train_acc_rows: int = TRAIN_ACC_ROWS) -> list[History]:
+                seed: int = 0, train_acc_rows: int = TRAIN_ACC_ROWS, callback=None,
+                stop: Callable[[], bool] | None = None) -> list[History]:
     """Train every member's net in place on ``data``; return their histories, in the members' order.
 
     Every epoch draws one permutation of the training rows from ``np.random.default_rng(seed)`` for
@@ -138,6 +146,11 @@ def train_group(members: list[Member], data, *, optimizer: str = "sgd_momentum",
     :func:`~sweep.trainer.train`'s would) and the others go on; a member whose ``epochs`` are done
     leaves with its final weights. The histories have the records of :class:`~sweep.trainer.History`;
     ``seconds`` is the group's epoch time divided among the members that trained in it.
+
+    ``callback(k, epoch, net, record)`` is called after each epoch member ``k`` trained (its net
+    holds that epoch's weights). ``stop()`` is asked at the end of each epoch some member has more
+    epochs after; when it returns True, every member still training ends ``stopped`` there, as
+    :func:`~sweep.trainer.train`'s ``stop`` does (a time limit).
     """
     if not members:
         return []
@@ -228,10 +241,18 @@ def train_group(members: list[Member], data, *, optimizer: str = "sgd_momentum",
             if not math.isfinite(val_loss):
                 _diverged(histories[k], epoch, lrs[k], start, f"validation loss is {val_loss}", False)
             else:
-                histories[k].records.append(_record(epoch + 1, loss_sums[k] / n_batches, _accuracy(net, X_acc, y_acc),
-                                                    val_loss, val_acc, lrs[k], seconds))
+                record = _record(epoch + 1, loss_sums[k] / n_batches, _accuracy(net, X_acc, y_acc),
+                                 val_loss, val_acc, lrs[k], seconds)
+                histories[k].records.append(record)
+                if callback is not None:
+                    callback(k, epoch + 1, net, record)
             if histories[k].status == DIVERGED or epoch + 1 == members[k].epochs:
                 training[k] = False
                 group.retire(k)
                 dhidden_buffer[:, group.block(k)] = 0
+        if stop is not None and any(training) and stop():
+            for k in (k for k in range(len(members)) if training[k]):
+                histories[k].status = STOPPED
+                training[k] = False
+            break
     return histories

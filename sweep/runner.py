@@ -24,7 +24,7 @@ from .config import Experiment, cpu_count
 from .durations import format_duration
 from .dispatch import Dispatcher
 from .errors import ConfigError, SweepError
-from .plan import TaskSpec, TrialSpec, group_tasks
+from .plan import TaskSpec, TrialSpec, fuse_tasks, group_tasks
 from .pools import open_pool
 from .progress import Progress
 from .early import EarlyTermination
@@ -162,7 +162,7 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
          check_best: bool = False) -> SweepOutcome:
     run_dir = store.run_dir
     finished = store.finished()
-    pending = pending_tasks(group_tasks(trials), finished) if strategy.planned_in_advance else None
+    pending = pending_tasks(tasks_of(trials, experiment), finished) if strategy.planned_in_advance else None
     total = strategy.total
     if limits.max_trials is not None:
         total = min(total, limits.max_trials) if total is not None else limits.max_trials
@@ -224,8 +224,14 @@ def _nothing_left(strategy: Strategy, run_dir: Path, outcome: SweepOutcome) -> b
     return sum(counts.values()) >= strategy.total and not (counts.get(FAILED) or counts.get(CRASHED))
 
 
+def tasks_of(trials: list[TrialSpec], experiment: Experiment) -> list[TaskSpec]:
+    """The tasks that train ``trials``: one per training run, or fused groups of them (``fuse``)."""
+    return fuse_tasks(group_tasks(trials), experiment.fuse, experiment.seed)
+
+
 def pending_tasks(tasks: list[TaskSpec], finished) -> list[TaskSpec]:
-    """Tasks restricted to their trials that have no recorded result yet."""
+    """Tasks restricted to their trials that have no recorded result yet (a fused group still
+    trains all its members, so that its numbers are those of the planned group)."""
     out = []
     for task in tasks:
         todo = tuple(t for t in task.trials if t.trial_id not in finished)
@@ -335,7 +341,7 @@ class _Session:
                 self.best_bar.recorded(trial, self.recorded[trial.trial_id])
                 if self.early:
                     self.early.ended(trial, self.recorded[trial.trial_id], self.recorded_history.get(trial.trial_id, []))
-        tasks = pending_tasks(group_tasks(asked), self.recorded)
+        tasks = pending_tasks(tasks_of(asked, self.experiment), self.recorded)
         if self.early:
             tasks = [first for first in map(self.early.first_task, tasks) if first is not None]
         self.dispatcher.add([self.timed(task) for task in tasks])

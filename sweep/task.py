@@ -11,7 +11,7 @@ import os
 import socket
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -75,12 +75,14 @@ def build_net(params: dict, seed: int, data) -> TwoLayerNet:
 
 def build_and_train(params: dict, seed: int, data, epochs: int, deadline: float | None = None,
                     resume: TrainState | None = None, pause_at: int | None = None,
-                    callback=None) -> tuple[TwoLayerNet, History]:
+                    callback=None, batch_seed: int | None = None) -> tuple[TwoLayerNet, History]:
     """Create the trial's network from its hyperparameters and train it for ``epochs`` epochs, or
     until the first epoch boundary after ``deadline`` (``time.time()`` seconds) has passed;
     ``resume`` and ``pause_at`` continue from and pause at a milestone, ``callback(epoch, net,
-    record)`` is called after each epoch (see :func:`~sweep.trainer.train`)."""
-    _, batch_seed = model_seeds(seed)
+    record)`` is called after each epoch (see :func:`~sweep.trainer.train`). The minibatch order
+    comes from ``batch_seed``, by default from ``seed`` (see :class:`~sweep.plan.TaskSpec`)."""
+    if batch_seed is None:
+        _, batch_seed = model_seeds(seed)
     with threadpool_limits(limits=BLAS_THREADS_PER_TRIAL):
         net = build_net(params, seed, data)
         history = train(net, data, optimizer=params["optimizer"], learning_rate=params["learning_rate"],
@@ -95,15 +97,18 @@ def run_task(task: TaskSpec, data) -> list[TrialResult]:
     """Train ``task`` once to its largest ``epochs`` and score each of its trials from the history.
 
     An exception gives every trial of the task a ``failed`` result carrying the error; it never
-    propagates (a worker that dies outright is the runner's business).
+    propagates (a worker that dies outright is the runner's business). A fused group goes to
+    :func:`run_group`.
     """
+    if task.members:
+        return run_group(task, data)
     keeper = ModelKeeper(task) if task.keep_model is not None else None
     try:
         data.realign()
         with np.errstate(all="ignore"):  # overflow on the way to divergence is reported as a status
             _, history = build_and_train({**task.params, "epochs": task.max_epochs}, task.seed, data,
                                          task.max_epochs, task.deadline, task.checkpoint, task.pause_at,
-                                         callback=keeper)
+                                         callback=keeper, batch_seed=task.batch_seed)
     except Exception as exc:  # noqa: BLE001 - any error inside a trial is recorded, not raised
         results = [failed_result(t, exc) for t in task.trials]
     else:
@@ -113,6 +118,40 @@ def run_task(task: TaskSpec, data) -> list[TrialResult]:
         results = [score_trial(t, history) for t in task.trials]
         if keeper is not None:
             keeper.attach(results)
+    for result in results:
+        result.worker = worker_name()
+    return results
+
+
+def run_group(task: TaskSpec, data) -> list[TrialResult]:
+    """Train a fused group's runs in one pass (:func:`~sweep.fused.train_group`) and score the trials
+    of ``task.trials`` (those still to record; the group trains whole, so its numbers stay those of
+    the planned group). A member that diverges leaves the group; an exception fails every trial.
+    """
+    from .fused import Member, train_group
+
+    wanted = {t.trial_id for t in task.trials}
+    keepers = [ModelKeeper(replace(m, keep_model=task.keep_model)) if task.keep_model is not None else None
+               for m in task.members]
+    try:
+        data.realign()
+        with np.errstate(all="ignore"), threadpool_limits(limits=BLAS_THREADS_PER_TRIAL):
+            members = [Member(build_net(m.params, m.seed, data), m.params["learning_rate"], m.max_epochs,
+                              m.params["lr_decay"], m.params["momentum"]) for m in task.members]
+            histories = train_group(members, data, optimizer=task.params["optimizer"],
+                                    batch_size=task.params["batch_size"], seed=task.batch_seed,
+                                    stop=None if task.deadline is None else lambda: time.time() >= task.deadline,
+                                    callback=None if task.keep_model is None else
+                                    lambda k, epoch, net, record: keepers[k](epoch, net, record))
+    except Exception as exc:  # noqa: BLE001 - as run_task
+        results = [failed_result(t, exc) for t in task.trials]
+    else:
+        results = []
+        for member, history, keeper in zip(task.members, histories, keepers):
+            scored = [score_trial(t, history) for t in member.trials if t.trial_id in wanted]
+            if keeper is not None:
+                keeper.attach(scored)
+            results += scored
     for result in results:
         result.worker = worker_name()
     return results

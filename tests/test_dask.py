@@ -109,6 +109,19 @@ def test_bayes_on_two_dask_workers_proposes_and_scores_what_loky_does(whole_clus
                                     for run in ("dask", "loky")))
 
 
+def test_a_fused_sweep_on_two_dask_workers_scores_what_loky_does(whole_cluster, tmp_path):
+    from test_fused_sweep import FUSED, history_of, trials_of
+
+    path = write_experiment(tmp_path / "fused.yaml", **FUSED)
+    on_dask = sweep_cli("run", path, "--scheduler-file", whole_cluster.scheduler_file, "--out", "dask",
+                        "--no-plots", "--quiet", cwd=tmp_path)
+    assert on_dask.returncode == 0, on_dask.stderr
+    local = sweep_cli("run", path, "--n-jobs", "1", "--out", "loky", "--quiet", "--no-plots", cwd=tmp_path)
+    assert local.returncode == 0, local.stderr
+    pd.testing.assert_frame_equal(trials_of(tmp_path / "dask"), trials_of(tmp_path / "loky"))
+    pd.testing.assert_frame_equal(history_of(tmp_path / "dask"), history_of(tmp_path / "loky"))
+
+
 def test_hyperband_on_two_dask_workers_stops_and_scores_what_loky_does(whole_cluster, tmp_path):
     from test_hyperband import COLUMNS, HYPERBAND
 

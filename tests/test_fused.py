@@ -77,3 +77,15 @@ def test_the_same_group_and_seed_give_bitwise_the_same_numbers(digits):
 def test_what_cannot_be_fused_is_refused(digits, net, optimizer):
     with pytest.raises(ValueError, match="cannot train fused"):
         train_group([Member(net, 0.1, 1)], digits, optimizer=optimizer)
+
+
+def test_a_stop_ends_every_member_still_training_at_that_epoch_as_stopped(digits):
+    """The time limit: asked at the end of each epoch some member has more epochs after."""
+    group = members([(16, 0.1, 0.0, 0.9, 1.0, 1), (32, 0.05, 0.0, 0.9, 1.0, 4), (24, 0.1, 0.0, 0.9, 1.0, 3)])
+    asked, seen = [], []
+    histories = train_group(group, digits, batch_size=50, seed=2, stop=lambda: asked.append(1) or len(asked) == 2,
+                            callback=lambda k, epoch, net, record: seen.append((k, epoch, record["val_loss"])))
+    assert [h.status for h in histories] == ["ok", "stopped", "stopped"]
+    assert [len(h.records) for h in histories] == [1, 2, 2] and len(asked) == 2
+    assert seen == [(k, r["epoch"], r["val_loss"]) for e in (1, 2) for k, h in enumerate(histories)
+                    for r in h.records if r["epoch"] == e]
