@@ -16,20 +16,19 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from .config import Experiment
 from .errors import SweepError
 from .nn import TwoLayerNet
 from .params import PARAMETER_NAMES, PARAMETERS
-from .plan import KeepModel, TrialSpec
+from .plan import KeepModel, TrialSpec, tasks_of
 from .results.analysis import best_trial, clean, read_history, read_trials
 from .results.candidates import load_candidate, remove_candidates
 from .results.files import BEST_DIR, MODEL_FILE
 from .results.records import read_summary
 from .results.store import write_best
 from .status import OK, STOPPED
-from .task import BLAS_THREADS_PER_TRIAL, TrialResult, build_and_train, build_net, model_epoch
+from .task import TrialResult, build_and_train, build_net, model_epoch, train_fused
 from .trainer import evaluate
 
 
@@ -151,29 +150,21 @@ def retrain(spec: TrialSpec, epochs: int, experiment: Experiment, trials: list[T
     depend on the shapes of the group's products (see :mod:`sweep.fused`), so only that gives
     bitwise its weights.
     """
-    from .runner import tasks_of  # the runner imports this module
-
     task = next((task for task in tasks_of(trials, experiment) for t in task.trials if t.trial_id == spec.trial_id),
                 None) if experiment.fuse > 1 else None
     if task is None or not task.members:
         return build_and_train(spec.params, spec.seed, data, epochs,
                                batch_seed=None if task is None else task.batch_seed)
-    from .fused import Member, train_group
-
     [k] = [k for k, m in enumerate(task.members) if any(t.trial_id == spec.trial_id for t in m.trials)]
-    members = [Member(build_net(m.params, m.seed, data), m.params["learning_rate"], m.max_epochs,
-                      m.params["lr_decay"], m.params["momentum"]) for m in task.members]
     reached = []  # not empty once member k has trained ``epochs`` epochs: the group stops there
 
     def note(member: int, epoch: int, net, record: dict) -> None:
         if member == k and epoch == epochs:
             reached.append(epoch)
 
-    with threadpool_limits(limits=BLAS_THREADS_PER_TRIAL), np.errstate(all="ignore"):
-        histories = train_group(members, data, optimizer=task.params["optimizer"],
-                                batch_size=task.params["batch_size"], seed=task.batch_seed,
-                                callback=note, stop=lambda: bool(reached))
-    return members[k].net, histories[k].prefix(epochs)
+    with np.errstate(all="ignore"):
+        nets, histories = train_fused(task, data, callback=note, stop=lambda: bool(reached))
+    return nets[k], histories[k].prefix(epochs)
 
 
 def saved_weights(run_dir: Path, trial_id: str, epochs: int, shapes: dict[str, tuple]) -> dict | None:

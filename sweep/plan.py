@@ -226,3 +226,8 @@ def _group(members: list[TaskSpec]) -> TaskSpec:
     trials = tuple(t for m in members for t in m.trials)
     return TaskSpec(task_id, members[0].batch_seed, members[0].params, trials,
                     batch_seed=members[0].batch_seed, members=tuple(members))
+
+
+def tasks_of(trials: list[TrialSpec], experiment: Experiment) -> list[TaskSpec]:
+    """The tasks that train ``trials``: one per training run, or fused groups of them (``fuse``)."""
+    return fuse_tasks(group_tasks(trials), experiment.fuse, experiment.seed)

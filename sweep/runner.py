@@ -1,6 +1,6 @@
 """Running a sweep: ask the strategy for trials, dispatch them, record each result as it lands.
 
-    experiment -> strategy.ask -> group_tasks -> Dispatcher -> pool (loky | dask) -> RunStore.append
+    experiment -> strategy.ask -> tasks_of -> Dispatcher -> pool (loky | dask) -> RunStore.append
                <- strategy.tell                                                    -> best model
 
 The data set is loaded once, here in the parent, and shared with the pool once. What happens when
@@ -24,7 +24,7 @@ from .config import Experiment, cpu_count
 from .durations import format_duration
 from .dispatch import Dispatcher
 from .errors import ConfigError, SweepError
-from .plan import TaskSpec, TrialSpec, fuse_tasks, group_tasks
+from .plan import TaskSpec, TrialSpec, tasks_of
 from .pools import open_pool
 from .progress import Progress
 from .early import EarlyTermination
@@ -222,11 +222,6 @@ def _nothing_left(strategy: Strategy, run_dir: Path, outcome: SweepOutcome) -> b
         return False
     counts = status_counts(read_trials(run_dir))
     return sum(counts.values()) >= strategy.total and not (counts.get(FAILED) or counts.get(CRASHED))
-
-
-def tasks_of(trials: list[TrialSpec], experiment: Experiment) -> list[TaskSpec]:
-    """The tasks that train ``trials``: one per training run, or fused groups of them (``fuse``)."""
-    return fuse_tasks(group_tasks(trials), experiment.fuse, experiment.seed)
 
 
 def pending_tasks(tasks: list[TaskSpec], finished) -> list[TaskSpec]:

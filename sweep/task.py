@@ -123,26 +123,36 @@ def run_task(task: TaskSpec, data) -> list[TrialResult]:
     return results
 
 
-def run_group(task: TaskSpec, data) -> list[TrialResult]:
-    """Train a fused group's runs in one pass (:func:`~sweep.fused.train_group`) and score the trials
-    of ``task.trials`` (those still to record; the group trains whole, so its numbers stay those of
-    the planned group). A member that diverges leaves the group; an exception fails every trial.
-    """
+def train_fused(task: TaskSpec, data, callback=None, stop=None) -> tuple[list, list[History]]:
+    """Build the nets of fused group ``task`` from their seeds and train them in one pass
+    (:func:`~sweep.fused.train_group`, with ``callback`` and ``stop`` as it takes them);
+    return ``(nets, histories)`` in the order of ``task.members``."""
     from .fused import Member, train_group
 
+    with threadpool_limits(limits=BLAS_THREADS_PER_TRIAL):
+        members = [Member(build_net(m.params, m.seed, data), m.params["learning_rate"], m.max_epochs,
+                          m.params["lr_decay"], m.params["momentum"]) for m in task.members]
+        histories = train_group(members, data, optimizer=task.params["optimizer"],
+                                batch_size=task.params["batch_size"], seed=task.batch_seed,
+                                callback=callback, stop=stop)
+    return [m.net for m in members], histories
+
+
+def run_group(task: TaskSpec, data) -> list[TrialResult]:
+    """Train a fused group's runs in one pass and score the trials of ``task.trials`` (those still to
+    record; the group trains whole, so its numbers stay those of the planned group). A member that
+    diverges leaves the group; an exception fails every trial, as in :func:`run_task`.
+    """
     wanted = {t.trial_id for t in task.trials}
     keepers = [ModelKeeper(replace(m, keep_model=task.keep_model)) if task.keep_model is not None else None
                for m in task.members]
     try:
         data.realign()
-        with np.errstate(all="ignore"), threadpool_limits(limits=BLAS_THREADS_PER_TRIAL):
-            members = [Member(build_net(m.params, m.seed, data), m.params["learning_rate"], m.max_epochs,
-                              m.params["lr_decay"], m.params["momentum"]) for m in task.members]
-            histories = train_group(members, data, optimizer=task.params["optimizer"],
-                                    batch_size=task.params["batch_size"], seed=task.batch_seed,
-                                    stop=None if task.deadline is None else lambda: time.time() >= task.deadline,
-                                    callback=None if task.keep_model is None else
-                                    lambda k, epoch, net, record: keepers[k](epoch, net, record))
+        with np.errstate(all="ignore"):
+            _, histories = train_fused(task, data,
+                                       callback=None if task.keep_model is None else
+                                       lambda k, epoch, net, record: keepers[k](epoch, net, record),
+                                       stop=None if task.deadline is None else lambda: time.time() >= task.deadline)
     except Exception as exc:  # noqa: BLE001 - as run_task
         results = [failed_result(t, exc) for t in task.trials]
     else:
