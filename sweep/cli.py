@@ -164,7 +164,8 @@ def cmd_run(args) -> int:
 
     outcome = run_sweep(experiment, run_dir=run_dir, results_root=args.results, resume=resume,
                         retry_failed=args.retry_failed, n_jobs=n_jobs, quiet=args.quiet, command=command,
-                        max_trials=args.max_trials, time_limit=time_limit, check_best=args.check_best)
+                        max_trials=args.max_trials, time_limit=time_limit, check_best=args.check_best,
+                        keep_workers=False)  # this process exits after the report: workers need not wait
     finished = sum(outcome.counts.values())
     if outcome.interrupted:
         if outcome.open_ended:

@@ -93,7 +93,8 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
               resume: bool = False, retry_failed: bool = False, n_jobs: int | None = None, quiet: bool = False,
               task_fn=run_task, command: str | None = None, stream=None,
               strategy: Strategy | None = None, max_trials: int | None = None,
-              time_limit: float | None = None, check_best: bool = False) -> SweepOutcome:
+              time_limit: float | None = None, check_best: bool = False,
+              keep_workers: bool = True) -> SweepOutcome:
     """Run (or resume) ``experiment`` and return what happened.
 
     ``run_dir`` is the run folder to create (or, with ``resume``, to continue; by default the latest
@@ -104,7 +105,9 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
     the run (an open-ended search's end); ``time_limit`` (seconds, by default the experiment's)
     stops starting trials after it, stops those in flight at their next epoch boundary, and goes
     on to the best model. ``check_best`` retrains the best trial and says whether its weights are
-    bitwise the kept ones. SIGTERM is handled like Ctrl-C for the whole call.
+    bitwise the kept ones. ``keep_workers`` leaves loky's workers running, idle, for the next
+    sweep of this process when this one ends well (see :mod:`sweep.pools.loky`); the command line,
+    which exits afterwards, stops them. SIGTERM is handled like Ctrl-C for the whole call.
     """
     limits = Limits(max_trials, time_limit if time_limit is not None else experiment.time_limit)
     if retry_failed and (experiment.method == "bayes" or experiment.early_terminate is not None):
@@ -135,7 +138,7 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
                      else RunStore.create_new(results_root, experiment, trials, command))
         with store:
             return _run(experiment, strategy, trials, store, data, n_jobs, quiet, task_fn, stream,
-                        notices + store.notices, limits, check_best)
+                        notices + store.notices, limits, check_best, keep_workers)
 
 
 def check_memory(trials: list[TrialSpec], data, n_jobs: int) -> list[str]:
@@ -159,7 +162,7 @@ def check_memory(trials: list[TrialSpec], data, n_jobs: int) -> list[str]:
 
 def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], store: RunStore, data,
          n_jobs: int | None, quiet: bool, task_fn, stream, notices: list[str], limits: Limits,
-         check_best: bool = False) -> SweepOutcome:
+         check_best: bool = False, keep_workers: bool = True) -> SweepOutcome:
     run_dir = store.run_dir
     finished = store.finished()
     pending = pending_tasks(tasks_of(trials, experiment), finished) if strategy.planned_in_advance else None
@@ -191,7 +194,7 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
         if jobs > cpu_count() and experiment.backend.name != "dask":
             progress.message(f"warning: n_jobs {jobs} is more than the {cpu_count()} cores here; "
                              "trials will compete for them")
-        session = _Session(strategy, data, experiment, store, progress, jobs, task_fn, limits)
+        session = _Session(strategy, data, experiment, store, progress, jobs, task_fn, limits, keep_workers)
         if pending != []:
             session.run()
         outcome.ran, outcome.interrupted, outcome.timed_out = session.ran, session.interrupted, session.timed_out
@@ -259,8 +262,9 @@ class _Session:
     ``asked`` (every trial handed out, in plan order) say what happened."""
 
     def __init__(self, strategy: Strategy, data, experiment: Experiment, store: RunStore, progress: Progress,
-                 n_jobs: int, task_fn, limits: Limits):
+                 n_jobs: int, task_fn, limits: Limits, keep_workers: bool = True):
         self.strategy, self.data, self.experiment, self.store = strategy, data, experiment, store
+        self.keep_workers = keep_workers
         self.progress, self.n_jobs, self.task_fn, self.limits = progress, n_jobs, task_fn, limits
         self.recorded = recorded_results(store.run_dir)
         self.early = EarlyTermination(experiment, store.run_dir) if experiment.early_terminate else None
@@ -314,7 +318,7 @@ class _Session:
         finally:
             if self.pool is not None:
                 with interrupts.deferred():  # an interrupt now is acted on after the clean-up (see run_sweep)
-                    self.pool.shutdown()
+                    self.pool.shutdown(keep=self.keep_workers)
             shutil.rmtree(scratch, ignore_errors=True)
             if self.early:
                 self.early.close()

@@ -101,7 +101,7 @@ class ScriptedPool(Pool):
     def restart(self):
         self.restarts += 1
 
-    def shutdown(self, kill=False):
+    def shutdown(self, kill=False, keep=False):
         pass
 
 

@@ -81,5 +81,6 @@ class Pool(abc.ABC):
         """Fresh workers after tasks were lost (a broken loky pool must be replaced)."""
 
     @abc.abstractmethod
-    def shutdown(self, kill: bool = False) -> None:
-        """Stop: wait for the tasks in flight, or with ``kill`` stop at once."""
+    def shutdown(self, kill: bool = False, keep: bool = False) -> None:
+        """Stop: wait for the tasks in flight, or with ``kill`` stop at once. With ``keep`` a pool that
+        can may leave its idle workers running for the next sweep of this process."""

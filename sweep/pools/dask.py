@@ -210,8 +210,9 @@ class DaskPool(Pool):
     def restart(self) -> None:
         pass  # a lost task does not break the cluster; Dask replaces dead workers itself
 
-    def shutdown(self, kill: bool = False) -> None:
-        """Cancel this sweep's futures and disconnect; a cluster started here is stopped too.
+    def shutdown(self, kill: bool = False, keep: bool = False) -> None:
+        """Cancel this sweep's futures and disconnect; a cluster started here is stopped too (``keep``
+        is for local pools: a cluster's workers stay up anyway).
 
         Each step runs even when the one before failed (a second Ctrl-C, a close timeout)."""
         client, cluster, self.client, self._cluster = self.client, self._cluster, None, None

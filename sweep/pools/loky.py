@@ -1,21 +1,35 @@
-"""Trials in loky processes on this machine, through joblib.
+"""Trials in loky processes on this machine.
 
-:class:`LokyPool` uses joblib's memory-mapping executor: the large arrays of the data set are
-dumped once to a folder and every task receives them as read-only ``np.memmap`` views (joblib
-caches the dump by array identity, so nothing is re-pickled per task). Workers start with
-BLAS/OpenMP thread variables set to 1 and ignore SIGINT: the parent decides what an interrupt does.
+:class:`LokyPool` hands the data set to its workers as files they memory-map
+(:mod:`sweep.pools.shared`): written once per sweep, mapped once per worker, never pickled per
+task. Its workers are loky's reusable executor, as joblib's ``Parallel`` uses it: a sweep that
+ends normally leaves them running, idle, so the next sweep in the same process (a notebook, a
+script calling ``run_sweep`` in a loop, the test suite) starts without spawning processes and
+importing NumPy again; loky stops them after :data:`IDLE_SECONDS` without work, or at exit. Workers
+start with BLAS/OpenMP thread variables set to 1 and ignore SIGINT: the parent decides what an
+interrupt does.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import shutil
 import signal
+import tempfile
 import threading
 from pathlib import Path
 
 from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError
 
 from .base import Outcome, Pool, single_thread_env
+from .shared import share
+
+#: Seconds an idle worker of the reusable executor waits for more work before loky stops it.
+IDLE_SECONDS = 300
+#: Whether a LokyPool of this process holds loky's reusable executor now: a second one at the
+#: same time (two sweeps in two threads) gets workers of its own, since resizing the shared
+#: executor under the first sweep's tasks would disturb them.
+_reusable_in_use = False
 
 
 #: loky's threads in this process that talk to the workers.
@@ -45,7 +59,7 @@ def _quiet_pool_threads() -> None:
 
 
 class LokyPool(Pool):
-    """``n_jobs`` loky worker processes with joblib's memory-mapping of large arrays."""
+    """``n_jobs`` loky worker processes, kept for the next sweep of this process when this one ends well."""
 
     #: A dead loky worker takes the whole pool down: the runner finds the culprit itself.
     finds_culprits = False
@@ -55,6 +69,9 @@ class LokyPool(Pool):
         self.temp_folder = temp_folder
         self.env = single_thread_env(threads_per_worker)
         self._executor = None
+        self._reusable = False
+        self._own_temp: str | None = None
+        self._futures: set = set()
         self.restart()
 
     def describe(self) -> str:
@@ -64,7 +81,10 @@ class LokyPool(Pool):
         return self.n_jobs
 
     def submit(self, fn, *args) -> cf.Future:
-        return self._executor.submit(fn, *args)
+        future = self._executor.submit(fn, *args)
+        self._futures.add(future)
+        future.add_done_callback(self._futures.discard)
+        return future
 
     def wait(self, futures, timeout: float | None = None):
         """The futures that finished (at least one, unless ``timeout`` ran out) and the others."""
@@ -75,26 +95,43 @@ class LokyPool(Pool):
         return future.result()
 
     def restart(self) -> None:
-        """A fresh set of workers (after a crash the old executor is broken: shut it down first)."""
-        from joblib.executor import get_memmapping_executor
+        """Workers to run tasks: loky's reusable executor (its idle workers, if a sweep of this process
+        left some), or fresh ones after a crash broke the executor (it is shut down first)."""
+        global _reusable_in_use
+        from joblib.externals.loky import ProcessPoolExecutor, get_reusable_executor
 
         if self._executor is not None:
-            self._executor.terminate(kill_workers=True)
-        self._executor = get_memmapping_executor(self.n_jobs, timeout=300, env=self.env,
-                                                 initializer=_ignore_sigint,
-                                                 temp_folder=str(self.temp_folder) if self.temp_folder else None)
+            self._executor.shutdown(wait=True, kill_workers=True)
+        if self._reusable or not _reusable_in_use:
+            self._reusable = _reusable_in_use = True
+            self._executor = get_reusable_executor(self.n_jobs, timeout=IDLE_SECONDS, env=self.env,
+                                                   initializer=_ignore_sigint)
+        else:
+            self._executor = ProcessPoolExecutor(self.n_jobs, timeout=IDLE_SECONDS, env=self.env,
+                                                 initializer=_ignore_sigint)
 
     def share(self, data):
-        return data  # joblib's reducers memory-map the arrays when the first task is pickled
+        """The data set as a handle whose large arrays the workers memory-map (see :mod:`.shared`)."""
+        if self.temp_folder is None and self._own_temp is None:
+            self._own_temp = tempfile.mkdtemp(prefix="sweep-shared-")
+        return share(data, self.temp_folder or self._own_temp)
 
     def classify(self, exc: BaseException) -> Outcome:
         # A dead loky worker breaks the whole pool and every task in flight with it: the culprit is unknown.
         return Outcome.LOST if isinstance(exc, (TerminatedWorkerError, BrokenProcessPool)) else Outcome.RAISED
 
-    def shutdown(self, kill: bool = False) -> None:
+    def shutdown(self, kill: bool = False, keep: bool = False) -> None:
+        """Stop the workers (waiting for the tasks in flight unless ``kill``); with ``keep`` and no
+        task in flight, leave them idle for the next sweep instead (see the module's docstring)."""
+        global _reusable_in_use
         if self._executor is not None:
             if kill:
                 _quiet_pool_threads()
-            # terminate() also deletes the memory-mapped copies of the data set
-            self._executor.terminate(kill_workers=kill)
+            if kill or not keep or self._futures or not self._reusable:
+                self._executor.shutdown(wait=True, kill_workers=kill)
             self._executor = None
+        if self._reusable:
+            self._reusable = _reusable_in_use = False
+        if self._own_temp is not None:
+            shutil.rmtree(self._own_temp, ignore_errors=True)
+            self._own_temp = None

@@ -1,0 +1,69 @@
+"""A data set handed to local worker processes through files they memory-map.
+
+:func:`share` writes each array of a :class:`~sweep.data.Dataset` of at least
+:data:`MAP_BYTES` to a ``.npy`` file in a folder and returns a :class:`SharedDataset`: a small
+handle that travels with every task (smaller arrays travel inside it). A worker that unpickles
+the handle gets a :class:`~sweep.data.Dataset` whose large arrays are read-only ``np.memmap``
+views of those files, opened once per process and kept (:func:`open_shared`): every worker maps
+the same pages, nothing is copied per task, and the workers need not be new for each sweep.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..data.dataset import Dataset
+
+#: Arrays at least this large are memory-mapped from a file; smaller ones are pickled with each
+#: task (joblib's default threshold: a small array costs less to send than to map).
+MAP_BYTES = 1 << 20
+
+_counter = itertools.count()
+#: The data set this worker process opened last: (folder, Dataset). One at a time, so the maps of
+#: an earlier sweep's data set are let go when the next sweep's arrives.
+_opened: tuple[str, Dataset] | None = None
+
+
+class SharedDataset:
+    """What a task carries instead of the data set: the folder of its mapped arrays and the rest."""
+
+    def __init__(self, folder: str, inline: dict, fields: dict):
+        self.folder, self.inline, self.fields = folder, inline, fields
+
+    def __reduce__(self):
+        return open_shared, (self.folder, self.inline, self.fields)
+
+
+def share(data: Dataset, parent: Path) -> SharedDataset:
+    """Write the large arrays of ``data`` to a new folder under ``parent``; the handle to send."""
+    folder = Path(parent) / f"shared-{os.getpid()}-{next(_counter)}"
+    folder.mkdir(parents=True)
+    inline = {}
+    for name in Dataset.ARRAYS:
+        array = np.ascontiguousarray(getattr(data, name))
+        if array.nbytes >= MAP_BYTES:
+            np.save(folder / f"{name}.npy", array, allow_pickle=False)
+        else:
+            inline[name] = array
+    fields = {"name": data.name, "image_shape": data.image_shape, "class_names": data.class_names,
+              "info": data.info}
+    return SharedDataset(str(folder), inline, fields)
+
+
+def open_shared(folder: str, inline: dict, fields: dict) -> Dataset:
+    """The data set of a :class:`SharedDataset`, mapped once per process and then reused."""
+    global _opened
+    if _opened is not None and _opened[0] == folder:
+        return _opened[1]
+    _opened = None  # the last sweep's maps go before this one's are opened
+    arrays = {name: inline[name] if name in inline else np.load(Path(folder) / f"{name}.npy", mmap_mode="r",
+                                                                allow_pickle=False)
+              for name in Dataset.ARRAYS}
+    data = Dataset(fields["name"], **arrays, image_shape=fields["image_shape"], class_names=fields["class_names"],
+                   info=fields["info"])
+    _opened = (folder, data)
+    return data
