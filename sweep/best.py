@@ -22,7 +22,8 @@ from .errors import SweepError
 from .nn import TwoLayerNet
 from .params import PARAMETER_NAMES, PARAMETERS
 from .plan import KeepModel, TrialSpec, tasks_of
-from .results.analysis import best_trial, clean, read_history, read_trials
+from .results.ranking import best_row
+from .results.records import history_records, read_history_table, read_trial_records
 from .results.candidates import load_candidate, remove_candidates
 from .results.files import BEST_DIR, MODEL_FILE
 from .results.records import read_summary
@@ -73,10 +74,18 @@ class BestBar:
         return self.keep_model().reaches(value)
 
 
-def spec_of(row) -> TrialSpec:
-    """The trial of a trials.csv row (a resumed search that did not ask for it again in this call)."""
-    params = {name: PARAMETERS[name].check(row[name].item() if hasattr(row[name], "item") else row[name])
-              for name in PARAMETER_NAMES}
+def clean(value):
+    """A value fit for strict JSON: NaN and infinities become None, NumPy scalars Python ones."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def spec_of(row: dict) -> TrialSpec:
+    """The trial of a typed trials.csv row (a resumed search that did not ask for it again in this call)."""
+    params = {name: PARAMETERS[name].check(row[name]) for name in PARAMETER_NAMES}
     return TrialSpec(row["trial_id"], row["config_id"], -1, int(row["repeat"]), int(row["seed"]), params)
 
 
@@ -97,15 +106,14 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
     Returns the summary written to ``best/summary.json``, or None when no trial has a metric.
     """
     metric = experiment.metric
-    row = best_trial(read_trials(run_dir), metric.name, metric.maximize)
+    row = best_row(read_trial_records(run_dir), metric.name, metric.maximize)
     if row is None:
         return None
     spec = next((t for t in trials if t.trial_id == row["trial_id"]), None) or spec_of(row)
-    recorded = read_history(run_dir)
-    recorded = recorded[recorded["trial_id"] == spec.trial_id].sort_values("epoch")
+    recorded = history_records(read_history_table(run_dir)).get(spec.trial_id, [])
     epochs = model_epoch(metric.name, row["best_epoch"],
                          len(recorded) if row["status"] == STOPPED else spec.params["epochs"])
-    recorded = recorded.head(epochs)
+    recorded = recorded[:epochs]
     typed = data.astype(spec.params["dtype"])
     net = build_net(spec.params, spec.seed, typed)
     shapes = {name: value.shape for name, value in net.params.items()}
@@ -117,13 +125,13 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
         start = time.perf_counter()
         retrained, history = retrain(spec, epochs, experiment, trials, typed)
         seconds = round(time.perf_counter() - start, 3)
-        reproduced = [r["val_loss"] for r in history] == recorded["val_loss"].tolist()
+        reproduced = [r["val_loss"] for r in history] == [r["val_loss"] for r in recorded]
         if kept is None:
-            net, recorded = retrained, history.to_frame()
+            net, recorded = retrained, history.records
         else:
             reproduced = reproduced and all(np.array_equal(net.params[k], retrained.params[k]) for k in net.params)
     test_loss, test_acc = evaluate(net, typed.X_test, typed.y_test)
-    final = recorded.iloc[-1]
+    final = recorded[-1]
     summary = {
         "trial_id": spec.trial_id, "config_id": spec.config_id, "repeat": spec.repeat, "seed": spec.seed,
         "params": spec.params, "epochs_trained": epochs,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from collections import Counter
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,7 @@ from .plan import TaskSpec, TrialSpec, tasks_of
 from .pools import open_pool
 from .progress import Progress
 from .early import EarlyTermination
-from .results.analysis import read_history, read_trials, status_counts
+from .results.records import history_records, read_history_table, read_trial_records
 from .results.candidates import kept_trials, remove_candidate, save_candidate
 from .results.files import BEST_DIR, METRIC_COLUMNS, SUMMARY_FILE
 from .results.store import RunStore, check_out_folder, latest_run_dir
@@ -174,7 +175,7 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
     if pending == [] and best_saved and not check_best:
         for notice in notices:
             print(notice, file=stream or sys.stderr)
-        outcome.counts = status_counts(read_trials(run_dir))
+        outcome.counts = status_counts(run_dir)
         return outcome
     try:  # an interrupt from here on leaves what is recorded recorded: --resume goes on from there
         if data is None:
@@ -214,7 +215,7 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
         interrupts.acknowledge()
         outcome.interrupted = True
     with interrupts.deferred():  # a second Ctrl-C now is part of the first
-        outcome.counts = status_counts(read_trials(run_dir))
+        outcome.counts = status_counts(run_dir)
     return outcome
 
 
@@ -223,7 +224,7 @@ def _nothing_left(strategy: Strategy, run_dir: Path, outcome: SweepOutcome) -> b
     planned trial is recorded and none failed or crashed."""
     if not strategy.planned_in_advance or outcome.timed_out:
         return False
-    counts = status_counts(read_trials(run_dir))
+    counts = status_counts(run_dir)
     return sum(counts.values()) >= strategy.total and not (counts.get(FAILED) or counts.get(CRASHED))
 
 
@@ -238,21 +239,24 @@ def pending_tasks(tasks: list[TaskSpec], finished) -> list[TaskSpec]:
     return out
 
 
+def status_counts(run_dir: Path) -> dict[str, int]:
+    """How many trials recorded in ``run_dir`` ended with each status."""
+    return dict(Counter(row["status"] for row in read_trial_records(run_dir)))
+
+
 def recorded_results(run_dir: Path) -> dict[str, TrialResult]:
     """The trials recorded in ``run_dir`` as results, to tell a strategy on resume."""
-    trials = read_trials(run_dir)
     results = {}
-    for row in trials.to_dict("records"):
-        metrics = {c: row.get(c) for c in METRIC_COLUMNS}
+    for row in read_trial_records(run_dir):
+        metrics = {c: row[c] for c in METRIC_COLUMNS}
         results[row["trial_id"]] = TrialResult(row["trial_id"], row["status"], metrics, [], row.get("error") or "",
-                                               worker=str(row.get("worker") or ""))
+                                               worker=row.get("worker") or "")
     return results
 
 
 def recorded_histories(run_dir: Path) -> dict[str, list[dict]]:
     """trial_id -> its history.csv rows (per-epoch records), in epoch order."""
-    history = read_history(run_dir)
-    return {trial_id: rows.sort_values("epoch").to_dict("records") for trial_id, rows in history.groupby("trial_id")}
+    return history_records(read_history_table(run_dir))
 
 
 class _Session:

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import io
-import math
 
 import numpy as np
 import pandas as pd
 
 from ..params import PARAMETER_NAMES
-from ..status import DIVERGED, OK, STOPPED
+from .ranking import SCORED, best_row, config_order, rank_rows, tie_break
 from .records import planned_rows, read_history_table, read_trials_table
-
-#: Sort order of statuses: finished runs by the metric, then stopped runs by the metric of the last
-#: epoch they trained, then diverged, then runs with no result.
-_STATUS_RANK = {OK: 0, STOPPED: 1, DIVERGED: 2}
-#: Statuses whose metric counts: the trial trained, to its end or to where it was stopped.
-SCORED = (OK, STOPPED)
 
 
 def read_trials(run_dir, problems: list | None = None) -> pd.DataFrame:
@@ -58,23 +51,21 @@ def training_run_columns(trials: pd.DataFrame) -> list[str]:
     return [p for p in PARAMETER_NAMES if p != "epochs" and p in trials] + [c for c in ("seed",) if c in trials]
 
 
-def _tie_break(metric: str) -> str:
-    """Second sort key: among equal accuracies (common on small validation sets) the lower loss wins."""
-    return "val_loss" if metric != "val_loss" else "train_loss"
-
-
 def rank(trials: pd.DataFrame, metric: str, maximize: bool) -> pd.DataFrame:
-    """Trials best first: ``ok`` by the metric, then ``stopped`` by the metric of the last epoch they
-    trained, then ``diverged``, then ``failed`` / ``crashed``.
+    """Trials best first, by :func:`sweep.results.ranking.rank_rows`: ``ok`` by the metric, then
+    ``stopped`` by the metric of the last epoch they trained, then ``diverged``, then ``failed`` /
+    ``crashed``; ties to the lower validation loss, then to the earlier trial."""
+    rows = [{**row, "_position": i} for i, row in enumerate(_ranking_rows(trials, metric))]
+    positions = [row["_position"] for row in rank_rows(rows, metric, maximize)]
+    return trials.iloc[positions].reset_index(drop=True)
 
-    Ties on the metric go to the lower validation loss, then to the earlier trial.
-    """
-    frame = trials.copy()
-    frame["_status_rank"] = frame["status"].map(_STATUS_RANK).fillna(len(_STATUS_RANK))
-    frame["_key"] = -frame[metric] if maximize else frame[metric]
-    frame = frame.sort_values(["_status_rank", "_key", _tie_break(metric), "order"], na_position="last",
-                              kind="stable")
-    return frame.drop(columns=["_status_rank", "_key"]).reset_index(drop=True)
+
+def _ranking_rows(trials: pd.DataFrame, metric: str) -> list[dict]:
+    """The columns the ranking reads, as plain rows (metrics as floats)."""
+    tie = tie_break(metric)
+    return [{"config_id": c, "status": s, "order": int(o), metric: float(m), tie: float(t)}
+            for c, s, o, m, t in zip(trials["config_id"], trials["status"], trials["order"],
+                                     trials[metric].astype(float), trials[tie].astype(float))]
 
 
 def searched_columns(trials: pd.DataFrame) -> list[str]:
@@ -105,16 +96,7 @@ def leaderboard(trials: pd.DataFrame, metric: str, maximize: bool, sort: str | N
         if extra != metric and extra in ok:
             board[f"{extra}_mean"] = ok.groupby("config_id")[extra].mean()
     board["status"] = statuses
-    tie = _tie_break(metric)
-    board["_worst"] = trials["status"].map(_STATUS_RANK).fillna(len(_STATUS_RANK)).groupby(trials["config_id"]).max()
-    board["_tie"] = ok.groupby("config_id")[tie].mean()
-    board["_first"] = trials.groupby("config_id")["order"].min()
-    board = board.reset_index()
-    key = f"{metric}_mean"
-    board["_has"] = board[key].notna()
-    board = board.sort_values(["_has", "_worst", key, "_tie", "_first"],
-                              ascending=[False, True, not maximize, True, True],
-                              kind="stable").drop(columns=["_has", "_worst", "_tie", "_first"])
+    board = board.loc[config_order(_ranking_rows(trials, metric), metric, maximize)].reset_index()
     if sort:
         column = sort if sort in board else f"{sort}_mean"
         if column not in board:
@@ -126,17 +108,12 @@ def leaderboard(trials: pd.DataFrame, metric: str, maximize: bool, sort: str | N
 
 
 def best_trial(trials: pd.DataFrame, metric: str, maximize: bool) -> pd.Series | None:
-    """The trial whose model is "the best": the best repeat of the configuration with the best mean.
-
-    None when no trial finished ``ok`` or ``stopped`` with a metric.
-    """
-    ok = trials[trials["status"].isin(SCORED) & trials[metric].notna()]
-    if ok.empty:
-        return None
-    board = leaderboard(trials, metric, maximize)
-    best_config = board.loc[board["ok"] > 0, "config_id"].iloc[0]
-    members = ok[ok["config_id"] == best_config]
-    return rank(members, metric, maximize).iloc[0]
+    """The row of the trial whose model is "the best" (:func:`sweep.results.ranking.best_row`):
+    the best repeat of the configuration with the best mean. None when no trial finished ``ok``
+    or ``stopped`` with a metric."""
+    rows = [{**row, "_position": i} for i, row in enumerate(_ranking_rows(trials, metric))]
+    best = best_row(rows, metric, maximize)
+    return None if best is None else trials.iloc[best["_position"]]
 
 
 def run_metric(experiment: dict, problems: list | None = None) -> tuple[str, bool]:
@@ -162,12 +139,3 @@ def run_metric(experiment: dict, problems: list | None = None) -> tuple[str, boo
 def status_counts(trials: pd.DataFrame) -> dict[str, int]:
     """How many trials ended with each status."""
     return {str(k): int(v) for k, v in trials["status"].value_counts().items()}
-
-
-def clean(value):
-    """A value fit for strict JSON: NaN and infinities become None, NumPy scalars Python ones."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

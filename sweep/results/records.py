@@ -299,6 +299,51 @@ def read_history_table(run_dir: Path) -> Table:
                       key=lambda r: (r["trial_id"], float(r["epoch"])), row_problem=history_row_problem())
 
 
+def read_trial_records(run_dir: Path) -> list[dict]:
+    """The proven rows of trials.csv, typed (:func:`trial_records`): a run's trials without pandas."""
+    return trial_records(read_trials_table(run_dir, planned_rows(run_dir)))
+
+
+def trial_records(table: Table) -> list[dict]:
+    """The rows of a trials table with their values typed: metrics as floats (NaN when blank),
+    hyperparameters as their kind says, ``seed`` and ``repeat`` as ints; ``order`` (1-based, the
+    completion order) added. What :mod:`sweep.results.ranking` ranks, without pandas."""
+    records = []
+    for order, row in enumerate(table.rows, start=1):
+        record = dict(row, order=order)
+        for name in METRIC_COLUMNS:
+            record[name] = _float(row.get(name, ""))
+        for name in PARAMETER_NAMES:
+            if name in row:
+                record[name] = _typed(row[name], PARAMETERS[name].kind)
+        for name in ("seed", "repeat"):
+            record[name] = int(row[name])
+        records.append(record)
+    return records
+
+
+def history_records(table: Table) -> dict[str, list[dict]]:
+    """trial_id -> the epochs of a history table as dicts of floats (``epoch`` an int), in epoch order."""
+    by_trial: dict[str, list[dict]] = {}
+    for row in table.rows:
+        record = {name: _float(row[name]) for name in HISTORY_COLUMNS if name != "trial_id"}
+        record["epoch"] = int(record["epoch"])
+        by_trial.setdefault(row["trial_id"], []).append(record)
+    for records in by_trial.values():
+        records.sort(key=lambda r: r["epoch"])
+    return by_trial
+
+
+def _float(text: str) -> float:
+    return float(text) if text.strip() else math.nan
+
+
+def _typed(text: str, kind: str):
+    if kind == "choice":
+        return text
+    return int(float(text)) if kind == "int" else float(text)
+
+
 def planned_rows(run_dir: Path) -> dict | None:
     """trial_id -> plan.csv row (hyperparameters, seed, repeat) of ``run_dir``; None when plan.csv
     is missing or damaged (the rows of trials.csv are then checked without it)."""

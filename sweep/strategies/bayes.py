@@ -40,7 +40,7 @@ from ..config import Experiment
 from ..errors import ConfigError
 from ..params import PARAMETERS
 from ..plan import TrialMaker, TrialSpec
-from ..results.analysis import SCORED
+from ..results.ranking import SCORED
 from ..space import Distribution, quantize
 from ..task import TrialResult
 from .base import Strategy
