@@ -88,6 +88,27 @@ def test_leaderboard_ranks_steady_configurations_above_lucky_ones():
     assert by_std["config_id"].tolist() == ["B", "A", "C"]  # a spread is better small; no spread (NaN) last
 
 
+def test_the_ranking_on_plain_rows_is_the_leaderboard_s():
+    """sweep run chooses its best model from plain rows (no pandas): the same rule, the same choice."""
+    from sweep.results.ranking import best_row, config_order, rank_rows
+
+    nan = float("nan")
+    rows = [dict(trial_id=t, config_id=c, status=s, val_acc=a, val_loss=loss, train_loss=0.5, order=i)
+            for i, (t, c, s, a, loss) in enumerate([
+                ("a0", "A", "ok", 0.95, 0.2), ("a1", "A", "diverged", nan, nan),
+                ("b0", "B", "ok", 0.94, 0.3), ("b1", "B", "ok", 0.94, 0.1), ("b2", "B", "ok", 0.93, 0.2),
+                ("s0", "S", "stopped", 0.99, 0.1), ("c0", "C", "failed", nan, nan)], start=1)]
+    assert config_order(rows, "val_acc", maximize=True) == ["B", "S", "A", "C"]
+    assert best_row(rows, "val_acc", maximize=True)["trial_id"] == "b1", "a tie on the metric: the lower loss"
+    assert [r["trial_id"] for r in rank_rows(rows, "val_acc", True)] == ["a0", "b1", "b0", "b2", "s0", "a1", "c0"]
+    assert [r["trial_id"] for r in rank_rows(rows, "val_loss", False)][:2] == ["b1", "a0"]
+    assert best_row([r for r in rows if r["status"] != "ok"], "val_acc", True)["trial_id"] == "s0"
+    assert best_row([r for r in rows if r["config_id"] == "C"], "val_acc", True) is None
+    from sweep.results.analysis import best_trial
+
+    assert best_trial(pd.DataFrame(rows), "val_acc", maximize=True)["trial_id"] == "b1"
+
+
 def test_a_trial_recorded_twice_has_one_row(tmp_path):
     """A cluster may run a task again after its first worker died without reporting back."""
     with RunStore.create(tmp_path / "run", EXPERIMENT, TRIALS) as store:
