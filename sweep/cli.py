@@ -205,7 +205,10 @@ def _draw(run_dir: Path, quiet: bool) -> None:
     from .report import write_report
 
     try:
-        path = write_report(run_dir)
+        # A KeyboardInterrupt raised at any bytecode may land in one of matplotlib's finalizers,
+        # where Python prints it and drops it: a Ctrl-C now is acted on between two figures.
+        with interrupts.deferred():
+            path = write_report(run_dir)
     except (OSError, SweepError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         print(f"sweep: warning: could not write the plots and the report: {reason}; every trial is recorded: "

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from .. import interrupts
 from ..results import Run
 from ..results import load_run as results_load_run
 from ..results.owned import OwnedFiles
@@ -227,6 +228,7 @@ def save_figures(run: Run, figures, owned: OwnedFiles) -> list[Path]:
     folder.mkdir(exist_ok=True)
     paths = []
     for name, fig in figures:
+        interrupts.check()  # an interrupt deferred while drawing (see sweep.cli) stops here
         relative = f"{PLOTS_DIR}/{name}"
         if not owned.may_replace(relative):
             print(f"sweep: warning: {folder / name} was not drawn by sweep (or was changed since); left as it is",
