@@ -94,15 +94,20 @@ def test_a_sweep_on_two_dask_workers_matches_loky(whole_cluster, tmp_path):
     assert "backend: dask" in (tmp_path / "dask" / "experiment.yaml").read_text()
 
 
+def run_on_dask_and_loky(cluster, path) -> None:
+    """Run the experiment file ``path`` on the cluster into ``dask/`` and on one loky worker into ``loky/``
+    (beside the file), both succeeding."""
+    on_dask = sweep_cli("run", path, "--scheduler-file", cluster.scheduler_file, "--out", "dask",
+                        "--no-plots", "--quiet", cwd=path.parent)
+    assert on_dask.returncode == 0, on_dask.stderr
+    local = sweep_cli("run", path, "--n-jobs", "1", "--out", "loky", "--quiet", "--no-plots", cwd=path.parent)
+    assert local.returncode == 0, local.stderr
+
+
 def test_bayes_on_two_dask_workers_proposes_and_scores_what_loky_does(whole_cluster, tmp_path):
     from test_bayes import BAYES
 
-    path = write_experiment(tmp_path / "tpe.yaml", **{**BAYES, "run_cap": 10})
-    on_dask = sweep_cli("run", path, "--scheduler-file", whole_cluster.scheduler_file, "--out", "dask",
-                        "--no-plots", "--quiet", cwd=tmp_path)
-    assert on_dask.returncode == 0, on_dask.stderr
-    local = sweep_cli("run", path, "--n-jobs", "1", "--out", "loky", "--quiet", "--no-plots", cwd=tmp_path)
-    assert local.returncode == 0, local.stderr
+    run_on_dask_and_loky(whole_cluster, write_experiment(tmp_path / "tpe.yaml", **{**BAYES, "run_cap": 10}))
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "dask" / "plan.csv"), pd.read_csv(tmp_path / "loky" / "plan.csv"))
     columns = ["trial_id", "seed", "learning_rate", "reg", "momentum"] + METRICS
     pd.testing.assert_frame_equal(*(by_trial(pd.read_csv(tmp_path / run / "trials.csv"))[columns]
@@ -112,12 +117,7 @@ def test_bayes_on_two_dask_workers_proposes_and_scores_what_loky_does(whole_clus
 def test_a_fused_sweep_on_two_dask_workers_scores_what_loky_does(whole_cluster, tmp_path):
     from test_fused_sweep import FUSED, history_of, trials_of
 
-    path = write_experiment(tmp_path / "fused.yaml", **FUSED)
-    on_dask = sweep_cli("run", path, "--scheduler-file", whole_cluster.scheduler_file, "--out", "dask",
-                        "--no-plots", "--quiet", cwd=tmp_path)
-    assert on_dask.returncode == 0, on_dask.stderr
-    local = sweep_cli("run", path, "--n-jobs", "1", "--out", "loky", "--quiet", "--no-plots", cwd=tmp_path)
-    assert local.returncode == 0, local.stderr
+    run_on_dask_and_loky(whole_cluster, write_experiment(tmp_path / "fused.yaml", **FUSED))
     pd.testing.assert_frame_equal(trials_of(tmp_path / "dask"), trials_of(tmp_path / "loky"))
     pd.testing.assert_frame_equal(history_of(tmp_path / "dask"), history_of(tmp_path / "loky"))
 
@@ -125,12 +125,7 @@ def test_a_fused_sweep_on_two_dask_workers_scores_what_loky_does(whole_cluster, 
 def test_hyperband_on_two_dask_workers_stops_and_scores_what_loky_does(whole_cluster, tmp_path):
     from test_hyperband import COLUMNS, HYPERBAND
 
-    path = write_experiment(tmp_path / "hb.yaml", **HYPERBAND)
-    on_dask = sweep_cli("run", path, "--scheduler-file", whole_cluster.scheduler_file, "--out", "dask",
-                        "--no-plots", "--quiet", cwd=tmp_path)
-    assert on_dask.returncode == 0, on_dask.stderr
-    local = sweep_cli("run", path, "--n-jobs", "1", "--out", "loky", "--quiet", "--no-plots", cwd=tmp_path)
-    assert local.returncode == 0, local.stderr
+    run_on_dask_and_loky(whole_cluster, write_experiment(tmp_path / "hb.yaml", **HYPERBAND))
     trials = [by_trial(pd.read_csv(tmp_path / run / "trials.csv")) for run in ("dask", "loky")]
     assert (trials[0]["status"] == "stopped").any()
     pd.testing.assert_frame_equal(trials[0][COLUMNS], trials[1][COLUMNS])
