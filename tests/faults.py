@@ -55,15 +55,24 @@ _DATA_SEEN = []
 
 
 def log_data_identity(task, data):
-    """Run the task, appending ``pid id(data)`` to the file named by $SWEEP_TEST_DATA_LOG.
+    """Run the task, appending ``pid id(data) arrivals`` to the file named by $SWEEP_TEST_DATA_LOG.
 
-    One id per worker process means the data set was deserialized once there and every task
-    received that same object; a copy pickled into each task would arrive as a new object each time.
+    ``arrivals`` is how many times the data set's key has come into this Dask worker's memory so far
+    (computed there or fetched from a peer). Dask's active memory manager may drop a worker's copy
+    while no task there waits for it, and the worker fetches it again for its next task: a new
+    object, on a new arrival. One id per (pid, arrivals) means every task of one stay received the
+    same object; a copy pickled into each task would arrive as a new object each time, with no arrival.
     """
+    from distributed import get_worker
+    from distributed.worker import thread_state
+
     if not any(seen is data for seen in _DATA_SEEN):
         _DATA_SEEN.append(data)
+    worker = get_worker()
+    (data_key,) = {dep.key for dep in worker.state.tasks[thread_state.key].dependencies}
+    arrivals = sum(1 for record in worker.state.story(data_key) if len(record) > 2 and record[2] == "memory")
     with open(os.environ["SWEEP_TEST_DATA_LOG"], "a") as log:
-        log.write(f"{os.getpid()} {id(data)}\n")
+        log.write(f"{os.getpid()} {id(data)} {arrivals}\n")
     return run_task(task, data)
 
 

@@ -131,15 +131,17 @@ def test_hyperband_on_two_dask_workers_stops_and_scores_what_loky_does(whole_clu
     pd.testing.assert_frame_equal(trials[0][COLUMNS], trials[1][COLUMNS])
 
 
-def test_the_data_set_reaches_each_worker_once(whole_cluster, tmp_path):
+def test_the_data_set_travels_to_each_worker_not_with_each_task(whole_cluster, tmp_path):
     whole_cluster.data_log.unlink(missing_ok=True)
     doc = {**QUICK, "scheduler": str(whole_cluster.address)}
     outcome = run_sweep(parse_experiment(doc), run_dir=tmp_path / "run", quiet=True, task_fn=faults.log_data_identity)
     assert outcome.counts == {"ok": 16}
-    seen = [line.split() for line in whole_cluster.data_log.read_text().splitlines()]
+    seen = [tuple(line.split()) for line in whole_cluster.data_log.read_text().splitlines()]
     assert len(seen) == 8, "one line per training run"
-    objects_per_worker = {pid: {obj for p, obj in seen if p == pid} for pid, _ in seen}
-    assert len(objects_per_worker) == 2 and all(len(objs) == 1 for objs in objects_per_worker.values()), seen
+    assert {pid for pid, _, _ in seen} <= set(map(str, whole_cluster.worker_pids().values()))
+    objects_per_stay = {(pid, arrivals): {obj for p, obj, a in seen if (p, a) == (pid, arrivals)}
+                        for pid, _, arrivals in seen}
+    assert all(int(arrivals) >= 1 and len(objs) == 1 for (_, arrivals), objs in objects_per_stay.items()), seen
 
 
 def test_kill_9_of_a_worker_mid_sweep_loses_and_repeats_nothing(whole_cluster, tmp_path):

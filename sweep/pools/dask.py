@@ -133,9 +133,11 @@ class DaskPool(Pool):
         """Tasks to keep submitted: two per worker thread in the cluster now (workers come and go).
 
         The second task per thread waits on the scheduler, ready for the worker to start without a
-        round trip to the client. It also keeps the data set wanted on every worker: Dask's active
-        memory manager drops replicas that fewer tasks wait for than there are copies, and the
-        worker would then fetch the data set again.
+        round trip to the client. It also keeps the data set wanted on the workers: Dask's active
+        memory manager drops replicas that fewer tasks wait for than there are copies, and a worker
+        whose copy was dropped fetches the data set again with its next task. Near the end of a
+        sweep, or when the scheduler has placed every waiting task on one worker, that can still
+        happen (a second transfer to that worker, never one per task).
 
         Called on every pass of the runner's loop, it is also the liveness check: SweepError when
         the scheduler is gone or the cluster has had no worker for :data:`NO_WORKERS_TIMEOUT`.
