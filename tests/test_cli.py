@@ -138,6 +138,8 @@ def test_interrupt_keeps_finished_trials_and_says_how_to_resume(tmp_path, long_g
     assert "KeyboardInterrupt" not in stderr and stderr.count("interrupted:") == 1
     kept = pd.read_csv(out / "trials.csv")
     assert 4 <= len(kept) < 60 and not (out / "best").exists()
+    if signum != signal.SIGINT or group:
+        return  # the folder is left the same way by each signal: resuming it is checked once
     resumed = sweep_cli("run", long_grid, "--resume", out, "--no-plots", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     final = pd.read_csv(out / "trials.csv")
