@@ -27,14 +27,14 @@ sweep: $(STAMP)
 
 # Two pytest workers, one test file each at a time (a file's module fixtures, such as test_dask's
 # cluster, stay in one process): the suite's subprocesses wait on each other often enough that this
-# halves the wall time on two cores.
+# halves the wall time on two cores. The longest files go first (see LONGEST_FILES in tests/conftest.py).
 test: $(STAMP)
 	$(COMPILE)
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 test-fast: $(STAMP)
 	$(COMPILE)
-	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m "not slow"
 
 bench: $(STAMP)
 	$(COMPILE)

@@ -106,3 +106,15 @@ def small_grid():
         "fixed": {"optimizer": "sgd_momentum", "init": "he", "batch_size": 64},
         "n_jobs": 2,
     }
+
+
+#: Test files that take the longest, longest first. `make test` hands whole files to two pytest
+#: workers in collection order (--no-loadscope-reorder); starting with the long ones keeps one worker
+#: from finishing a long file alone at the end.
+LONGEST_FILES = ["test_dask.py", "test_hostile.py", "test_cli.py", "test_report.py", "test_hyperband.py",
+                 "test_bayes.py", "test_open_ended.py", "test_plots.py"]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order within a file kept
