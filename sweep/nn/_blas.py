@@ -6,18 +6,40 @@ For a (784, 1000) float32 weight this halves the cost of a momentum or L2 step c
 
 from __future__ import annotations
 
+import importlib.util
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 
 
+def _fblas():
+    """SciPy's BLAS extension module, loaded without running ``scipy.linalg/__init__``.
+
+    ``from scipy.linalg.blas import ...`` first imports all of ``scipy.linalg`` (0.25 s), and every
+    worker process of every sweep pays it before its first update; loading the one extension it
+    needs takes 5 ms. It is the very module ``scipy.linalg.blas`` uses (CPython keeps one copy of an
+    extension), so the numbers are the same. Any surprise in the layout falls back to the import.
+    """
+    try:
+        scipy_dir = Path(importlib.util.find_spec("scipy").origin).parent
+        [path] = (scipy_dir / "linalg").glob("_fblas.*.so")
+        spec = importlib.util.spec_from_file_location("scipy.linalg._fblas", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    except Exception:  # noqa: BLE001 - any other layout or build: the documented way
+        from scipy.linalg import _fblas
+
+        return _fblas
+
+
 @cache
 def _routines() -> dict:
-    """BLAS axpy by dtype. Looked up on first use: scipy.linalg takes 0.3 s to import, which a
-    process that only scores a network (the command choosing the best model) need not pay."""
-    from scipy.linalg.blas import get_blas_funcs
-
-    return {np.dtype(t): get_blas_funcs("axpy", dtype=t) for t in (np.float32, np.float64)}
+    """BLAS axpy by dtype, looked up on first use (a process that only scores a network, such as
+    the command choosing the best model, need not load BLAS routines at all)."""
+    fblas = _fblas()
+    return {np.dtype(np.float32): fblas.saxpy, np.dtype(np.float64): fblas.daxpy}
 
 
 def axpy(a: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
