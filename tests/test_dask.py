@@ -144,6 +144,50 @@ def test_the_data_set_travels_to_each_worker_not_with_each_task(whole_cluster, t
     assert all(int(arrivals) >= 1 and len(objs) == 1 for (_, arrivals), objs in objects_per_stay.items()), seen
 
 
+#: 4 training runs on a data set whose training arrays are over shared.MAP_BYTES, so they go by file.
+MAPPED = {"name": "mm", "dataset": {"name": "synthetic", "kind": "blobs", "n_samples": 12000, "n_features": 40},
+          "parameters": {"hidden_size": {"values": [8, 12, 16, 20]}},
+          "fixed": {"epochs": 2, "learning_rate": 0.05, "optimizer": "sgd_momentum"}}
+
+
+def test_workers_on_this_machine_map_the_data_set_from_files_and_score_what_loky_does(whole_cluster, tmp_path):
+    on_dask = run_sweep(parse_experiment({**MAPPED, "scheduler": str(whole_cluster.address)}),
+                        run_dir=tmp_path / "dask", quiet=True, task_fn=faults.require_memmap)
+    assert on_dask.counts == {"ok": 4}, pd.read_csv(tmp_path / "dask" / "trials.csv")["error"].tolist()
+    run_sweep(parse_experiment(MAPPED), run_dir=tmp_path / "loky", n_jobs=2, quiet=True)
+    columns = ["trial_id", "seed"] + METRICS
+    pd.testing.assert_frame_equal(*(by_trial(pd.read_csv(tmp_path / run / "trials.csv"))[columns]
+                                    for run in ("dask", "loky")))
+
+
+def test_workers_that_cannot_read_the_files_get_the_data_set_itself(tmp_path):
+    from sweep.pools.dask import DaskPool
+    from sweep.runner import load_data
+    from sweep.pools.shared import SharedDataset
+
+    class ElsewhereClient:
+        """A client whose one worker sees another file system (no token, or a different one)."""
+        def __init__(self, token):
+            self.token = token
+
+        def run(self, fn, *args, **kwargs):
+            return {"tcp://10.0.0.2:1": self.token}
+
+        def submit(self, fn, payload, pure):
+            return payload
+
+    data = load_data(parse_experiment(MAPPED))
+    pool = DaskPool.__new__(DaskPool)
+    pool._scratch = tmp_path / "data"
+    for token in (None, "another"):
+        pool.client = ElsewhereClient(token)
+        assert pool.share(data) is data
+    assert list(pool._scratch.iterdir()) == [], "the unused files are removed"
+    pool.client.run = lambda fn, folder, **kwargs: {"tcp://127.0.0.1:1": fn(folder)}  # a worker here
+    handle = pool.share(data)
+    assert isinstance(handle, SharedDataset) and handle.open().X_train.shape == data.X_train.shape
+
+
 def test_kill_9_of_a_worker_mid_sweep_loses_and_repeats_nothing(whole_cluster, tmp_path):
     path = write_experiment(tmp_path / "slow.yaml", **SLOW)
     proc = start(["run", path, "--scheduler", whole_cluster.address, "--out", "run", "--no-plots"], tmp_path)

@@ -2,9 +2,10 @@
 
 What this module makes sure of, because each was seen to go wrong:
 
-- **The data set reaches each worker once.** It becomes one Dask future (see
+- **The data set is not sent with each task.** It becomes one Dask future (see
   :meth:`DaskPool.share`) passed to each task as a top-level argument; an array inside a task's
-  arguments would be pickled into every task instead.
+  arguments would be pickled into every task instead. On one machine the future holds only the
+  handle of files the workers memory-map, as loky's workers do.
 - **A cluster that cannot run our tasks is refused before the first trial.** The scheduler must
   answer within :data:`CONNECT_TIMEOUT`, and a probe run on the scheduler and on every worker must
   import this very version of ``sweep`` (the scheduler unpickles tasks too; without the package a
@@ -30,6 +31,7 @@ import concurrent.futures as cf
 import importlib.util
 import json
 import logging
+import shutil
 import sys
 import time
 import warnings
@@ -38,6 +40,7 @@ from pathlib import Path
 from ..errors import SweepError
 from ..task import process_identity
 from .base import Outcome, Pool, single_thread_env
+from .shared import SharedDataset, share, token_of
 
 #: Seconds to reach the scheduler.
 CONNECT_TIMEOUT = 5
@@ -60,8 +63,13 @@ LOCAL_DASHBOARD = "127.0.0.1:8787"
 
 
 def _hold(data):
-    """The task whose result is the data set on a worker (see :meth:`DaskPool.share`)."""
+    """The task whose result is the data set, or its files' handle, on a worker (see :meth:`DaskPool.share`)."""
     return data
+
+
+def _open_then_call(fn, *args):
+    """``fn(*args)`` on a worker, with a shared data set's handle opened (mapped once per process)."""
+    return fn(*(arg.open() if isinstance(arg, SharedDataset) else arg for arg in args))
 
 
 class ResultLost(Exception):
@@ -96,6 +104,7 @@ class DaskPool(Pool):
         _dask_modules()
         self._cluster = None
         self.client = None
+        self._scratch = Path(scratch) / "data" if scratch is not None else None
         try:
             if backend.name == "dask-local":
                 self._cluster = start_local_cluster(n_jobs, scratch)
@@ -158,16 +167,39 @@ class DaskPool(Pool):
         It is a task that returns the data set, not scattered data: Dask keeps a task's inputs and
         can compute it again when the last worker holding its result dies, whereas scattered data
         is then lost and Dask cancels every task that needs it (seen with one worker, and with two
-        when a trial kills both). The data set goes to the scheduler once and from there to one
-        worker; each other worker fetches it once, from a peer, with its first task.
+        when a trial kills both).
+
+        When every worker reads the files this process writes (one machine, as dask-local always
+        is; checked with a token), the large arrays go to the scratch folder as for loky and the
+        future holds only a small handle (:mod:`.shared`): nothing large passes through the
+        scheduler or between workers, and the workers map the same pages. Otherwise the data set
+        itself goes to the scheduler once and from there to one worker; each other worker fetches
+        it from a peer with its first task. A worker that joins later on another machine cannot
+        open the files: its trials fail with that error, and the others go on.
         """
+        payload = self._as_files(data) or data
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Sending large graph")  # sent once, on purpose
-            return self.client.submit(_hold, data, pure=False)
+            return self.client.submit(_hold, payload, pure=False)
+
+    def _as_files(self, data) -> SharedDataset | None:
+        """``data`` written to the scratch folder, if every worker now sees that folder; else None."""
+        if self._scratch is None:
+            return None
+        handle = share(data, self._scratch, open_on_arrival=False)
+        expected = token_of(handle.folder)
+        try:
+            seen = self.client.run(token_of, handle.folder, on_error="return", callback_timeout=PROBE_TIMEOUT)
+        except Exception:  # noqa: BLE001 - a timeout or a lost scheduler: send the data itself, as before
+            seen = {}
+        if expected is not None and seen and all(token == expected for token in seen.values()):
+            return handle
+        shutil.rmtree(handle.folder, ignore_errors=True)
+        return None
 
     def submit(self, fn, *args):
         """``fn(*args)`` as a Dask future (``pure=False``: a task run again is not a cached result)."""
-        future = self.client.submit(fn, *args, pure=False)
+        future = self.client.submit(_open_then_call, fn, *args, pure=False)
         self._in_flight.add(future)
         return future
 

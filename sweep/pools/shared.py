@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -29,19 +30,37 @@ _opened: tuple[str, Dataset] | None = None
 
 
 class SharedDataset:
-    """What a task carries instead of the data set: the folder of its mapped arrays and the rest."""
+    """What a task carries instead of the data set: the folder of its mapped arrays and the rest.
 
-    def __init__(self, folder: str, inline: dict, fields: dict):
+    By default it arrives as the :class:`~sweep.data.Dataset` itself (unpickling opens it), which
+    suits loky, whose tasks receive it directly. With ``open_on_arrival=False`` it travels as this
+    handle and the receiver calls :meth:`open`: a Dask worker keeps a task's input to pass on to
+    peers, and a handle (not the opened arrays, which would be pickled whole) is what should travel.
+    """
+
+    def __init__(self, folder: str, inline: dict, fields: dict, open_on_arrival: bool = True):
         self.folder, self.inline, self.fields = folder, inline, fields
+        self.open_on_arrival = open_on_arrival
+
+    def open(self) -> Dataset:
+        return open_shared(self.folder, self.inline, self.fields)
 
     def __reduce__(self):
-        return open_shared, (self.folder, self.inline, self.fields)
+        if self.open_on_arrival:
+            return open_shared, (self.folder, self.inline, self.fields)
+        return SharedDataset, (self.folder, self.inline, self.fields, False)
 
 
-def share(data: Dataset, parent: Path) -> SharedDataset:
+#: The file each shared folder holds with a random token, so a process can check that the folder it
+#: sees under that path is this one (a Dask worker on another machine sees another file system).
+TOKEN_FILE = "token"
+
+
+def share(data: Dataset, parent: Path, open_on_arrival: bool = True) -> SharedDataset:
     """Write the large arrays of ``data`` to a new folder under ``parent``; the handle to send."""
     folder = Path(parent) / f"shared-{os.getpid()}-{next(_counter)}"
     folder.mkdir(parents=True)
+    (folder / TOKEN_FILE).write_text(secrets.token_hex(16))
     inline = {}
     for name in Dataset.ARRAYS:
         array = np.ascontiguousarray(getattr(data, name))
@@ -51,7 +70,15 @@ def share(data: Dataset, parent: Path) -> SharedDataset:
             inline[name] = array
     fields = {"name": data.name, "image_shape": data.image_shape, "class_names": data.class_names,
               "info": data.info}
-    return SharedDataset(str(folder), inline, fields)
+    return SharedDataset(str(folder), inline, fields, open_on_arrival)
+
+
+def token_of(folder: str) -> str | None:
+    """The token in a shared folder as this process sees it; None when it cannot read it."""
+    try:
+        return (Path(folder) / TOKEN_FILE).read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def open_shared(folder: str, inline: dict, fields: dict) -> Dataset:
