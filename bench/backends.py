@@ -1,9 +1,9 @@
 """Wall time of one sweep on each backend, measured in the same run: loky, dask-local, a Dask cluster.
 
-Default: experiments/seed_grid.yaml (16 Fashion-MNIST trials in 8 training runs) with 2 workers
-everywhere. The Dask cluster is `dask scheduler` plus `dask worker` subprocesses on 127.0.0.1,
-started (and timed) before the sweep, as a cluster would already be running, once as `dask worker`
-starts by default and once with MALLOC_MMAP_THRESHOLD_ set (see sweep.pools.dask.worker_warnings); dask-local's time
+Default: bench/seed_grid_minute.yaml (the seed posts' 16-trial Fashion-MNIST grid with 3x the
+epochs: about a minute on loky) with 2 workers everywhere. The Dask cluster is `dask scheduler`
+plus `dask worker` subprocesses on 127.0.0.1 as `dask worker` starts by default (nannies included),
+started (and timed) before the sweep, as a cluster would already be running; dask-local's time
 includes starting its LocalCluster. Prints each wall time, its ratio to loky's, and whether the
 metrics are bitwise identical to loky's.
 
@@ -22,7 +22,6 @@ from pathlib import Path
 import pandas as pd
 
 from sweep.config import Backend, load_experiment
-from sweep.pools.dask import MMAP_THRESHOLD_ENV
 from sweep.runner import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +43,7 @@ def timed_sweep(experiment, backend: Backend, run_dir: Path, workers: int) -> tu
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("experiment", nargs="?", type=Path, default=ROOT / "experiments" / "seed_grid.yaml")
+    parser.add_argument("experiment", nargs="?", type=Path, default=ROOT / "bench" / "seed_grid_minute.yaml")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     experiment = load_experiment(args.experiment)
@@ -53,14 +52,11 @@ def main():
         tmp = Path(tmp)
         results["loky"] = timed_sweep(experiment, Backend("loky"), tmp / "loky", args.workers)
         results["dask-local"] = timed_sweep(experiment, Backend("dask-local"), tmp / "dask-local", args.workers)
-        # `dask worker` as started by default, and with glibc's mmap threshold set (see worker_warnings)
-        variable, value = MMAP_THRESHOLD_ENV.split("=")
-        for name, env in (("dask cluster", {}), ("dask, mmap", {variable: value})):
-            started = time.perf_counter()
-            with SubprocessCluster(tmp / name, n_workers=args.workers, worker_env=env) as cluster:
-                startup = time.perf_counter() - started
-                backend = Backend("dask", scheduler_file=str(cluster.scheduler_file))
-                results[name] = timed_sweep(experiment, backend, tmp / name.replace(" ", "-"), args.workers)
+        started = time.perf_counter()
+        with SubprocessCluster(tmp / "cluster", n_workers=args.workers) as cluster:
+            startup = time.perf_counter() - started
+            backend = Backend("dask", scheduler_file=str(cluster.scheduler_file))
+            results["dask cluster"] = timed_sweep(experiment, backend, tmp / "dask-cluster", args.workers)
     loky_seconds, loky_metrics = results["loky"]
     print(f"{experiment.name}: {len(loky_metrics)} trials, {args.workers} workers per backend "
           "(wall time: load, train, best model and test)")
@@ -68,8 +64,7 @@ def main():
         same = metrics.equals(loky_metrics)
         print(f"  {name:13s} {seconds:6.1f} s   {seconds / loky_seconds:4.2f}x loky's time   "
               f"identical metrics: {same}")
-    print(f"  (starting a subprocess cluster took {startup:.1f} s, not counted above; `dask, mmap` workers "
-          f"were started as `{MMAP_THRESHOLD_ENV} dask worker`)")
+    print(f"  (starting the subprocess cluster took {startup:.1f} s, not counted above)")
 
 
 if __name__ == "__main__":

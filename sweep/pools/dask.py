@@ -40,6 +40,7 @@ from pathlib import Path
 from ..errors import SweepError
 from ..task import process_identity
 from .base import Outcome, Pool, single_thread_env
+from .malloc import training_malloc
 from .shared import SharedDataset, share, token_of
 
 #: Seconds to reach the scheduler.
@@ -68,8 +69,11 @@ def _hold(data):
 
 
 def _open_then_call(fn, *args):
-    """``fn(*args)`` on a worker, with a shared data set's handle opened (mapped once per process)."""
-    return fn(*(arg.open() if isinstance(arg, SharedDataset) else arg for arg in args))
+    """``fn(*args)`` on a worker, with a shared data set's handle opened (mapped once per process),
+    under :func:`~.malloc.training_malloc` (Dask's nanny sets a malloc trim threshold that doubles
+    the time of a NumPy training step)."""
+    with training_malloc():
+        return fn(*(arg.open() if isinstance(arg, SharedDataset) else arg for arg in args))
 
 
 class ResultLost(Exception):
@@ -348,17 +352,11 @@ def probe_cluster(client, address: str) -> dict[str, dict]:
 
 
 #: What to put before `dask worker` so that training is not slowed down by the nanny's trim threshold.
-MMAP_THRESHOLD_ENV = "MALLOC_MMAP_THRESHOLD_=33554432"
-
-
 def worker_warnings(workers: dict[str, dict]) -> list[str]:
-    """Warnings about workers: another NumPy (numbers may differ), or a glibc trim threshold set.
+    """Warnings about workers: another NumPy (numbers may differ in the last digits).
 
-    Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536`` in its workers by default. Setting it also
-    freezes glibc's mmap threshold at 128 KiB, so every activation and gradient array of a training
-    step is a fresh ``mmap`` with its pages faulted in again: training ran 40-45% slower than in a
-    plain process here. Setting ``MALLOC_MMAP_THRESHOLD_`` as well (32 MiB, glibc's own ceiling)
-    gives the speed back (``bench/backends.py``).
+    (Dask's nanny also sets ``MALLOC_TRIM_THRESHOLD_`` in its workers, which once slowed training
+    by half; each task now sets glibc's thresholds for itself, see :mod:`.malloc`.)
     """
     here = process_identity()["numpy"]
     warnings = []
@@ -366,12 +364,6 @@ def worker_warnings(workers: dict[str, dict]) -> list[str]:
     if others:
         warnings.append(f"workers run NumPy {', '.join(others)} and this machine {here}: results may differ "
                         "in the last digits from a local run")
-    slowed = sorted(w for w, identity in workers.items()
-                    if identity.get("malloc_trim_threshold") and not identity.get("malloc_mmap_threshold"))
-    if slowed:
-        warnings.append(f"{len(slowed)} of {len(workers)} worker(s) run with Dask's MALLOC_TRIM_THRESHOLD_, "
-                        "which slows NumPy training by about 40%; start them as "
-                        f"`{MMAP_THRESHOLD_ENV} dask worker ...`")
     return warnings
 
 
@@ -381,7 +373,8 @@ def start_local_cluster(n_workers: int, scratch: Path | None):
     from distributed import LocalCluster
 
     has_dashboard = importlib.util.find_spec("bokeh") is not None  # Dask's dashboard needs bokeh
-    # No MALLOC_TRIM_THRESHOLD_ in the workers: see worker_warnings.
+    # No MALLOC_TRIM_THRESHOLD_ in the workers (see .malloc): freed memory goes back to the system
+    # as glibc decides, as in loky's workers.
     try:
         with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
                               "distributed.scheduler.allowed-failures": 0}):
