@@ -36,10 +36,15 @@ def _fblas():
 
 @cache
 def _routines() -> dict:
-    """BLAS axpy by dtype, looked up on first use (a process that only scores a network, such as
-    the command choosing the best model, need not load BLAS routines at all)."""
+    """BLAS axpy by dtype."""
     fblas = _fblas()
     return {np.dtype(np.float32): fblas.saxpy, np.dtype(np.float64): fblas.daxpy}
+
+
+# Loaded with this module, not on first use: SciPy's BLAS is a library of its own, and one loaded
+# inside `threadpoolctl.threadpool_limits(1)` (as a benchmark or a notebook limits threads) would
+# escape the limit and run on every core.
+_routines()
 
 
 def axpy(a: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
