@@ -17,6 +17,8 @@ What this module makes sure of, because each was seen to go wrong:
   recorded ``crashed``. A task Dask loses otherwise (a result that died with its worker) is
   submitted again, up to a limit. A cluster left without workers for :data:`NO_WORKERS_TIMEOUT`,
   or a lost scheduler, ends the sweep with an error (finished trials stay on disk for ``--resume``).
+- **Training runs at a plain process's speed in a nanny's worker:** each task sets glibc's malloc
+  thresholds for itself (:mod:`.malloc`), which the nanny's ``MALLOC_TRIM_THRESHOLD_`` made 2x slower.
 - **Ctrl-C cancels this sweep's futures and leaves an existing cluster running.**
 - Whatever the project starts (``dask-local``) listens on 127.0.0.1 only, dashboard included, and
   its workers keep their files in the run's scratch folder. Its scheduler does not retry a task
