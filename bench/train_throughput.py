@@ -78,7 +78,7 @@ def time_torch(data, hidden, epochs, lr, reg):
     import torch
 
     torch.manual_seed(0)
-    X, y = torch.from_numpy(data.X_train), torch.from_numpy(data.y_train.astype("int64"))
+    X, y = torch.tensor(data.X_train), torch.tensor(data.y_train, dtype=torch.int64)  # copies: the data is read-only
     model = torch.nn.Sequential(torch.nn.Linear(data.input_dim, hidden), torch.nn.ReLU(),
                                 torch.nn.Linear(hidden, data.num_classes))
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=reg)
@@ -91,7 +91,7 @@ def time_torch(data, hidden, epochs, lr, reg):
             optimizer.step()
     seconds = time.perf_counter() - start
     with torch.no_grad():
-        accuracy = (model(torch.from_numpy(data.X_val)).argmax(1).numpy() == data.y_val).mean()
+        accuracy = (model(torch.tensor(data.X_val)).argmax(1).numpy() == data.y_val).mean()
     return seconds, float(accuracy)
 
 
