@@ -9,11 +9,12 @@ EXP    ?= experiments/default.yaml
 .PHONY: sweep test test-fast bench clean
 
 # pip compiles every module it installs on one core (two thirds of its time); compileall does it on
-# every core, and skips what no sweep or test process imports (the packages' own test suites, pip).
+# every core, and skips what no sweep or test process imports (the packages' own test suites, pip,
+# fontTools (PDF and SVG fonts only), SQLAlchemy and alembic (Optuna's database storage)).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --no-compile -e '.[test]'
-	$(PY) -m compileall -qq -j 0 -x '/(tests|pip|setuptools|pygments)/' $(VENV)/lib
+	$(PY) -m compileall -qq -j 0 -x '/(tests|pip|setuptools|pygments|fontTools|sqlalchemy|alembic)/' $(VENV)/lib
 	touch $(STAMP)
 
 # The package is installed editable; where PYTHONDONTWRITEBYTECODE is set (as on this project's
