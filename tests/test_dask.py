@@ -183,6 +183,10 @@ def test_workers_that_cannot_read_the_files_get_the_data_set_itself(tmp_path):
         assert pool.share(data) is data
     assert list(pool._scratch.iterdir()) == [], "the unused files are removed"
     pool.client.run = lambda fn, folder, **kwargs: {"tcp://127.0.0.1:1": fn(folder)}  # a worker here
+    (tmp_path / "a-file").write_text("")
+    pool._scratch = tmp_path / "a-file" / "data"  # the files cannot be written (as on a full disk)
+    assert pool.share(data) is data
+    pool._scratch = tmp_path / "data"
     handle = pool.share(data)
     assert isinstance(handle, SharedDataset) and handle.open().X_train.shape == data.X_train.shape
 

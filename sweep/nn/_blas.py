@@ -7,6 +7,7 @@ For a (784, 1000) float32 weight this halves the cost of a momentum or L2 step c
 from __future__ import annotations
 
 import importlib.util
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -27,6 +28,9 @@ def _fblas():
         spec = importlib.util.spec_from_file_location("scipy.linalg._fblas", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
+        # Not left in sys.modules under its name without its package: `import scipy.linalg` later
+        # registers it properly (and gets this same extension module back from CPython).
+        sys.modules.pop("scipy.linalg._fblas", None)
         return module
     except Exception:  # noqa: BLE001 - any other layout or build: the documented way
         from scipy.linalg import _fblas

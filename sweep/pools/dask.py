@@ -192,7 +192,11 @@ class DaskPool(Pool):
         """``data`` written to the scratch folder, if every worker now sees that folder; else None."""
         if self._scratch is None:
             return None
-        handle = share(data, self._scratch, open_on_arrival=False)
+        try:
+            handle = share(data, self._scratch, open_on_arrival=False)
+        except OSError:  # e.g. a full disk: the data set itself goes, as it did before files
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            return None
         expected = token_of(handle.folder)
         try:
             seen = self.client.run(token_of, handle.folder, on_error="return", callback_timeout=PROBE_TIMEOUT)

@@ -58,9 +58,12 @@ TOKEN_FILE = "token"
 
 def share(data: Dataset, parent: Path, open_on_arrival: bool = True) -> SharedDataset:
     """Write the large arrays of ``data`` to a new folder under ``parent``; the handle to send."""
-    folder = Path(parent) / f"shared-{os.getpid()}-{next(_counter)}"
+    token = secrets.token_hex(16)
+    # The token in the name too: a worker of a long-lived cluster caches what it opened by folder, and
+    # a later run of the same folder by a process with the same pid would otherwise get the same path.
+    folder = Path(parent) / f"shared-{os.getpid()}-{next(_counter)}-{token[:12]}"
     folder.mkdir(parents=True)
-    (folder / TOKEN_FILE).write_text(secrets.token_hex(16))
+    (folder / TOKEN_FILE).write_text(token)
     inline = {}
     for name in Dataset.ARRAYS:
         array = np.ascontiguousarray(getattr(data, name))
