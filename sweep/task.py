@@ -49,12 +49,11 @@ def worker_name() -> str:
 
 def process_identity() -> dict:
     """What a Dask probe asks each process: the sweep and NumPy it imports, where it runs, and the
-    glibc malloc thresholds set in its environment (Dask's nanny sets one)."""
+    glibc trim threshold set in its environment (Dask's nanny sets one; see sweep.pools.malloc)."""
     import sweep
 
     return {"sweep": sweep.__version__, "numpy": np.__version__, "worker": worker_name(),
-            "malloc_trim_threshold": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
-            "malloc_mmap_threshold": os.environ.get("MALLOC_MMAP_THRESHOLD_")}
+            "malloc_trim_threshold": os.environ.get("MALLOC_TRIM_THRESHOLD_")}
 
 
 def model_seeds(seed: int) -> tuple[int, int]:

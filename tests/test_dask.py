@@ -161,8 +161,8 @@ def test_workers_on_this_machine_map_the_data_set_from_files_and_score_what_loky
 
 def test_workers_that_cannot_read_the_files_get_the_data_set_itself(tmp_path):
     from sweep.pools.dask import DaskPool
-    from sweep.runner import load_data
     from sweep.pools.shared import SharedDataset
+    from sweep.runner import load_data
 
     class ElsewhereClient:
         """A client whose one worker sees another file system (no token, or a different one)."""

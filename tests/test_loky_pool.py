@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pandas as pd
+import pytest
 from conftest import sweep_cli, write_experiment
 
 from sweep.config import parse_experiment
@@ -67,3 +68,17 @@ def test_a_shared_data_set_maps_its_large_arrays_read_only_and_carries_the_small
         np.testing.assert_array_equal(getattr(opened, name), getattr(data, name))
     assert (opened.name, opened.image_shape, opened.class_names) == (data.name, data.image_shape, data.class_names)
     assert open_shared(*handle.__reduce__()[1]) is opened, "opened once per process"
+
+
+def test_a_data_set_that_cannot_be_written_leaves_no_folder(tmp_path, monkeypatch):
+    import errno
+
+    data = load_dataset("synthetic", kind="blobs", n_samples=50000, n_features=40)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "save", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        share(data, tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -38,7 +38,7 @@ PROBE = textwrap.dedent("""
 def faults(**env) -> dict:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     result = subprocess.run([sys.executable, "-c", PROBE], env={**environment, **env}, capture_output=True,
-                            text=True, timeout=60)
+                            text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 

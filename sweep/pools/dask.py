@@ -194,8 +194,7 @@ class DaskPool(Pool):
             return None
         try:
             handle = share(data, self._scratch, open_on_arrival=False)
-        except OSError:  # e.g. a full disk: the data set itself goes, as it did before files
-            shutil.rmtree(self._scratch, ignore_errors=True)
+        except OSError:  # e.g. a full disk (share leaves no folder): the data set itself goes
             return None
         expected = token_of(handle.folder)
         try:
@@ -357,7 +356,6 @@ def probe_cluster(client, address: str) -> dict[str, dict]:
     return workers
 
 
-#: What to put before `dask worker` so that training is not slowed down by the nanny's trim threshold.
 def worker_warnings(workers: dict[str, dict]) -> list[str]:
     """Warnings about workers: another NumPy (numbers may differ in the last digits).
 

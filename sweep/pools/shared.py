@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -63,14 +64,18 @@ def share(data: Dataset, parent: Path, open_on_arrival: bool = True) -> SharedDa
     # a later run of the same folder by a process with the same pid would otherwise get the same path.
     folder = Path(parent) / f"shared-{os.getpid()}-{next(_counter)}-{token[:12]}"
     folder.mkdir(parents=True)
-    (folder / TOKEN_FILE).write_text(token)
     inline = {}
-    for name in Dataset.ARRAYS:
-        array = np.ascontiguousarray(getattr(data, name))
-        if array.nbytes >= MAP_BYTES:
-            np.save(folder / f"{name}.npy", array, allow_pickle=False)
-        else:
-            inline[name] = array
+    try:
+        (folder / TOKEN_FILE).write_text(token)
+        for name in Dataset.ARRAYS:
+            array = np.ascontiguousarray(getattr(data, name))
+            if array.nbytes >= MAP_BYTES:
+                np.save(folder / f"{name}.npy", array, allow_pickle=False)
+            else:
+                inline[name] = array
+    except BaseException:  # e.g. a full disk: no half-written folder is left behind
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     fields = {"name": data.name, "image_shape": data.image_shape, "class_names": data.class_names,
               "info": data.info}
     return SharedDataset(str(folder), inline, fields, open_on_arrival)
