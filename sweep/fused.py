@@ -3,20 +3,23 @@
 The members of a group share the data, the batch size, the dtype, the update rule and the order of
 the minibatches (drawn from the group's seed: common random numbers); each has its own hidden size,
 initial weights, learning rate and its decay, L2 strength, momentum and number of epochs. Their
-first layers are held as one ``(D, sum of H)`` matrix, so a minibatch costs one ``X @ W1`` and one
-``X.T @ dA`` for the whole group instead of one narrow product per member; the second layers,
-``(H_k, C)`` each, stay per member.
+first layers are held as one transposed ``(sum of H, D)`` matrix, so a minibatch costs one
+``W1T @ X.T`` for the whole group instead of one narrow product per member; each member's rows are
+contiguous, so its gradient product and update are BLAS calls with its own scalars (the product
+writes straight into the velocity: :meth:`_Group.step`). The second layers, ``(H_k, C)`` each, stay
+per member.
 
-**What a member's numbers depend on.** OpenBLAS computes a column block of a wide product with
+**What a member's numbers depend on.** OpenBLAS computes a block of rows of a tall product with
 other kernels than the same block alone (measured on this machine: relative differences up to
-6e-7 in float32), and the fused update rules take learning rate and momentum as vectors where the
-single-net rules use BLAS axpy. So a member trained in a group agrees with the same net trained
-alone on the same minibatch order (:func:`~sweep.trainer.train` with ``seed`` = the group's seed)
-to float32 rounding, not bitwise. Within a group, a member's numbers never depend on the values of
-the others: each output column of the products reads only its own member's columns, and the shapes
-stay fixed while the group trains (a member that diverges or reaches its last epoch keeps its
-columns, zeroed). So which trials form a group must be fixed in advance (by the plan, never by
-which worker is free) for results to be the same whatever the pool.
+6e-7 in float32), and the fused update folds learning rate, momentum and L2 into the gradient's
+GEMM where the single-net rules take separate steps. So a member trained in a group agrees with the
+same net trained alone on the same minibatch order (:func:`~sweep.trainer.train` with ``seed`` = the
+group's seed) to float32 rounding, not bitwise. Within a group, a member's numbers never depend on
+the values of the others: each output row of the forward product reads only its own member's rows,
+the backward product and the update are the member's own, and the shapes stay fixed while the group
+trains (a member that diverges or reaches its last epoch keeps its rows, zeroed). So which trials
+form a group must be fixed in advance (by the plan, never by which worker is free) for results to be
+the same whatever the pool.
 
 Supported: ReLU, softmax, no dropout, update rules :data:`FUSABLE_OPTIMIZERS`. Evaluation after
 each epoch is per member, exactly as :func:`~sweep.trainer.train` does it.
@@ -31,6 +34,7 @@ from typing import Callable
 
 import numpy as np
 
+from .nn._blas import axpy, gemm_routine
 from .nn.layers import softmax_loss
 from .nn.optim import UPDATE_RULES
 from .status import DIVERGED, STOPPED
@@ -64,74 +68,81 @@ def fusable_params(params: dict) -> bool:
 
 
 class _Group:
-    """The group's fused first layer and its update state; the members' second layers stay in their nets."""
+    """The group's fused first layer and its update state; the members' second layers stay in their nets.
+
+    The first layer is held transposed, ``W1T`` (sum of H, D): member ``k``'s weights are the
+    contiguous rows :meth:`block` ``(k)``, so its update is a handful of BLAS calls with its own
+    scalars (learning rate, momentum, L2), not elementwise passes with per-column vectors, and the
+    gradient's product writes straight into the velocity (:meth:`step`).
+    """
 
     def __init__(self, members: list[Member], optimizer: str):
         nets = [m.net for m in members]
         self.dtype = nets[0].dtype
         self.sizes = [net.hidden_dim for net in nets]
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).tolist()
-        self.W1 = np.concatenate([net.params["W1"] for net in nets], axis=1)  # (D, sum H)
+        self.W1T = np.ascontiguousarray(np.concatenate([net.params["W1"] for net in nets], axis=1).T)  # (sum H, D)
         self.b1 = np.concatenate([net.params["b1"] for net in nets])  # (sum H,)
-        self.reg = self.columns([net.reg for net in nets])
-        self.momentum = self.columns([m.momentum for m in members])
-        self.one_plus_momentum = 1 + self.momentum
+        self.regs = [net.reg for net in nets]
+        self.momenta = [m.momentum for m in members]
         self.optimizer = optimizer
-        self.velocity = (np.zeros_like(self.W1), np.zeros_like(self.b1))
-        # (lr * dw, a temporary) for W1 and for b1; the gradient of W1
-        self.scratch = tuple((np.empty_like(p), np.empty_like(p)) for p in (self.W1, self.b1))
-        self.dW1 = np.empty_like(self.W1)
-
-    def columns(self, values) -> np.ndarray:
-        """A per-member value repeated over that member's hidden columns: (sum H,) in the group's dtype."""
-        return np.repeat(np.asarray(values, dtype=self.dtype), self.sizes)
+        self.velocity = (np.zeros_like(self.W1T), np.zeros_like(self.b1))
+        self.gradient = np.empty((max(self.sizes), self.W1T.shape[1]), dtype=self.dtype)  # nesterov's, per member
+        self.gemm = gemm_routine(self.dtype)
 
     def block(self, k: int) -> slice:
         return slice(self.offsets[k], self.offsets[k + 1])
 
-    def update_first_layer(self, dW1: np.ndarray, db1: np.ndarray, lr: np.ndarray) -> None:
-        """One step of the update rule on W1 and b1, with per-column learning rates ``lr`` (sum H,).
+    def squared_norm(self, k: int) -> float:
+        """``sum(W1_k ** 2)`` of member ``k``."""
+        w = self.W1T[self.block(k)]
+        return float(np.vdot(w, w))
 
-        Products go through scratch arrays of the parameter's shape: nothing is allocated per minibatch."""
-        mu = self.momentum
-        for w, dw, v, (step, tmp) in ((self.W1, dW1, self.velocity[0], self.scratch[0]),
-                                      (self.b1, db1, self.velocity[1], self.scratch[1])):
-            np.multiply(dw, lr, out=step)  # lr * dw
-            if self.optimizer == "sgd":
-                w -= step
-            elif self.optimizer == "sgd_momentum":
-                v *= mu
-                v -= step
-                w += v
-            else:  # nesterov, in CS231n's look-ahead form (see sweep.nn.optim.nesterov)
-                np.multiply(v, mu, out=tmp)
-                w -= tmp  # w -= mu * v_prev
-                v *= mu
-                v -= step  # v = mu * v - lr * dw
-                np.multiply(v, self.one_plus_momentum, out=tmp)
-                w += tmp  # w += (1 + mu) * v
+    def step(self, k: int, xb: np.ndarray, dhiddenT: np.ndarray, lr: float) -> None:
+        """One step of the update rule on member ``k``'s first layer.
 
-    def add_l2_gradient(self, dW1: np.ndarray) -> None:
-        """``dW1 += reg * W1`` with each member's ``reg`` on its columns."""
-        tmp = self.scratch[0][1]
-        np.multiply(self.W1, self.reg, out=tmp)
-        dW1 += tmp
-
-    def squared_norms(self) -> np.ndarray:
-        """``sum(W1_k ** 2)`` of each member's block (K,), in one pass over W1."""
-        per_column = np.einsum("ij,ij->j", self.W1, self.W1)
-        return np.add.reduceat(per_column, self.offsets[:-1])
+        xb: the minibatch (n, D); dhiddenT: the gradient of the loss with respect to the member's
+        hidden pre-activations, transposed (H_k, n); lr: the member's learning rate this epoch. The
+        gradient of W1 is ``xb.T @ dhiddenT.T + reg * W1``; one GEMM computes it into what needs it,
+        its ``alpha`` and ``beta`` carrying the learning rate and the momentum (or weight decay).
+        """
+        cols = self.block(k)
+        w, v = self.W1T[cols], self.velocity[0][cols]  # (H_k, D), contiguous
+        mu, reg = self.momenta[k], self.regs[k]
+        db = dhiddenT.sum(axis=1)
+        b, vb = self.b1[cols], self.velocity[1][cols]
+        # In Fortran order (which BLAS reads) w.T is (D, H_k): C = alpha * xb.T @ dhiddenT.T + beta * C.
+        if self.optimizer == "sgd":  # w = (1 - lr * reg) * w - lr * dW
+            self.gemm(-lr, xb.T, dhiddenT.T, beta=1.0 - lr * reg, c=w.T, overwrite_c=1)
+            b -= self.dtype.type(lr) * db
+        elif self.optimizer == "sgd_momentum":  # v = mu * v - lr * (dW + reg * w); w += v
+            self.gemm(-lr, xb.T, dhiddenT.T, beta=mu, c=v.T, overwrite_c=1)
+            if reg:
+                axpy(-lr * reg, w, v)
+            axpy(1.0, v, w)
+            vb *= self.dtype.type(mu)
+            axpy(-lr, db, vb)
+            axpy(1.0, vb, b)
+        else:  # nesterov, in CS231n's look-ahead form (see sweep.nn.optim.nesterov)
+            g = self.gradient[:len(w)]
+            np.multiply(w, self.dtype.type(reg), out=g)
+            self.gemm(1.0, xb.T, dhiddenT.T, beta=1.0, c=g.T, overwrite_c=1)  # g = dW + reg * w
+            for param, vel, grad in ((w, v, g), (b, vb, db)):
+                axpy(-mu, vel, param)  # w -= mu * v_prev
+                vel *= self.dtype.type(mu)
+                axpy(-lr, grad, vel)  # v = mu * v - lr * g
+                axpy(1.0 + mu, vel, param)  # w += (1 + mu) * v
 
     def retire(self, k: int) -> None:
-        """Member ``k`` stops training: its columns become zeros (the shapes, and so the others' numbers, stay)."""
+        """Member ``k`` stops training: its rows become zeros (the shapes, and so the others' numbers, stay)."""
         cols = self.block(k)
-        for array in (self.W1, self.b1, *self.velocity):
-            array[..., cols] = 0
+        for array in (self.W1T, self.b1, *self.velocity):
+            array[cols] = 0
 
     def write_back(self, k: int, net) -> None:
-        """Copy member ``k``'s first layer into its net (contiguous arrays, as a net trained alone has)."""
+        """Copy member ``k``'s first layer into its net (contiguous (D, H_k) arrays, as a net trained alone has)."""
         cols = self.block(k)
-        net.params["W1"] = np.ascontiguousarray(self.W1[:, cols])
+        net.params["W1"] = np.ascontiguousarray(self.W1T[cols].T)
         net.params["b1"] = self.b1[cols].copy()
 
 
@@ -175,14 +186,14 @@ def train_group(members: list[Member], data, *, optimizer: str = "sgd_momentum",
     rng = np.random.default_rng(seed)
     batch_X = np.empty((batch_size,) + X.shape[1:], dtype=X.dtype)
     batch_y = np.empty((batch_size,) + y.shape[1:], dtype=y.dtype)
-    hidden_buffer = np.empty((batch_size, group.W1.shape[1]), dtype=group.dtype)
-    dhidden_buffer = np.zeros_like(hidden_buffer)
-    any_reg = any(net.reg for net in nets)
+    units = group.W1T.shape[0]
+    # Flat, so that a last, shorter minibatch still gets contiguous (sum H, n) views.
+    hidden_buffer = np.empty(units * batch_size, dtype=group.dtype)
+    dhidden_buffer = np.empty_like(hidden_buffer)
 
     for epoch in range(max(int(m.epochs) for m in members)):
         start = time.perf_counter()
         lrs = [m.learning_rate * m.lr_decay**epoch for m in members]
-        lr_columns = group.columns([lr if on else 0.0 for lr, on in zip(lrs, training)])
         for k, config in enumerate(second):
             for c in config.values():
                 c["learning_rate"] = lrs[k]
@@ -193,43 +204,40 @@ def train_group(members: list[Member], data, *, optimizer: str = "sgd_momentum",
             n = len(idx)
             xb = np.take(X, idx, axis=0, out=batch_X[:n], mode="clip").reshape(n, -1)
             yb = np.take(y, idx, axis=0, out=batch_y[:n], mode="clip")
-            hidden = np.matmul(xb, group.W1, out=hidden_buffer[:n])
-            hidden += group.b1
-            np.maximum(hidden, 0, out=hidden)
-            dhidden = dhidden_buffer[:n]  # the columns of members that left stay zero
-            norms = group.squared_norms() if any_reg else None
+            # Transposed activations (sum H, n): each member's rows are contiguous. Members that
+            # left have zero rows, so their activations are zero and cost nothing further.
+            hiddenT = np.matmul(group.W1T, xb.T, out=hidden_buffer[:units * n].reshape(units, n))
+            hiddenT += group.b1[:, None]
+            np.maximum(hiddenT, 0, out=hiddenT)
+            dhiddenT = dhidden_buffer[:units * n].reshape(units, n)
             for k, net in enumerate(nets):
                 if not training[k]:
                     continue
                 cols = group.block(k)
-                h = hidden[:, cols]  # a strided view: BLAS reads it in place
+                h = hiddenT[cols]  # (H_k, n)
                 W2 = net.params["W2"]
-                scores = h @ W2
+                scores = h.T @ W2
                 scores += net.params["b2"]
                 loss, dscores = softmax_loss(scores, yb)
                 if net.reg:
-                    loss += 0.5 * net.reg * (float(norms[k]) + float(np.vdot(W2, W2)))
+                    loss += 0.5 * net.reg * (group.squared_norm(k) + float(np.vdot(W2, W2)))
                 if not math.isfinite(loss):
                     group.write_back(k, net)
                     _diverged(histories[k], epoch, lrs[k], start, f"minibatch loss is {loss}", False)
                     training[k] = False
                     group.retire(k)
-                    dhidden_buffer[:, cols] = 0
-                    lr_columns[cols] = 0
                     continue
-                dhidden[:, cols] = dscores @ W2.T
-                dW2 = h.T @ dscores
+                dh = np.matmul(W2, dscores.T, out=dhiddenT[cols])  # (H_k, n)
+                dh *= h > 0
+                dW2 = h @ dscores
                 if net.reg:
                     dW2 += net.dtype.type(net.reg) * W2
                 db2 = dscores.sum(axis=0)
+                # The second layer first: the step below changes W1, whose activations gave dW2.
                 net.params["W2"], second[k]["W2"] = update(W2, dW2, second[k]["W2"])
                 net.params["b2"], second[k]["b2"] = update(net.params["b2"], db2, second[k]["b2"])
+                group.step(k, xb, dh, lrs[k])
                 loss_sums[k] += loss
-            dhidden *= hidden > 0
-            dW1 = np.matmul(xb.T, dhidden, out=group.dW1)
-            if any_reg:
-                group.add_l2_gradient(dW1)
-            group.update_first_layer(dW1, dhidden.sum(axis=0), lr_columns)
             n_batches += 1
 
         trained = [k for k in range(len(members)) if training[k]]
@@ -249,7 +257,6 @@ def train_group(members: list[Member], data, *, optimizer: str = "sgd_momentum",
             if histories[k].status == DIVERGED or epoch + 1 == members[k].epochs:
                 training[k] = False
                 group.retire(k)
-                dhidden_buffer[:, group.block(k)] = 0
         if stop is not None and any(training) and stop():
             for k in (k for k in range(len(members)) if training[k]):
                 histories[k].status = STOPPED

@@ -1,4 +1,4 @@
-"""In-place ``y += a * x`` through BLAS axpy: one pass over memory and no temporary array.
+"""In-place ``y += a * x`` through BLAS axpy: one pass over memory and no temporary array; and gemm.
 
 For a (784, 1000) float32 weight this halves the cost of a momentum or L2 step compared with
 ``y += a * x`` in NumPy, which allocates ``a * x`` first.
@@ -43,6 +43,20 @@ def _routines() -> dict:
     """BLAS axpy by dtype."""
     fblas = _fblas()
     return {np.dtype(np.float32): fblas.saxpy, np.dtype(np.float64): fblas.daxpy}
+
+
+@cache
+def _gemms() -> dict:
+    fblas = _fblas()
+    return {np.dtype(np.float32): fblas.sgemm, np.dtype(np.float64): fblas.dgemm}
+
+
+def gemm_routine(dtype):
+    """BLAS gemm for float32 or float64, as SciPy wraps it: ``gemm(alpha, a, b, beta=0, c=None,
+    trans_a=0, trans_b=0, overwrite_c=0)`` returns ``alpha * a @ b + beta * c``. Pass Fortran-ordered
+    arrays (the ``.T`` of C-ordered ones): then nothing is copied, and with ``overwrite_c=1`` the
+    result is written into ``c`` itself."""
+    return _gemms()[np.dtype(dtype)]
 
 
 # Loaded with this module, not on first use: SciPy's BLAS is a library of its own, and one loaded
