@@ -82,3 +82,32 @@ def test_a_data_set_that_cannot_be_written_leaves_no_folder(tmp_path, monkeypatc
     with pytest.raises(OSError, match="No space left"):
         share(data, tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_arrays_mapped_whole_from_npy_files_are_linked_not_copied_and_others_are_copied(tmp_path):
+    """A data set from the cache is read-only maps of whole .npy files: sharing links them (no copy,
+    and they outlive the cache entry); a view of a map, or a writable one, is written out as before."""
+    data = load_dataset("synthetic", kind="blobs", n_samples=100000, n_features=40)
+    source = tmp_path / "cache-entry"
+    source.mkdir()
+    arrays = {}
+    for name in data.ARRAYS:
+        np.save(source / f"{name}.npy", getattr(data, name))
+        arrays[name] = np.load(source / f"{name}.npy", mmap_mode="r")
+    arrays["X_val"] = np.load(source / "X_val.npy", mmap_mode="r+")  # writable: may change under the workers
+    whole_train = arrays["X_train"]
+    arrays["X_train"] = whole_train[: len(whole_train) // 2]  # a view: the file holds more than the array
+    arrays["y_train"] = arrays["y_train"][: len(whole_train) // 2]
+    mapped = type(data)(data.name, **arrays, image_shape=data.image_shape, class_names=data.class_names)
+    assert min(a.nbytes for a in (mapped.X_train, mapped.X_val, mapped.X_test)) >= MAP_BYTES
+
+    handle = share(mapped, tmp_path / "shared")
+    folder = tmp_path / "shared" / os.listdir(tmp_path / "shared")[0]
+    assert os.stat(folder / "X_test.npy").st_ino == os.stat(source / "X_test.npy").st_ino
+    for name in ("X_train", "X_val"):
+        assert os.stat(folder / f"{name}.npy").st_ino != os.stat(source / f"{name}.npy").st_ino
+    for path in source.iterdir():  # the cache entry is evicted: the linked files stay for the workers
+        path.unlink()
+    opened = open_shared(*handle.__reduce__()[1])
+    for name in data.ARRAYS:
+        np.testing.assert_array_equal(getattr(opened, name), getattr(mapped, name))

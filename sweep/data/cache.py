@@ -3,8 +3,8 @@
 Preparing Fashion-MNIST (inflating four gzip files, splitting, converting to float32,
 standardising) takes over a second, every time. The prepared arrays of a data set read from files
 (MNIST and Fashion-MNIST) are saved as ``.npy`` files and memory-mapped read-only on the next
-load, which then takes milliseconds; loky's workers map the same files (joblib passes a memory map
-by its file name), so nothing is dumped again either. The arrays are the ones a fresh load gives,
+load, which then takes milliseconds; the run's shared folder hard-links them for the workers
+(:mod:`sweep.pools.shared`), so nothing is written again either. The arrays are the ones a fresh load gives,
 bitwise.
 
 - **Key**: the data set's name and resolved options, a format number, and for each source file its

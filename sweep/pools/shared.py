@@ -1,7 +1,8 @@
 """A data set handed to local worker processes through files they memory-map.
 
 :func:`share` writes each array of a :class:`~sweep.data.Dataset` of at least
-:data:`MAP_BYTES` to a ``.npy`` file in a folder and returns a :class:`SharedDataset`: a small
+:data:`MAP_BYTES` to a ``.npy`` file in a folder (or hard-links the file it already is, for a data
+set from the cache) and returns a :class:`SharedDataset`: a small
 handle that travels with every task (smaller arrays travel inside it). A worker that unpickles
 the handle gets a :class:`~sweep.data.Dataset` whose large arrays are read-only ``np.memmap``
 views of those files, opened once per process and kept (:func:`open_shared`): every worker maps
@@ -11,6 +12,7 @@ the same pages, nothing is copied per task, and the workers need not be new for 
 from __future__ import annotations
 
 import itertools
+import mmap
 import os
 import secrets
 import shutil
@@ -68,17 +70,43 @@ def share(data: Dataset, parent: Path, open_on_arrival: bool = True) -> SharedDa
     try:
         (folder / TOKEN_FILE).write_text(token)
         for name in Dataset.ARRAYS:
-            array = np.ascontiguousarray(getattr(data, name))
-            if array.nbytes >= MAP_BYTES:
-                np.save(folder / f"{name}.npy", array, allow_pickle=False)
-            else:
-                inline[name] = array
+            array = getattr(data, name)
+            if array.nbytes < MAP_BYTES:
+                inline[name] = np.ascontiguousarray(array)
+            elif not _link_npy_file(array, folder / f"{name}.npy"):
+                np.save(folder / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
     except BaseException:  # e.g. a full disk: no half-written folder is left behind
         shutil.rmtree(folder, ignore_errors=True)
         raise
     fields = {"name": data.name, "image_shape": data.image_shape, "class_names": data.class_names,
               "info": data.info}
     return SharedDataset(str(folder), inline, fields, open_on_arrival)
+
+
+def _link_npy_file(array: np.ndarray, path: Path) -> bool:
+    """Hard-link ``path`` to the ``.npy`` file ``array`` is a read-only map of, whole; whether it did.
+
+    A data set from the cache (:mod:`sweep.data.cache`) is such a map: its files are never written
+    in place (an entry is renamed into place whole), so a link shares them without copying them
+    (0.2 s and 190 MB for Fashion-MNIST), and keeps them for the workers even if the entry is later
+    evicted. Anything else (a view, a writable map, another file system) is copied as before.
+    """
+    if not (isinstance(array, np.memmap) and isinstance(array.base, mmap.mmap) and array.mode == "r"
+            and array.flags.c_contiguous and str(array.filename or "").endswith(".npy")):
+        return False
+    try:
+        with open(array.filename, "rb") as f:  # the file holds exactly this array, from its header
+            fmt = np.lib.format
+            read_header = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(fmt.read_magic(f))
+            if read_header is None:
+                return False
+            shape, fortran, dtype = read_header(f)
+            whole = (tuple(shape), fortran, dtype, f.tell()) == (array.shape, False, array.dtype, array.offset)
+        if whole:
+            os.link(array.filename, path)
+        return whole
+    except (OSError, ValueError):
+        return False
 
 
 def token_of(folder: str) -> str | None:
