@@ -48,12 +48,17 @@ def worker_name() -> str:
 
 
 def process_identity() -> dict:
-    """What a Dask probe asks each process: the sweep and NumPy it imports, where it runs, and the
-    glibc trim threshold set in its environment (Dask's nanny sets one; see sweep.pools.malloc)."""
+    """What a Dask probe asks each process: the sweep and NumPy it imports, where it runs, the
+    glibc trim threshold set in its environment (Dask's nanny sets one; see sweep.pools.malloc),
+    and whether Dask's statistical profiler samples its threads (None outside Dask)."""
+    import sys
+
     import sweep
 
+    dask = sys.modules.get("dask")
+    profiling = dask.config.get("distributed.worker.profile.enabled", None) if dask is not None else None
     return {"sweep": sweep.__version__, "numpy": np.__version__, "worker": worker_name(),
-            "malloc_trim_threshold": os.environ.get("MALLOC_TRIM_THRESHOLD_")}
+            "malloc_trim_threshold": os.environ.get("MALLOC_TRIM_THRESHOLD_"), "dask_profiler": profiling}
 
 
 def model_seeds(seed: int) -> tuple[int, int]:

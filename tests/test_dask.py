@@ -243,7 +243,8 @@ def test_ctrl_c_cancels_the_sweeps_tasks_leaves_the_cluster_up_and_resume_finish
 
 def test_losing_the_scheduler_mid_sweep_is_a_one_line_error_and_resume_finishes_elsewhere(tmp_path):
     path = write_experiment(tmp_path / "slow.yaml", **SLOW)
-    with SubprocessCluster(tmp_path / "doomed", nanny=False) as doomed:
+    profiling = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "True"}  # Dask's default, as a user's workers have it
+    with SubprocessCluster(tmp_path / "doomed", nanny=False, worker_env=profiling) as doomed:
         proc = start(["run", path, "--scheduler", doomed.address, "--out", "run", "--no-plots"], tmp_path)
         wait_for_rows(tmp_path / "run" / "trials.csv", 1, proc)
         doomed.processes[0].kill()  # the scheduler
@@ -251,6 +252,7 @@ def test_losing_the_scheduler_mid_sweep_is_a_one_line_error_and_resume_finishes_
     assert proc.returncode == 2, stderr
     assert stderr.strip().splitlines()[-1].startswith("sweep: error: lost the connection to the Dask scheduler")
     assert "Traceback" not in stderr
+    assert "2 of 2 Dask workers run Dask's statistical profiler, which slows training by about 15%" in stderr
     kept = pd.read_csv(tmp_path / "run" / "trials.csv")
     assert 1 <= len(kept) < 8
     resumed = sweep_cli("run", path, "--resume", "run", "--backend", "dask-local", "--n-jobs", "2", "--no-plots",
@@ -322,6 +324,7 @@ def test_a_scheduler_without_sweep_is_refused(tmp_path):
 def test_dask_local_listens_on_127_0_0_1_only_and_cleans_its_scratch_folder(tmp_path):
     import urllib.request
 
+    import dask
     import psutil
 
     from sweep.config import Backend
@@ -330,7 +333,8 @@ def test_dask_local_listens_on_127_0_0_1_only_and_cleans_its_scratch_folder(tmp_
     scratch = tmp_path / "scratch"
     me = psutil.Process()
     before = {p.pid for p in me.children(recursive=True)}  # e.g. the module's cluster, if it is running
-    pool = DaskPool(Backend("dask-local"), 2, scratch)
+    with dask.config.set({"distributed.worker.profile.enabled": True}):  # Dask's default (conftest turns it off)
+        pool = DaskPool(Backend("dask-local"), 2, scratch)
     try:
         processes = [me] + [p for p in me.children(recursive=True) if p.pid not in before]
         listening = {(c.laddr.ip, c.laddr.port) for p in processes for c in p.net_connections(kind="inet")
@@ -341,8 +345,9 @@ def test_dask_local_listens_on_127_0_0_1_only_and_cleans_its_scratch_folder(tmp_
             assert page.status == 200
         assert (scratch / "dask-scratch-space").is_dir()
         assert "dask-local cluster at tcp://127.0.0.1:" in pool.describe()
-        assert len(pool.workers) == 2 and not pool.warnings  # no MALLOC_TRIM_THRESHOLD_ in its workers
+        assert len(pool.workers) == 2 and not pool.warnings  # no MALLOC_TRIM_THRESHOLD_, no profiler in its workers
         assert not any(identity["malloc_trim_threshold"] for identity in pool.workers.values())
+        assert [identity["dask_profiler"] for identity in pool.workers.values()] == [False, False]
     finally:
         pool.shutdown()
 

@@ -357,7 +357,8 @@ def probe_cluster(client, address: str) -> dict[str, dict]:
 
 
 def worker_warnings(workers: dict[str, dict]) -> list[str]:
-    """Warnings about workers: another NumPy (numbers may differ in the last digits).
+    """Warnings about workers: another NumPy (numbers may differ in the last digits), Dask's
+    statistical profiler on (training about 15% slower, see :func:`start_local_cluster`).
 
     (Dask's nanny also sets ``MALLOC_TRIM_THRESHOLD_`` in its workers, which once slowed training
     by half; each task now sets glibc's thresholds for itself, see :mod:`.malloc`.)
@@ -368,6 +369,11 @@ def worker_warnings(workers: dict[str, dict]) -> list[str]:
     if others:
         warnings.append(f"workers run NumPy {', '.join(others)} and this machine {here}: results may differ "
                         "in the last digits from a local run")
+    profiling = sum(bool(identity.get("dask_profiler")) for identity in workers.values())
+    if profiling:
+        warnings.append(f"{profiling} of {len(workers)} Dask workers run Dask's statistical profiler, which "
+                        "slows training by about 15%; start them with "
+                        "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False")
     return warnings
 
 
@@ -378,10 +384,13 @@ def start_local_cluster(n_workers: int, scratch: Path | None):
 
     has_dashboard = importlib.util.find_spec("bokeh") is not None  # Dask's dashboard needs bokeh
     # No MALLOC_TRIM_THRESHOLD_ in the workers (see .malloc): freed memory goes back to the system
-    # as glibc decides, as in loky's workers.
+    # as glibc decides, as in loky's workers. No statistical profiler: sampling every thread's stack
+    # 100 times a second made the minute-long sweep of bench/backends.py 1.26x loky's time, against
+    # 1.07x without it (its only use is the dashboard's Profile page).
     try:
         with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-                              "distributed.scheduler.allowed-failures": 0}):
+                              "distributed.scheduler.allowed-failures": 0,
+                              "distributed.worker.profile.enabled": False}):
             return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                 dashboard_address=LOCAL_DASHBOARD if has_dashboard else None,
                                 local_directory=str(scratch) if scratch else None, silence_logs=logging.WARNING,
