@@ -172,9 +172,10 @@ def group_tasks(trials: list[TrialSpec]) -> list[TaskSpec]:
 
 #: Hidden units a fused group holds at most (the sum over its members). Measured on Fashion-MNIST,
 #: one BLAS thread, one epoch, a group against its nets trained one after the other: 8 x 50 units
-#: 1.33x faster, 4 x 100 1.03x, 8 x 100 0.98x, 5 x 200 0.86x. Past a few hundred units the update
-#: of the wide (D, sum H) first layer is bound by memory, and single-thread sgemm is already near
-#: its peak for one net of 100 units, so a wider group only loses.
+#: 1.17x faster, 4 x 100 1.07x, 8 x 100 1.22x, 2 x 200 0.99x, 5 x 200 0.98x, 8 x 200 1.05x.
+#: Single-thread sgemm already runs near its peak for one net of 100 units, so a wider group gains
+#: little, while fewer, longer tasks balance worse over the workers (on the 16-point grid of
+#: bench/vs_gridsearch.py a cap of 1600 would make two tasks, one twice the other).
 FUSED_UNITS_CAP = 512
 
 
