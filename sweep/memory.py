@@ -161,14 +161,22 @@ def array_bytes(shape, itemsize: int) -> int:
 MAX_DEFLATE_RATIO = 1100
 
 
+def npy_header(f) -> tuple[tuple[int, ...], bool, object]:
+    """``(shape, fortran_order, dtype)`` from the header of the ``.npy`` data read from the binary
+    file object ``f``, which is left at the first byte of the array. ValueError when it is not one."""
+    import numpy as np
+
+    version = np.lib.format.read_magic(f)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    return read_header(f)
+
+
 def npz_bytes(path, what: str) -> int:
     """Bytes the arrays of the ``.npz`` archive ``path`` take once loaded, read from their headers
     without inflating them; SweepError for a member whose header claims more than its compressed
     size can hold, or when the arrays cannot fit in memory. ``what`` names the file in messages.
     Files that are not zip archives are left to the loader (0 is returned)."""
     import zipfile
-
-    import numpy as np
 
     total = 0
     try:
@@ -177,10 +185,7 @@ def npz_bytes(path, what: str) -> int:
                 if not info.filename.endswith(".npy"):
                     continue
                 with archive.open(info) as member:
-                    version = np.lib.format.read_magic(member)
-                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                                   else np.lib.format.read_array_header_2_0)
-                    shape, _, dtype = read_header(member)
+                    shape, _, dtype = npy_header(member)
                 size = array_bytes(shape, dtype.itemsize)
                 if info.compress_type != zipfile.ZIP_STORED and size > max(info.compress_size, 1) * MAX_DEFLATE_RATIO:
                     raise SweepError(f"{what}: array {info.filename[:-4]!r} claims shape {tuple(shape)}, more than its "

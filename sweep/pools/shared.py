@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.dataset import Dataset
+from ..memory import npy_header
 
 #: Arrays at least this large are memory-mapped from a file; smaller ones are pickled with each
 #: task (joblib's default threshold: a small array costs less to send than to map).
@@ -96,11 +97,7 @@ def _link_npy_file(array: np.ndarray, path: Path) -> bool:
         return False
     try:
         with open(array.filename, "rb") as f:  # the file holds exactly this array, from its header
-            fmt = np.lib.format
-            read_header = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(fmt.read_magic(f))
-            if read_header is None:
-                return False
-            shape, fortran, dtype = read_header(f)
+            shape, fortran, dtype = npy_header(f)
             whole = (tuple(shape), fortran, dtype, f.tell()) == (array.shape, False, array.dtype, array.offset)
         if whole:
             os.link(array.filename, path)
