@@ -86,6 +86,7 @@ class _Group:
         self.regs = [net.reg for net in nets]
         self.momenta = [m.momentum for m in members]
         self.optimizer = optimizer
+        self.rule = UPDATE_RULES[optimizer]  # in place, on views: see sweep.nn.optim
         self.velocity = (np.zeros_like(self.W1T), np.zeros_like(self.b1))
         self.gradient = np.empty((max(self.sizes), self.W1T.shape[1]), dtype=self.dtype)  # nesterov's, per member
         self.gemm = gemm_routine(self.dtype)
@@ -103,35 +104,29 @@ class _Group:
 
         xb: the minibatch (n, D); dhiddenT: the gradient of the loss with respect to the member's
         hidden pre-activations, transposed (H_k, n); lr: the member's learning rate this epoch. The
-        gradient of W1 is ``xb.T @ dhiddenT.T + reg * W1``; one GEMM computes it into what needs it,
-        its ``alpha`` and ``beta`` carrying the learning rate and the momentum (or weight decay).
+        gradient of W1 is ``xb.T @ dhiddenT.T + reg * W1``. For sgd and sgd_momentum one GEMM
+        computes it into what needs it, its ``alpha`` and ``beta`` carrying the learning rate and
+        the momentum (or weight decay); nesterov, and every bias, take the rule of
+        :mod:`sweep.nn.optim` on views of the group's arrays.
         """
         cols = self.block(k)
         w, v = self.W1T[cols], self.velocity[0][cols]  # (H_k, D), contiguous
         mu, reg = self.momenta[k], self.regs[k]
-        db = dhiddenT.sum(axis=1)
-        b, vb = self.b1[cols], self.velocity[1][cols]
         # In Fortran order (which BLAS reads) w.T is (D, H_k): C = alpha * xb.T @ dhiddenT.T + beta * C.
         if self.optimizer == "sgd":  # w = (1 - lr * reg) * w - lr * dW
             self.gemm(-lr, xb.T, dhiddenT.T, beta=1.0 - lr * reg, c=w.T, overwrite_c=1)
-            b -= self.dtype.type(lr) * db
         elif self.optimizer == "sgd_momentum":  # v = mu * v - lr * (dW + reg * w); w += v
             self.gemm(-lr, xb.T, dhiddenT.T, beta=mu, c=v.T, overwrite_c=1)
             if reg:
                 axpy(-lr * reg, w, v)
             axpy(1.0, v, w)
-            vb *= self.dtype.type(mu)
-            axpy(-lr, db, vb)
-            axpy(1.0, vb, b)
-        else:  # nesterov, in CS231n's look-ahead form (see sweep.nn.optim.nesterov)
+        else:
             g = self.gradient[:len(w)]
             np.multiply(w, self.dtype.type(reg), out=g)
             self.gemm(1.0, xb.T, dhiddenT.T, beta=1.0, c=g.T, overwrite_c=1)  # g = dW + reg * w
-            for param, vel, grad in ((w, v, g), (b, vb, db)):
-                axpy(-mu, vel, param)  # w -= mu * v_prev
-                vel *= self.dtype.type(mu)
-                axpy(-lr, grad, vel)  # v = mu * v - lr * g
-                axpy(1.0 + mu, vel, param)  # w += (1 + mu) * v
+            self.rule(w, g, {"learning_rate": lr, "momentum": mu, "velocity": v})
+        self.rule(self.b1[cols], dhiddenT.sum(axis=1),
+                  {"learning_rate": lr, "momentum": mu, "velocity": self.velocity[1][cols]})
 
     def retire(self, k: int) -> None:
         """Member ``k`` stops training: its rows become zeros (the shapes, and so the others' numbers, stay)."""
