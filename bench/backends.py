@@ -55,12 +55,12 @@ def main():
         tmp = Path(tmp)
         results["loky"] = timed_sweep(experiment, Backend("loky"), tmp / "loky", args.workers)
         results["dask-local"] = timed_sweep(experiment, Backend("dask-local"), tmp / "dask-local", args.workers)
-        for name, env in (("dask cluster", {}), ("  no profiler", {PROFILER: "False"})):
+        for name, env in (("dask cluster", {}), ("no profiler", {PROFILER: "False"})):
             started = time.perf_counter()
-            with SubprocessCluster(tmp / name.strip(), n_workers=args.workers, worker_env=env) as cluster:
+            with SubprocessCluster(tmp / name.replace(" ", "-"), n_workers=args.workers, worker_env=env) as cluster:
                 startup = time.perf_counter() - started
                 backend = Backend("dask", scheduler_file=str(cluster.scheduler_file))
-                results[name] = timed_sweep(experiment, backend, tmp / f"{name.strip()}-run", args.workers)
+                results[name] = timed_sweep(experiment, backend, tmp / f"{name.replace(' ', '-')}-run", args.workers)
     loky_seconds, loky_metrics = results["loky"]
     print(f"{experiment.name}: {len(loky_metrics)} trials, {args.workers} workers per backend "
           "(wall time: load, train, best model and test)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field, replace
@@ -51,8 +52,6 @@ def process_identity() -> dict:
     """What a Dask probe asks each process: the sweep and NumPy it imports, where it runs, the
     glibc trim threshold set in its environment (Dask's nanny sets one; see sweep.pools.malloc),
     and whether Dask's statistical profiler samples its threads (None outside Dask)."""
-    import sys
-
     import sweep
 
     dask = sys.modules.get("dask")
