@@ -114,6 +114,26 @@ def check_labels(y: np.ndarray, where: str, what: str, num_classes: int | None) 
                         f"are only {num_classes} classes (labels 0..{num_classes - 1})")
 
 
+def check_classes_trained(y: np.ndarray, trained: np.ndarray, where: str, split: str) -> None:
+    """DataError when the ``split`` labels ``y`` hold a class the training split lacks (sorted
+    ``trained``): no net can learn to predict it, and with labels numbered past the training ones
+    the net would silently get an output that no training row ever teaches."""
+    unseen = np.setdiff1d(np.unique(y), trained)
+    if len(unseen):
+        shown = ", ".join(str(int(c)) for c in unseen[:5]) + (", ..." if len(unseen) > 5 else "")
+        rows = int(np.isin(y, unseen).sum())
+        raise DataError(f"{where}: the {split} split holds {rows:,} row(s) of class(es) {shown}, which the training "
+                        f"split lacks (it has {_class_list(trained)}); give every class training rows, or drop "
+                        f"those rows from the {split} split")
+
+
+def _class_list(classes: np.ndarray) -> str:
+    """``0..9`` for consecutive labels, else the first few."""
+    if len(classes) > 2 and int(classes[-1]) - int(classes[0]) == len(classes) - 1:
+        return f"labels {int(classes[0])}..{int(classes[-1])}"
+    return "labels " + ", ".join(str(int(c)) for c in classes[:8]) + (", ..." if len(classes) > 8 else "")
+
+
 # ----------------------------------------------------------------------------------- splits
 
 
@@ -350,9 +370,13 @@ def build_dataset(name: str, raw: RawData, opts: dict) -> Dataset:
     if regression:
         for split, y in (("train", y_train), ("val", y_val), ("test", y_test)):
             _check_representable(y, raw.where(split), f"{split} targets", dtype)
-    elif len(np.unique(y_train)) < 2:
-        raise DataError(f"{raw.where('train')}: the training split holds a single class (label {int(y_train[0])}); "
-                        "a classifier needs rows of at least two classes")
+    else:
+        trained = np.unique(y_train)
+        if len(trained) < 2:
+            raise DataError(f"{raw.where('train')}: the training split holds a single class (label "
+                            f"{int(y_train[0])}); a classifier needs rows of at least two classes")
+        for split, y in (("val", y_val), ("test", y_test)):
+            check_classes_trained(y, trained, raw.where(split), split)
 
     class_names = raw.class_names
     if not regression and class_names is None:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import csv
 import errno
-import fcntl
 import io
 import os
 import secrets
@@ -63,6 +62,7 @@ from .files import (
     write_error,
     write_file,
 )
+from .lock import LOCK_FILE, lock_folder
 from .folders import RUN_FILES, STAGING_PREFIX, check_out_folder, latest_run_dir, new_run_dir, provenance, write_best
 from .records import Table, read_history_table, read_plan, read_trials_table
 
@@ -121,29 +121,27 @@ class RunStore:
     def _fill(cls, run_dir: Path, experiment: Experiment, trials: list[TrialSpec], command: str | None):
         """Make a run in the existing empty folder ``run_dir``.
 
-        The folder is claimed by creating its lock file exclusively; the files are made in a hidden
-        folder inside it and moved out one by one, trials.csv (what makes a folder a run) last.
+        The folder is claimed by locking it (see :mod:`sweep.results.lock`) and finding it still
+        empty; the files are made in a hidden folder inside it and moved out one by one, trials.csv
+        (what makes a folder a run) last.
         """
+        taken = f"{run_dir} was filled by someone else while this run was being set up"
         try:
-            claim = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            raise SweepError(f"{run_dir} was filled by someone else while this run was being set up") from None
+            claim = lock_folder(run_dir, taken)
         except OSError as exc:
             raise write_error(f"cannot create the run folder {run_dir}", exc) from None
-        fcntl.flock(claim, fcntl.LOCK_EX)
         store, moved = None, []
         try:
+            if any(p.name != LOCK_FILE for p in run_dir.iterdir()):  # the lock file of the fallback
+                raise SweepError(taken)
             store = cls._build(run_dir, experiment, trials, command)
-            others = [p.name for p in run_dir.iterdir() if p.name not in (".lock", store.run_dir.name)]
-            if others:
-                raise SweepError(f"{run_dir} was filled by someone else while this run was being set up")
             staging = store.run_dir
-            names = [p.name for p in staging.iterdir() if p.name not in (".lock", TRIALS_FILE)] + [TRIALS_FILE]
+            names = [p.name for p in staging.iterdir() if p.name not in (LOCK_FILE, TRIALS_FILE)] + [TRIALS_FILE]
             for name in names:
                 os.rename(staging / name, run_dir / name)
                 moved.append(run_dir / name)
             store.close()  # the staging folder's lock: the folder's own is held from here on
-            (staging / ".lock").unlink()
+            (staging / LOCK_FILE).unlink(missing_ok=True)
             staging.rmdir()
             fsync_dir(run_dir)
         except BaseException as exc:
@@ -152,7 +150,6 @@ class RunStore:
             for path in moved:  # the folder was empty: what is in it now is this attempt's
                 path.unlink(missing_ok=True)
             os.close(claim)
-            (run_dir / ".lock").unlink(missing_ok=True)
             if isinstance(exc, OSError):
                 raise write_error(f"cannot create the run folder {run_dir}", exc) from None
             raise
@@ -243,7 +240,9 @@ class RunStore:
         store = cls(run_dir)
         try:
             store._acquire_lock()
+            _check_writable(run_dir)
         except OSError as exc:
+            store.close()
             raise write_error(f"cannot resume {run_dir}: its folder is not writable", exc) from None
         try:
             try:
@@ -404,13 +403,7 @@ class RunStore:
 
     # ------------------------------------------------------------------------------ lock
     def _acquire_lock(self) -> None:
-        fd = os.open(self.run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise SweepError(f"{self.run_dir} is in use by another running sweep") from None
-        self._lock_fd = fd
+        self._lock_fd = lock_folder(self.run_dir, f"{self.run_dir} is in use by another running sweep")
 
     def close(self) -> None:
         for fd in self._fds.values():
@@ -441,9 +434,24 @@ def _check_run_folder(run_dir: Path) -> None:
             raise SweepError(f"{run_dir} is not a run folder ({name} is missing{hint})")
 
 
+def _check_writable(folder: Path) -> None:
+    """OSError (read-only file system, or permission denied) unless files can be made in ``folder``."""
+    if not os.access(folder, os.W_OK):
+        code = errno.EROFS if os.statvfs(folder).f_flag & os.ST_RDONLY else errno.EACCES
+        raise OSError(code, os.strerror(code))
+
+
+#: What a run's experiment must still say for ``--resume``: the trials recorded were made (and
+#: decided) under these, and a change would mix numbers that are not comparable. ``fuse`` sets the
+#: groups, and so the minibatch stream, of every trial not yet recorded.
+RESUME_MUST_MATCH = (("name", "experiment"), ("dataset", "data set"), ("metric", "metric"),
+                     ("early_terminate", "early_terminate"), ("fuse", "fuse"))
+#: The value of a key an experiment file leaves out when it has its default.
+_UNWRITTEN = {"fuse": 1}
+
+
 def _check_same_experiment(run_dir: Path, experiment: Experiment) -> None:
-    """SweepError unless the run was made by an experiment of the same name, data set, metric and
-    early-termination rule (the decisions recorded were made by it)."""
+    """SweepError unless the run was made by an experiment that agrees on :data:`RESUME_MUST_MATCH`."""
     try:
         recorded = yamlio.load_file(run_dir / EXPERIMENT_FILE, "run's experiment file").data
     except SweepError as exc:
@@ -452,11 +460,11 @@ def _check_same_experiment(run_dir: Path, experiment: Experiment) -> None:
         raise SweepError(f"cannot resume {run_dir}: {run_dir / EXPERIMENT_FILE}: not a mapping of keys; the files are "
                          "left as they were")
     now = experiment.to_dict()
-    for key, what in (("name", "experiment"), ("dataset", "data set"), ("metric", "metric"),
-                      ("early_terminate", "early_terminate")):
-        if recorded.get(key) != now.get(key):
-            raise SweepError(f"cannot resume {run_dir}: it was made with {what} {_inline(recorded.get(key))}, "
-                             f"the experiment now says {_inline(now[key])}; start a new run without --resume, "
+    for key, what in RESUME_MUST_MATCH:
+        then_value, now_value = (recorded.get(key, _UNWRITTEN.get(key)), now.get(key, _UNWRITTEN.get(key)))
+        if then_value != now_value:
+            raise SweepError(f"cannot resume {run_dir}: it was made with {what} {_inline(then_value)}, "
+                             f"the experiment now says {_inline(now_value)}; start a new run without --resume, "
                              "or undo the edit")
 
 
