@@ -9,12 +9,24 @@ Layout of ``results/<name>/<YYYYmmdd-HHMMSS>/``::
     history.csv       one row per finished trial and epoch, see HISTORY_COLUMNS
     errors/ID.txt     the traceback of each failed or crashed trial
     best/             model.npz and summary.json of the best trial (written at the end of a run)
+    paused/ID.npz     the state of a trial paused at a milestone of early termination
+    candidates/ID.npz the weights of a trial that may be the best model
     plots/, report.html, .drawn.json   the figures, the report, and the record of what sweep drew
+    .scratch/         the pool's files while a sweep runs (the shared data set, dask-local's workers)
+
+A run folder is shared, archived and edited by people. Were a sub-folder replaced by a symbolic
+link to a folder of the user's, a resume would delete and overwrite that folder's files (stale
+``*.tmp`` files, kept weights by their names, ``model.npz``...). So every write or delete in a
+sub-folder goes through :func:`own_folder`, which refuses a link, and :func:`refuse_links` checks
+the whole folder before a resume or a drawing starts. A file is only ever replaced by a rename
+(a link at its name is replaced, never followed) or appended to through a descriptor opened
+without following a link.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from ..errors import SweepError
@@ -24,6 +36,11 @@ from ..params import ADDED_LATER, PARAMETER_NAMES
 METRIC_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc", "best_val_acc", "best_epoch", "seconds")
 EXPERIMENT_FILE, PLAN_FILE, TRIALS_FILE, HISTORY_FILE = "experiment.yaml", "plan.csv", "trials.csv", "history.csv"
 BEST_DIR, ERRORS_DIR, SUMMARY_FILE, MODEL_FILE = "best", "errors", "summary.json", "model.npz"
+PAUSED_DIR, CANDIDATES_DIR, PLOTS_DIR, SCRATCH_DIR = "paused", "candidates", "plots", ".scratch"
+#: The sub-folders a run makes, writes and deletes in.
+SUBFOLDERS = (BEST_DIR, ERRORS_DIR, PAUSED_DIR, CANDIDATES_DIR, PLOTS_DIR, SCRATCH_DIR)
+#: The files of the run folder itself that a run appends to or locks (the others are replaced by a rename).
+APPENDED_FILES = ("plan.csv", "trials.csv", "history.csv", ".drawn.lock")
 TRIAL_COLUMNS = ("trial_id", "status", *PARAMETER_NAMES, "seed", "repeat", "config_id", *METRIC_COLUMNS, "worker",
                  "error")
 HISTORY_COLUMNS = ("trial_id", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
@@ -35,8 +52,10 @@ COLUMN_DEFAULTS = {name: str(value) for name, value in ADDED_LATER.items()}
 
 
 def write_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` and flush it to the disk."""
-    with open(path, "wb") as f:
+    """Write ``data`` to the new file ``path`` and flush it to the disk (a link or file at that name
+    is an error: FileExistsError, never followed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+    with open(fd, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
@@ -55,6 +74,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` in one step: readers see the old file or the new one, never half."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
+        tmp.unlink(missing_ok=True)  # left by a kill (or a link put there: removed, never followed)
         write_file(tmp, data)
         os.replace(tmp, path)
     except BaseException:
@@ -65,3 +85,38 @@ def atomic_write(path: Path, data: bytes) -> None:
 def write_error(action: str, exc: OSError) -> SweepError:
     """The one line for an OSError of the run folder (a full disk, a read-only folder...)."""
     return SweepError(f"{action}: {exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else ""))
+
+
+def own_folder(run_dir: Path, name: str, create: bool = True) -> Path | None:
+    """The sub-folder ``name`` of ``run_dir``, made when absent (or None when absent and not ``create``).
+
+    SweepError in one line when it is a symbolic link or not a folder: nothing is written or deleted
+    through a link the run did not make.
+    """
+    path = Path(run_dir) / name
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        if not create:
+            return None
+        os.mkdir(path)
+        return path
+    if stat.S_ISLNK(mode):
+        raise SweepError(_linked(path))
+    if not stat.S_ISDIR(mode):
+        raise SweepError(f"{path} is not a folder, where the run keeps its {name} files; move it away and run again")
+    return path
+
+
+def refuse_links(run_dir: Path) -> None:
+    """SweepError in one line when a sub-folder the run writes in, or a file it appends to, is a link."""
+    for name in (*SUBFOLDERS, *APPENDED_FILES):
+        path = Path(run_dir) / name
+        if path.is_symlink():
+            raise SweepError(_linked(path))
+
+
+def _linked(path: Path) -> str:
+    return (f"{path} is a symbolic link (to {os.readlink(path)}), not something this run made; sweep writes and "
+            "deletes only in what the run made: remove the link (what it points to is left alone), or move "
+            "what it points to in its place, and run again")

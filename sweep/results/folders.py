@@ -24,8 +24,10 @@ from .files import (
     SUMMARY_FILE,
     TRIALS_FILE,
     atomic_write,
+    own_folder,
     write_error,
 )
+from .proof import sha256_of
 
 #: Name prefix of the hidden folder a run folder is made in before it is renamed into place.
 STAGING_PREFIX = ".creating-"
@@ -122,20 +124,35 @@ def provenance(command: str | None) -> dict:
 
 
 def write_best(run_dir: Path, net, summary: dict) -> Path:
-    """Write ``best/model.npz`` and ``best/summary.json`` (atomically replacing earlier ones)."""
-    best = Path(run_dir) / BEST_DIR
-    text = json.dumps(summary, indent=2, default=_json_default, allow_nan=False) + "\n"
-    tmp = best / f"{MODEL_FILE}.tmp"
+    """Write ``best/model.npz`` and ``best/summary.json`` (atomically replacing earlier ones); the
+    summary records the model file's SHA-256 (``model_sha256``), which :func:`model_file_problem` checks."""
+    tmp = None
     try:
-        best.mkdir(exist_ok=True)
+        best = own_folder(run_dir, BEST_DIR)
+        tmp = best / f".{MODEL_FILE}.tmp"
+        tmp.unlink(missing_ok=True)  # left by a kill (or a link put there: removed, never followed)
         net.save(tmp, trial_id=summary.get("trial_id"))
+        summary = {**summary, "model_sha256": sha256_of(tmp)}
+        text = json.dumps(summary, indent=2, default=_json_default, allow_nan=False) + "\n"
         os.replace(tmp, best / MODEL_FILE)
         atomic_write(best / SUMMARY_FILE, text.encode())
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise write_error(f"cannot save the best model in {best} (every trial is recorded; free space or fix the "
-                           "folder, then --resume finishes the run)", exc) from None
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise write_error(f"cannot save the best model in {Path(run_dir) / BEST_DIR} (every trial is recorded; free "
+                          "space or fix the folder, then --resume finishes the run)", exc) from None
     return best
+
+
+def model_file_problem(path: Path, summary: dict) -> str | None:
+    """Why the model file at ``path`` is not the one whose SHA-256 ``summary`` records, or None (also
+    when the summary records none: a run of an earlier version)."""
+    expected = summary.get("model_sha256")
+    if expected is None:
+        return None
+    if sha256_of(path) != expected:
+        return f"it is not the model this run saved (its SHA-256 is not the one {SUMMARY_FILE} records)"
+    return None
 
 
 def _json_default(value):

@@ -22,6 +22,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from .files import refuse_links
+
 MANIFEST = ".drawn.json"
 LOCK = ".drawn.lock"
 EMPTY_MANIFEST = b"{}\n"
@@ -39,7 +41,8 @@ class OwnedFiles:
         self._lock_fd: int | None = None
 
     def __enter__(self) -> "OwnedFiles":
-        fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        refuse_links(self.run_dir)
+        fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
         except BaseException:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
@@ -429,6 +430,9 @@ def _summary_problem(summary) -> str | None:
     for key in ("params",):
         if summary.get(key) is not None and not isinstance(summary[key], dict):
             return f"{key} is {summary[key]!r}"
+    digest = summary.get("model_sha256")
+    if digest is not None and not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+        return f"model_sha256 is {str(digest)[:80]!r}, not a SHA-256"
     shape = summary.get("image_shape")
     if shape is not None and not (isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool)
                                                                  and d > 0 for d in shape)):

@@ -26,6 +26,7 @@ from ..params import PARAMETER_NAMES
 from ..status import STOPPED
 from .analysis import best_trial, leaderboard, rank, read_history, read_trials, run_metric
 from .files import BEST_DIR, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE, TRIALS_FILE
+from .folders import model_file_problem
 from .records import read_experiment_document, read_summary
 
 
@@ -67,11 +68,21 @@ class Run:
         return board.head(top) if top else board
 
     def best_model(self):
-        """The saved best model (:class:`~sweep.nn.TwoLayerNet`), or None when the run has none yet."""
+        """The saved best model (:class:`~sweep.nn.TwoLayerNet`), or None when the run has none yet.
+
+        SweepError when ``best/model.npz`` is not the file the run saved (its SHA-256 is recorded in
+        ``best/summary.json``): a replaced model is never served beside the summary's test accuracy.
+        """
         from ..nn import TwoLayerNet
 
         path = self.run_dir / BEST_DIR / MODEL_FILE
-        return TwoLayerNet.load(path) if path.is_file() else None
+        if not path.is_file():
+            return None
+        problem = model_file_problem(path, self.best or {})
+        if problem:
+            raise SweepError(f"{path}: {problem}; `sweep run EXP.yaml --resume {self.run_dir} --check-best` saves "
+                             "the best model again")
+        return TwoLayerNet.load(path)
 
     def spec(self, param: str) -> dict | None:
         """The W&B parameter block the experiment gave ``param`` (None when not searched or unreadable)."""

@@ -59,6 +59,8 @@ from .files import (
     TRIALS_FILE,
     atomic_write,
     fsync_dir,
+    own_folder,
+    refuse_links,
     write_error,
     write_file,
 )
@@ -236,6 +238,7 @@ class RunStore:
         """
         run_dir = Path(run_dir)
         _check_run_folder(run_dir)
+        refuse_links(run_dir)
         _check_same_experiment(run_dir, experiment)
         store = cls(run_dir)
         try:
@@ -339,9 +342,8 @@ class RunStore:
                                 for r in result.history)
                 self._write(HISTORY_FILE, rows)
             if result.traceback:
-                errors = self.run_dir / ERRORS_DIR
-                errors.mkdir(exist_ok=True)
-                write_file(errors / f"{trial.trial_id}.txt", result.traceback.encode())
+                errors = own_folder(self.run_dir, ERRORS_DIR)
+                atomic_write(errors / f"{trial.trial_id}.txt", result.traceback.encode())
             metrics = [result.metrics.get(c) for c in METRIC_COLUMNS]
             row = [trial.trial_id, result.status, *(trial.params[p] for p in PARAMETER_NAMES), trial.seed,
                    trial.repeat, trial.config_id, *metrics, result.worker, result.error]
@@ -389,7 +391,7 @@ class RunStore:
         self._recorded = set(self.finished())
         self._planned = [row["trial_id"] for row in read_plan(self.run_dir).rows]
         for name in (TRIALS_FILE, HISTORY_FILE, PLAN_FILE):
-            self._fds[name] = os.open(self.run_dir / name, os.O_WRONLY | os.O_APPEND)
+            self._fds[name] = os.open(self.run_dir / name, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
 
     def _forget(self, trial_ids: set[str]) -> None:
         """Remove the rows (and tracebacks) of ``trial_ids``, rewriting the files atomically."""
@@ -398,8 +400,9 @@ class RunStore:
         for table in (read_trials_table(self.run_dir), read_history_table(self.run_dir)):
             table.rows = [row for row in table.rows if row["trial_id"] not in trial_ids]
             atomic_write(table.path, table.to_bytes())
-        for trial_id in trial_ids:
-            (self.run_dir / ERRORS_DIR / f"{trial_id}.txt").unlink(missing_ok=True)
+        errors = own_folder(self.run_dir, ERRORS_DIR, create=False)
+        for trial_id in trial_ids if errors is not None else ():
+            (errors / f"{trial_id}.txt").unlink(missing_ok=True)
 
     # ------------------------------------------------------------------------------ lock
     def _acquire_lock(self) -> None:
@@ -474,7 +477,7 @@ def _inline(value) -> str:
 
 def _free_name(path: Path) -> Path:
     candidate, n = path, 1
-    while candidate.exists():
+    while os.path.lexists(candidate):
         n += 1
         candidate = path.with_name(f"{path.name}-{n}")
     return candidate
