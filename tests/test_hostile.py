@@ -381,12 +381,23 @@ def test_a_forged_model_in_a_run_folder_is_not_allocated(workdir, monkeypatch, c
     np.savez_compressed(model, **arrays)
     shown = in_process(monkeypatch, capsys, workdir, "report", "run")
     assert shown.returncode == 0, shown.stderr
+    assert "is not the model this run saved" in (workdir / "run" / "report.html").read_text()
+    summary = json.loads((workdir / "run" / "best" / "summary.json").read_text())
+
+    def forged_as_saved():  # a forger who also writes the forged file's SHA-256 into the summary
+        summary["model_sha256"] = __import__("hashlib").sha256(model.read_bytes()).hexdigest()
+        (workdir / "run" / "best" / "summary.json").write_text(json.dumps(summary))
+
+    forged_as_saved()
+    shown = in_process(monkeypatch, capsys, workdir, "report", "run")
+    assert shown.returncode == 0, shown.stderr
     assert "model.npz unreadable" in (workdir / "run" / "report.html").read_text()
     import zipfile
 
     with zipfile.ZipFile(model, "a") as archive:  # an array whose header claims 8 TB
         archive.writestr("W9.npy", b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, "
                                    b"'shape': (1000000, 1000000), }" + b" " * 60 + b"\n")
+    forged_as_saved()
     shown = in_process(monkeypatch, capsys, workdir, "report", "run")
     assert shown.returncode == 0 and "would need 8.0 TB of memory" in (workdir / "run" / "report.html").read_text()
 
