@@ -15,8 +15,8 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import start, sweep_cli, wait_for_rows, write_experiment
-from test_hostile import GRID, LONG, finished, half_done, in_process, one_error_line, snapshot, workdir  # noqa: F401
+from conftest import GRID, start, sweep_cli, wait_for_rows, write_experiment
+from test_hostile import LONG, half_done, in_process, one_error_line, snapshot
 
 import sweep
 from sweep.config import parse_experiment
