@@ -74,7 +74,8 @@ def npz_layout_problem(path: Path, expected: dict[str, tuple[tuple, np.dtype]], 
                                 f"has {tuple(want_shape)} and {np.dtype(want_dtype)}")
                     size = math.prod(shape) * dtype.itemsize
                 if info.file_size != header_bytes + size:
-                    return f"array {name} holds {info.file_size:,} bytes, not the {header_bytes + size:,} its shape takes"
+                    return (f"array {name} holds {info.file_size:,} bytes, not the {header_bytes + size:,} its "
+                            "shape takes")
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
         return f"not a readable archive of arrays ({str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__})"
     return None
