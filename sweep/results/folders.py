@@ -67,10 +67,9 @@ def latest_run_dir(results_root: Path, experiment: Experiment, notices: list | N
     folders = sorted((p for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_run_order,
                      reverse=True) if parent.is_dir() else []
     for folder in folders:
-        missing = [name for name in RUN_FILES if not (folder / name).is_file()]
-        if missing:
-            notices.append(f"skipped {folder}: not a complete run folder (no {', '.join(missing)}; its start was "
-                           "interrupted before any trial ran)")
+        why = not_a_run(folder)
+        if why:
+            notices.append(f"skipped {folder}: not a complete run folder ({why})")
             continue
         try:
             recorded = yamlio.read(folder / EXPERIMENT_FILE).data
@@ -81,6 +80,35 @@ def latest_run_dir(results_root: Path, experiment: Experiment, notices: list | N
             continue  # another experiment sharing the folder name
         return folder
     raise SweepError(f"no run of experiment '{experiment.name}' to resume under {parent}/")
+
+
+def not_a_run(folder: Path) -> str | None:
+    """Why ``folder`` is not a run folder (a file of :data:`RUN_FILES` missing, and what to do), or None.
+
+    A folder that lost only plan.csv while trials.csv holds trials is a run: resuming rebuilds or
+    refuses its plan (see :meth:`RunStore.open`, which says which), showing needs no plan.
+    """
+    missing = [name for name in RUN_FILES if not (folder / name).is_file()]
+    if not missing:
+        return None
+    rows = {name: _rows_after_header(folder / name) for name in (TRIALS_FILE, HISTORY_FILE)}
+    if missing == [PLAN_FILE] and rows[TRIALS_FILE]:
+        return None
+    holding = next((name for name, count in rows.items() if count), None)
+    if holding:  # trials ran: the folder is no half-made start
+        return f"{missing[0]} is missing, while {holding} holds {rows[holding]} row(s): restore it, or start a new run"
+    if (folder / EXPERIMENT_FILE).is_file() and missing[0] != EXPERIMENT_FILE:
+        return f"{missing[0]} is missing; its start was interrupted before any trial ran: start a new run"
+    return f"{missing[0]} is missing"
+
+
+def _rows_after_header(path: Path) -> int:
+    """Non-blank lines of ``path`` after its first (0 when it is missing or unreadable)."""
+    try:
+        data = path.read_bytes().rstrip(b"\0")
+    except OSError:
+        return 0
+    return max(sum(1 for line in data.splitlines() if line.strip()) - 1, 0)
 
 
 def check_out_folder(out: Path) -> Path:

@@ -65,8 +65,9 @@ from .files import (
     write_file,
 )
 from .lock import LOCK_FILE, lock_folder
-from .folders import RUN_FILES, STAGING_PREFIX, check_out_folder, latest_run_dir, new_run_dir, provenance, write_best
-from .records import Table, read_history_table, read_plan, read_trials_table
+from .folders import (STAGING_PREFIX, check_out_folder, latest_run_dir, new_run_dir, not_a_run, provenance,
+                      write_best)
+from .records import Table, plan_difference, plan_spec, read_history_table, read_plan, read_trials_table
 
 __all__ = ["BEST_DIR", "ERRORS_DIR", "EXPERIMENT_FILE", "HISTORY_COLUMNS", "HISTORY_FILE", "PLAN_COLUMNS", "PLAN_FILE",
            "TRIAL_COLUMNS", "TRIALS_FILE", "RunStore", "check_out_folder", "latest_run_dir", "new_run_dir",
@@ -80,9 +81,23 @@ def _csv_line(values) -> bytes:
     return buf.getvalue().encode()
 
 
+def _plan_values(trial: TrialSpec) -> list:
+    """The plan.csv row of ``trial``, in the order of PLAN_COLUMNS."""
+    return [trial.trial_id, trial.config_id, trial.repeat, trial.seed, *(trial.params[p] for p in PARAMETER_NAMES)]
+
+
 def _plan_line(trial: TrialSpec) -> bytes:
-    return _csv_line([trial.trial_id, trial.config_id, trial.repeat, trial.seed,
-                      *(trial.params[p] for p in PARAMETER_NAMES)])
+    return _csv_line(_plan_values(trial))
+
+
+def _plan_row(trial: TrialSpec) -> dict:
+    """The plan.csv row of ``trial`` as :func:`~sweep.results.records.read_plan` reads it back (text by column)."""
+    return dict(zip(PLAN_COLUMNS, ("" if v is None else str(v) for v in _plan_values(trial))))
+
+
+def _plan_table(path: Path, trials: list[TrialSpec]) -> Table:
+    """plan.csv as the store writes it for ``trials``, as a table (its bytes are ``to_bytes()``)."""
+    return Table(path, PLAN_COLUMNS, rows=[_plan_row(t) for t in trials], line_numbers=list(range(2, len(trials) + 2)))
 
 
 class RunStore:
@@ -97,7 +112,8 @@ class RunStore:
         self._lock_fd: int | None = None
         self._fds: dict[str, int] = {}
         self._recorded: set[str] = set()
-        self._planned: list[str] = []  # trial ids of plan.csv, in plan order
+        self._plan: list[tuple[int, dict]] = []  # plan.csv: (line number, row) of each trial, in plan order
+        self._rebuilt_plan = ""  # what was wrong with a plan.csv rebuilt from the experiment on resume
 
     # ------------------------------------------------------------------------------ creation
     @classmethod
@@ -239,7 +255,7 @@ class RunStore:
         run_dir = Path(run_dir)
         _check_run_folder(run_dir)
         refuse_links(run_dir)
-        _check_same_experiment(run_dir, experiment)
+        recorded = _check_same_experiment(run_dir, experiment)
         store = cls(run_dir)
         try:
             store._acquire_lock()
@@ -249,8 +265,11 @@ class RunStore:
             raise write_error(f"cannot resume {run_dir}: its folder is not writable", exc) from None
         try:
             try:
-                store._check_plan(trials if planned_in_advance else None)
-                store._repair(trials if planned_in_advance else None)
+                if planned_in_advance:
+                    plan = store._check_fixed_plan(trials, _plan_setting_changed(recorded, experiment))
+                else:
+                    plan = store._check_grown_plan()
+                store._repair(plan, trials if planned_in_advance else None)
             except SweepError as exc:
                 message = str(exc)
                 raise SweepError(message if message.startswith("cannot resume") else
@@ -266,37 +285,131 @@ class RunStore:
             raise
         return store
 
-    def _check_plan(self, trials: list[TrialSpec] | None) -> None:
+    def _read_plan(self) -> Table | None:
+        """plan.csv, None when it is missing; refused when a row of it is not a planned trial."""
+        if not (self.run_dir / PLAN_FILE).is_file():
+            return None
         plan = read_plan(self.run_dir)
         if plan.rejected:
             raise SweepError(f"cannot resume {self.run_dir}: {PLAN_FILE} is damaged ({plan.problem()}); the files "
                              "are left as they were")
-        if trials is None:  # grown as the search asks: a plan row cut short by a kill is asked again
-            if not plan.standard:
-                atomic_write(plan.path, plan.to_bytes())
-            return
-        planned, wanted = {row["trial_id"] for row in plan.rows}, {t.trial_id for t in trials}
-        if planned != wanted:
-            new, gone = len(wanted - planned), len(planned - wanted)
-            raise SweepError(
-                f"cannot resume {self.run_dir}: the experiment no longer matches that run ({new} trial(s) planned "
-                f"now are not in it, {gone} of its trial(s) are no longer planned); undo the edit, or start a new "
-                "run without --resume")
+        return plan
 
-    def _repair(self, trials: list[TrialSpec] | None) -> None:
+    def _check_fixed_plan(self, trials: list[TrialSpec], changed: str | None) -> Table:
+        """plan.csv of a search planned in advance, checked against ``trials`` (the experiment's plan); the
+        plan to resume with. Nothing is written here (see :meth:`_repair`).
+
+        A trial's id is a hash of its values, so a row whose values are not those of its id was
+        edited: refused, naming the line. A plan.csv missing, or cut short (a torn last line, lines
+        lost at its end), is rebuilt from the experiment when the settings the plan is made from
+        (``changed`` names the first that is not the run's) are those the run was made with.
+        """
+        plan = self._read_plan()
+        by_id = {t.trial_id: t for t in trials}
+        for line, row in zip(plan.line_numbers, plan.rows) if plan else ():
+            difference = plan_difference(row, by_id[row["trial_id"]]) if row["trial_id"] in by_id else None
+            if difference:
+                name, text, value = difference
+                raise SweepError(
+                    f"cannot resume {self.run_dir}: {PLAN_FILE} line {line} gives trial {row['trial_id']} {name} "
+                    f"{text[:40]!r}, but that trial is {name} {value} (its id stands for its values, as the "
+                    f"experiment plans it): the line was edited; put back {name} {value} on it, or start a new run "
+                    "without --resume; the files are left as they were")
+        planned, wanted = [row["trial_id"] for row in plan.rows] if plan else [], [t.trial_id for t in trials]
+        if plan is not None and not plan.torn and set(planned) == set(wanted):
+            return plan
+        cut = ("is missing" if plan is None else f"line {plan.torn} is cut short" if plan.torn else
+               f"ends after {len(planned)} of the {len(wanted)} trials planned")
+        if planned == wanted[:len(planned)] and changed is None:
+            self._rebuilt_plan = cut
+            return _plan_table(self.run_dir / PLAN_FILE, trials)
+        if plan is None or plan.torn:
+            why = (f"its {changed} is not the one the run was made with" if changed else
+                   "it plans other trials than those before the cut")
+            raise SweepError(
+                f"cannot resume {self.run_dir}: {PLAN_FILE} {cut}, and it cannot be rebuilt from the experiment: "
+                f"{why}; undo the edit of the experiment (--resume then rebuilds {PLAN_FILE}), or start a new run "
+                "without --resume; the files are left as they were")
+        new, gone = len(set(wanted) - set(planned)), len(set(planned) - set(wanted))
+        raise SweepError(
+            f"cannot resume {self.run_dir}: the experiment no longer matches that run ({new} trial(s) planned "
+            f"now are not in it, {gone} of its trial(s) are no longer planned); undo the edit, or start a new "
+            "run without --resume")
+
+    def _check_grown_plan(self) -> Table:
+        """plan.csv of a search that chooses as it goes; the plan to resume with (its rows are checked
+        against the search as it asks again, see :meth:`plan_more`). Nothing is written here.
+
+        A torn last row was being written at a kill, before its trial was handed out: it is asked
+        again. Such a row whose trial has a trials.csv row is taken from that row (which holds every
+        column of the plan). A missing plan.csv can be rebuilt only when no trial is recorded.
+        """
+        plan = self._read_plan()
+        recorded = read_trials_table(self.run_dir)
+        if plan is None:
+            if recorded.rows:
+                raise SweepError(
+                    f"cannot resume {self.run_dir}: {PLAN_FILE} is missing, and {TRIALS_FILE} records "
+                    f"{len(recorded.rows)} trial(s); the plan of a search that chooses as it goes is made as it "
+                    f"asks, so it cannot be rebuilt: restore {PLAN_FILE}, or start a new run without --resume; "
+                    "the files are left as they were")
+            self._rebuilt_plan = "is missing"
+            return Table(self.run_dir / PLAN_FILE, PLAN_COLUMNS)
+        planned = {row["trial_id"] for row in plan.rows}
+        if plan.torn and plan.torn_id:
+            cut_trial = [row for row in recorded.rows if row["trial_id"].startswith(plan.torn_id)
+                         and row["trial_id"] not in planned]
+            if len(cut_trial) == 1:
+                plan.rows.append({column: cut_trial[0].get(column, "") for column in PLAN_COLUMNS})
+                plan.line_numbers.append(plan.torn)
+                self.notices.append(f"note: line {plan.torn} of {plan.path} was cut short; its trial "
+                                    f"{cut_trial[0]['trial_id']} is recorded, so the line was rewritten from its "
+                                    f"{TRIALS_FILE} row")
+        return plan
+
+    def _check_agrees_with_plan(self, plan: Table) -> None:
+        """Refuse, naming both lines, when trials.csv and plan.csv give a trial different values: one of
+        them was edited, and only undoing that edit (not deleting either line) keeps the run going."""
+        lines = {row["trial_id"]: (line, row) for line, row in zip(plan.line_numbers, plan.rows)}
+        table = read_trials_table(self.run_dir)
+        for line, row in zip(table.line_numbers, table.rows):
+            if row["trial_id"] not in lines:
+                continue
+            plan_line, plan_row = lines[row["trial_id"]]
+            difference = plan_difference(row, plan_spec(plan_row))
+            if difference:
+                name, text, value = difference
+                raise SweepError(
+                    f"cannot resume {self.run_dir}: {TRIALS_FILE} line {line} and {PLAN_FILE} line {plan_line} give "
+                    f"trial {row['trial_id']} different values ({name} {text[:40]!r} and {str(value)[:40]!r}): one of "
+                    "the two lines was edited; undo that edit, or start a new run without --resume; the files are "
+                    "left as they were")
+
+    def _repair(self, plan: Table, trials: list[TrialSpec] | None) -> None:
         """Check every row; refuse on one that cannot be proven; write the rest in the standard format.
 
-        Only what is safe to lose is dropped: a torn last line, an identical row given twice, and
-        history rows of trials without a trials.csv row (trials in flight at a kill).
+        ``plan`` is the plan to resume with (see :meth:`_check_fixed_plan`, :meth:`_check_grown_plan`),
+        ``trials`` the experiment's when it is planned in advance. Only what is safe to lose is
+        dropped: a torn last line or NUL bytes at the end (a kill, a power cut), an identical row
+        given twice, and history rows of trials without a trials.csv row (trials in flight at a kill).
+        Nothing is written before every check has passed.
         """
         by_id = {t.trial_id: t for t in trials} if trials is not None else \
-            {row["trial_id"]: row for row in read_plan(self.run_dir).rows}
+            {row["trial_id"]: plan_spec(row) for row in plan.rows}
         table = read_trials_table(self.run_dir, by_id)
         if table.rejected:
+            if trials is None:
+                self._check_agrees_with_plan(plan)
+            if self._rebuilt_plan:
+                raise SweepError(f"cannot resume {self.run_dir}: {PLAN_FILE} {self._rebuilt_plan}, and the plan "
+                                 f"rebuilt from the experiment does not hold what {TRIALS_FILE} records "
+                                 f"({table.problem()}): restore {PLAN_FILE}, or start a new run without --resume; the "
+                                 "files are left as they were")
             raise SweepError(f"cannot resume {self.run_dir}: {TRIALS_FILE} {table.problem()}; "
                              f"{'these lines are' if len(table.rejected) > 1 else 'this line is'} not a finished "
                              "trial of this run, so the files are left as they were: correct or delete "
-                             f"{'them' if len(table.rejected) > 1 else 'it'}, or start a new run")
+                             f"{'them' if len(table.rejected) > 1 else 'it'} (a trial without a line runs again), "
+                             "or start a new run")
         history = read_history_table(self.run_dir)
         recorded = {row["trial_id"] for row in table.rows}
         if history.rejected:
@@ -304,8 +417,20 @@ class RunStore:
                              "left as they were: correct or delete those lines, or start a new run")
         in_flight = [row for row in history.rows if row["trial_id"] not in recorded]
         history.rows = [row for row in history.rows if row["trial_id"] in recorded]
+        self._write_plan(plan)
         self._rewrite(table, dropped=0)
         self._rewrite(history, dropped=len(in_flight))
+
+    def _write_plan(self, plan: Table) -> None:
+        """Write the plan checked by :meth:`_repair` back: rebuilt, or in the standard format."""
+        if not self._rebuilt_plan:
+            self._rewrite(plan, dropped=0)
+            return
+        atomic_write(plan.path, plan.to_bytes())
+        self.notices.append(f"note: {plan.path} {self._rebuilt_plan}; rebuilt it from the experiment, which plans "
+                            f"what the run was made with ({len(plan.rows)} trials, every recorded one among them)"
+                            if plan.rows else f"note: {plan.path} {self._rebuilt_plan}; no trial is recorded, so "
+                            "the search starts again with an empty plan")
 
     def _rewrite(self, table: Table, dropped: int) -> None:
         """Write ``table`` back in the standard format when it is not in it; keep a user-made original."""
@@ -319,6 +444,9 @@ class RunStore:
                                                      if table.duplicates else []))
             self.notices.append(f"note: {path} had {what}; rewrote it in the standard format with all "
                                 f"{len(table.rows)} rows (the original is kept as {backup.name})")
+        if table.padding:  # a kill's torn line is routine; a power cut's NUL bytes are worth a line
+            self.notices.append(f"note: {path} had {table.damage()}, what a power cut leaves; dropped "
+                                f"{'them' if table.torn else 'those bytes'} and kept its {len(table.rows)} rows")
         atomic_write(path, table.to_bytes())
 
     # ------------------------------------------------------------------------------ reading
@@ -363,14 +491,10 @@ class RunStore:
         """
         lines = []
         for trial in trials:
-            if trial.index < len(self._planned):
-                if self._planned[trial.index] != trial.trial_id:
-                    raise SweepError(f"cannot resume {self.run_dir}: the experiment no longer matches that run "
-                                     f"(trial {trial.index} of its plan is {self._planned[trial.index]}, the search "
-                                     f"now asks for {trial.trial_id}); undo the edit, or start a new run without "
-                                     "--resume")
+            if trial.index < len(self._plan):
+                self._check_planned(trial)
                 continue
-            self._planned.append(trial.trial_id)
+            self._plan.append((self._plan[-1][0] + 1 if self._plan else 2, _plan_row(trial)))
             lines.append(_plan_line(trial))
         if lines:
             try:
@@ -378,6 +502,22 @@ class RunStore:
             except OSError as exc:
                 raise write_error(f"cannot extend the plan of {self.run_dir} (the trials recorded are safe; free "
                                   "space or fix the folder, then --resume)", exc) from None
+
+    def _check_planned(self, trial: TrialSpec) -> None:
+        """Refuse when the plan holds another trial, or other values, at ``trial``'s place."""
+        line, row = self._plan[trial.index]
+        if row["trial_id"] != trial.trial_id:
+            raise SweepError(f"cannot resume {self.run_dir}: the experiment no longer matches that run "
+                             f"(trial {trial.index} of its plan is {row['trial_id']}, the search "
+                             f"now asks for {trial.trial_id}); undo the edit, or start a new run without "
+                             "--resume")
+        difference = plan_difference(row, trial)
+        if difference:
+            name, text, value = difference
+            raise SweepError(f"cannot resume {self.run_dir}: {PLAN_FILE} line {line} gives trial {trial.trial_id} "
+                             f"{name} {text[:40]!r}, but the search asks for it with {name} {value} (a trial's id "
+                             f"stands for its values): the line was edited; put back {name} {value} on it, or start "
+                             "a new run without --resume")
 
     def _write(self, name: str, data: bytes) -> None:
         fd = self._fds[name]
@@ -389,7 +529,8 @@ class RunStore:
 
     def _open_for_append(self) -> None:
         self._recorded = set(self.finished())
-        self._planned = [row["trial_id"] for row in read_plan(self.run_dir).rows]
+        plan = read_plan(self.run_dir)
+        self._plan = list(zip(plan.line_numbers, plan.rows))
         for name in (TRIALS_FILE, HISTORY_FILE, PLAN_FILE):
             self._fds[name] = os.open(self.run_dir / name, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
 
@@ -430,11 +571,9 @@ def _check_run_folder(run_dir: Path) -> None:
         raise SweepError(f"{run_dir} is not a run folder ({why})")
     if run_dir.name.startswith(STAGING_PREFIX):
         raise SweepError(f"{run_dir} is a run folder whose start was interrupted before any trial ran; start a new run")
-    for name in RUN_FILES:
-        if not (run_dir / name).is_file():
-            hint = ("; its start was interrupted before any trial ran: start a new run"
-                    if (run_dir / EXPERIMENT_FILE).is_file() and name != EXPERIMENT_FILE else "")
-            raise SweepError(f"{run_dir} is not a run folder ({name} is missing{hint})")
+    why = not_a_run(run_dir)
+    if why:
+        raise SweepError(f"{run_dir} is not a run folder ({why})")
 
 
 def _check_writable(folder: Path) -> None:
@@ -453,8 +592,9 @@ RESUME_MUST_MATCH = (("name", "experiment"), ("dataset", "data set"), ("metric",
 _UNWRITTEN = {"fuse": 1}
 
 
-def _check_same_experiment(run_dir: Path, experiment: Experiment) -> None:
-    """SweepError unless the run was made by an experiment that agrees on :data:`RESUME_MUST_MATCH`."""
+def _check_same_experiment(run_dir: Path, experiment: Experiment) -> dict:
+    """SweepError unless the run was made by an experiment that agrees on :data:`RESUME_MUST_MATCH`;
+    the run's experiment.yaml as plain data."""
     try:
         recorded = yamlio.load_file(run_dir / EXPERIMENT_FILE, "run's experiment file").data
     except SweepError as exc:
@@ -469,6 +609,18 @@ def _check_same_experiment(run_dir: Path, experiment: Experiment) -> None:
             raise SweepError(f"cannot resume {run_dir}: it was made with {what} {_inline(then_value)}, "
                              f"the experiment now says {_inline(now_value)}; start a new run without --resume, "
                              "or undo the edit")
+    return recorded
+
+
+#: The settings a planned-in-advance search makes its plan from (:mod:`sweep.strategies`, :mod:`sweep.plan`):
+#: when they are the run's, the experiment's plan is the one the run wrote, and a lost plan.csv can be rebuilt.
+PLAN_SETTINGS = ("method", "parameters", "fixed", "run_cap", "seed", "repeats")
+
+
+def _plan_setting_changed(recorded: dict, experiment: Experiment) -> str | None:
+    """The first of :data:`PLAN_SETTINGS` in which ``experiment`` differs from the run's experiment.yaml."""
+    now = experiment.to_dict()
+    return next((key for key in PLAN_SETTINGS if recorded.get(key) != now.get(key)), None)
 
 
 def _inline(value) -> str:
