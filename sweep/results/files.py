@@ -25,6 +25,7 @@ without following a link.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -49,16 +50,26 @@ PLAN_COLUMNS = ("trial_id", "config_id", "repeat", "seed", *PARAMETER_NAMES)
 OPTIONAL_TRIAL_COLUMNS = ("worker", *ADDED_LATER)
 OPTIONAL_PLAN_COLUMNS = tuple(ADDED_LATER)
 COLUMN_DEFAULTS = {name: str(value) for name, value in ADDED_LATER.items()}
+#: Name prefix of the hidden folder a run folder is made in before it is renamed into place.
+STAGING_PREFIX = ".creating-"
+#: What to do when a disk fills up while a new run folder is made (:func:`write_error`'s default).
+NEW_RUN_ON_A_FULL_DISK = "free space on that disk, or give --out a folder on another disk"
 
 
 def write_file(path: Path, data: bytes) -> None:
     """Write ``data`` to the new file ``path`` and flush it to the disk (a link or file at that name
-    is an error: FileExistsError, never followed)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
-    with open(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    is an error: FileExistsError, never followed). An OSError names ``path`` (a write that fails on
+    a full disk would not)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+        with open(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
 
 
 def fsync_dir(path: Path) -> None:
@@ -82,9 +93,27 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def write_error(action: str, exc: OSError) -> SweepError:
-    """The one line for an OSError of the run folder (a full disk, a read-only folder...)."""
-    return SweepError(f"{action}: {exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else ""))
+def write_error(action: str, exc: OSError, full_disk: str = NEW_RUN_ON_A_FULL_DISK) -> SweepError:
+    """The one line for an OSError of the run folder (a full disk, a read-only folder...): what
+    failed, why, on which file, and on a full disk (or quota) what to do: ``full_disk``, by default
+    what to do when a new run cannot be made (empty when ``action`` says it already)."""
+    text = f"{action}: {exc.strerror or exc}{_which_file(exc.filename)}"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) and full_disk:
+        text += f"; {full_disk}"
+    return SweepError(text)
+
+
+def _which_file(filename) -> str:
+    """`` (PATH)`` for a message; a file of a run folder being made is named within the run, since
+    its hidden folder is removed when making it fails."""
+    if not filename:
+        return ""
+    path = Path(os.fsdecode(filename))
+    if path.name.startswith(STAGING_PREFIX):
+        return " (making its folder)"
+    if path.parent.name.startswith(STAGING_PREFIX):
+        return f" (writing its {path.name})"
+    return f" ({path})"
 
 
 def own_folder(run_dir: Path, name: str, create: bool = True) -> Path | None:

@@ -21,6 +21,7 @@ from .files import (
     HISTORY_FILE,
     MODEL_FILE,
     PLAN_FILE,
+    STAGING_PREFIX,
     SUMMARY_FILE,
     TRIALS_FILE,
     atomic_write,
@@ -29,8 +30,6 @@ from .files import (
 )
 from .proof import sha256_of
 
-#: Name prefix of the hidden folder a run folder is made in before it is renamed into place.
-STAGING_PREFIX = ".creating-"
 _STAMP = re.compile(r"^(\d{8}-\d{6})(?:-(\d+))?$")
 #: The files that make a folder a run.
 RUN_FILES = (EXPERIMENT_FILE, PLAN_FILE, TRIALS_FILE, HISTORY_FILE)
@@ -168,7 +167,7 @@ def write_best(run_dir: Path, net, summary: dict) -> Path:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
         raise write_error(f"cannot save the best model in {Path(run_dir) / BEST_DIR} (every trial is recorded; free "
-                          "space or fix the folder, then --resume finishes the run)", exc) from None
+                          "space or fix the folder, then --resume finishes the run)", exc, full_disk="") from None
     return best
 
 

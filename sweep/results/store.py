@@ -100,6 +100,10 @@ def _plan_table(path: Path, trials: list[TrialSpec]) -> Table:
     return Table(path, PLAN_COLUMNS, rows=[_plan_row(t) for t in trials], line_numbers=list(range(2, len(trials) + 2)))
 
 
+#: What to do when the disk of a run being resumed is full.
+_RESUME_ON_A_FULL_DISK = "free space on that disk, then --resume again"
+
+
 class RunStore:
     """One run folder, opened for appending results. Holds an exclusive lock while open.
 
@@ -262,7 +266,8 @@ class RunStore:
             _check_writable(run_dir)
         except OSError as exc:
             store.close()
-            raise write_error(f"cannot resume {run_dir}: its folder is not writable", exc) from None
+            raise write_error(f"cannot resume {run_dir}: its folder is not writable", exc,
+                              _RESUME_ON_A_FULL_DISK) from None
         try:
             try:
                 if planned_in_advance:
@@ -279,7 +284,7 @@ class RunStore:
             store._open_for_append()
         except OSError as exc:
             store.close()
-            raise write_error(f"cannot resume {run_dir}", exc) from None
+            raise write_error(f"cannot resume {run_dir}", exc, _RESUME_ON_A_FULL_DISK) from None
         except BaseException:
             store.close()
             raise
@@ -478,7 +483,7 @@ class RunStore:
             self._write(TRIALS_FILE, _csv_line(row))
         except OSError as exc:
             raise write_error(f"cannot record trial {trial.trial_id} in {self.run_dir} (the trials recorded "
-                               "before it are safe; free space or fix the folder, then --resume)", exc) from None
+                               "before it are safe; free space or fix the folder, then --resume)", exc, "") from None
         self._recorded.add(trial.trial_id)
         return True
 
@@ -501,7 +506,7 @@ class RunStore:
                 self._write(PLAN_FILE, b"".join(lines))
             except OSError as exc:
                 raise write_error(f"cannot extend the plan of {self.run_dir} (the trials recorded are safe; free "
-                                  "space or fix the folder, then --resume)", exc) from None
+                                  "space or fix the folder, then --resume)", exc, "") from None
 
     def _check_planned(self, trial: TrialSpec) -> None:
         """Refuse when the plan holds another trial, or other values, at ``trial``'s place."""
