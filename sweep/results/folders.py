@@ -81,6 +81,19 @@ def latest_run_dir(results_root: Path, experiment: Experiment, notices: list | N
     raise SweepError(f"no run of experiment '{experiment.name}' to resume under {parent}/")
 
 
+def check_run_to_read(run_dir: Path) -> Path:
+    """``run_dir`` when it can be read as a run (it holds trials.csv); otherwise the one-line
+    SweepError that ``sweep show`` and :func:`sweep.load_run` both give."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        why = "no such folder" if not run_dir.exists() else "not a folder"
+    elif not (run_dir / TRIALS_FILE).is_file():
+        why = f"no {TRIALS_FILE}"
+    else:
+        return run_dir
+    raise SweepError(f"{run_dir} is not a run folder ({why})")
+
+
 def not_a_run(folder: Path) -> str | None:
     """Why ``folder`` is not a run folder (a file of :data:`RUN_FILES` missing, and what to do), or None.
 

@@ -11,7 +11,8 @@
 
 Only what can be trusted is read: rows that are not finished trials of the run are left out, and a
 damaged experiment.yaml or summary.json is read as missing; each such problem is a line in
-``run.notes``. A trials.csv that is not a CSV file at all is a :class:`~sweep.errors.SweepError`.
+``run.notes``. A folder without trials.csv, or a trials.csv that is not a CSV file at all, is a
+:class:`~sweep.errors.SweepError` (the line ``sweep show`` gives).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from ..errors import SweepError
 from ..params import PARAMETER_NAMES
 from ..status import STOPPED
 from .analysis import best_trial, leaderboard, rank, read_history, read_trials, run_metric
-from .files import BEST_DIR, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE, TRIALS_FILE
-from .folders import model_file_problem
+from .files import BEST_DIR, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE
+from .folders import check_run_to_read, model_file_problem
 from .records import read_experiment_document, read_summary
 
 
@@ -93,13 +94,10 @@ class Run:
 
 def load_run(run_dir) -> Run:
     """Read the run folder ``run_dir`` (see the module docstring)."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise SweepError(f"{run_dir} is not a run folder (no such folder)")
+    run_dir = check_run_to_read(run_dir)
     notes: list[str] = []
     experiment = read_experiment_document(run_dir, notes)
-    trials = read_trials(run_dir, notes) if (run_dir / TRIALS_FILE).is_file() else \
-        pd.DataFrame(columns=["order", "trial_id", "status"])
+    trials = read_trials(run_dir, notes)
     history = pd.DataFrame(columns=list(HISTORY_COLUMNS))
     if (run_dir / HISTORY_FILE).is_file():
         try:
