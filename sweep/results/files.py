@@ -72,6 +72,22 @@ def write_file(path: Path, data: bytes) -> None:
         raise
 
 
+def new_temporary(folder: Path, prefix: str, suffix: str = ".tmp") -> Path:
+    """A new empty file ``folder/PREFIX<random>SUFFIX``, made as ``open()`` makes files: its mode
+    follows the umask (0644 under the usual 022). ``tempfile.mkstemp`` makes 0600 files, and a file
+    renamed into a run folder keeps that mode: a shared run's report could not be read by others."""
+    import secrets
+
+    for _ in range(100):
+        path = Path(folder) / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(Path(folder) / f"{prefix}*{suffix}"))
+
+
 def fsync_dir(path: Path) -> None:
     """Flush a folder's entries (a rename or a new file in it) to the disk."""
     fd = os.open(path, os.O_RDONLY)

@@ -19,10 +19,9 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
-from .files import refuse_links
+from .files import new_temporary, refuse_links
 
 MANIFEST = ".drawn.json"
 LOCK = ".drawn.lock"
@@ -87,9 +86,7 @@ class OwnedFiles:
     def write(self, relative: str, write) -> Path:
         """Write a file through ``write(temporary path)``, then move it into place and record it."""
         path = self.run_dir / relative
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        tmp = Path(name)
+        tmp = new_temporary(path.parent, prefix=f".{path.name}.")
         try:
             write(tmp)
             os.replace(tmp, path)
@@ -103,10 +100,12 @@ class OwnedFiles:
         self.hashes.pop(relative, None)
 
     def _save(self) -> None:
-        fd, name = tempfile.mkstemp(prefix=f"{MANIFEST}.", suffix=".tmp", dir=self.run_dir)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps(dict(sorted(self.hashes.items())), indent=1) + "\n")
-        os.replace(name, self.path)
+        tmp = new_temporary(self.run_dir, prefix=f"{MANIFEST}.")
+        try:
+            tmp.write_text(json.dumps(dict(sorted(self.hashes.items())), indent=1) + "\n", encoding="utf-8")
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
         self.legacy = False
 
 
