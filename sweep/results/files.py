@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -76,8 +77,6 @@ def new_temporary(folder: Path, prefix: str, suffix: str = ".tmp") -> Path:
     """A new empty file ``folder/PREFIX<random>SUFFIX``, made as ``open()`` makes files: its mode
     follows the umask (0644 under the usual 022). ``tempfile.mkstemp`` makes 0600 files, and a file
     renamed into a run folder keeps that mode: a shared run's report could not be read by others."""
-    import secrets
-
     for _ in range(100):
         path = Path(folder) / f"{prefix}{secrets.token_hex(6)}{suffix}"
         try:
