@@ -23,7 +23,12 @@ Nothing of the user's is overwritten:
   files untouched, when a row is not a finished trial of this run. A file in another format (a
   spreadsheet's byte-order mark or column order) is rewritten in the standard one with all its
   rows, the original kept beside it; a torn last line and history rows of trials that have no
-  trials.csv row (both from trials in flight at a kill) are dropped.
+  trials.csv row (both from trials in flight at a kill) are dropped, and so are NUL bytes at the
+  end of a file (a power cut), with a note.
+- **plan.csv is proven too.** A trial's id is a hash of its values, so a plan row whose values
+  are not its id's was edited: refused, naming the line. The plan of a search planned in advance
+  follows from the experiment: when plan.csv is missing or cut short and the settings it is made
+  from are still the run's, it is rebuilt (and the recorded trials checked against it).
 """
 
 from __future__ import annotations
