@@ -103,7 +103,7 @@ def not_a_run(folder: Path) -> str | None:
     missing = [name for name in RUN_FILES if not (folder / name).is_file()]
     if not missing:
         return None
-    rows = {name: _rows_after_header(folder / name) for name in (TRIALS_FILE, HISTORY_FILE)}
+    rows = {name: rows_after_header(folder / name) for name in (TRIALS_FILE, HISTORY_FILE)}
     if missing == [PLAN_FILE] and rows[TRIALS_FILE]:
         return None
     holding = next((name for name, count in rows.items() if count), None)
@@ -114,8 +114,9 @@ def not_a_run(folder: Path) -> str | None:
     return f"{missing[0]} is missing"
 
 
-def _rows_after_header(path: Path) -> int:
-    """Non-blank lines of ``path`` after its first (0 when it is missing or unreadable)."""
+def rows_after_header(path: Path) -> int:
+    """Non-blank lines of ``path`` after its first (0 when it is missing or unreadable): the rows of a
+    CSV file, counted without reading it as one (NUL bytes a power cut left at its end are not a row)."""
     try:
         data = path.read_bytes().rstrip(b"\0")
     except OSError:
