@@ -107,7 +107,7 @@ def test_a_torn_plan_row_of_a_planned_search_is_rebuilt_and_a_refused_resume_wri
                                                                       "hidden_size": {"values": [16, 32, 64]}}})
     before = snapshot(run)
     one_error_line(_resume(workdir, "grid"), "cannot resume grid: plan.csv line 5 is cut short, and it cannot be "
-                   "rebuilt from the experiment: its parameters is not the one the run was made with")
+                   "rebuilt from the experiment: its `parameters:` differs from the run's")
     assert snapshot(run) == before
     write_experiment(workdir / "grid.yaml", **GRID)
     resumed = _resume_in_process(monkeypatch, capsys, workdir, "grid")
@@ -138,7 +138,7 @@ def test_an_edited_plan_row_is_refused_naming_it_and_undoing_the_edit_resumes(wo
     _replace_in_line(run / "plan.csv", 2, ",16,", ",17,")
     before = snapshot(run)
     one_error_line(_resume(workdir, "grid"), f"plan.csv line 2 gives trial {trial} hidden_size '17'",
-                   "put back hidden_size 16 on it, or start a new run")
+                   "put back hidden_size 16 on it, or delete plan.csv")
     assert snapshot(run) == before
     frame = pd.read_csv(run / "trials.csv", dtype=str, keep_default_na=False)
     frame[frame["trial_id"] != trial].to_csv(run / "trials.csv", index=False)  # what the old advice said
@@ -147,6 +147,14 @@ def test_an_edited_plan_row_is_refused_naming_it_and_undoing_the_edit_resumes(wo
     resumed = _resume_in_process(monkeypatch, capsys, workdir, "grid")
     assert resumed.returncode == 0, resumed.stderr
     assert len(pd.read_csv(run / "trials.csv")) == 4
+    _replace_in_line(run / "plan.csv", 3, _line(run / "plan.csv", 3)[:12], "0123456789ab")  # another trial id
+    one_error_line(_resume_in_process(monkeypatch, capsys, workdir, "grid"),
+                   "plan.csv line 3 holds trial 0123456789ab, which the experiment does not plan",
+                   "or delete plan.csv (--resume rebuilds it from the experiment)")
+    (run / "plan.csv").unlink()  # the other way out it gives
+    resumed = _resume_in_process(monkeypatch, capsys, workdir, "grid")
+    assert resumed.returncode == 0, resumed.stderr
+    assert (run / "plan.csv").read_bytes() == plan
 
 
 def test_an_edited_plan_row_of_a_search_that_chooses_as_it_goes_never_ends_in_a_silent_failure(

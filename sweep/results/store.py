@@ -309,42 +309,60 @@ class RunStore:
         """plan.csv of a search planned in advance, checked against ``trials`` (the experiment's plan); the
         plan to resume with. Nothing is written here (see :meth:`_repair`).
 
-        A trial's id is a hash of its values, so a row whose values are not those of its id was
-        edited: refused, naming the line. A plan.csv missing, or cut short (a torn last line, lines
-        lost at its end), is rebuilt from the experiment when the settings the plan is made from
-        (``changed`` names the first that is not the run's) are those the run was made with.
+        A plan.csv missing, or cut short (a torn last line, lines lost at its end), is rebuilt from
+        the experiment when the settings the plan is made from (``changed`` names the first that is
+        not the run's) are those the run was made with; an edited one is refused (see
+        :meth:`_check_plan_rows`).
         """
         plan = self._read_plan()
-        by_id = {t.trial_id: t for t in trials}
-        for line, row in zip(plan.line_numbers, plan.rows) if plan else ():
-            difference = plan_difference(row, by_id[row["trial_id"]]) if row["trial_id"] in by_id else None
-            if difference:
-                name, text, value = difference
-                raise SweepError(
-                    f"cannot resume {self.run_dir}: {PLAN_FILE} line {line} gives trial {row['trial_id']} {name} "
-                    f"{text[:40]!r}, but that trial is {name} {value} (its id stands for its values, as the "
-                    f"experiment plans it): the line was edited; put back {name} {value} on it, or start a new run "
-                    "without --resume; the files are left as they were")
+        if plan is not None:
+            self._check_plan_rows(plan, {t.trial_id: t for t in trials}, changed)
         planned, wanted = [row["trial_id"] for row in plan.rows] if plan else [], [t.trial_id for t in trials]
         if plan is not None and not plan.torn and set(planned) == set(wanted):
             return plan
         cut = ("is missing" if plan is None else f"line {plan.torn} is cut short" if plan.torn else
-               f"ends after {len(planned)} of the {len(wanted)} trials planned")
-        if planned == wanted[:len(planned)] and changed is None:
+               f"holds only {len(planned)} of the {len(wanted)} trials planned")
+        if changed is None:  # every row is one of the experiment's, whose plan is the run's
             self._rebuilt_plan = cut
             return _plan_table(self.run_dir / PLAN_FILE, trials)
         if plan is None or plan.torn:
-            why = (f"its {changed} is not the one the run was made with" if changed else
-                   "it plans other trials than those before the cut")
             raise SweepError(
                 f"cannot resume {self.run_dir}: {PLAN_FILE} {cut}, and it cannot be rebuilt from the experiment: "
-                f"{why}; undo the edit of the experiment (--resume then rebuilds {PLAN_FILE}), or start a new run "
-                "without --resume; the files are left as they were")
+                f"its `{changed}:` differs from the run's; undo the edit of the experiment (--resume "
+                f"then rebuilds {PLAN_FILE}), or start a new run without --resume; the files are left as they were")
         new, gone = len(set(wanted) - set(planned)), len(set(planned) - set(wanted))
         raise SweepError(
             f"cannot resume {self.run_dir}: the experiment no longer matches that run ({new} trial(s) planned "
             f"now are not in it, {gone} of its trial(s) are no longer planned); undo the edit, or start a new "
             "run without --resume")
+
+    def _check_plan_rows(self, plan: Table, by_id: dict[str, TrialSpec], changed: str | None) -> None:
+        """Refuse, naming the line, a plan.csv row the experiment's plan ``by_id`` proves edited.
+
+        A trial's id is a hash of its values, so a row whose values are not those of its id was
+        edited. A row of a trial the experiment does not plan was too, when the settings the plan
+        is made from are the run's (``changed`` is None); then deleting plan.csv is a way out as
+        well, since resuming rebuilds it.
+        """
+        rebuild = f", or delete {PLAN_FILE} (--resume rebuilds it from the experiment)" if changed is None else ""
+        for line, row in zip(plan.line_numbers, plan.rows):
+            trial_id = row["trial_id"]
+            if trial_id not in by_id:
+                if changed is None:
+                    raise SweepError(
+                        f"cannot resume {self.run_dir}: {PLAN_FILE} line {line} holds trial {trial_id[:40]}, which "
+                        f"the experiment does not plan, though the settings its plan is made from "
+                        f"({', '.join(PLAN_SETTINGS)}) are the run's: {PLAN_FILE} was edited; undo the edit{rebuild}, "
+                        "or start a new run without --resume; the files are left as they were")
+                continue
+            difference = plan_difference(row, by_id[trial_id])
+            if difference:
+                name, text, value = difference
+                raise SweepError(
+                    f"cannot resume {self.run_dir}: {PLAN_FILE} line {line} gives trial {trial_id} {name} "
+                    f"{text[:40]!r}, but that trial is {name} {value} (its id stands for its values, as the "
+                    f"experiment plans it): the line was edited; put back {name} {value} on it{rebuild}, or start "
+                    "a new run without --resume; the files are left as they were")
 
     def _check_grown_plan(self) -> Table:
         """plan.csv of a search that chooses as it goes; the plan to resume with (its rows are checked
