@@ -370,19 +370,16 @@ class RunStore:
 
         A torn last row was being written at a kill, before its trial was handed out: it is asked
         again. Such a row whose trial has a trials.csv row is taken from that row (which holds every
-        column of the plan). A missing plan.csv can be rebuilt only when no trial is recorded.
+        column of the plan). A missing plan.csv cannot be rebuilt: refused.
         """
         plan = self._read_plan()
         recorded = read_trials_table(self.run_dir)
-        if plan is None:
-            if recorded.rows:
-                raise SweepError(
-                    f"cannot resume {self.run_dir}: {PLAN_FILE} is missing, and {TRIALS_FILE} records "
-                    f"{len(recorded.rows)} trial(s); the plan of a search that chooses as it goes is made as it "
-                    f"asks, so it cannot be rebuilt: restore {PLAN_FILE}, or start a new run without --resume; "
-                    "the files are left as they were")
-            self._rebuilt_plan = "is missing"
-            return Table(self.run_dir / PLAN_FILE, PLAN_COLUMNS)
+        if plan is None:  # only with trials recorded (see folders.not_a_run)
+            raise SweepError(
+                f"cannot resume {self.run_dir}: {PLAN_FILE} is missing, and {TRIALS_FILE} records "
+                f"{len(recorded.rows)} trial(s); the plan of a search that chooses as it goes is made as it "
+                f"asks, so it cannot be rebuilt: restore {PLAN_FILE}, or start a new run without --resume; "
+                "the files are left as they were")
         planned = {row["trial_id"] for row in plan.rows}
         if plan.torn and plan.torn_id:
             cut_trial = [row for row in recorded.rows if row["trial_id"].startswith(plan.torn_id)
@@ -456,9 +453,7 @@ class RunStore:
             return
         atomic_write(plan.path, plan.to_bytes())
         self.notices.append(f"note: {plan.path} {self._rebuilt_plan}; rebuilt it from the experiment, which plans "
-                            f"what the run was made with ({len(plan.rows)} trials, every recorded one among them)"
-                            if plan.rows else f"note: {plan.path} {self._rebuilt_plan}; no trial is recorded, so "
-                            "the search starts again with an empty plan")
+                            f"what the run was made with ({len(plan.rows)} trials, every recorded one among them)")
 
     def _rewrite(self, table: Table, dropped: int) -> None:
         """Write ``table`` back in the standard format when it is not in it; keep a user-made original."""
