@@ -26,6 +26,7 @@ without following a link.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import secrets
 import stat
@@ -164,3 +165,12 @@ def _linked(path: Path) -> str:
     return (f"{path} is a symbolic link (to {os.readlink(path)}), not something this run made; sweep writes and "
             "deletes only in what the run made: remove the link (what it points to is left alone), or move "
             "what it points to in its place, and run again")
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of the file at ``path``, in hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

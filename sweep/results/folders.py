@@ -21,14 +21,13 @@ from .files import (
     HISTORY_FILE,
     MODEL_FILE,
     PLAN_FILE,
-    STAGING_PREFIX,
     SUMMARY_FILE,
     TRIALS_FILE,
     atomic_write,
     own_folder,
+    sha256_of,
     write_error,
 )
-from .proof import sha256_of
 
 _STAMP = re.compile(r"^(\d{8}-\d{6})(?:-(\d+))?$")
 #: The files that make a folder a run.

@@ -16,12 +16,11 @@ instead of losing each other's record.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 from pathlib import Path
 
-from .files import new_temporary, refuse_links
+from .files import new_temporary, refuse_links, sha256_of
 
 MANIFEST = ".drawn.json"
 LOCK = ".drawn.lock"
@@ -77,7 +76,7 @@ class OwnedFiles:
             return False
         if self.legacy:
             return ours_by_name
-        return self.hashes.get(relative) == _sha256(path)
+        return self.hashes.get(relative) == sha256_of(path)
 
     def may_remove(self, relative: str) -> bool:
         """Whether the file at ``relative`` is sweep's, recorded and unchanged (never in an old folder)."""
@@ -92,7 +91,7 @@ class OwnedFiles:
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
-        self.hashes[relative] = _sha256(path)
+        self.hashes[relative] = sha256_of(path)
         return path
 
     def remove(self, relative: str) -> None:
@@ -107,11 +106,3 @@ class OwnedFiles:
         finally:
             tmp.unlink(missing_ok=True)
         self.legacy = False
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

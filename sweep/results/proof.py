@@ -15,7 +15,6 @@ kept weights are retrained).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import zipfile
 from pathlib import Path
@@ -129,12 +128,3 @@ def records_problem(records, epochs: int, learning_rate: float, lr_decay: float,
             if (classification and not 0 <= value <= 1) or (not classification and not math.isnan(value)):
                 return f"its record of epoch {k + 1} has {key} {value!r}"
     return None
-
-
-def sha256_of(path: Path) -> str:
-    """The SHA-256 of the file at ``path``, in hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -60,6 +60,7 @@ from .files import (
     METRIC_COLUMNS,
     PLAN_COLUMNS,
     PLAN_FILE,
+    STAGING_PREFIX,
     TRIAL_COLUMNS,
     TRIALS_FILE,
     atomic_write,
@@ -70,8 +71,7 @@ from .files import (
     write_file,
 )
 from .lock import LOCK_FILE, lock_folder
-from .folders import (STAGING_PREFIX, check_out_folder, latest_run_dir, new_run_dir, not_a_run, provenance,
-                      write_best)
+from .folders import check_out_folder, latest_run_dir, new_run_dir, not_a_run, provenance, write_best
 from .records import Table, plan_difference, plan_spec, read_history_table, read_plan, read_trials_table
 
 __all__ = ["BEST_DIR", "ERRORS_DIR", "EXPERIMENT_FILE", "HISTORY_COLUMNS", "HISTORY_FILE", "PLAN_COLUMNS", "PLAN_FILE",
