@@ -26,8 +26,8 @@ from .results.ranking import best_row
 from .results.records import history_records, read_history_table, read_trial_records
 from .results.candidates import candidate_path, load_candidate, remove_candidates
 from .results.files import BEST_DIR, MODEL_FILE
-from .results.folders import model_file_problem
-from .results.proof import InDoubt, nonfinite_problem, rescore_problem
+from .results.folders import best_record_problem, model_file_problem
+from .results.proof import InDoubt, first_line, nonfinite_problem, rescore_problem
 from .results.records import read_summary
 from .results.store import write_best
 from .status import OK, STOPPED
@@ -85,6 +85,24 @@ def clean(value):
     return value
 
 
+def saved_best_problem(run_dir: Path) -> str | None:
+    """Why ``best/`` does not hold the best model a call of this run saved, or None: its summary must be
+    readable, name a trial recorded ``ok`` or ``stopped`` in trials.csv, and its model file must be the
+    one the summary names by its SHA-256 (a kill between the two files' writes, a copied or edited
+    ``best/``)."""
+    try:
+        summary = read_summary(run_dir)
+    except SweepError as exc:
+        return str(exc)
+    path = Path(run_dir) / BEST_DIR / MODEL_FILE
+    recorded = {row["trial_id"]: row["status"] for row in read_trial_records(run_dir)}
+    if summary is None or recorded.get(summary["trial_id"]) not in (OK, STOPPED):
+        return f"its summary names trial {str(summary and summary['trial_id'])[:40]}, not a scored trial of this run"
+    if not path.is_file():
+        return f"it has no {MODEL_FILE}"
+    return model_file_problem(path, summary)
+
+
 def spec_of(row: dict) -> TrialSpec:
     """The trial of a typed trials.csv row (a resumed search that did not ask for it again in this call)."""
     params = {name: PARAMETERS[name].check(row[name]) for name in PARAMETER_NAMES}
@@ -126,7 +144,7 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
         start = time.perf_counter()
         retrained, history = retrain(spec, epochs, experiment, trials, typed)
         seconds = round(time.perf_counter() - start, 3)
-        reproduced = [r["val_loss"] for r in history] == [r["val_loss"] for r in recorded]
+        reproduced = _without_seconds(history.records) == _without_seconds(recorded)
         if kept is None:
             net, recorded = retrained, history.records
         else:
@@ -147,8 +165,14 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
     }
     write_best(run_dir, net, summary)
     if last:
-        remove_candidates(run_dir)
+        recorded_ids = {r["trial_id"] for r in read_trial_records(run_dir)}
+        remove_candidates(run_dir, {t.trial_id for t in trials} | recorded_ids)
     return summary
+
+
+def _without_seconds(records: list[dict]) -> list[dict]:
+    """Per-epoch records without their wall times: what a bitwise retrain must give again."""
+    return [{k: v for k, v in record.items() if k != "seconds"} for record in records]
 
 
 def retrain(spec: TrialSpec, epochs: int, experiment: Experiment, trials: list[TrialSpec], data):
@@ -200,15 +224,17 @@ def saved_weights(run_dir: Path, trial_id: str, epochs: int, net, data, record: 
             if problem:
                 raise InDoubt(problem)
             return weights
-        except InDoubt as doubt:
-            warn(f"warning: {path}: not used as the model of trial {trial_id}, {doubt}; the trial is retrained "
+        except Exception as exc:  # noqa: BLE001 - any doubt about kept weights means a retrain, never a crash
+            why = str(exc) if isinstance(exc, InDoubt) else f"it cannot be read ({first_line(exc)})"
+            warn(f"warning: {path}: not used as the model of trial {trial_id}, {why}; the trial is retrained "
                  "from its seed")
     return None
 
 
 def _saved_best(run_dir: Path, trial_id: str, epochs: int, params: dict[str, np.ndarray]) -> dict | None:
     """The weights of the best model saved by an earlier call, when it is ``trial_id``'s after ``epochs``
-    epochs; InDoubt when its file is not the one the summary names, or not shaped like ``params``."""
+    epochs; InDoubt when its record (the summary) does not carry the seal of this user's sweeps, its
+    file is not the one the summary names, or is not shaped like ``params``."""
     try:
         summary = read_summary(run_dir)
     except SweepError:
@@ -217,13 +243,10 @@ def _saved_best(run_dir: Path, trial_id: str, epochs: int, params: dict[str, np.
     if not summary or summary["trial_id"] != trial_id or summary.get("epochs_trained") != epochs or \
             not path.is_file():
         return None
-    problem = model_file_problem(path, summary)
+    problem = best_record_problem(summary) or model_file_problem(path, summary)
     if problem:
         raise InDoubt(problem)
-    try:
-        weights = dict(TwoLayerNet.load(path).params)
-    except (SweepError, OSError, ValueError, KeyError, TypeError) as exc:
-        raise InDoubt(f"it cannot be read ({str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__})")
+    weights = dict(TwoLayerNet.load(path).params)
     if any(weights[name].shape != value.shape or weights[name].dtype != value.dtype for name, value in params.items()):
         raise InDoubt("its arrays are not shaped as the trial's network")
     problem = nonfinite_problem(weights)

@@ -25,7 +25,7 @@ from .results.paused import (
     set_aside,
     state_path,
 )
-from .results.proof import InDoubt
+from .results.proof import InDoubt, first_line
 from .status import STOPPED
 from .stopping import MilestoneRule, milestone_value
 from .task import TrialResult, build_net, model_epoch, score_trial
@@ -39,6 +39,7 @@ class EarlyTermination:
         """``data``: the sweep's data set (a saved state's weights are scored on it before they are
         trusted); ``warn(line)`` tells the user about a saved state that is not."""
         self.data, self.warn = data, warn
+        self._converted: dict[str, object] = {}
         self.hyperband = experiment.early_terminate
         self.metric, self.maximize = experiment.metric.name, experiment.metric.maximize
         self.epochs = experiment.fixed["epochs"]  # the same for every trial (the config refuses searching it)
@@ -65,20 +66,27 @@ class EarlyTermination:
         path = state_path(self.run_dir, trial.trial_id)
         if not path.is_file():
             return None
-        typed = self.data.astype(trial.params["dtype"])
+        typed = self._typed(trial.params["dtype"])
         try:
             state = load_state(self.run_dir, trial, build_net(trial.params, trial.seed, typed), typed)
             if state.epoch not in self.milestones:
                 raise InDoubt(f"its epoch {state.epoch} is not a milestone of this sweep")
-        except InDoubt as doubt:
-            try:
-                kept = f"the file is kept as {set_aside(self.run_dir, trial.trial_id).name}"
-            except OSError as exc:
-                kept = f"the file could not be moved aside: {exc.strerror or exc}"
-            self.warn(f"warning: {path}: not continued from, {doubt}; trial {trial.trial_id} trains from the start "
-                      f"({kept})")
-            return None
-        return state
+            return state
+        except Exception as exc:  # noqa: BLE001 - any doubt about a saved state means training from the start
+            why = str(exc) if isinstance(exc, InDoubt) else f"it cannot be read ({first_line(exc)})"
+        try:
+            kept = f"the file is kept as {set_aside(self.run_dir, trial.trial_id).name}"
+        except OSError as exc:
+            kept = f"the file could not be moved aside: {exc.strerror or exc}"
+        self.warn(f"warning: {path}: not continued from, {why}; trial {trial.trial_id} trains from the start "
+                  f"({kept})")
+        return None
+
+    def _typed(self, dtype: str):
+        """The data set in ``dtype``, converted once per dtype."""
+        if dtype not in self._converted:
+            self._converted[dtype] = self.data.astype(dtype)
+        return self._converted[dtype]
 
     def _next_milestone(self, epoch: int) -> int | None:
         return next((m for m in self.milestones if m > epoch), None)

@@ -77,8 +77,9 @@ class Progress:
         return f"[{bar}] {self.done}/{self.total} | {self._summary()}"
 
     def message(self, text: str) -> None:
-        """A line of its own (warnings, notices) that does not garble the live bar."""
-        if self.quiet:
+        """A line of its own (warnings, notices) that does not garble the live bar. With ``quiet`` only
+        warnings are written: one about saved state set aside must reach an unattended run's log too."""
+        if self.quiet and not text.startswith("warning:"):
             return
         prefix = "\n" if self.live and self.done else ""
         self.stream.write(prefix + text + "\n")

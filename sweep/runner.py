@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import interrupts
-from .best import BestBar, finalize
+from .best import BestBar, finalize, saved_best_problem
 from .config import Experiment, cpu_count
 from .durations import format_duration
 from .dispatch import Dispatcher
@@ -169,6 +169,10 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
         total = min(total, limits.max_trials) if total is not None else limits.max_trials
     outcome = SweepOutcome(run_dir, total if total is not None else len(finished), open_ended=total is None)
     best_saved = (run_dir / BEST_DIR / SUMMARY_FILE).is_file()
+    problem = saved_best_problem(run_dir) if best_saved else None
+    if problem:  # saved again below: the run's best model is made from its own trials
+        notices.append(f"warning: {run_dir / BEST_DIR}: {problem}; the best model is saved again")
+        best_saved = False
     if pending == [] and best_saved and not check_best:
         for notice in notices:
             print(notice, file=stream or sys.stderr)

@@ -25,8 +25,10 @@ os.environ.setdefault("DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL", "1s")
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_data_cache(tmp_path_factory):
-    """The tests (and the CLI they start) keep prepared data sets in a folder of their own, not ~/.cache."""
+    """The tests (and the CLI they start) keep prepared data sets, and the key that seals saved state,
+    in folders of their own, not ~/.cache and ~/.config."""
     os.environ["SWEEP_CACHE_DIR"] = str(tmp_path_factory.mktemp("data-cache"))
+    os.environ["SWEEP_KEY_FILE"] = str(tmp_path_factory.mktemp("key") / "state.key")
     yield
 
 

@@ -254,6 +254,7 @@ def test_kill_9_mid_bracket_and_resume_gives_what_an_uninterrupted_sweep_gives(t
     proc.wait(timeout=30)
     rest = sweep_cli("run", "hb.yaml", "--resume", "part", "--no-plots", "--quiet", cwd=tmp_path, timeout=300)
     assert rest.returncode == 0, rest.stderr
+    assert "warning" not in rest.stderr  # every saved state and kept weight proven genuine, none set aside
     pd.testing.assert_frame_equal(*(by_trial(pd.read_csv(tmp_path / run / "trials.csv"))[COLUMNS]
                                     for run in ("whole", "part")))
     columns = ["trial_id", "epoch", "train_loss", "val_loss", "val_acc"]

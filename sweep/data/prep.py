@@ -121,17 +121,20 @@ def check_labels(y: np.ndarray, where: str, what: str, num_classes: int | None) 
                         f"are only {num_classes} classes (labels 0..{num_classes - 1})")
 
 
-def check_classes_trained(y: np.ndarray, trained: np.ndarray, where: str, split: str) -> None:
+def check_classes_trained(y: np.ndarray, trained: np.ndarray, where: str, split: str, drawn: bool) -> None:
     """DataError when the ``split`` labels ``y`` hold a class the training split lacks (sorted
     ``trained``): no net can learn to predict it, and with labels numbered past the training ones
-    the net would silently get an output that no training row ever teaches."""
+    the net would silently get an output that no training row ever teaches. ``drawn``: the rows of
+    the splits were drawn by sweep (not given as files), so the advice names the options that draw them."""
     unseen = np.setdiff1d(np.unique(y), trained)
     if len(unseen):
         shown = ", ".join(str(int(c)) for c in unseen[:5]) + (", ..." if len(unseen) > 5 else "")
         rows = int(np.isin(y, unseen).sum())
+        fix = ("the splits were drawn from the same rows: change dataset.seed, raise dataset.train_size or lower "
+               "dataset.val_size / test_size, or give those classes more rows" if drawn else
+               f"give every class training rows, or drop those rows from the {split} split")
         raise DataError(f"{where}: the {split} split holds {rows:,} row(s) of class(es) {shown}, which the training "
-                        f"split lacks (it has {_class_list(trained)}); give every class training rows, or drop "
-                        f"those rows from the {split} split")
+                        f"split lacks (it has {_class_list(trained)}); {fix}")
 
 
 def _class_list(classes: np.ndarray) -> str:
@@ -382,8 +385,9 @@ def build_dataset(name: str, raw: RawData, opts: dict) -> Dataset:
         if len(trained) < 2:
             raise DataError(f"{raw.where('train')}: the training split holds a single class (label "
                             f"{int(y_train[0])}); a classifier needs rows of at least two classes")
+        drawn = {"val": raw.X_val is None or cap is not None, "test": raw.X_test is None or cap is not None}
         for split, y in (("val", y_val), ("test", y_test)):
-            check_classes_trained(y, trained, raw.where(split), split)
+            check_classes_trained(y, trained, raw.where(split), split, drawn[split])
 
     class_names = raw.class_names
     if not regression and class_names is None:

@@ -28,7 +28,10 @@ from .files import (
     sha256_of,
     write_error,
 )
+from .seal import seal, unsealed_problem
 
+#: What the seal of a best model's record binds (see :mod:`sweep.results.seal`).
+BEST_SEAL_KIND = "sweep best model 1"
 _STAMP = re.compile(r"^(\d{8}-\d{6})(?:-(\d+))?$")
 #: The files that make a folder a run.
 RUN_FILES = (EXPERIMENT_FILE, PLAN_FILE, TRIALS_FILE, HISTORY_FILE)
@@ -173,6 +176,7 @@ def write_best(run_dir: Path, net, summary: dict) -> Path:
         tmp.unlink(missing_ok=True)  # left by a kill (or a link put there: removed, never followed)
         net.save(tmp, trial_id=summary.get("trial_id"))
         summary = {**summary, "model_sha256": sha256_of(tmp)}
+        summary["seal"] = seal(BEST_SEAL_KIND, _best_identity(summary), {})
         text = json.dumps(summary, indent=2, default=_json_default, allow_nan=False) + "\n"
         os.replace(tmp, best / MODEL_FILE)
         atomic_write(best / SUMMARY_FILE, text.encode())
@@ -182,6 +186,17 @@ def write_best(run_dir: Path, net, summary: dict) -> Path:
         raise write_error(f"cannot save the best model in {Path(run_dir) / BEST_DIR} (every trial is recorded; free "
                           "space or fix the folder, then --resume finishes the run)", exc, full_disk="") from None
     return best
+
+
+def best_record_problem(summary: dict) -> str | None:
+    """Why ``summary`` is not a record of the best model written by this user's sweeps (its seal binds
+    the trial, its epochs and the model file's SHA-256), or None. Only a resume asks: reading a run
+    (shared, archived) needs no seal."""
+    return unsealed_problem(BEST_SEAL_KIND, _best_identity(summary), {}, summary.get("seal"))
+
+
+def _best_identity(summary: dict) -> str:
+    return json.dumps({key: summary.get(key) for key in ("trial_id", "epochs_trained", "model_sha256")})
 
 
 def model_file_problem(path: Path, summary: dict) -> str | None:

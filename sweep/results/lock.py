@@ -3,7 +3,7 @@
 A lock file can be deleted while a sweep holds its lock: the next sweep then creates a new file,
 locks that one and runs beside the first (both append to the same trials.csv). The folder's own
 inode cannot be swapped from under a running sweep, so the lock is taken on a descriptor of the
-folder. Some network file systems (Linux's NFS client emulates ``flock`` with byte-range locks,
+folder (and on a ``.lock`` file an earlier version left, which that version would lock). Some network file systems (Linux's NFS client emulates ``flock`` with byte-range locks,
 which need a file open for writing) refuse a lock on a folder; there the lock falls back to the
 ``.lock`` file, checked after locking to still be the file of that name. That fallback cannot
 stop a deletion while the lock is held; it is what such file systems allow.
@@ -24,15 +24,27 @@ LOCK_FILE = ".lock"
 _UNSUPPORTED = (errno.EBADF, errno.EINVAL, errno.ENOLCK, errno.EOPNOTSUPP)
 
 
-def lock_folder(folder: Path, busy: str) -> int:
-    """An exclusive lock on ``folder``; the descriptor that holds it (closing it releases the lock).
+class FolderLock:
+    """The locks held on a run folder; :meth:`close` releases them."""
 
-    SweepError(``busy``) when another process holds it. OSError when the folder cannot be opened.
+    def __init__(self, fds: list[int]):
+        self._fds = fds
+
+    def close(self) -> None:
+        for fd in self._fds:
+            os.close(fd)  # closing releases the flock
+        self._fds = []
+
+
+def lock_folder(folder: Path, busy: str) -> FolderLock:
+    """An exclusive lock on ``folder``, also on its ``.lock`` file when it has one (the lock of earlier
+    versions, which may be resuming the run at the same time).
+
+    SweepError(``busy``) when another process holds either. OSError when the folder cannot be opened.
     """
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return fd
     except BlockingIOError:
         os.close(fd)
         raise SweepError(busy) from None
@@ -40,7 +52,15 @@ def lock_folder(folder: Path, busy: str) -> int:
         os.close(fd)
         if exc.errno not in _UNSUPPORTED:
             raise
-    return _lock_file(Path(folder) / LOCK_FILE, busy)
+        return FolderLock([_lock_file(Path(folder) / LOCK_FILE, busy)])
+    legacy = Path(folder) / LOCK_FILE
+    if not (legacy.is_file() and not legacy.is_symlink()):
+        return FolderLock([fd])
+    try:
+        return FolderLock([fd, _lock_file(legacy, busy)])
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _lock_file(path: Path, busy: str) -> int:

@@ -20,7 +20,7 @@ import json
 import os
 from pathlib import Path
 
-from .files import new_temporary, refuse_links, sha256_of
+from .files import new_temporary, own_folder, refuse_links, sha256_of
 
 MANIFEST = ".drawn.json"
 LOCK = ".drawn.lock"
@@ -84,7 +84,7 @@ class OwnedFiles:
 
     def write(self, relative: str, write) -> Path:
         """Write a file through ``write(temporary path)``, then move it into place and record it."""
-        path = self.run_dir / relative
+        path = self._checked(relative)
         tmp = new_temporary(path.parent, prefix=f".{path.name}.")
         try:
             write(tmp)
@@ -95,8 +95,16 @@ class OwnedFiles:
         return path
 
     def remove(self, relative: str) -> None:
-        (self.run_dir / relative).unlink(missing_ok=True)
+        self._checked(relative).unlink(missing_ok=True)
         self.hashes.pop(relative, None)
+
+    def _checked(self, relative: str) -> Path:
+        """``run_dir / relative``, its sub-folder checked again just before each write or removal: one
+        replaced by a link while figures are drawn (seconds) is refused, not written through."""
+        folder = Path(relative).parent
+        if folder != Path("."):
+            own_folder(self.run_dir, str(folder))
+        return self.run_dir / relative
 
     def _save(self) -> None:
         tmp = new_temporary(self.run_dir, prefix=f"{MANIFEST}.")

@@ -2,17 +2,19 @@
 termination, ``paused/TRIAL_ID.npz`` in the run folder, so that ``kill -9`` and ``--resume`` lose
 at most the epochs in flight. A file is removed once its trial is recorded.
 
-Each file holds the weights (``param/NAME``), the update rules' arrays (``opt/NAME/KEY``) and one
+Each file holds the weights (``param/NAME``), the update rules' arrays (``opt/NAME/KEY``), one
 JSON text (``meta``) with the trial's identity (id, seed, hyperparameters), the epoch, the
-generator state, the rules' scalars and the per-epoch records. It is written to a temporary name
-and renamed, so it is whole or absent.
+generator state, the rules' scalars and the per-epoch records, and the seal of all that
+(``seal``, :mod:`sweep.results.seal`). It is written to a temporary name and renamed, so it is
+whole or absent.
 
-A state read back is continued only once it is proven to be its trial's (:func:`load_state`): its
-identity, the arrays of the trial's network and update rule (shapes, dtypes, nothing compressed
-or larger), finite values, the rule's scalars and the records a run of these hyperparameters
-writes, a generator state NumPy accepts, and weights that score on the validation split what the
-records say. Anything else is :class:`~sweep.results.proof.InDoubt`, and the trial trains from
-the start.
+A state read back is continued only once it is proven to be its trial's (:func:`load_state`):
+exactly the arrays of the trial's network and update rule (shapes, dtypes, nothing compressed or
+larger), the seal of this user's sweeps, then the trial's identity, finite values, the rule's
+scalars and the records a run of these hyperparameters writes, a generator state NumPy accepts,
+and weights that score on the validation split what the records say (these catch what a seal
+cannot: a state of another trial, or one saved wrong). Anything else is
+:class:`~sweep.results.proof.InDoubt`, and the trial trains from the start.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +31,13 @@ from ..nn.optim import UPDATE_RULES
 from ..plan import TrialSpec
 from ..trainer import TrainState
 from .files import PAUSED_DIR, atomic_write, own_folder
-from .proof import InDoubt, nonfinite_problem, npz_layout_problem, records_problem, rescore_problem
+from .proof import InDoubt, nonfinite_problem, npz_layout_problem, read_npz, records_problem, rescore_problem
+from .seal import seal, unsealed_problem
 
 #: Written in each state's ``meta``; a state without it (an earlier version's) is not continued.
 STATE_FORMAT = 2
+SEAL_KIND = "sweep paused state 2"
+_PARTIAL = re.compile(r"\.[0-9a-f]{12}\.npz\.tmp")
 
 
 def state_path(run_dir: Path, trial_id: str) -> Path:
@@ -39,7 +45,8 @@ def state_path(run_dir: Path, trial_id: str) -> Path:
 
 
 def save_state(run_dir: Path, trial: TrialSpec, state: TrainState) -> None:
-    """Write ``state`` as the paused state of ``trial`` (replacing an earlier one)."""
+    """Write ``state`` as the paused state of ``trial`` (replacing an earlier one), sealed (see
+    :mod:`sweep.results.seal`)."""
     arrays = {f"param/{name}": value for name, value in state.params.items()}
     scalars: dict = {}
     for name, config in state.configs.items():
@@ -49,10 +56,11 @@ def save_state(run_dir: Path, trial: TrialSpec, state: TrainState) -> None:
                 arrays[f"opt/{name}/{key}"] = value
             else:
                 scalars[name][key] = value.item() if isinstance(value, np.generic) else value
-    meta = {"format": STATE_FORMAT, "trial_id": trial.trial_id, "seed": trial.seed, "params": trial.params,
-            "epoch": state.epoch, "rng_state": state.rng_state, "configs": scalars, "records": state.records}
+    meta = json.dumps({"format": STATE_FORMAT, "trial_id": trial.trial_id, "seed": trial.seed, "params": trial.params,
+                       "epoch": state.epoch, "rng_state": state.rng_state, "configs": scalars,
+                       "records": state.records})
     buffer = io.BytesIO()
-    np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
+    np.savez(buffer, meta=np.array(meta), seal=np.array(seal(SEAL_KIND, meta, arrays)), **arrays)
     folder = own_folder(run_dir, PAUSED_DIR)
     atomic_write(folder / f"{trial.trial_id}.npz", buffer.getvalue())
 
@@ -71,35 +79,40 @@ def load_state(run_dir: Path, trial: TrialSpec, net, data) -> TrainState | None:
     layout = {f"param/{name}": (value.shape, value.dtype) for name, value in net.params.items()}
     layout.update({f"opt/{name}/{key}": (value.shape, value.dtype) for name, value in net.params.items()
                    for key in rule_arrays})
-    problem = npz_layout_problem(path, layout, text="meta")
+    problem = npz_layout_problem(path, layout, texts=("meta", "seal"))
     if problem:
         raise InDoubt(problem)
-    state, identity = _read(path)
+    content = read_npz(path, [*layout, "meta", "seal"])
+    meta = str(content.pop("meta"))
+    problem = unsealed_problem(SEAL_KIND, meta, content, str(content.pop("seal")))
+    if problem:
+        raise InDoubt(problem)
+    state, identity = _state_of(meta, content)
     problem = _identity_problem(identity, trial) or _state_problem(state, trial, net, data)
     if problem:
         raise InDoubt(problem)
     return state
 
 
-def _read(path: Path) -> tuple[TrainState, dict]:
-    """The state in the archive at ``path`` (whose layout is checked) and its identity."""
+def _state_of(text: str, arrays: dict[str, np.ndarray]) -> tuple[TrainState, dict]:
+    """The state made of a file's ``meta`` text and its ``arrays`` (``param/...``, ``opt/.../...``), and its
+    identity (the meta as a mapping)."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            meta = json.loads(str(archive["meta"]))
-            if not isinstance(meta, dict) or not isinstance(meta.get("configs"), dict) or \
-                    not all(isinstance(c, dict) for c in meta["configs"].values()):
-                raise InDoubt("its meta text is not the mapping sweep writes")
-            params = {key.removeprefix("param/"): archive[key] for key in archive.files if key.startswith("param/")}
-            configs = {name: dict(values) for name, values in meta["configs"].items()}
-            for key in archive.files:
-                if key.startswith("opt/"):
-                    _, name, entry = key.split("/", 2)
-                    configs.setdefault(name, {})[entry] = archive[key]
-    except (OSError, ValueError, KeyError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
-        raise InDoubt(f"it cannot be read ({str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__})")
+        meta = json.loads(text)
+    except (ValueError, RecursionError):
+        raise InDoubt("its meta text is not JSON") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("configs"), dict) or \
+            not all(isinstance(c, dict) for c in meta["configs"].values()):
+        raise InDoubt("its meta text is not the mapping sweep writes")
+    params = {key.removeprefix("param/"): value for key, value in arrays.items() if key.startswith("param/")}
+    configs = {name: dict(values) for name, values in meta["configs"].items()}
+    for key, value in arrays.items():
+        if key.startswith("opt/"):
+            _, name, entry = key.split("/", 2)
+            configs.setdefault(name, {})[entry] = value
     epoch = meta.get("epoch")
-    if isinstance(epoch, bool) or not isinstance(epoch, int):
-        raise InDoubt(f"its epoch is {epoch!r}")
+    if type(epoch) is not int:
+        raise InDoubt(f"its epoch is {str(epoch)[:40]!r}")
     return TrainState(epoch, params, configs, meta.get("rng_state"), meta.get("records")), meta
 
 
@@ -128,6 +141,8 @@ def _state_problem(state: TrainState, trial: TrialSpec, net, data) -> str | None
     expected = {**scalars, "learning_rate": params["learning_rate"] * params["lr_decay"] ** (state.epoch - 1)}
     if "t" in expected:  # adam's step count
         expected["t"] = state.epoch * math.ceil(len(data.X_train) / batch_size)
+    if set(state.configs) != set(state.params):
+        return "its update rule's settings are not one per array of the trial's network"
     for name, config in state.configs.items():
         if {k: v for k, v in config.items() if not isinstance(v, np.ndarray)} != expected:
             return f"the update rule's settings of {name} are not the trial's"
@@ -170,10 +185,11 @@ def remove_state(run_dir: Path, trial_id: str) -> None:
 
 
 def remove_partial_saves(run_dir: Path) -> None:
-    """Remove the temporary files of saves cut short by a kill."""
+    """Remove the temporary files of saves cut short by a kill (their names only: ``.TRIAL_ID.npz.tmp``)."""
     folder = own_folder(run_dir, PAUSED_DIR, create=False)
-    for partial in folder.glob(".*.tmp") if folder is not None else ():
-        partial.unlink(missing_ok=True)
+    for partial in folder.glob(".*.npz.tmp") if folder is not None else ():
+        if _PARTIAL.fullmatch(partial.name):
+            partial.unlink(missing_ok=True)
 
 
 def remove_folder_if_empty(run_dir: Path) -> None:

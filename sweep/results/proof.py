@@ -39,45 +39,73 @@ class InDoubt(Exception):
     """Saved state that cannot be proven to be what it claims: the message says why, in a few words."""
 
 
-def npz_layout_problem(path: Path, expected: dict[str, tuple[tuple, np.dtype]], text: str | None = None) -> str | None:
+def npz_layout_problem(path: Path, expected: dict[str, tuple[tuple, np.dtype]], texts: tuple[str, ...] = ()) -> str | None:
     """Why the ``.npz`` at ``path`` is not exactly ``expected`` (member name -> (shape, dtype)), or None.
 
-    ``text`` names a member that holds one JSON string (of at most :data:`MAX_META_CHARS`
-    characters). Every member must be stored, not compressed, and hold exactly its header and
-    data: nothing is inflated or allocated beyond what the trial's arrays take.
+    ``texts`` name members that each hold one string (of at most :data:`MAX_META_CHARS`
+    characters). Every member must be named once, as NumPy names them, be stored, not compressed,
+    and hold exactly its header and data: nothing is inflated or allocated beyond what the trial's
+    arrays take.
     """
     try:
         with zipfile.ZipFile(path) as archive:
-            members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
-            wanted = set(expected) | ({text} if text else set())
+            infos = archive.infolist()
+            names = [info.filename for info in infos]
+            if len(set(names)) != len(names) or not all(name.endswith(".npy") for name in names):
+                return "its members are not named as NumPy names them, once each"
+            members = {info.filename.removesuffix(".npy"): info for info in infos}
+            wanted = set(expected) | set(texts)
             if set(members) != wanted:
                 extra, missing = sorted(set(members) - wanted), sorted(wanted - set(members))
                 return ("it holds " + ", ".join(f"{what} {', '.join(names[:3])}" for what, names in
                                                 (("unexpected arrays", extra), ("no", missing)) if names))
             for name, info in members.items():
-                if info.compress_type != zipfile.ZIP_STORED:
-                    return f"array {name} is compressed, which sweep never writes"
-                with archive.open(info) as member:
-                    shape, fortran, dtype = npy_header(member)
-                    header_bytes = member.tell()
-                if fortran:
-                    return f"array {name} is in Fortran order, which sweep never writes"
-                if name == text:
-                    if dtype.kind != "U" or shape != () or dtype.itemsize > 4 * MAX_META_CHARS:
-                        return f"{name} is not one text of at most {MAX_META_CHARS:,} characters"
-                    size = dtype.itemsize
-                else:
-                    want_shape, want_dtype = expected[name]
-                    if tuple(shape) != tuple(want_shape) or dtype != want_dtype:
-                        return (f"array {name} has shape {tuple(shape)} and dtype {dtype}, where the trial's network "
-                                f"has {tuple(want_shape)} and {np.dtype(want_dtype)}")
-                    size = math.prod(shape) * dtype.itemsize
-                if info.file_size != header_bytes + size:
-                    return (f"array {name} holds {info.file_size:,} bytes, not the {header_bytes + size:,} its "
-                            "shape takes")
+                problem = _member_problem(archive, info, name, expected.get(name), name in texts)
+                if problem:
+                    return problem
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
         return f"not a readable archive of arrays ({str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__})"
     return None
+
+
+def _member_problem(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, expected, text: bool) -> str | None:
+    """Why one member is not ``expected`` (shape, dtype) or, with ``text``, one string, or None."""
+    if info.compress_type != zipfile.ZIP_STORED:
+        return f"array {name} is compressed, which sweep never writes"
+    with archive.open(info) as member:
+        shape, fortran, dtype = npy_header(member)
+        header_bytes = member.tell()
+    if fortran:
+        return f"array {name} is in Fortran order, which sweep never writes"
+    if text:
+        if dtype.kind != "U" or shape != () or dtype.itemsize > 4 * MAX_META_CHARS:
+            return f"{name} is not one text of at most {MAX_META_CHARS:,} characters"
+        size = dtype.itemsize
+    else:
+        want_shape, want_dtype = expected
+        if tuple(shape) != tuple(want_shape) or dtype != want_dtype:
+            return (f"array {name} has shape {tuple(shape)} and dtype {dtype}, where the trial's network "
+                    f"has {tuple(want_shape)} and {np.dtype(want_dtype)}")
+        size = math.prod(shape) * dtype.itemsize
+    if info.file_size != header_bytes + size:
+        return f"array {name} holds {info.file_size:,} bytes, not the {header_bytes + size:,} its shape takes"
+    return None
+
+
+def read_npz(path: Path, names) -> dict[str, np.ndarray]:
+    """The members ``names`` of the archive at ``path``, whose layout is checked; InDoubt when they cannot
+    be read (a damaged member: its CRC, a cut file)."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in names}
+    except Exception as exc:  # noqa: BLE001 - any failure to read a checked archive is a damaged file
+        raise InDoubt(f"it cannot be read ({first_line(exc)})") from None
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's text (at most 80 characters), or its type's name."""
+    text = str(exc)
+    return text.splitlines()[0][:80] if text.strip() else type(exc).__name__
 
 
 def nonfinite_problem(arrays: dict[str, np.ndarray]) -> str | None:
@@ -114,7 +142,7 @@ def records_problem(records, epochs: int, learning_rate: float, lr_decay: float,
     for k, record in enumerate(records):
         if not isinstance(record, dict) or set(record) != RECORD_KEYS:
             return f"its record of epoch {k + 1} does not have the keys {sorted(RECORD_KEYS)}"
-        if any(isinstance(value, bool) or not isinstance(value, (int, float)) for value in record.values()):
+        if not all(_plain_number(value) for value in record.values()):
             return f"its record of epoch {k + 1} holds something that is not a number"
         if record["epoch"] != k + 1:
             return f"its record {k + 1} is of epoch {record['epoch']}"
@@ -128,3 +156,8 @@ def records_problem(records, epochs: int, learning_rate: float, lr_decay: float,
             if (classification and not 0 <= value <= 1) or (not classification and not math.isnan(value)):
                 return f"its record of epoch {k + 1} has {key} {value!r}"
     return None
+
+
+def _plain_number(value) -> bool:
+    """A float, or an int a float holds exactly (JSON gives arbitrarily large ones)."""
+    return isinstance(value, float) or (type(value) is int and abs(value) <= 2**53)

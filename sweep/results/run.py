@@ -79,11 +79,14 @@ class Run:
         path = self.run_dir / BEST_DIR / MODEL_FILE
         if not path.is_file():
             return None
-        problem = model_file_problem(path, self.best or {})
-        if problem:
-            raise SweepError(f"{path}: {problem}; `sweep run EXP.yaml --resume {self.run_dir} --check-best` saves "
-                             "the best model again")
-        return TwoLayerNet.load(path)
+        try:
+            problem = model_file_problem(path, self.best or {})
+            if problem:
+                raise SweepError(f"{path}: {problem}; `sweep run EXP.yaml --resume {self.run_dir} --check-best` "
+                                 "saves the best model again")
+            return TwoLayerNet.load(path)
+        except OSError as exc:
+            raise SweepError(f"cannot read {path}: {exc.strerror or exc}") from None
 
     def spec(self, param: str) -> dict | None:
         """The W&B parameter block the experiment gave ``param`` (None when not searched or unreadable)."""
@@ -115,6 +118,10 @@ def load_run(run_dir) -> Run:
         best = read_summary(run_dir)
     except SweepError as exc:
         notes.append(str(exc))
+        best = None
+    if best and "trial_id" in trials and best["trial_id"] not in set(trials["trial_id"]):
+        notes.append(f"{run_dir / BEST_DIR}: its summary names trial {best['trial_id'][:40]}, not a finished trial "
+                     "of this run; left out")
         best = None
     best_id = best.get("trial_id") if best else None
     if best_id is None and not trials.empty and metric in trials:

@@ -70,7 +70,7 @@ from .files import (
     write_error,
     write_file,
 )
-from .lock import LOCK_FILE, lock_folder
+from .lock import LOCK_FILE, FolderLock, lock_folder
 from .folders import check_out_folder, latest_run_dir, new_run_dir, not_a_run, provenance, write_best
 from .records import Table, plan_difference, plan_spec, read_history_table, read_plan, read_trials_table
 
@@ -118,7 +118,7 @@ class RunStore:
     def __init__(self, run_dir: Path):
         self.run_dir = Path(run_dir)
         self.notices: list[str] = []
-        self._lock_fd: int | None = None
+        self._lock: FolderLock | None = None
         self._fds: dict[str, int] = {}
         self._recorded: set[str] = set()
         self._plan: list[tuple[int, dict]] = []  # plan.csv: (line number, row) of each trial, in plan order
@@ -176,12 +176,12 @@ class RunStore:
                 store._abandon()
             for path in moved:  # the folder was empty: what is in it now is this attempt's
                 path.unlink(missing_ok=True)
-            os.close(claim)
+            claim.close()
             if isinstance(exc, OSError):
                 raise write_error(f"cannot create the run folder {run_dir}", exc) from None
             raise
         store = cls(run_dir)
-        store._lock_fd = claim
+        store._lock = claim
         store._open_for_append()
         return store
 
@@ -555,7 +555,7 @@ class RunStore:
         plan = read_plan(self.run_dir)
         self._plan = list(zip(plan.line_numbers, plan.rows))
         for name in (TRIALS_FILE, HISTORY_FILE, PLAN_FILE):
-            self._fds[name] = os.open(self.run_dir / name, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+            self._fds[name] = _open_own_for_append(self.run_dir / name)
 
     def _forget(self, trial_ids: set[str]) -> None:
         """Remove the rows (and tracebacks) of ``trial_ids``, rewriting the files atomically."""
@@ -570,15 +570,15 @@ class RunStore:
 
     # ------------------------------------------------------------------------------ lock
     def _acquire_lock(self) -> None:
-        self._lock_fd = lock_folder(self.run_dir, f"{self.run_dir} is in use by another running sweep")
+        self._lock = lock_folder(self.run_dir, f"{self.run_dir} is in use by another running sweep")
 
     def close(self) -> None:
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # closing releases the flock
-            self._lock_fd = None
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def __enter__(self):
         return self
@@ -597,6 +597,18 @@ def _check_run_folder(run_dir: Path) -> None:
     why = not_a_run(run_dir)
     if why:
         raise SweepError(f"{run_dir} is not a run folder ({why})")
+
+
+def _open_own_for_append(path: Path) -> int:
+    """A descriptor appending to ``path``, never through a link: a file with other hard links (a copy
+    made with ``cp -al``, a snapshot) is first replaced by a copy of its own, so that the other names
+    keep what they hold."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+    if os.fstat(fd).st_nlink > 1:
+        os.close(fd)
+        atomic_write(path, path.read_bytes())
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+    return fd
 
 
 def _check_writable(folder: Path) -> None:
