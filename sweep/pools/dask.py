@@ -6,8 +6,10 @@ What this module makes sure of, because each was seen to go wrong:
   :meth:`DaskPool.share`) passed to each task as a top-level argument; an array inside a task's
   arguments would be pickled into every task instead. On one machine the future holds only the
   handle of files the workers memory-map, as loky's workers do.
-- **A cluster that cannot run our tasks is refused before the first trial.** The scheduler must
-  answer within :data:`CONNECT_TIMEOUT`, and a probe run on the scheduler and on every worker must
+- **A cluster that cannot run our tasks is refused before the first trial.** A Dask scheduler must
+  answer at the address within :data:`CONNECT_TIMEOUT` in all (:func:`require_scheduler`: Dask's
+  own client waits forever for a port that accepts and says nothing, an HTTP server say), and a
+  probe run on the scheduler and on every worker must
   import this very version of ``sweep`` (the scheduler unpickles tasks too; without the package a
   task would wait forever). Either failure is a one-line :class:`~sweep.errors.SweepError`.
 - **No wait is unbounded.** Tasks are Dask futures whose states are polled, and fetching a
@@ -29,12 +31,14 @@ What this module makes sure of, because each was seen to go wrong:
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures as cf
 import importlib.util
 import json
 import logging
 import shutil
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -45,8 +49,13 @@ from .base import Outcome, Pool, single_thread_env
 from .malloc import training_malloc
 from .shared import SharedDataset, share, token_of
 
-#: Seconds to reach the scheduler.
+#: Seconds for a Dask scheduler to answer at its address: connection, Dask's handshake and a first reply.
 CONNECT_TIMEOUT = 5
+#: Seconds between two attempts to connect to an address that refuses (a scheduler still starting).
+_RECONNECT_SECONDS = 0.1
+#: Seconds the check of an address may take beyond its timeout to close its event loop (a name lookup
+#: still running in that loop's thread pool is then abandoned with the thread).
+_LOOP_CLOSE_SECONDS = 1
 #: Seconds to wait for a first worker to join the scheduler.
 WORKERS_TIMEOUT = 30
 #: Seconds for the probe to come back from the scheduler and every worker.
@@ -304,10 +313,104 @@ def scheduler_address(backend) -> str:
     return address
 
 
+class _Unreachable(Exception):
+    """Nothing accepted a connection at the address before the deadline (the first error is the cause)."""
+
+
+def require_scheduler(address: str) -> None:
+    """SweepError unless a Dask scheduler answers at ``address`` within :data:`CONNECT_TIMEOUT` s in all.
+
+    Dask's client bounds only the connection: its handshake then waits for an answer forever, so a
+    port that accepts and never answers (or answers in HTTP, which waits for a line Dask never
+    sends) held the command until it was killed, and the half-made client printed a traceback at
+    exit. Here the connection, the handshake and a first request (``identity``) share one deadline,
+    on an event loop of this check's own in a thread of its own (the caller may be running a loop
+    already: a notebook), so no client exists until a scheduler has answered.
+    """
+    answer: dict = {}
+
+    def ask() -> None:
+        try:
+            answer["identity"] = asyncio.run(_identity(address, CONNECT_TIMEOUT))
+        except BaseException as exc:  # noqa: BLE001 - reported below, in the caller's thread
+            answer["error"] = exc
+
+    thread = threading.Thread(target=ask, name="sweep-scheduler-check", daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT + _LOOP_CLOSE_SECONDS)
+    error = answer.get("error", None if "identity" in answer else TimeoutError())
+    if isinstance(error, _Unreachable):
+        raise SweepError(f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT} s: is `dask "
+                         f"scheduler` running there? ({_one_line(error.__cause__ or error)})") from None
+    if isinstance(error, (TimeoutError, asyncio.TimeoutError)):
+        reason = f"it accepted a connection but did not answer Dask's handshake within {CONNECT_TIMEOUT} s"
+    elif error is not None:
+        reason = _one_line(error)
+    elif not isinstance(answer["identity"], dict) or answer["identity"].get("type") != "Scheduler":
+        kind = answer["identity"].get("type") if isinstance(answer["identity"], dict) else None
+        reason = f"it is a Dask {kind}" if isinstance(kind, str) else "it answered something else"
+    else:
+        return
+    raise SweepError(f"{address} does not answer as a Dask scheduler ({reason}); give the address `dask scheduler` "
+                     "printed (port 8786 unless it was started with another --port)")
+
+
+async def _identity(address: str, timeout: float):
+    """What the Dask server at ``address`` says it is (its reply to ``identity``), all within ``timeout`` s.
+
+    _Unreachable when no connection was accepted in time; TimeoutError, or the comm's error, when
+    something accepted a connection but did not answer as Dask does.
+    """
+    from distributed.comm import connect
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    await _accepting(address, deadline)
+
+    async def ask():
+        comm = await connect(address, timeout=deadline - loop.time())
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    return await asyncio.wait_for(ask(), max(deadline - loop.time(), 0))
+
+
+async def _accepting(address: str, deadline: float) -> None:
+    """Return once ``address`` accepts a connection (the connection is closed at once); _Unreachable if it
+    has not by ``deadline`` (loop time). A refusal is tried again: a scheduler just started may refuse at first."""
+    from distributed.comm import parse_address
+    from distributed.comm.registry import get_backend
+
+    loop = asyncio.get_running_loop()
+    try:
+        scheme, location = parse_address(address)
+        connector = get_backend(scheme).get_connector()
+    except ValueError as exc:
+        raise _Unreachable() from exc
+    while True:
+        try:
+            comm = await asyncio.wait_for(connector.connect(location, deserialize=False),
+                                          max(deadline - loop.time(), 0))
+        except (OSError, asyncio.TimeoutError) as exc:
+            if loop.time() + _RECONNECT_SECONDS >= deadline:
+                while exc.__cause__ is not None:  # Dask's CommClosedError names its connector, then the reason
+                    exc = exc.__cause__
+                raise _Unreachable() from exc
+            await asyncio.sleep(_RECONNECT_SECONDS)
+        else:
+            comm.abort()
+            return
+
+
 def connect(address: str):
-    """A client of the scheduler at ``address``; SweepError if it does not answer in time."""
+    """A client of the Dask scheduler at ``address``; SweepError unless one answers there in time
+    (:func:`require_scheduler`)."""
     from distributed import Client
 
+    require_scheduler(address)
     try:
         return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - OSError/TimeoutError mostly; any failure to connect is one line
