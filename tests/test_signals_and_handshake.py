@@ -103,7 +103,7 @@ def interrupt_on_a_terminal(args, cwd: Path, rows_file: Path) -> subprocess.Pope
     return proc
 
 
-@pytest.mark.parametrize("how", ["SIGHUP-to-the-job", "terminal-closed", "SIGTERM"])
+@pytest.mark.parametrize("how", ["SIGHUP", "SIGHUP-to-the-job", "terminal-closed", "SIGTERM"])
 def test_a_hang_up_stops_the_sweep_as_sigterm_does_and_leaves_no_process_behind(tmp_path, how):
     path = write_experiment(tmp_path / "long.yaml", **LONG)
     out = tmp_path / "run"
@@ -115,10 +115,10 @@ def test_a_hang_up_stops_the_sweep_as_sigterm_does_and_leaves_no_process_behind(
     with job_cleaned_up(proc):
         if how != "terminal-closed":
             wait_for_rows(out / "trials.csv", 4, proc)
-            if how == "SIGTERM":
-                os.kill(proc.pid, signal.SIGTERM)
-            else:
+            if how == "SIGHUP-to-the-job":
                 os.killpg(proc.pid, signal.SIGHUP)  # a shell whose terminal closed hangs up each of its jobs
+            else:
+                os.kill(proc.pid, getattr(signal, how))
         status = proc.wait(timeout=60)
         left = wait_until_gone(proc.pid)  # start_new_session: the pid is the session's id
         assert not left, f"processes of the run outlived it by {GONE_WITHIN} s:\n" + "\n".join(left)
@@ -144,7 +144,7 @@ def test_a_hang_up_ignored_at_start_stays_ignored():
         with interrupts.handled():
             hang_up()
             assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN and not interrupts.requested()
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, lambda signum, frame: None)  # not ignored (and no threat to pytest)
         with interrupts.handled(), pytest.raises(KeyboardInterrupt):
             hang_up()
         interrupts.acknowledge()
