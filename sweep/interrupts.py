@@ -18,6 +18,9 @@
   before its initializer runs would die. The parent decides what an interrupt does and stops the
   workers itself (SIGTERM stays deliverable to workers: Dask's nanny stops its worker with it).
 
+- :func:`output_outlives_the_terminal` keeps the command line's writes to a terminal that hung up
+  from failing (they go to /dev/null), so that a closed terminal ends in the interrupt's clean-up.
+
 A signal that is ignored when the command starts (SIGINT in a job started with ``&`` by a script,
 SIGHUP under ``nohup``) stays ignored, as Unix intends.
 """
@@ -25,8 +28,10 @@ SIGHUP under ``nohup``) stays ignored, as Unix intends.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
+import sys
 import threading
 
 _state = {"count": 0, "acknowledged": 0, "deferred": 0}
@@ -34,7 +39,7 @@ _state = {"count": 0, "acknowledged": 0, "deferred": 0}
 INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 #: The signals a worker process starts with blocked: those a terminal sends to the whole job.
 FROM_THE_TERMINAL = {signal.SIGINT, signal.SIGHUP}
-#: stdout and stderr, by file descriptor, when they were a terminal as :func:`handled` began.
+#: stdout and stderr, by file descriptor, when they were a terminal as :func:`output_outlives_the_terminal` began.
 _terminals: set[int] = set()
 
 
@@ -58,8 +63,8 @@ def _leave_a_hung_up_terminal() -> None:
     """Point stdout and stderr at /dev/null if they were a terminal that has hung up.
 
     Every write to a hung-up terminal fails (EIO): the next progress line or the resume hint would
-    turn the interrupt into an OSError, and that into exit status 1 with the workers waited for
-    instead of stopped. A terminal that is still there (``kill -HUP`` from another shell) keeps
+    turn the interrupt into an OSError, and that into another exit status with the workers waited
+    for instead of stopped. A terminal that is still there (``kill -HUP`` from another shell) keeps
     the output.
     """
     for fd in sorted(_terminals):
@@ -67,6 +72,55 @@ def _leave_a_hung_up_terminal() -> None:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, fd)
             os.close(devnull)
+
+
+class _HangUpProof:
+    """A text stream whose write that finds the terminal hung up (EIO) goes to /dev/null instead of failing.
+
+    The SIGHUP comes too late to redirect every write itself: the kernel fails writes to the
+    terminal before it signals, and the main thread holds SIGHUP back while it may start workers
+    (:func:`shielded_children`), where results are reported and the progress bar written.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        return self._retried(self._stream.write, text)
+
+    def flush(self):
+        return self._retried(self._stream.flush)
+
+    def _retried(self, operation, *args):
+        try:
+            return operation(*args)
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                raise
+            _leave_a_hung_up_terminal()
+            return operation(*args)  # to /dev/null, or the same error if the stream was no terminal
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def output_outlives_the_terminal():
+    """Within the block, sys.stdout and sys.stderr, when they are a terminal, go to /dev/null once it hangs up.
+
+    For the command line, which owns its output; a library call leaves its caller's streams alone.
+    """
+    saved = sys.stdout, sys.stderr
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        with contextlib.suppress(AttributeError, ValueError, OSError):  # no file behind it (a test's capture)
+            if os.isatty(stream.fileno()):
+                _terminals.add(stream.fileno())
+                setattr(sys, name, _HangUpProof(stream))
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def _handler(signum, frame):
@@ -94,7 +148,6 @@ def handled():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    _terminals.update(fd for fd in (1, 2) if os.isatty(fd))
     previous = {}
     for signum in INTERRUPTS:
         if signal.getsignal(signum) == signal.SIG_IGN:

@@ -132,6 +132,37 @@ def test_a_hang_up_stops_the_sweep_as_sigterm_does_and_leaves_no_process_behind(
     assert 4 <= len(kept) < 60 and not (out / "best").exists()
 
 
+#: A command line's output on a terminal that hangs up while SIGHUP is held back (as it is while
+#: workers may start): it writes once the terminal is gone, before the signal can act.
+WRITES_AFTER_THE_HANG_UP = """
+import os, signal, sys
+from sweep import interrupts
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+with interrupts.output_outlives_the_terminal():
+    print("ready", flush=True)
+    try:
+        os.read(0, 1)  # returns, or fails, once the terminal hangs up
+    except OSError:
+        pass
+    print("a progress line after the hang-up", flush=True)
+    print("the resume line", file=sys.stderr)
+"""
+
+
+def test_writes_to_a_terminal_that_hung_up_go_nowhere_instead_of_failing():
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-c", WRITES_AFTER_THE_HANG_UP], stdin=terminal, stdout=terminal,
+                            stderr=terminal)
+    os.close(terminal)
+    try:
+        seen = b""
+        while b"ready" not in seen:
+            seen += os.read(controller, 1024)
+    finally:
+        os.close(controller)  # the terminal hangs up
+    assert proc.wait(timeout=60) == 0, "a write to the hung-up terminal failed (EIO) and ended the command"
+
+
 def test_a_hang_up_ignored_at_start_stays_ignored():
     """Under nohup SIGHUP is ignored when the command starts, and stays ignored; otherwise it interrupts."""
     from sweep import interrupts
