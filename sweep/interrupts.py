@@ -17,7 +17,6 @@
   own KeyboardInterrupt traceback or die of the hang-up under the parent, and a loky worker caught
   before its initializer runs would die. The parent decides what an interrupt does and stops the
   workers itself (SIGTERM stays deliverable to workers: Dask's nanny stops its worker with it).
-
 - :func:`output_outlives_the_terminal` keeps the command line's writes to a terminal that hung up
   from failing (they go to /dev/null), so that a closed terminal ends in the interrupt's clean-up.
 
