@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import did_you_mean
+from .errors import did_you_mean, shown
 
 BACKENDS = ("loky", "dask", "dask-local")
 #: A Dask scheduler address: an optional protocol, a host (name, IPv4 or [IPv6]) and a port.
@@ -46,13 +46,13 @@ def parse_backend(p, name, scheduler, scheduler_file) -> Backend:
     """
     for key, value in (("scheduler", scheduler), ("scheduler_file", scheduler_file)):
         if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise p.error((key,), f"must be a non-empty string, got {value!r}")
+            raise p.error((key,), f"must be a non-empty string, got {shown(value)}")
     if scheduler is not None and scheduler_file is not None:
         raise p.error(("scheduler_file",), "give either scheduler (an address) or scheduler_file, not both")
     if name is None:
         name = "dask" if scheduler or scheduler_file else "loky"
     if not isinstance(name, str) or name not in BACKENDS:
-        raise p.error(("backend",), f"{name!r} is not allowed{did_you_mean(str(name), BACKENDS)}; allowed: "
+        raise p.error(("backend",), f"{shown(name)} is not allowed{did_you_mean(str(name), BACKENDS)}; allowed: "
                                     "loky, dask, dask-local")
     if name != "dask" and (scheduler or scheduler_file):
         key = "scheduler" if scheduler else "scheduler_file"
@@ -64,7 +64,7 @@ def parse_backend(p, name, scheduler, scheduler_file) -> Backend:
     if scheduler is not None:
         match = _SCHEDULER_ADDRESS.match(scheduler.strip())
         if not match:
-            raise p.error(("scheduler",), f"{scheduler!r} is not a scheduler address; expected tcp://HOST:PORT, "
+            raise p.error(("scheduler",), f"{shown(scheduler)} is not a scheduler address; expected tcp://HOST:PORT, "
                                           "e.g. tcp://10.0.0.5:8786")
         protocol, port = match.group(1), int(match.group(2))
         if protocol and protocol not in SCHEDULER_PROTOCOLS:

@@ -24,8 +24,10 @@ from .params import PARAMETER_NAMES, PARAMETERS
 from .plan import KeepModel, TrialSpec, tasks_of
 from .results.ranking import best_row
 from .results.records import history_records, read_history_table, read_trial_records
-from .results.candidates import load_candidate, remove_candidates
+from .results.candidates import candidate_path, load_candidate, remove_candidates
 from .results.files import BEST_DIR, MODEL_FILE
+from .results.folders import model_file_problem
+from .results.proof import InDoubt, nonfinite_problem, rescore_problem
 from .results.records import read_summary
 from .results.store import write_best
 from .status import OK, STOPPED
@@ -90,7 +92,7 @@ def spec_of(row: dict) -> TrialSpec:
 
 
 def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], data,
-             check: bool = False, last: bool = True) -> dict | None:
+             check: bool = False, last: bool = True, warn=print) -> dict | None:
     """Save the best trial's model and measure its test accuracy once.
 
     The best trial is the best repeat of the configuration ranked first by the leaderboard. Its
@@ -103,6 +105,7 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
     None. The validation and training figures of the summary are those recorded for that epoch.
     With ``last`` (no later call can change the best trial) the kept candidates are removed;
     otherwise they stay for the call that may pick another best (a resume, a retry of failed trials).
+    Kept weights that do not prove to be the trial's are a line to ``warn``, and the trial is retrained.
     Returns the summary written to ``best/summary.json``, or None when no trial has a metric.
     """
     metric = experiment.metric
@@ -116,11 +119,9 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
     recorded = recorded[:epochs]
     typed = data.astype(spec.params["dtype"])
     net = build_net(spec.params, spec.seed, typed)
-    shapes = {name: value.shape for name, value in net.params.items()}
-    kept = saved_weights(run_dir, spec.trial_id, epochs, shapes) if len(recorded) == epochs else None
+    kept = saved_weights(run_dir, spec.trial_id, epochs, net, typed, recorded[-1], warn) \
+        if recorded and len(recorded) == epochs else None
     reproduced, seconds = None, None
-    if kept is not None:
-        net.params = {name: np.ascontiguousarray(kept[name], dtype=net.dtype) for name in net.params}
     if kept is None or check:
         start = time.perf_counter()
         retrained, history = retrain(spec, epochs, experiment, trials, typed)
@@ -175,18 +176,57 @@ def retrain(spec: TrialSpec, epochs: int, experiment: Experiment, trials: list[T
     return nets[k], histories[k].prefix(epochs)
 
 
-def saved_weights(run_dir: Path, trial_id: str, epochs: int, shapes: dict[str, tuple]) -> dict | None:
-    """The weights ``trial_id`` trained for ``epochs`` epochs (arrays of ``shapes``), when the run
-    kept them: a candidate, or the best model already saved (a resumed search whose best did not change)."""
-    kept = load_candidate(run_dir, trial_id, epochs, shapes)
-    if kept is not None:
-        return kept
+def saved_weights(run_dir: Path, trial_id: str, epochs: int, net, data, record: dict, warn) -> dict | None:
+    """The weights ``trial_id`` trained for ``epochs`` epochs, when the run kept them and they prove to
+    be its own; they are then ``net``'s weights.
+
+    Kept are a candidate, or the best model already saved (a resumed search whose best did not
+    change). They prove to be the trial's when their file holds exactly the arrays of the trial's
+    network (``net``), finite, the saved best model's file is the one ``summary.json`` names by its
+    SHA-256, and they score on the validation split (``data``, in the net's dtype) what the run
+    recorded for that epoch (``record``). Weights in doubt are a line to ``warn``, and None is
+    returned: the caller retrains the trial.
+    """
+    model = Path(run_dir) / BEST_DIR / MODEL_FILE
+    sources = ((candidate_path(run_dir, trial_id), lambda: load_candidate(run_dir, trial_id, epochs, net.params)),
+               (model, lambda: _saved_best(run_dir, trial_id, epochs, net.params)))
+    for path, load in sources:
+        try:
+            weights = load()
+            if weights is None:
+                continue
+            net.params = {name: np.ascontiguousarray(weights[name]) for name in net.params}
+            problem = rescore_problem(net, data, record)
+            if problem:
+                raise InDoubt(problem)
+            return weights
+        except InDoubt as doubt:
+            warn(f"warning: {path}: not used as the model of trial {trial_id}, {doubt}; the trial is retrained "
+                 "from its seed")
+    return None
+
+
+def _saved_best(run_dir: Path, trial_id: str, epochs: int, params: dict[str, np.ndarray]) -> dict | None:
+    """The weights of the best model saved by an earlier call, when it is ``trial_id``'s after ``epochs``
+    epochs; InDoubt when its file is not the one the summary names, or not shaped like ``params``."""
     try:
         summary = read_summary(run_dir)
-        if summary and summary["trial_id"] == trial_id and summary.get("epochs_trained") == epochs:
-            weights = dict(TwoLayerNet.load(Path(run_dir) / BEST_DIR / MODEL_FILE).params)
-            if all(weights[name].shape == shape for name, shape in shapes.items()):
-                return weights
-    except (SweepError, OSError, ValueError, KeyError):
-        pass  # retrained instead
-    return None
+    except SweepError:
+        return None  # damaged: nothing says whose model it is
+    path = Path(run_dir) / BEST_DIR / MODEL_FILE
+    if not summary or summary["trial_id"] != trial_id or summary.get("epochs_trained") != epochs or \
+            not path.is_file():
+        return None
+    problem = model_file_problem(path, summary)
+    if problem:
+        raise InDoubt(problem)
+    try:
+        weights = dict(TwoLayerNet.load(path).params)
+    except (SweepError, OSError, ValueError, KeyError, TypeError) as exc:
+        raise InDoubt(f"it cannot be read ({str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__})")
+    if any(weights[name].shape != value.shape or weights[name].dtype != value.dtype for name, value in params.items()):
+        raise InDoubt("its arrays are not shaped as the trial's network")
+    problem = nonfinite_problem(weights)
+    if problem:
+        raise InDoubt(problem)
+    return weights

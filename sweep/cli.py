@@ -275,9 +275,9 @@ def _table(columns: list[str], rows: list[list[str]]) -> str:
 def find_run_dir(run_dir: Path | None, results_root: Path = RESULTS_ROOT) -> Path:
     """The given run folder, checked, or the most recently written run under ``results_root``."""
     if run_dir is not None:
-        if not (Path(run_dir) / TRIALS_FILE).is_file():
-            raise SweepError(f"{run_dir} is not a run folder (no {TRIALS_FILE})")
-        return Path(run_dir)
+        from .results.folders import check_run_to_read
+
+        return check_run_to_read(run_dir)
     runs = sorted((p for p in Path(results_root).glob(f"*/*/{TRIALS_FILE}")
                    if not any(part.startswith(".") for part in p.relative_to(results_root).parts)),
                   key=lambda p: p.stat().st_mtime)

@@ -33,7 +33,7 @@ from . import yamlio
 from .durations import format_duration, parse_duration
 from .stopping import Hyperband, parse_early_terminate
 from .backend import BACKENDS, Backend, parse_backend  # noqa: F401 - Backend and BACKENDS are part of the config API
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, did_you_mean, shorten, shown
 from .params import DEFAULTS, PARAMETERS, SYNONYMS
 from .settings import Invalid
 from .space import Distribution, SpaceError, grid_size, parse_distribution
@@ -200,11 +200,11 @@ def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set",
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set n_jobs=2")
+            raise ConfigError(f"--set {shown(item)}: expected key=value, e.g. --set n_jobs=2")
         try:
             value = yamlio.loads(text) if text.strip() else None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {item!r}: the value is refused: {yamlio.problem_of(exc)[1]}") from None
+            raise ConfigError(f"--set {shown(item)}: the value is refused: {yamlio.problem_of(exc)[1]}") from None
         parts = key.split(".")
         if len(parts) == 1 and parts[0] in PARAMETERS and parts[0] not in TOP_LEVEL_KEYS:
             params = raw.get("parameters")
@@ -212,9 +212,9 @@ def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set",
                 params.pop(parts[0], None)
             fixed = raw.setdefault("fixed", {})
             if not isinstance(fixed, dict):
-                raise ConfigError(f"--set {item!r}: `fixed` in {source} is not a mapping")
+                raise ConfigError(f"--set {shown(item)}: `fixed` in {source} is not a mapping")
             fixed[parts[0]] = value
-            sources[("fixed", parts[0])] = f"--set {item}"
+            sources[("fixed", parts[0])] = f"--set {shorten(item)}"
             continue
         if parts[0] == "dataset" and isinstance(raw.get("dataset"), str):
             raw["dataset"] = {"name": raw["dataset"]}  # the `dataset: NAME` shorthand, opened up
@@ -224,10 +224,10 @@ def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set",
             if child is None:
                 child = node[part] = {}
             if not isinstance(child, dict):
-                raise ConfigError(f"--set {item!r}: `{'.'.join(parts[:i + 1])}` is not a mapping")
+                raise ConfigError(f"--set {shown(item)}: `{shorten('.'.join(parts[:i + 1]))}` is not a mapping")
             node = child
         node[parts[-1]] = value
-        sources[tuple(parts)] = f"--set {item}"
+        sources[tuple(parts)] = f"--set {shorten(item)}"
     return raw
 
 
@@ -242,7 +242,7 @@ class _Problems:
         self.overridden = overridden or {}
 
     def error(self, path: tuple, message: str) -> ConfigError:
-        dotted = ".".join(str(p) for p in path)
+        dotted = shorten(".".join(str(p) for p in path))
         for key, label in self.overridden.items():
             n = min(len(key), len(path))
             if n and tuple(key[:n]) == tuple(path[:n]):  # the value came from the command line, not the file
@@ -258,7 +258,7 @@ class _Problems:
 
 def _int(p: _Problems, path, value, low: int, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise p.error(path, f"{value!r} is not allowed; {what}")
+        raise p.error(path, f"{shown(value)} is not allowed; {what}")
     return value
 
 
@@ -295,11 +295,11 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
 
     method = raw.get("method", "grid")
     if not isinstance(method, str):
-        raise p.error(("method",), f"{method!r} is not allowed; allowed: {', '.join(METHODS)}")
+        raise p.error(("method",), f"{shown(method)} is not allowed; allowed: {', '.join(METHODS)}")
     if method in UNSUPPORTED:
         raise p.error(("method",), UNSUPPORTED[method])
     if method not in METHODS:
-        raise p.error(("method",), f"{method!r} is not allowed{did_you_mean(method, METHODS)}; "
+        raise p.error(("method",), f"{shown(method)} is not allowed{did_you_mean(method, METHODS)}; "
                                    f"allowed: {', '.join(METHODS)}")
 
     metric = _parse_metric(p, raw.get("metric"), warnings)
@@ -387,15 +387,15 @@ def _parse_early_terminate(p: _Problems, spec, parameters: dict, fixed: dict, wa
 def _parse_name(p: _Problems, name) -> str:
     """Any one-line text of at most MAX_NAME_LENGTH characters (the folder name is a slug of it)."""
     if not isinstance(name, str) or not name.strip():
-        raise p.error(("name",), f"{name!r} is not allowed; the name must be text, e.g. `name: mnist-grid`")
+        raise p.error(("name",), f"{shown(name)} is not allowed; the name must be text, e.g. `name: mnist-grid`")
     if any(unicodedata.category(c).startswith("C") for c in name):
         bad = next(c for c in name if unicodedata.category(c).startswith("C"))
-        raise p.error(("name",), f"{name!r} contains the control character {bad!r} (a line break?); the name "
+        raise p.error(("name",), f"{shown(name)} contains the control character {bad!r} (a line break?); the name "
                                  "must be one line of text")
     if len(name) > MAX_NAME_LENGTH:
         raise p.error(("name",), f"the name is {len(name)} characters long; at most {MAX_NAME_LENGTH} are allowed")
     if name != name.strip():
-        raise p.error(("name",), f"{name!r} starts or ends with a space")
+        raise p.error(("name",), f"{shown(name)} starts or ends with a space")
     return name
 
 
@@ -410,7 +410,7 @@ def _parse_dataset(p: _Problems, spec) -> tuple[str, dict]:
     if isinstance(spec, str):
         spec = {"name": spec}
     if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
-        raise p.error(("dataset",), f"must be a data set name or a mapping with `name`, got {spec!r}")
+        raise p.error(("dataset",), f"must be a data set name or a mapping with `name`, got {shown(spec)}")
     options = {k: v for k, v in spec.items() if k != "name"}
     try:
         loader, _ = parse_name(spec["name"])
@@ -429,7 +429,7 @@ def _parse_metric(p: _Problems, spec, warnings: list[str]) -> Metric:
     if shorthand:
         spec = {"name": spec}
     if not isinstance(spec, Mapping):
-        raise p.error(("metric",), f"must be a mapping like {{name: val_acc, goal: maximize}}, got {spec!r}")
+        raise p.error(("metric",), f"must be a mapping like {{name: val_acc, goal: maximize}}, got {shown(spec)}")
     keys = ("name", "goal", "target", "impute", "impute_while_running")
     for key in spec:
         if key == "target":
@@ -446,14 +446,14 @@ def _parse_metric(p: _Problems, spec, warnings: list[str]) -> Metric:
             raise p.error(("metric", key), f"unknown key{did_you_mean(key, keys)}; allowed: {', '.join(keys)}")
     name = spec.get("name", "val_acc")
     if not isinstance(name, str) or name not in METRICS:
-        raise p.error(("metric", "name"), f"{name!r} is not a metric{did_you_mean(name, METRICS)}; "
+        raise p.error(("metric", "name"), f"{shown(name)} is not a metric{did_you_mean(name, METRICS)}; "
                                           f"allowed: {', '.join(METRICS)}")
     if "goal" not in spec and not shorthand and METRICS[name] == "maximize":
         raise p.error(("metric", "name"), f"{name} without `goal`: W&B minimizes by default, which would rank the "
                                           f"worst model first; add `goal: maximize`")
     goal = spec.get("goal", METRICS[name])
     if not isinstance(goal, str) or goal not in GOALS:
-        raise p.error(("metric", "goal"), f"{goal!r} is not allowed{did_you_mean(goal, GOALS)}; "
+        raise p.error(("metric", "goal"), f"{shown(goal)} is not allowed{did_you_mean(goal, GOALS)}; "
                                           "allowed: maximize, minimize")
     if goal != METRICS[name]:
         raise p.error(("metric", "goal"), f"{name} should be {METRICS[name]}d, not {goal}d")
@@ -464,7 +464,7 @@ def _parse_parameters(p: _Problems, spec, grid: bool) -> dict[str, Distribution]
     if spec is None:
         return {}
     if not isinstance(spec, Mapping):
-        raise p.error(("parameters",), f"must be a mapping of hyperparameter names, got {spec!r}")
+        raise p.error(("parameters",), f"must be a mapping of hyperparameter names, got {shown(spec)}")
     out = {}
     for name, block in spec.items():
         if name not in PARAMETERS:
@@ -500,7 +500,7 @@ def _parse_fixed(p: _Problems, spec, parameters: Mapping[str, Distribution]) -> 
     if spec is None:
         spec = {}
     if not isinstance(spec, Mapping):
-        raise p.error(("fixed",), f"must be a mapping of hyperparameter values, got {spec!r}")
+        raise p.error(("fixed",), f"must be a mapping of hyperparameter values, got {shown(spec)}")
     for name, value in spec.items():
         if name not in PARAMETERS:
             raise p.error(("fixed", name), f"unknown hyperparameter{_guess(name)}; "
@@ -509,7 +509,7 @@ def _parse_fixed(p: _Problems, spec, parameters: Mapping[str, Distribution]) -> 
             raise p.error(("fixed", name), "is also under `parameters`; a hyperparameter is either searched "
                                            "or fixed")
         if isinstance(value, Mapping):
-            raise p.error(("fixed", name), f"takes a single value, not {value!r}; distributions go under "
+            raise p.error(("fixed", name), f"takes a single value, not {shown(value)}; distributions go under "
                                            "`parameters`")
         try:
             fixed[name] = PARAMETERS[name].check(value)

@@ -16,17 +16,29 @@ from pathlib import Path
 
 from .config import Experiment
 from .plan import TaskSpec, TrialSpec
-from .results.paused import PAUSED_DIR, load_state, remove_folder_if_empty, remove_state, save_state
+from .results.paused import (
+    load_state,
+    remove_folder_if_empty,
+    remove_partial_saves,
+    remove_state,
+    save_state,
+    set_aside,
+    state_path,
+)
+from .results.proof import InDoubt
 from .status import STOPPED
 from .stopping import MilestoneRule, milestone_value
-from .task import TrialResult, model_epoch, score_trial
+from .task import TrialResult, build_net, model_epoch, score_trial
 from .trainer import History, TrainState
 
 
 class EarlyTermination:
     """The milestones of one sweep's trials: what to run next for each, and who stops."""
 
-    def __init__(self, experiment: Experiment, run_dir: Path):
+    def __init__(self, experiment: Experiment, run_dir: Path, data, warn):
+        """``data``: the sweep's data set (a saved state's weights are scored on it before they are
+        trusted); ``warn(line)`` tells the user about a saved state that is not."""
+        self.data, self.warn = data, warn
         self.hyperband = experiment.early_terminate
         self.metric, self.maximize = experiment.metric.name, experiment.metric.maximize
         self.epochs = experiment.fixed["epochs"]  # the same for every trial (the config refuses searching it)
@@ -35,18 +47,38 @@ class EarlyTermination:
         self.run_dir = Path(run_dir)
         self.waiting: dict[int, tuple[TrialSpec, TrainState, TaskSpec]] = {}  # plan index -> paused trial
         self.stopped = 0
-        for partial in (self.run_dir / PAUSED_DIR).glob(".*.tmp"):  # a save cut short by a kill
-            partial.unlink(missing_ok=True)
+        remove_partial_saves(self.run_dir)
 
     # ------------------------------------------------------------------------------ what to run
     def first_task(self, task: TaskSpec) -> TaskSpec | None:
         """The first segment of a new trial's task, or None when a saved state makes it wait at a milestone."""
         [trial] = task.trials
-        state = load_state(self.run_dir, trial.trial_id)
-        if state is not None and state.epoch in self.milestones:
+        state = self._saved_state(trial)
+        if state is not None:
             self._wait(trial, state, task)
             return None
         return replace(task, pause_at=self._next_milestone(0))
+
+    def _saved_state(self, trial: TrialSpec) -> TrainState | None:
+        """The state ``trial`` was paused in by an earlier call, when one is saved and proven to be its
+        own (see :mod:`sweep.results.paused`); a state in doubt is set aside with a warning."""
+        path = state_path(self.run_dir, trial.trial_id)
+        if not path.is_file():
+            return None
+        typed = self.data.astype(trial.params["dtype"])
+        try:
+            state = load_state(self.run_dir, trial, build_net(trial.params, trial.seed, typed), typed)
+            if state.epoch not in self.milestones:
+                raise InDoubt(f"its epoch {state.epoch} is not a milestone of this sweep")
+        except InDoubt as doubt:
+            try:
+                kept = f"the file is kept as {set_aside(self.run_dir, trial.trial_id).name}"
+            except OSError as exc:
+                kept = f"the file could not be moved aside: {exc.strerror or exc}"
+            self.warn(f"warning: {path}: not continued from, {doubt}; trial {trial.trial_id} trains from the start "
+                      f"({kept})")
+            return None
+        return state
 
     def _next_milestone(self, epoch: int) -> int | None:
         return next((m for m in self.milestones if m > epoch), None)
@@ -59,7 +91,7 @@ class EarlyTermination:
     def paused(self, task: TaskSpec, result: TrialResult) -> None:
         """A segment ended at a milestone: save its state and wait for the decision."""
         [trial] = task.trials
-        save_state(self.run_dir, trial.trial_id, result.checkpoint)
+        save_state(self.run_dir, trial, result.checkpoint)
         self._wait(trial, result.checkpoint, task)
 
     def _wait(self, trial: TrialSpec, state: TrainState, task: TaskSpec) -> None:

@@ -38,3 +38,14 @@ def did_you_mean(word, choices, quote: str = "`", synonyms=None) -> str:
     else:
         close = [by_key[c] for c in difflib.get_close_matches(key, list(by_key), n=1, cutoff=0.6)]
     return f" (did you mean {quote}{close[0]}{quote}?)" if close and close[0] != str(word) else ""
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was: a value pasted by mistake (a
+    file's contents after ``--set``) is not echoed whole into a one-line error."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def shown(value, limit: int = 80) -> str:
+    """``repr(value)`` for an error message, cut as :func:`shorten` cuts."""
+    return shorten(repr(value), limit)

@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import shown
 from .settings import Invalid, Setting
 from .space import Distribution
 
@@ -47,18 +48,18 @@ class ParamSpec(Setting):
         """``value`` converted to the parameter's type; ValueError saying what is allowed otherwise."""
         if self.kind == "choice":
             if value not in self.choices:
-                raise Invalid(f"{value!r} is not allowed; {self.name} must be {self.allowed()}")
+                raise Invalid(f"{shown(value)} is not allowed; {self.name} must be {self.allowed()}")
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise Invalid(f"{value!r} is not a number; {self.name} must be {self.allowed()}")
+            raise Invalid(f"{shown(value)} is not a number; {self.name} must be {self.allowed()}")
         if self.kind == "int":
             if not float(value).is_integer():
-                raise Invalid(f"{value!r} is not a whole number; {self.name} must be {self.allowed()}")
+                raise Invalid(f"{shown(value)} is not a whole number; {self.name} must be {self.allowed()}")
             value = int(value)
         else:
             value = float(value)
         if not math.isfinite(value) or not self._in_range(value):
-            raise Invalid(f"{value!r} is out of range; {self.name} must be {self.allowed()}")
+            raise Invalid(f"{shown(value)} is out of range; {self.name} must be {self.allowed()}")
         return value
 
     def _in_range(self, x: float, closed: bool = False) -> bool:

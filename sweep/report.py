@@ -26,6 +26,7 @@ from .figures.style import fmt_metric, fmt_value, metric_label, param_label
 from .params import PARAMETER_NAMES
 from .results.analysis import status_counts, training_run_columns
 from .results.files import PLAN_FILE, TRIALS_FILE
+from .results.folders import rows_after_header
 from .results.owned import OwnedFiles
 from .status import CRASHED, DIVERGED, FAILED, OK, STOPPED
 
@@ -120,10 +121,7 @@ def _plain(value) -> str:
 
 def _planned(run_dir: Path) -> int | None:
     path = run_dir / PLAN_FILE
-    if not path.is_file():
-        return None
-    with open(path, "rb") as f:
-        return max(sum(1 for line in f if line.strip()) - 1, 0)
+    return rows_after_header(path) if path.is_file() else None
 
 
 def _duration(seconds: float) -> str:

@@ -31,14 +31,11 @@ from .progress import Progress
 from .early import EarlyTermination
 from .results.records import history_records, read_history_table, read_trial_records
 from .results.candidates import kept_trials, remove_candidate, save_candidate
-from .results.files import BEST_DIR, METRIC_COLUMNS, SUMMARY_FILE
+from .results.files import BEST_DIR, METRIC_COLUMNS, SCRATCH_DIR, SUMMARY_FILE, own_folder
 from .results.store import RunStore, check_out_folder, latest_run_dir
 from .strategies import Strategy, make_strategy
 from .task import CRASHED, FAILED, PAUSED, TrialResult, run_task
 
-#: Folder of the run for the pool's files while the sweep runs (loky's memory-mapped data set,
-#: dask-local's worker folders); deleted at the end.
-SCRATCH_DIR = ".scratch"
 #: Trials of a search that chooses as it goes whose sizes the memory check looks at before it starts.
 MEMORY_PREVIEW = 32
 
@@ -208,7 +205,7 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
         if not outcome.interrupted and (outcome.ran or not best_saved or check_best):
             interrupts.check()
             outcome.best = finalize(run_dir, experiment, asked, data, check=check_best,
-                                    last=_nothing_left(strategy, run_dir, outcome))
+                                    last=_nothing_left(strategy, run_dir, outcome), warn=progress.message)
             interrupts.check()
             outcome.finalized = True
     except KeyboardInterrupt:
@@ -271,7 +268,8 @@ class _Session:
         self.keep_workers = keep_workers
         self.progress, self.n_jobs, self.task_fn, self.limits = progress, n_jobs, task_fn, limits
         self.recorded = recorded_results(store.run_dir)
-        self.early = EarlyTermination(experiment, store.run_dir) if experiment.early_terminate else None
+        self.early = EarlyTermination(experiment, store.run_dir, data, progress.message) \
+            if experiment.early_terminate else None
         self.recorded_history = recorded_histories(store.run_dir) if self.early else {}
         if self.early:
             progress.detail = self.early.describe
@@ -290,6 +288,9 @@ class _Session:
         return not (self.strategy.finished or capped or self.timed_out)
 
     def run(self) -> None:
+        # The pool's files while the sweep runs (loky's memory-mapped data set, dask-local's worker
+        # folders), deleted at the end: a link there is refused, not emptied.
+        own_folder(self.store.run_dir, SCRATCH_DIR, create=False)
         scratch = self.store.run_dir / SCRATCH_DIR
         try:
             with interrupts.deferred():  # see sweep.interrupts: no KeyboardInterrupt inside the pool's code

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
-from .errors import did_you_mean
+from .errors import did_you_mean, shown
 
 #: Every distribution name W&B documents, with the keys each takes (``distribution`` aside).
 DISTRIBUTION_KEYS: dict[str, tuple[str, ...]] = {
@@ -219,10 +219,10 @@ def parse_distribution(spec: Any) -> Distribution:
     :class:`SpaceError` naming the offending key and what is allowed.
     """
     if not isinstance(spec, Mapping):
-        hint = f" (did you mean `value: {spec!r}`?)" if not isinstance(spec, list) else \
-            f" (did you mean `values: {spec!r}`?)"
+        hint = f" (did you mean `value: {shown(spec)}`?)" if not isinstance(spec, list) else \
+            f" (did you mean `values: {shown(spec)}`?)"
         raise SpaceError(f"must be a mapping such as {{values: [...]}}, {{value: x}} or "
-                         f"{{distribution: ..., min: ..., max: ...}}, got {spec!r}{hint}")
+                         f"{{distribution: ..., min: ..., max: ...}}, got {shown(spec)}{hint}")
     if "parameters" in spec:
         raise SpaceError("nested parameters are not supported yet")
     kind = spec.get("distribution")
@@ -249,7 +249,7 @@ def parse_distribution(spec: Any) -> Distribution:
     for key in DISTRIBUTION_KEYS[kind]:
         value = spec.get(key, _DEFAULTS.get(key))
         if not _is_number(value) or not math.isfinite(value):
-            raise SpaceError(f"`{key}` must be a finite number, got {value!r}", key)
+            raise SpaceError(f"`{key}` must be a finite number, got {shown(value)}", key)
         fields[key] = value
     if "min" in fields and fields["min"] > fields["max"]:
         raise SpaceError(f"min ({fields['min']!r}) is greater than max ({fields['max']!r})", "min")
@@ -288,8 +288,8 @@ def _infer_kind(spec: Mapping) -> str:
 def _categorical(spec: Mapping) -> Distribution:
     values = spec["values"]
     if not isinstance(values, list):
-        raise SpaceError(f"`values` must be a list, got {values!r} (single values need to be wrapped in a list, "
-                         f"or written as `value: {values!r}`)", "values")
+        raise SpaceError(f"`values` must be a list, got {shown(values)} (single values need to be wrapped in a list, "
+                         f"or written as `value: {shown(values)}`)", "values")
     if not values:
         raise SpaceError("`values` is empty: a grid over no values has no trials", "values")
     probabilities = spec.get("probabilities")
@@ -304,7 +304,7 @@ def _categorical(spec: Mapping) -> Distribution:
 
 
 def _unknown(what: str, value, allowed) -> str:
-    return f"unknown {what} {value!r}{did_you_mean(value, allowed)}; allowed: {', '.join(map(str, allowed))}"
+    return f"unknown {what} {shown(value)}{did_you_mean(value, allowed)}; allowed: {', '.join(map(str, allowed))}"
 
 
 # ----------------------------------------------------------------------------------- expansion

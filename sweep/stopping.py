@@ -29,6 +29,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from .errors import shown
+
 #: Keys of an ``early_terminate`` block.
 KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
 #: Most milestones ``min_iter`` makes (W&B's code makes 100).
@@ -76,24 +78,24 @@ class Hyperband:
 def parse_early_terminate(spec: Any) -> Hyperband:
     """Read an ``early_terminate`` block; ValueError ``(key, message)`` says what is wrong."""
     if not isinstance(spec, Mapping):
-        raise ValueError(None, f"must be a mapping such as {{type: hyperband, min_iter: 3}}, got {spec!r}")
+        raise ValueError(None, f"must be a mapping such as {{type: hyperband, min_iter: 3}}, got {shown(spec)}")
     for key in spec:
         if key not in KEYS:
             raise ValueError(key, f"unknown key; allowed: {', '.join(KEYS)}")
     if spec.get("type") not in TYPES:
-        raise ValueError("type", f"{spec.get('type')!r} is not allowed; allowed: {', '.join(TYPES)}")
+        raise ValueError("type", f"{shown(spec.get('type'))} is not allowed; allowed: {', '.join(TYPES)}")
     values: dict[str, Any] = {}
     for key in ("min_iter", "max_iter", "s"):
         value = spec.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(key, f"{value!r} is not allowed; {key} must be a whole number >= 1")
+            raise ValueError(key, f"{shown(value)} is not allowed; {key} must be a whole number >= 1")
         values[key] = value
     eta = spec.get("eta", 3)
     if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not (1 < eta < math.inf):
-        raise ValueError("eta", f"{eta!r} is not allowed; eta must be a number > 1")
+        raise ValueError("eta", f"{shown(eta)} is not allowed; eta must be a number > 1")
     strict = spec.get("strict", True)
     if not isinstance(strict, bool):
-        raise ValueError("strict", f"{strict!r} is not allowed; strict is true or false")
+        raise ValueError("strict", f"{shown(strict)} is not allowed; strict is true or false")
     if values["max_iter"] is not None and values["s"] is None:
         raise ValueError("max_iter", "max_iter needs s (how many milestones below max_iter); or give min_iter")
     if values["max_iter"] is None and values["min_iter"] is None:

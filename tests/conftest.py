@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -91,6 +92,35 @@ def wait_for_rows(path: Path, rows: int, proc, timeout=60.0):
     raise AssertionError(f"{path} never reached {rows} rows")
 
 
+#: A 12-trial grid on digits through the command line (hostile-use tests start from its finished run).
+GRID = {
+    "name": "small",
+    "dataset": {"name": "digits"},
+    "method": "grid",
+    "parameters": {"hidden_size": {"values": [16, 32]}, "learning_rate": {"values": [0.1, 0.02]},
+                   "epochs": {"values": [1, 3, 4]}},
+    "fixed": {"optimizer": "sgd_momentum", "init": "he", "batch_size": 64},
+    "n_jobs": 2,
+}
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A finished GRID run folder with its report, made through the command line."""
+    root = tmp_path_factory.mktemp("finished")
+    write_experiment(root / "exp.yaml", **GRID)
+    result = sweep_cli("run", "exp.yaml", "--quiet", "--out", "run", cwd=root)
+    assert result.returncode == 0, result.stderr
+    return root / "run"
+
+
+@pytest.fixture
+def workdir(tmp_path, finished):
+    """A folder holding exp.yaml and a copy of the finished run as ``run``."""
+    write_experiment(tmp_path / "exp.yaml", **GRID)
+    shutil.copytree(finished, tmp_path / "run")
+    return tmp_path
+
+
 @pytest.fixture
 def small_grid():
     """A 12-trial grid on digits that trains in about a second (3 training runs x 4 epochs values)."""
@@ -111,8 +141,8 @@ def small_grid():
 #: Test files that take the longest, longest first. `make test` hands whole files to two pytest
 #: workers in collection order (--no-loadscope-reorder); starting with the long ones keeps one worker
 #: from finishing a long file alone at the end.
-LONGEST_FILES = ["test_dask.py", "test_hostile.py", "test_cli.py", "test_report.py", "test_hyperband.py",
-                 "test_bayes.py", "test_open_ended.py", "test_plots.py"]
+LONGEST_FILES = ["test_dask.py", "test_hostile.py", "test_cli.py", "test_run_folder_trust.py", "test_report.py",
+                 "test_hyperband.py", "test_bayes.py", "test_open_ended.py", "test_plots.py"]
 
 
 def pytest_collection_modifyitems(items):

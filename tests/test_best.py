@@ -160,6 +160,7 @@ def test_a_trial_stopped_at_a_milestone_gives_the_weights_it_stopped_with(tmp_pa
                 "seconds": 0.1} for e, acc in ((1, 0.5), (2, 0.7), (3, 0.6))]
     state = TrainState(3, {"W1": np.ones((64, 8), np.float32)}, {}, {}, records)
     for metric, kept in (("val_acc", True), ("best_val_acc", False)):  # best_val_acc's model is epoch 2's
-        early = EarlyTermination(parse_experiment({**doc, "metric": {"name": metric, "goal": "maximize"}}), tmp_path)
+        experiment = parse_experiment({**doc, "metric": {"name": metric, "goal": "maximize"}})
+        early = EarlyTermination(experiment, tmp_path, None, print)
         result = early.stopped_result(trial, state, "stopped by the time limit at epoch 3")
         assert (result.model is not None) is kept and (not kept or result.model_epoch == 3)

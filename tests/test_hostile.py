@@ -22,17 +22,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, start, sweep_cli, wait_for_rows, write_experiment
+from conftest import GRID, ROOT, start, sweep_cli, wait_for_rows, write_experiment
 
-GRID = {
-    "name": "small",
-    "dataset": {"name": "digits"},
-    "method": "grid",
-    "parameters": {"hidden_size": {"values": [16, 32]}, "learning_rate": {"values": [0.1, 0.02]},
-                   "epochs": {"values": [1, 3, 4]}},
-    "fixed": {"optimizer": "sgd_momentum", "init": "he", "batch_size": 64},
-    "n_jobs": 2,
-}
 LONG = {**GRID, "name": "long",
         "parameters": {"hidden_size": {"values": [8, 12, 16, 20, 24, 28]},
                        "learning_rate": {"values": [0.2, 0.1, 0.05, 0.02, 0.01]}, "reg": {"values": [0.0, 1e-3]}},
@@ -65,24 +56,6 @@ def in_process(monkeypatch, capsys, cwd: Path, *args) -> subprocess.CompletedPro
 def snapshot(folder: Path) -> dict:
     """Every file under ``folder`` (hidden ones included) with its bytes."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    """A finished 12-trial run folder with its report, made through the command line."""
-    root = tmp_path_factory.mktemp("finished")
-    write_experiment(root / "exp.yaml", **GRID)
-    result = sweep_cli("run", "exp.yaml", "--quiet", "--out", "run", cwd=root)
-    assert result.returncode == 0, result.stderr
-    return root / "run"
-
-
-@pytest.fixture
-def workdir(tmp_path, finished):
-    """A folder holding exp.yaml and a copy of the finished run as ``run``."""
-    write_experiment(tmp_path / "exp.yaml", **GRID)
-    shutil.copytree(finished, tmp_path / "run")
-    return tmp_path
 
 
 def half_done(run: Path, keep: int = 6) -> pd.DataFrame:
@@ -381,12 +354,23 @@ def test_a_forged_model_in_a_run_folder_is_not_allocated(workdir, monkeypatch, c
     np.savez_compressed(model, **arrays)
     shown = in_process(monkeypatch, capsys, workdir, "report", "run")
     assert shown.returncode == 0, shown.stderr
+    assert "is not the model this run saved" in (workdir / "run" / "report.html").read_text()
+    summary = json.loads((workdir / "run" / "best" / "summary.json").read_text())
+
+    def forged_as_saved():  # a forger who also writes the forged file's SHA-256 into the summary
+        summary["model_sha256"] = __import__("hashlib").sha256(model.read_bytes()).hexdigest()
+        (workdir / "run" / "best" / "summary.json").write_text(json.dumps(summary))
+
+    forged_as_saved()
+    shown = in_process(monkeypatch, capsys, workdir, "report", "run")
+    assert shown.returncode == 0, shown.stderr
     assert "model.npz unreadable" in (workdir / "run" / "report.html").read_text()
     import zipfile
 
     with zipfile.ZipFile(model, "a") as archive:  # an array whose header claims 8 TB
         archive.writestr("W9.npy", b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, "
                                    b"'shape': (1000000, 1000000), }" + b" " * 60 + b"\n")
+    forged_as_saved()
     shown = in_process(monkeypatch, capsys, workdir, "report", "run")
     assert shown.returncode == 0 and "would need 8.0 TB of memory" in (workdir / "run" / "report.html").read_text()
 

@@ -17,11 +17,12 @@ from sweep.data import load_dataset
 from sweep.errors import ConfigError
 from sweep.figures.rungs import curves_data
 from sweep.results import load_run
-from sweep.nn import TwoLayerNet
 from sweep.results.paused import load_state, save_state
+from sweep.results.proof import InDoubt
 from sweep.runner import run_sweep
 from sweep.stopping import Hyperband, MilestoneRule, milestone_value, parse_early_terminate
-from sweep.trainer import train
+from sweep.strategies import plan_trials
+from sweep.task import build_and_train, build_net
 
 HYPERBAND = {"name": "hb", "dataset": "digits", "method": "grid",
              "parameters": {"hidden_size": {"values": [8, 16, 32]},
@@ -152,21 +153,23 @@ def test_an_eta_just_above_one_makes_at_most_a_hundred_milestones():
     ("sgd_momentum", 0.3, 0.0), ("nesterov", 0.3, 0.2)])
 def test_a_run_paused_saved_and_continued_is_bitwise_an_uninterrupted_one(tmp_path, optimizer, dropout, input_dropout):
     data = load_dataset("digits")
+    [trial] = plan_trials(parse_experiment({"name": "p", "dataset": "digits", "fixed": {
+        "hidden_size": 16, "init": "he", "dropout": dropout, "input_dropout": input_dropout, "optimizer": optimizer,
+        "learning_rate": 0.01, "lr_decay": 0.9, "epochs": 5, "batch_size": 50}}))
 
-    def net(seed=1):
-        return TwoLayerNet(data.input_dim, 16, data.num_classes, seed=seed, init="he", dropout=dropout,
-                           input_dropout=input_dropout)
+    def run(**kwargs):
+        return build_and_train(trial.params, trial.seed, data, 5, **kwargs)
 
-    settings = dict(optimizer=optimizer, learning_rate=0.01, lr_decay=0.9, epochs=5, seed=5, batch_size=50)
-    whole = net()
-    uninterrupted = train(whole, data, **settings)
-    paused = train(net(), data, **settings, pause_at=2)
+    def saved():  # through the run folder's file and its checks, as a resumed sweep does
+        return load_state(tmp_path, trial, build_net(trial.params, trial.seed, data), data)
+
+    whole, uninterrupted = run()
+    _, paused = run(pause_at=2)
     assert len(paused.records) == 2 and paused.checkpoint.epoch == 2
-    save_state(tmp_path, "t", paused.checkpoint)  # through the run folder's file, as a resumed sweep does
-    middle = train(net(), data, **settings, resume=load_state(tmp_path, "t"), pause_at=4)
-    save_state(tmp_path, "t", middle.checkpoint)
-    resumed = net(seed=99)  # its own initial weights are replaced by the saved ones
-    finished = train(resumed, data, **settings, resume=load_state(tmp_path, "t"))
+    save_state(tmp_path, trial, paused.checkpoint)
+    _, middle = run(resume=saved(), pause_at=4)
+    save_state(tmp_path, trial, middle.checkpoint)
+    resumed, finished = run(resume=saved())
 
     def strip(records):
         return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
@@ -176,10 +179,15 @@ def test_a_run_paused_saved_and_continued_is_bitwise_an_uninterrupted_one(tmp_pa
         assert np.array_equal(whole.params[name], resumed.params[name])
 
 
-def test_a_damaged_paused_state_is_not_used(tmp_path):
+def test_a_damaged_paused_state_is_in_doubt_and_an_absent_one_is_none(tmp_path):
+    data = load_dataset("digits")
+    [trial] = plan_trials(parse_experiment({"name": "p", "dataset": "digits", "fixed": {"hidden_size": 4}}))
+    net = build_net(trial.params, trial.seed, data)
+    assert load_state(tmp_path, trial, net, data) is None
     (tmp_path / "paused").mkdir()
-    (tmp_path / "paused" / "t.npz").write_bytes(b"PK\x03\x04 not a zip")
-    assert load_state(tmp_path, "t") is None and load_state(tmp_path, "absent") is None
+    (tmp_path / "paused" / f"{trial.trial_id}.npz").write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(InDoubt, match="not a readable archive of arrays"):
+        load_state(tmp_path, trial, net, data)
 
 
 def by_trial(frame):

@@ -133,3 +133,32 @@ def test_resuming_a_run_written_before_the_worker_column_keeps_columns_aligned(t
     trials = pd.read_csv(run / "trials.csv")
     assert tuple(trials.columns) == TRIAL_COLUMNS
     assert trials["val_acc"].tolist() == [0.4, 0.4] and trials["worker"].fillna("").tolist() == ["", "h:7"]
+
+
+def test_where_a_folder_cannot_be_locked_the_lock_file_is_used_and_still_excludes(tmp_path, monkeypatch):
+    """Linux's NFS client refuses flock on a folder (EBADF): the lock falls back to .lock."""
+    import errno
+    import fcntl
+    import os
+    import stat
+
+    from sweep.results import lock
+
+    real = fcntl.flock
+
+    def no_folder_locks(fd, operation):
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        return real(fd, operation)
+
+    monkeypatch.setattr(lock.fcntl, "flock", no_folder_locks)
+    with RunStore.create(tmp_path / "run", EXPERIMENT, TRIALS):
+        assert (tmp_path / "run" / ".lock").is_file()
+        with pytest.raises(SweepError, match="in use by another running sweep"):
+            RunStore.open(tmp_path / "run", EXPERIMENT, TRIALS)
+    RunStore.open(tmp_path / "run", EXPERIMENT, TRIALS).close()
+    (tmp_path / "empty").mkdir()  # an empty --out folder is claimed the same way, and filled
+    with RunStore.create(tmp_path / "empty", EXPERIMENT, TRIALS) as store:
+        store.append(TRIALS[0], result(TRIALS[0]))
+    assert sorted(p.name for p in (tmp_path / "empty").iterdir()) == [
+        ".drawn.json", ".lock", "experiment.yaml", "history.csv", "plan.csv", "trials.csv"]

@@ -177,6 +177,62 @@ def _looks_like_header(rows: list[list[str]], label_idx: int) -> bool:
             and _is_number(rows[1][label_idx]))
 
 
+def _data_line(path: Path, header: bool, index: int) -> tuple[int, list[str]]:
+    """(line number, cells) of the data row ``index`` (0-based, as pandas counts them: blank lines
+    skipped, the header not counted) of the CSV file ``path``; read again only to word an error."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        seen, start = -1 if header else 0, 1
+        for cells in reader:
+            if cells and any(c.strip() for c in cells):
+                if seen == index:
+                    return start, [c.strip() for c in cells]
+                seen += 1
+            start = reader.line_num + 1
+    return start, []  # pragma: no cover - pandas read that row from this file
+
+
+def _column(name, header: bool) -> str:
+    """A feature column as a message names it: by its header name, or by its 0-based index (as
+    ``label_column`` counts) in a file without a header."""
+    return f"column {str(name)[:40]!r}" if header else f"column {int(name)}"
+
+
+def _parse_problem(message: str) -> str:
+    """pandas' parse error in the words of the other messages: a row with too many fields names its line."""
+    import re
+
+    extra = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if extra:
+        expected, line, saw = extra.groups()
+        return f"line {line} has {saw} fields, where {expected} are expected (as in the first row)"
+    return f"cannot parse CSV ({message.splitlines()[0][:200]})"
+
+
+def _class_labels(values: np.ndarray, path: Path, header: bool, label_idx: int) -> np.ndarray:
+    """Numeric labels as int64 class labels; a DataError naming the file, line and value of the first
+    label that is not a whole number from 0 to MAX_CLASSES - 1 (checked in float64, so that 1e300 or
+    inf never reaches an integer cast)."""
+    from sweep.data.prep import MAX_CLASSES
+
+    as_float = values.astype(np.float64)
+    finite = np.isfinite(as_float)
+    whole = finite & (as_float == np.round(np.where(finite, as_float, 0.0)))
+    fits = whole & (as_float >= 0) & (as_float < MAX_CLASSES)
+    if fits.all():
+        return values.astype(np.int64)
+    r = int(np.flatnonzero(~fits)[0])
+    line, cells = _data_line(path, header, r)
+    text = cells[label_idx][:40] if label_idx < len(cells) else str(values[r])
+    if not whole[r]:
+        what = f"label {text} at line {line} is not an integer class label"
+    elif as_float[r] < 0:
+        what = f"negative label {text} at line {line}"
+    else:
+        what = f"label {text} at line {line} is more than {MAX_CLASSES - 1:,}, the largest class label allowed"
+    raise DataError(f"{path}: {what}; class labels are whole numbers 0..C-1 (or class names)")
+
+
 def load_csv(path: Path, opts: dict) -> RawData:
     """Read a CSV file with pandas (see the module docstring for the layout)."""
     import pandas as pd
@@ -205,8 +261,7 @@ def load_csv(path: Path, opts: dict) -> RawData:
         df = pd.read_csv(path, header=0 if header else None, skipinitialspace=True,
                          encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot parse CSV ({str(e).splitlines()[0]})") from None
-    first_line = 2 if header else 1
+        raise DataError(f"{path}: {_parse_problem(str(e))}") from None
     if len(df) == 0:
         raise DataError(f"{path}: the CSV file has a header but no data rows (empty set)")
 
@@ -216,25 +271,24 @@ def load_csv(path: Path, opts: dict) -> RawData:
         if not pd.api.types.is_numeric_dtype(features[col]):
             bad = pd.to_numeric(features[col], errors="coerce").isna() & features[col].notna()
             row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
-            raise DataError(f"{path}: column {col!r} is not numeric (line {row + first_line}: "
-                            f"{features[col].iloc[row]!r})")
+            line, _ = _data_line(path, header, row)
+            raise DataError(f"{path}: {_column(col, header)} is not numeric (line {line}: "
+                            f"{str(features[col].iloc[row])[:40]!r})")
     X = features.to_numpy(dtype=np.float64)
     if not np.isfinite(X).all():
         r, c = np.argwhere(~np.isfinite(X))[0]
-        raise DataError(f"{path}: NaN, inf or empty feature at line {r + first_line}, "
-                        f"column {features.columns[c]!r}")
+        line, cells = _data_line(path, header, int(r))
+        if len(cells) < len(df.columns):
+            raise DataError(f"{path}: line {line} has {len(cells)} fields, where {len(df.columns)} are expected "
+                            f"(a label and {len(df.columns) - 1} features)")
+        raise DataError(f"{path}: NaN, inf or empty feature at line {line}, {_column(features.columns[c], header)}")
 
     class_names = None
     if label_series.isna().any():
         r = int(np.flatnonzero(label_series.isna().to_numpy())[0])
-        raise DataError(f"{path}: missing label at line {r + first_line}")
+        raise DataError(f"{path}: missing label at line {_data_line(path, header, r)[0]}")
     if pd.api.types.is_numeric_dtype(label_series):
-        values = label_series.to_numpy()
-        if values.dtype.kind == "f" and not np.all(values == np.round(values)):
-            r = int(np.flatnonzero(values != np.round(values))[0])
-            raise DataError(f"{path}: label {float(values[r])!r} at line {r + first_line} is "
-                            "not an integer class label")
-        y = values.astype(np.int64)
+        y = _class_labels(label_series.to_numpy(), path, header, label_idx)
     else:
         labels = label_series.astype(str).str.strip()
         class_names_arr, y = np.unique(labels.to_numpy(), return_inverse=True)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from sweep.errors import DataError, did_you_mean
+from sweep.errors import DataError, did_you_mean, shown
 from sweep.settings import Invalid, Setting
 
 
@@ -142,7 +142,7 @@ class Option(Setting):
         try:
             return self.checker(value)
         except _Invalid:
-            raise Invalid(f"{value!r} is not allowed; {self.name} must be {self.allowed_text}") from None
+            raise Invalid(f"{shown(value)} is not allowed; {self.name} must be {self.allowed_text}") from None
 
     def allowed(self) -> str:
         return self.allowed_text
@@ -216,13 +216,13 @@ def validate_options(dataset: str, given: dict[str, Any], accepted: Iterable[str
             else:
                 hint = suggest(key, accepted)
             raise DataError(
-                f"dataset option {key!r} is unknown for {dataset!r}{hint}; allowed: {allowed}")
+                f"dataset option {shown(key)} is unknown for {dataset!r}{hint}; allowed: {allowed}")
         opt = OPTIONS[key]
         try:
             resolved[key] = opt.check(value)
         except Invalid:
             raise DataError(
-                f"dataset option {key!r} has a bad value {value!r} for {dataset!r}; "
+                f"dataset option {key!r} has a bad value {shown(value)} for {dataset!r}; "
                 f"allowed: {opt.allowed()}") from None
     defaults = defaults or {}
     for key in accepted:

@@ -11,7 +11,7 @@ from sweep.data.dataset import Dataset
 from sweep.data.options import OPTIONS, suggest, validate_options
 from sweep.data.prep import build_dataset
 from sweep.data.raw import RawData
-from sweep.errors import DataError
+from sweep.errors import DataError, shown
 
 COMMON_OPTIONS = ("val_size", "train_size", "seed", "scale", "center", "dtype")
 
@@ -81,7 +81,7 @@ def parse_name(name: str) -> tuple[Loader, str | None]:
     known = ", ".join(f"{n}:PATH" if LOADERS[n].takes_path else n for n in DATASETS)
     loader = LOADERS.get(key)
     if loader is None:
-        raise DataError(f"unknown dataset {name!r}{suggest(key, DATASETS)}; known: {known}")
+        raise DataError(f"unknown dataset {shown(name)}{suggest(key, DATASETS)}; known: {known}")
     if loader.takes_path and not target.strip():
         raise DataError(f"dataset {key!r} needs a file: write it as '{key}:PATH'")
     if not loader.takes_path and sep:

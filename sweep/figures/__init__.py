@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 from .. import interrupts
 from ..results import Run
 from ..results import load_run as results_load_run
+from ..results.files import PLOTS_DIR, own_folder
 from ..results.owned import OwnedFiles
 from .fit import fit_figure
 from .heatmap import heatmap_figure
@@ -43,7 +44,6 @@ from .slices import slice_figure
 from .style import DPI, is_log_param, metric_label, param_label
 from .weights import weights_figure
 
-PLOTS_DIR = "plots"
 
 #: The figures in report order: (file name, or pattern with {param}; title; one-line caption).
 #: Captions may use {metric} (the metric's name in words) and {param}.
@@ -224,8 +224,7 @@ def save_figures(run: Run, figures, owned: OwnedFiles) -> list[Path]:
     Only files sweep drew (see :mod:`sweep.results.owned`) are replaced or removed: a file of the same
     name that someone else put there, or changed, is left as it is, with a warning.
     """
-    folder = run.run_dir / PLOTS_DIR
-    folder.mkdir(exist_ok=True)
+    folder = own_folder(run.run_dir, PLOTS_DIR)
     paths = []
     for name, fig in figures:
         interrupts.check()  # an interrupt deferred while drawing (see sweep.cli) stops here

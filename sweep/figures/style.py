@@ -20,7 +20,6 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 
 from ..status import CRASHED, DIVERGED, FAILED, OK
 
-PLOTS_DIR = "plots"
 DPI = 100
 #: Distribution kinds whose values spread over orders of magnitude (plotted on log axes).
 LOG_KINDS = frozenset({"log_uniform", "log_uniform_values", "q_log_uniform", "q_log_uniform_values",

@@ -24,11 +24,11 @@ from .files import (
     SUMMARY_FILE,
     TRIALS_FILE,
     atomic_write,
+    own_folder,
+    sha256_of,
     write_error,
 )
 
-#: Name prefix of the hidden folder a run folder is made in before it is renamed into place.
-STAGING_PREFIX = ".creating-"
 _STAMP = re.compile(r"^(\d{8}-\d{6})(?:-(\d+))?$")
 #: The files that make a folder a run.
 RUN_FILES = (EXPERIMENT_FILE, PLAN_FILE, TRIALS_FILE, HISTORY_FILE)
@@ -65,10 +65,9 @@ def latest_run_dir(results_root: Path, experiment: Experiment, notices: list | N
     folders = sorted((p for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_run_order,
                      reverse=True) if parent.is_dir() else []
     for folder in folders:
-        missing = [name for name in RUN_FILES if not (folder / name).is_file()]
-        if missing:
-            notices.append(f"skipped {folder}: not a complete run folder (no {', '.join(missing)}; its start was "
-                           "interrupted before any trial ran)")
+        why = not_a_run(folder)
+        if why:
+            notices.append(f"skipped {folder}: not a complete run folder ({why})")
             continue
         try:
             recorded = yamlio.read(folder / EXPERIMENT_FILE).data
@@ -79,6 +78,49 @@ def latest_run_dir(results_root: Path, experiment: Experiment, notices: list | N
             continue  # another experiment sharing the folder name
         return folder
     raise SweepError(f"no run of experiment '{experiment.name}' to resume under {parent}/")
+
+
+def check_run_to_read(run_dir: Path) -> Path:
+    """``run_dir`` when it can be read as a run (it holds trials.csv); otherwise the one-line
+    SweepError that ``sweep show`` and :func:`sweep.load_run` both give."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        why = "no such folder" if not run_dir.exists() else "not a folder"
+    elif not (run_dir / TRIALS_FILE).is_file():
+        why = f"no {TRIALS_FILE}"
+    else:
+        return run_dir
+    raise SweepError(f"{run_dir} is not a run folder ({why})")
+
+
+def not_a_run(folder: Path) -> str | None:
+    """Why ``folder`` is not a run folder (a file of :data:`RUN_FILES` missing, and what to do), or None.
+
+    A folder that lost only plan.csv while trials.csv holds trials is a run: resuming rebuilds or
+    refuses its plan (see :meth:`RunStore.open`, which says which), showing needs no plan.
+    """
+    missing = [name for name in RUN_FILES if not (folder / name).is_file()]
+    if not missing:
+        return None
+    rows = {name: rows_after_header(folder / name) for name in (TRIALS_FILE, HISTORY_FILE)}
+    if missing == [PLAN_FILE] and rows[TRIALS_FILE]:
+        return None
+    holding = next((name for name, count in rows.items() if count), None)
+    if holding:  # trials ran: the folder is no half-made start
+        return f"{missing[0]} is missing, while {holding} holds {rows[holding]} row(s): restore it, or start a new run"
+    if (folder / EXPERIMENT_FILE).is_file() and missing[0] != EXPERIMENT_FILE:
+        return f"{missing[0]} is missing; its start was interrupted before any trial ran: start a new run"
+    return f"{missing[0]} is missing"
+
+
+def rows_after_header(path: Path) -> int:
+    """Non-blank lines of ``path`` after its first (0 when it is missing or unreadable): the rows of a
+    CSV file, counted without reading it as one (NUL bytes a power cut left at its end are not a row)."""
+    try:
+        data = path.read_bytes().rstrip(b"\0")
+    except OSError:
+        return 0
+    return max(sum(1 for line in data.splitlines() if line.strip()) - 1, 0)
 
 
 def check_out_folder(out: Path) -> Path:
@@ -122,20 +164,35 @@ def provenance(command: str | None) -> dict:
 
 
 def write_best(run_dir: Path, net, summary: dict) -> Path:
-    """Write ``best/model.npz`` and ``best/summary.json`` (atomically replacing earlier ones)."""
-    best = Path(run_dir) / BEST_DIR
-    text = json.dumps(summary, indent=2, default=_json_default, allow_nan=False) + "\n"
-    tmp = best / f"{MODEL_FILE}.tmp"
+    """Write ``best/model.npz`` and ``best/summary.json`` (atomically replacing earlier ones); the
+    summary records the model file's SHA-256 (``model_sha256``), which :func:`model_file_problem` checks."""
+    tmp = None
     try:
-        best.mkdir(exist_ok=True)
+        best = own_folder(run_dir, BEST_DIR)
+        tmp = best / f".{MODEL_FILE}.tmp"
+        tmp.unlink(missing_ok=True)  # left by a kill (or a link put there: removed, never followed)
         net.save(tmp, trial_id=summary.get("trial_id"))
+        summary = {**summary, "model_sha256": sha256_of(tmp)}
+        text = json.dumps(summary, indent=2, default=_json_default, allow_nan=False) + "\n"
         os.replace(tmp, best / MODEL_FILE)
         atomic_write(best / SUMMARY_FILE, text.encode())
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise write_error(f"cannot save the best model in {best} (every trial is recorded; free space or fix the "
-                           "folder, then --resume finishes the run)", exc) from None
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise write_error(f"cannot save the best model in {Path(run_dir) / BEST_DIR} (every trial is recorded; free "
+                          "space or fix the folder, then --resume finishes the run)", exc, full_disk="") from None
     return best
+
+
+def model_file_problem(path: Path, summary: dict) -> str | None:
+    """Why the model file at ``path`` is not the one whose SHA-256 ``summary`` records, or None (also
+    when the summary records none: a run of an earlier version)."""
+    expected = summary.get("model_sha256")
+    if expected is None:
+        return None
+    if sha256_of(path) != expected:
+        return f"it is not the model this run saved (its SHA-256 is not the one {SUMMARY_FILE} records)"
+    return None
 
 
 def _json_default(value):

@@ -16,11 +16,11 @@ instead of losing each other's record.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
+
+from .files import new_temporary, refuse_links, sha256_of
 
 MANIFEST = ".drawn.json"
 LOCK = ".drawn.lock"
@@ -39,7 +39,8 @@ class OwnedFiles:
         self._lock_fd: int | None = None
 
     def __enter__(self) -> "OwnedFiles":
-        fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        refuse_links(self.run_dir)
+        fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
         except BaseException:
@@ -75,7 +76,7 @@ class OwnedFiles:
             return False
         if self.legacy:
             return ours_by_name
-        return self.hashes.get(relative) == _sha256(path)
+        return self.hashes.get(relative) == sha256_of(path)
 
     def may_remove(self, relative: str) -> bool:
         """Whether the file at ``relative`` is sweep's, recorded and unchanged (never in an old folder)."""
@@ -84,15 +85,13 @@ class OwnedFiles:
     def write(self, relative: str, write) -> Path:
         """Write a file through ``write(temporary path)``, then move it into place and record it."""
         path = self.run_dir / relative
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        tmp = Path(name)
+        tmp = new_temporary(path.parent, prefix=f".{path.name}.")
         try:
             write(tmp)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
-        self.hashes[relative] = _sha256(path)
+        self.hashes[relative] = sha256_of(path)
         return path
 
     def remove(self, relative: str) -> None:
@@ -100,16 +99,10 @@ class OwnedFiles:
         self.hashes.pop(relative, None)
 
     def _save(self) -> None:
-        fd, name = tempfile.mkstemp(prefix=f"{MANIFEST}.", suffix=".tmp", dir=self.run_dir)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps(dict(sorted(self.hashes.items())), indent=1) + "\n")
-        os.replace(name, self.path)
+        tmp = new_temporary(self.run_dir, prefix=f"{MANIFEST}.")
+        try:
+            tmp.write_text(json.dumps(dict(sorted(self.hashes.items())), indent=1) + "\n", encoding="utf-8")
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
         self.legacy = False
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -12,7 +12,9 @@ careful person would:
   be proven to be a finished trial of this run (text in a metric column, an unknown status, a trial
   the plan does not know, values other than the plan's) is *rejected*, with its line number;
 - a last line without its newline that is not a complete row is a write cut short (``kill -9``,
-  a full disk) and is left out; a row given twice, identically, counts once.
+  a full disk) and is left out; a row given twice, identically, counts once;
+- NUL bytes at the end of the file are what a power cut leaves (the file's length was saved, its
+  last blocks were not): they are left out too, with the torn line before them.
 
 The result is a :class:`Table`. Whoever reads it decides: resuming refuses a table with rejected
 rows and leaves the files as they are; the leaderboard and the report show the proven rows and
@@ -24,6 +26,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
@@ -57,21 +60,34 @@ class Table:
 
     ``format_changes`` lists differences from the standard format that lose nothing when the file
     is written again in it (a byte-order mark, another column order...); ``rejected`` the rows that
-    could not be proven, as (line number, reason).
+    could not be proven, as (line number, reason). ``line_numbers[i]`` is the line of ``rows[i]``
+    in the file as read. ``torn`` is the line number of a last line cut short (0 when there is
+    none) and ``torn_id`` its first field as far as it goes (the start of a trial id);
+    ``padding`` counts the NUL bytes that ended the file.
     """
 
     path: Path
     columns: tuple
     rows: list[dict] = field(default_factory=list)
+    line_numbers: list[int] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)
     format_changes: list[str] = field(default_factory=list)
-    torn: bool = False
+    torn: int = 0
+    torn_id: str = ""
+    padding: int = 0
     duplicates: int = 0
 
     @property
     def standard(self) -> bool:
         """Whether the file is byte for byte what the store writes (nothing to repair)."""
-        return not (self.format_changes or self.torn or self.duplicates or self.rejected)
+        return not (self.format_changes or self.torn or self.padding or self.duplicates or self.rejected)
+
+    def damage(self) -> str:
+        """What a crash left at the end of the file, in a few words (empty when nothing):
+        ``4096 NUL bytes at its end and line 9 cut short``."""
+        parts = ([f"{self.padding:,} NUL byte{'s' * (self.padding > 1)} at its end"] if self.padding else []) + \
+            ([f"line {self.torn} cut short"] if self.torn else [])
+        return " and ".join(parts)
 
     def problem(self) -> str:
         """The rejected rows in a few words: ``line 7: unknown status 'okk' (and 2 more lines)``."""
@@ -108,6 +124,9 @@ def read_table(path: Path, columns: tuple, key: Callable[[dict], object], *, opt
     if data.startswith(b"\xef\xbb\xbf"):
         table.format_changes.append("a UTF-8 byte-order mark")
         data = data[3:]
+    unpadded = data.rstrip(b"\0")
+    table.padding = len(data) - len(unpadded)
+    data = unpadded
     if b"\0" in data:
         raise SweepError(f"{path} is not a CSV file (it holds binary data)")
     try:
@@ -147,7 +166,8 @@ def read_table(path: Path, columns: tuple, key: Callable[[dict], object], *, opt
     first_line_of: dict = {}
     for index, (line, cells) in enumerate(body):
         if cut_short and index == len(body) - 1 and (len(cells) < len(header) or cells == _UNREADABLE):
-            table.torn = True  # fewer fields than a row, or a quote left open: a write that was cut short
+            table.torn = line  # fewer fields than a row, or a quote left open: a write that was cut short
+            table.torn_id = lines[line - 1].split(delimiter)[0].strip().strip('"')
             continue
         if len(cells) != len(header):
             table.rejected.append((line, "an unreadable line (an unclosed quote?)" if cells == _UNREADABLE else
@@ -171,6 +191,7 @@ def read_table(path: Path, columns: tuple, key: Callable[[dict], object], *, opt
             continue
         first_line_of[row_key] = (line, row)
         table.rows.append(row)
+        table.line_numbers.append(line)
     if text and not text.endswith("\n") and not table.torn:
         table.format_changes.append("no newline after the last line")
     return table
@@ -236,14 +257,25 @@ def trial_row_problem(planned: Mapping | None = None) -> Callable[[dict], str | 
 
 
 def _differs_from_plan(row: dict, spec) -> str | None:
+    difference = plan_difference(row, spec)
+    if difference is None:
+        return None
+    name, text, planned = difference
+    return f"{name} is {text[:40]!r}, {'the plan says' if hasattr(spec, 'params') else PLAN_FILE + ' says'} {planned!r}"
+
+
+def plan_difference(row: dict, spec) -> tuple[str, str, object] | None:
+    """The first value in which the CSV row ``row`` (text by column) differs from ``spec`` (a
+    :class:`~sweep.plan.TrialSpec`, or a plan.csv row): (column, the row's text, the planned value);
+    None when it agrees on every hyperparameter, the seed and the repeat."""
     params, seed, repeat = (spec.params, spec.seed, spec.repeat) if hasattr(spec, "params") else \
         (spec, spec.get("seed"), spec.get("repeat"))
     for name in PARAMETER_NAMES:
         if name in row and not _same(row[name], params.get(name), PARAMETERS[name].kind):
-            return f"{name} is {row[name][:40]!r}, the plan says {params.get(name)!r}"
+            return name, row[name], params.get(name)
     for name, value in (("seed", seed), ("repeat", repeat)):
         if name in row and not _same(row[name], value, "int"):
-            return f"{name} is {row[name][:40]!r}, the plan says {value!r}"
+            return name, row[name], value
     return None
 
 
@@ -353,10 +385,11 @@ def planned_rows(run_dir: Path) -> dict | None:
         return None
     if plan.rejected:
         return None
-    return {row["trial_id"]: _plan_spec(row) for row in plan.rows}
+    return {row["trial_id"]: plan_spec(row) for row in plan.rows}
 
 
-def _plan_spec(row: dict) -> dict:
+def plan_spec(row: dict) -> dict:
+    """A plan.csv row as a trial's values: its hyperparameters, ``seed`` and ``repeat`` (as text)."""
     spec = {name: row.get(name) for name in PARAMETER_NAMES}
     spec.update(seed=row.get("seed"), repeat=row.get("repeat"))
     return spec
@@ -429,6 +462,9 @@ def _summary_problem(summary) -> str | None:
     for key in ("params",):
         if summary.get(key) is not None and not isinstance(summary[key], dict):
             return f"{key} is {summary[key]!r}"
+    digest = summary.get("model_sha256")
+    if digest is not None and not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+        return f"model_sha256 is {str(digest)[:80]!r}, not a SHA-256"
     shape = summary.get("image_shape")
     if shape is not None and not (isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool)
                                                                  and d > 0 for d in shape)):

@@ -11,7 +11,8 @@
 
 Only what can be trusted is read: rows that are not finished trials of the run are left out, and a
 damaged experiment.yaml or summary.json is read as missing; each such problem is a line in
-``run.notes``. A trials.csv that is not a CSV file at all is a :class:`~sweep.errors.SweepError`.
+``run.notes``. A folder without trials.csv, or a trials.csv that is not a CSV file at all, is a
+:class:`~sweep.errors.SweepError` (the line ``sweep show`` gives).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from ..errors import SweepError
 from ..params import PARAMETER_NAMES
 from ..status import STOPPED
 from .analysis import best_trial, leaderboard, rank, read_history, read_trials, run_metric
-from .files import BEST_DIR, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE, TRIALS_FILE
+from .files import BEST_DIR, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE
+from .folders import check_run_to_read, model_file_problem
 from .records import read_experiment_document, read_summary
 
 
@@ -67,11 +69,21 @@ class Run:
         return board.head(top) if top else board
 
     def best_model(self):
-        """The saved best model (:class:`~sweep.nn.TwoLayerNet`), or None when the run has none yet."""
+        """The saved best model (:class:`~sweep.nn.TwoLayerNet`), or None when the run has none yet.
+
+        SweepError when ``best/model.npz`` is not the file the run saved (its SHA-256 is recorded in
+        ``best/summary.json``): a replaced model is never served beside the summary's test accuracy.
+        """
         from ..nn import TwoLayerNet
 
         path = self.run_dir / BEST_DIR / MODEL_FILE
-        return TwoLayerNet.load(path) if path.is_file() else None
+        if not path.is_file():
+            return None
+        problem = model_file_problem(path, self.best or {})
+        if problem:
+            raise SweepError(f"{path}: {problem}; `sweep run EXP.yaml --resume {self.run_dir} --check-best` saves "
+                             "the best model again")
+        return TwoLayerNet.load(path)
 
     def spec(self, param: str) -> dict | None:
         """The W&B parameter block the experiment gave ``param`` (None when not searched or unreadable)."""
@@ -82,13 +94,10 @@ class Run:
 
 def load_run(run_dir) -> Run:
     """Read the run folder ``run_dir`` (see the module docstring)."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise SweepError(f"{run_dir} is not a run folder (no such folder)")
+    run_dir = check_run_to_read(run_dir)
     notes: list[str] = []
     experiment = read_experiment_document(run_dir, notes)
-    trials = read_trials(run_dir, notes) if (run_dir / TRIALS_FILE).is_file() else \
-        pd.DataFrame(columns=["order", "trial_id", "status"])
+    trials = read_trials(run_dir, notes)
     history = pd.DataFrame(columns=list(HISTORY_COLUMNS))
     if (run_dir / HISTORY_FILE).is_file():
         try:

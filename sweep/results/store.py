@@ -23,14 +23,18 @@ Nothing of the user's is overwritten:
   files untouched, when a row is not a finished trial of this run. A file in another format (a
   spreadsheet's byte-order mark or column order) is rewritten in the standard one with all its
   rows, the original kept beside it; a torn last line and history rows of trials that have no
-  trials.csv row (both from trials in flight at a kill) are dropped.
+  trials.csv row (both from trials in flight at a kill) are dropped, and so are NUL bytes at the
+  end of a file (a power cut), with a note.
+- **plan.csv is proven too.** A trial's id is a hash of its values, so a plan row whose values
+  are not its id's was edited: refused, naming the line. The plan of a search planned in advance
+  follows from the experiment: when plan.csv is missing or cut short and the settings it is made
+  from are still the run's, it is rebuilt (and the recorded trials checked against it).
 """
 
 from __future__ import annotations
 
 import csv
 import errno
-import fcntl
 import io
 import os
 import secrets
@@ -56,15 +60,19 @@ from .files import (
     METRIC_COLUMNS,
     PLAN_COLUMNS,
     PLAN_FILE,
+    STAGING_PREFIX,
     TRIAL_COLUMNS,
     TRIALS_FILE,
     atomic_write,
     fsync_dir,
+    own_folder,
+    refuse_links,
     write_error,
     write_file,
 )
-from .folders import RUN_FILES, STAGING_PREFIX, check_out_folder, latest_run_dir, new_run_dir, provenance, write_best
-from .records import Table, read_history_table, read_plan, read_trials_table
+from .lock import LOCK_FILE, lock_folder
+from .folders import check_out_folder, latest_run_dir, new_run_dir, not_a_run, provenance, write_best
+from .records import Table, plan_difference, plan_spec, read_history_table, read_plan, read_trials_table
 
 __all__ = ["BEST_DIR", "ERRORS_DIR", "EXPERIMENT_FILE", "HISTORY_COLUMNS", "HISTORY_FILE", "PLAN_COLUMNS", "PLAN_FILE",
            "TRIAL_COLUMNS", "TRIALS_FILE", "RunStore", "check_out_folder", "latest_run_dir", "new_run_dir",
@@ -78,9 +86,27 @@ def _csv_line(values) -> bytes:
     return buf.getvalue().encode()
 
 
+def _plan_values(trial: TrialSpec) -> list:
+    """The plan.csv row of ``trial``, in the order of PLAN_COLUMNS."""
+    return [trial.trial_id, trial.config_id, trial.repeat, trial.seed, *(trial.params[p] for p in PARAMETER_NAMES)]
+
+
 def _plan_line(trial: TrialSpec) -> bytes:
-    return _csv_line([trial.trial_id, trial.config_id, trial.repeat, trial.seed,
-                      *(trial.params[p] for p in PARAMETER_NAMES)])
+    return _csv_line(_plan_values(trial))
+
+
+def _plan_row(trial: TrialSpec) -> dict:
+    """The plan.csv row of ``trial`` as :func:`~sweep.results.records.read_plan` reads it back (text by column)."""
+    return dict(zip(PLAN_COLUMNS, ("" if v is None else str(v) for v in _plan_values(trial))))
+
+
+def _plan_table(path: Path, trials: list[TrialSpec]) -> Table:
+    """plan.csv as the store writes it for ``trials``, as a table (its bytes are ``to_bytes()``)."""
+    return Table(path, PLAN_COLUMNS, rows=[_plan_row(t) for t in trials], line_numbers=list(range(2, len(trials) + 2)))
+
+
+#: What to do when the disk of a run being resumed is full.
+_RESUME_ON_A_FULL_DISK = "free space on that disk, then --resume again"
 
 
 class RunStore:
@@ -95,7 +121,8 @@ class RunStore:
         self._lock_fd: int | None = None
         self._fds: dict[str, int] = {}
         self._recorded: set[str] = set()
-        self._planned: list[str] = []  # trial ids of plan.csv, in plan order
+        self._plan: list[tuple[int, dict]] = []  # plan.csv: (line number, row) of each trial, in plan order
+        self._rebuilt_plan = ""  # what was wrong with a plan.csv rebuilt from the experiment on resume
 
     # ------------------------------------------------------------------------------ creation
     @classmethod
@@ -121,29 +148,27 @@ class RunStore:
     def _fill(cls, run_dir: Path, experiment: Experiment, trials: list[TrialSpec], command: str | None):
         """Make a run in the existing empty folder ``run_dir``.
 
-        The folder is claimed by creating its lock file exclusively; the files are made in a hidden
-        folder inside it and moved out one by one, trials.csv (what makes a folder a run) last.
+        The folder is claimed by locking it (see :mod:`sweep.results.lock`) and finding it still
+        empty; the files are made in a hidden folder inside it and moved out one by one, trials.csv
+        (what makes a folder a run) last.
         """
+        taken = f"{run_dir} was filled by someone else while this run was being set up"
         try:
-            claim = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            raise SweepError(f"{run_dir} was filled by someone else while this run was being set up") from None
+            claim = lock_folder(run_dir, taken)
         except OSError as exc:
             raise write_error(f"cannot create the run folder {run_dir}", exc) from None
-        fcntl.flock(claim, fcntl.LOCK_EX)
         store, moved = None, []
         try:
+            if any(p.name != LOCK_FILE for p in run_dir.iterdir()):  # the lock file of the fallback
+                raise SweepError(taken)
             store = cls._build(run_dir, experiment, trials, command)
-            others = [p.name for p in run_dir.iterdir() if p.name not in (".lock", store.run_dir.name)]
-            if others:
-                raise SweepError(f"{run_dir} was filled by someone else while this run was being set up")
             staging = store.run_dir
-            names = [p.name for p in staging.iterdir() if p.name not in (".lock", TRIALS_FILE)] + [TRIALS_FILE]
+            names = [p.name for p in staging.iterdir() if p.name not in (LOCK_FILE, TRIALS_FILE)] + [TRIALS_FILE]
             for name in names:
                 os.rename(staging / name, run_dir / name)
                 moved.append(run_dir / name)
             store.close()  # the staging folder's lock: the folder's own is held from here on
-            (staging / ".lock").unlink()
+            (staging / LOCK_FILE).unlink(missing_ok=True)
             staging.rmdir()
             fsync_dir(run_dir)
         except BaseException as exc:
@@ -152,7 +177,6 @@ class RunStore:
             for path in moved:  # the folder was empty: what is in it now is this attempt's
                 path.unlink(missing_ok=True)
             os.close(claim)
-            (run_dir / ".lock").unlink(missing_ok=True)
             if isinstance(exc, OSError):
                 raise write_error(f"cannot create the run folder {run_dir}", exc) from None
             raise
@@ -239,16 +263,23 @@ class RunStore:
         """
         run_dir = Path(run_dir)
         _check_run_folder(run_dir)
-        _check_same_experiment(run_dir, experiment)
+        refuse_links(run_dir)
+        recorded = _check_same_experiment(run_dir, experiment)
         store = cls(run_dir)
         try:
             store._acquire_lock()
+            _check_writable(run_dir)
         except OSError as exc:
-            raise write_error(f"cannot resume {run_dir}: its folder is not writable", exc) from None
+            store.close()
+            raise write_error(f"cannot resume {run_dir}: its folder is not writable", exc,
+                              _RESUME_ON_A_FULL_DISK) from None
         try:
             try:
-                store._check_plan(trials if planned_in_advance else None)
-                store._repair(trials if planned_in_advance else None)
+                if planned_in_advance:
+                    plan = store._check_fixed_plan(trials, _plan_setting_changed(recorded, experiment))
+                else:
+                    plan = store._check_grown_plan()
+                store._repair(plan, trials if planned_in_advance else None)
             except SweepError as exc:
                 message = str(exc)
                 raise SweepError(message if message.startswith("cannot resume") else
@@ -258,43 +289,152 @@ class RunStore:
             store._open_for_append()
         except OSError as exc:
             store.close()
-            raise write_error(f"cannot resume {run_dir}", exc) from None
+            raise write_error(f"cannot resume {run_dir}", exc, _RESUME_ON_A_FULL_DISK) from None
         except BaseException:
             store.close()
             raise
         return store
 
-    def _check_plan(self, trials: list[TrialSpec] | None) -> None:
+    def _read_plan(self) -> Table | None:
+        """plan.csv, None when it is missing; refused when a row of it is not a planned trial."""
+        if not (self.run_dir / PLAN_FILE).is_file():
+            return None
         plan = read_plan(self.run_dir)
         if plan.rejected:
             raise SweepError(f"cannot resume {self.run_dir}: {PLAN_FILE} is damaged ({plan.problem()}); the files "
                              "are left as they were")
-        if trials is None:  # grown as the search asks: a plan row cut short by a kill is asked again
-            if not plan.standard:
-                atomic_write(plan.path, plan.to_bytes())
-            return
-        planned, wanted = {row["trial_id"] for row in plan.rows}, {t.trial_id for t in trials}
-        if planned != wanted:
-            new, gone = len(wanted - planned), len(planned - wanted)
-            raise SweepError(
-                f"cannot resume {self.run_dir}: the experiment no longer matches that run ({new} trial(s) planned "
-                f"now are not in it, {gone} of its trial(s) are no longer planned); undo the edit, or start a new "
-                "run without --resume")
+        return plan
 
-    def _repair(self, trials: list[TrialSpec] | None) -> None:
+    def _check_fixed_plan(self, trials: list[TrialSpec], changed: str | None) -> Table:
+        """plan.csv of a search planned in advance, checked against ``trials`` (the experiment's plan); the
+        plan to resume with. Nothing is written here (see :meth:`_repair`).
+
+        A plan.csv missing, or cut short (a torn last line, lines lost at its end), is rebuilt from
+        the experiment when the settings the plan is made from (``changed`` names the first that is
+        not the run's) are those the run was made with; an edited one is refused (see
+        :meth:`_check_plan_rows`).
+        """
+        plan = self._read_plan()
+        if plan is not None:
+            self._check_plan_rows(plan, {t.trial_id: t for t in trials}, changed)
+        planned, wanted = [row["trial_id"] for row in plan.rows] if plan else [], [t.trial_id for t in trials]
+        if plan is not None and not plan.torn and set(planned) == set(wanted):
+            return plan
+        cut = ("is missing" if plan is None else f"line {plan.torn} is cut short" if plan.torn else
+               f"holds only {len(planned)} of the {len(wanted)} trials planned")
+        if changed is None:  # every row is one of the experiment's, whose plan is the run's
+            self._rebuilt_plan = cut
+            return _plan_table(self.run_dir / PLAN_FILE, trials)
+        if plan is None or plan.torn:
+            raise SweepError(
+                f"cannot resume {self.run_dir}: {PLAN_FILE} {cut}, and it cannot be rebuilt from the experiment: "
+                f"its `{changed}:` differs from the run's; undo the edit of the experiment (--resume "
+                f"then rebuilds {PLAN_FILE}), or start a new run without --resume; the files are left as they were")
+        new, gone = len(set(wanted) - set(planned)), len(set(planned) - set(wanted))
+        raise SweepError(
+            f"cannot resume {self.run_dir}: the experiment no longer matches that run ({new} trial(s) planned "
+            f"now are not in it, {gone} of its trial(s) are no longer planned); undo the edit, or start a new "
+            "run without --resume")
+
+    def _check_plan_rows(self, plan: Table, by_id: dict[str, TrialSpec], changed: str | None) -> None:
+        """Refuse, naming the line, a plan.csv row the experiment's plan ``by_id`` proves edited.
+
+        A trial's id is a hash of its values, so a row whose values are not those of its id was
+        edited. A row of a trial the experiment does not plan was too, when the settings the plan
+        is made from are the run's (``changed`` is None); then deleting plan.csv is a way out as
+        well, since resuming rebuilds it.
+        """
+        rebuild = f", or delete {PLAN_FILE} (--resume rebuilds it from the experiment)" if changed is None else ""
+        for line, row in zip(plan.line_numbers, plan.rows):
+            trial_id = row["trial_id"]
+            if trial_id not in by_id:
+                if changed is None:
+                    raise SweepError(
+                        f"cannot resume {self.run_dir}: {PLAN_FILE} line {line} holds trial {trial_id[:40]}, which "
+                        f"the experiment does not plan, though the settings its plan is made from "
+                        f"({', '.join(PLAN_SETTINGS)}) are the run's: {PLAN_FILE} was edited; undo the edit{rebuild}, "
+                        "or start a new run without --resume; the files are left as they were")
+                continue
+            difference = plan_difference(row, by_id[trial_id])
+            if difference:
+                name, text, value = difference
+                raise SweepError(
+                    f"cannot resume {self.run_dir}: {PLAN_FILE} line {line} gives trial {trial_id} {name} "
+                    f"{text[:40]!r}, but that trial is {name} {value} (its id stands for its values, as the "
+                    f"experiment plans it): the line was edited; put back {name} {value} on it{rebuild}, or start "
+                    "a new run without --resume; the files are left as they were")
+
+    def _check_grown_plan(self) -> Table:
+        """plan.csv of a search that chooses as it goes; the plan to resume with (its rows are checked
+        against the search as it asks again, see :meth:`plan_more`). Nothing is written here.
+
+        A torn last row was being written at a kill, before its trial was handed out: it is asked
+        again. Such a row whose trial has a trials.csv row is taken from that row (which holds every
+        column of the plan). A missing plan.csv cannot be rebuilt: refused.
+        """
+        plan = self._read_plan()
+        recorded = read_trials_table(self.run_dir)
+        if plan is None:  # only with trials recorded (see folders.not_a_run)
+            raise SweepError(
+                f"cannot resume {self.run_dir}: {PLAN_FILE} is missing, and {TRIALS_FILE} records "
+                f"{len(recorded.rows)} trial(s); the plan of a search that chooses as it goes is made as it "
+                f"asks, so it cannot be rebuilt: restore {PLAN_FILE}, or start a new run without --resume; "
+                "the files are left as they were")
+        planned = {row["trial_id"] for row in plan.rows}
+        if plan.torn and plan.torn_id:
+            cut_trial = [row for row in recorded.rows if row["trial_id"].startswith(plan.torn_id)
+                         and row["trial_id"] not in planned]
+            if len(cut_trial) == 1:
+                plan.rows.append({column: cut_trial[0].get(column, "") for column in PLAN_COLUMNS})
+                plan.line_numbers.append(plan.torn)
+                self.notices.append(f"note: line {plan.torn} of {plan.path} was cut short; its trial "
+                                    f"{cut_trial[0]['trial_id']} is recorded, so the line was rewritten from its "
+                                    f"{TRIALS_FILE} row")
+        return plan
+
+    def _check_agrees_with_plan(self, plan: Table) -> None:
+        """Refuse, naming both lines, when trials.csv and plan.csv give a trial different values: one of
+        them was edited, and only undoing that edit (not deleting either line) keeps the run going."""
+        lines = {row["trial_id"]: (line, row) for line, row in zip(plan.line_numbers, plan.rows)}
+        table = read_trials_table(self.run_dir)
+        for line, row in zip(table.line_numbers, table.rows):
+            if row["trial_id"] not in lines:
+                continue
+            plan_line, plan_row = lines[row["trial_id"]]
+            difference = plan_difference(row, plan_spec(plan_row))
+            if difference:
+                name, text, value = difference
+                raise SweepError(
+                    f"cannot resume {self.run_dir}: {TRIALS_FILE} line {line} and {PLAN_FILE} line {plan_line} give "
+                    f"trial {row['trial_id']} different values ({name} {text[:40]!r} and {str(value)[:40]!r}): one of "
+                    "the two lines was edited; undo that edit, or start a new run without --resume; the files are "
+                    "left as they were")
+
+    def _repair(self, plan: Table, trials: list[TrialSpec] | None) -> None:
         """Check every row; refuse on one that cannot be proven; write the rest in the standard format.
 
-        Only what is safe to lose is dropped: a torn last line, an identical row given twice, and
-        history rows of trials without a trials.csv row (trials in flight at a kill).
+        ``plan`` is the plan to resume with (see :meth:`_check_fixed_plan`, :meth:`_check_grown_plan`),
+        ``trials`` the experiment's when it is planned in advance. Only what is safe to lose is
+        dropped: a torn last line or NUL bytes at the end (a kill, a power cut), an identical row
+        given twice, and history rows of trials without a trials.csv row (trials in flight at a kill).
+        Nothing is written before every check has passed.
         """
         by_id = {t.trial_id: t for t in trials} if trials is not None else \
-            {row["trial_id"]: row for row in read_plan(self.run_dir).rows}
+            {row["trial_id"]: plan_spec(row) for row in plan.rows}
         table = read_trials_table(self.run_dir, by_id)
         if table.rejected:
+            if trials is None:
+                self._check_agrees_with_plan(plan)
+            if self._rebuilt_plan:
+                raise SweepError(f"cannot resume {self.run_dir}: {PLAN_FILE} {self._rebuilt_plan}, and the plan "
+                                 f"rebuilt from the experiment does not hold what {TRIALS_FILE} records "
+                                 f"({table.problem()}): restore {PLAN_FILE}, or start a new run without --resume; the "
+                                 "files are left as they were")
             raise SweepError(f"cannot resume {self.run_dir}: {TRIALS_FILE} {table.problem()}; "
                              f"{'these lines are' if len(table.rejected) > 1 else 'this line is'} not a finished "
                              "trial of this run, so the files are left as they were: correct or delete "
-                             f"{'them' if len(table.rejected) > 1 else 'it'}, or start a new run")
+                             f"{'them' if len(table.rejected) > 1 else 'it'} (a trial without a line runs again), "
+                             "or start a new run")
         history = read_history_table(self.run_dir)
         recorded = {row["trial_id"] for row in table.rows}
         if history.rejected:
@@ -302,8 +442,18 @@ class RunStore:
                              "left as they were: correct or delete those lines, or start a new run")
         in_flight = [row for row in history.rows if row["trial_id"] not in recorded]
         history.rows = [row for row in history.rows if row["trial_id"] in recorded]
+        self._write_plan(plan)
         self._rewrite(table, dropped=0)
         self._rewrite(history, dropped=len(in_flight))
+
+    def _write_plan(self, plan: Table) -> None:
+        """Write the plan checked by :meth:`_repair` back: rebuilt, or in the standard format."""
+        if not self._rebuilt_plan:
+            self._rewrite(plan, dropped=0)
+            return
+        atomic_write(plan.path, plan.to_bytes())
+        self.notices.append(f"note: {plan.path} {self._rebuilt_plan}; rebuilt it from the experiment, which plans "
+                            f"what the run was made with ({len(plan.rows)} trials, every recorded one among them)")
 
     def _rewrite(self, table: Table, dropped: int) -> None:
         """Write ``table`` back in the standard format when it is not in it; keep a user-made original."""
@@ -317,6 +467,9 @@ class RunStore:
                                                      if table.duplicates else []))
             self.notices.append(f"note: {path} had {what}; rewrote it in the standard format with all "
                                 f"{len(table.rows)} rows (the original is kept as {backup.name})")
+        if table.padding:  # a kill's torn line is routine; a power cut's NUL bytes are worth a line
+            self.notices.append(f"note: {path} had {table.damage()}, what a power cut leaves; dropped "
+                                f"{'them' if table.torn else 'those bytes'} and kept its {len(table.rows)} rows")
         atomic_write(path, table.to_bytes())
 
     # ------------------------------------------------------------------------------ reading
@@ -340,16 +493,15 @@ class RunStore:
                                 for r in result.history)
                 self._write(HISTORY_FILE, rows)
             if result.traceback:
-                errors = self.run_dir / ERRORS_DIR
-                errors.mkdir(exist_ok=True)
-                write_file(errors / f"{trial.trial_id}.txt", result.traceback.encode())
+                errors = own_folder(self.run_dir, ERRORS_DIR)
+                atomic_write(errors / f"{trial.trial_id}.txt", result.traceback.encode())
             metrics = [result.metrics.get(c) for c in METRIC_COLUMNS]
             row = [trial.trial_id, result.status, *(trial.params[p] for p in PARAMETER_NAMES), trial.seed,
                    trial.repeat, trial.config_id, *metrics, result.worker, result.error]
             self._write(TRIALS_FILE, _csv_line(row))
         except OSError as exc:
             raise write_error(f"cannot record trial {trial.trial_id} in {self.run_dir} (the trials recorded "
-                               "before it are safe; free space or fix the folder, then --resume)", exc) from None
+                               "before it are safe; free space or fix the folder, then --resume)", exc, "") from None
         self._recorded.add(trial.trial_id)
         return True
 
@@ -362,21 +514,33 @@ class RunStore:
         """
         lines = []
         for trial in trials:
-            if trial.index < len(self._planned):
-                if self._planned[trial.index] != trial.trial_id:
-                    raise SweepError(f"cannot resume {self.run_dir}: the experiment no longer matches that run "
-                                     f"(trial {trial.index} of its plan is {self._planned[trial.index]}, the search "
-                                     f"now asks for {trial.trial_id}); undo the edit, or start a new run without "
-                                     "--resume")
+            if trial.index < len(self._plan):
+                self._check_planned(trial)
                 continue
-            self._planned.append(trial.trial_id)
+            self._plan.append((self._plan[-1][0] + 1 if self._plan else 2, _plan_row(trial)))
             lines.append(_plan_line(trial))
         if lines:
             try:
                 self._write(PLAN_FILE, b"".join(lines))
             except OSError as exc:
                 raise write_error(f"cannot extend the plan of {self.run_dir} (the trials recorded are safe; free "
-                                  "space or fix the folder, then --resume)", exc) from None
+                                  "space or fix the folder, then --resume)", exc, "") from None
+
+    def _check_planned(self, trial: TrialSpec) -> None:
+        """Refuse when the plan holds another trial, or other values, at ``trial``'s place."""
+        line, row = self._plan[trial.index]
+        if row["trial_id"] != trial.trial_id:
+            raise SweepError(f"cannot resume {self.run_dir}: the experiment no longer matches that run "
+                             f"(trial {trial.index} of its plan is {row['trial_id']}, the search "
+                             f"now asks for {trial.trial_id}); undo the edit, or start a new run without "
+                             "--resume")
+        difference = plan_difference(row, trial)
+        if difference:
+            name, text, value = difference
+            raise SweepError(f"cannot resume {self.run_dir}: {PLAN_FILE} line {line} gives trial {trial.trial_id} "
+                             f"{name} {text[:40]!r}, but the search asks for it with {name} {value} (a trial's id "
+                             f"stands for its values): the line was edited; put back {name} {value} on it, or start "
+                             "a new run without --resume")
 
     def _write(self, name: str, data: bytes) -> None:
         fd = self._fds[name]
@@ -388,9 +552,10 @@ class RunStore:
 
     def _open_for_append(self) -> None:
         self._recorded = set(self.finished())
-        self._planned = [row["trial_id"] for row in read_plan(self.run_dir).rows]
+        plan = read_plan(self.run_dir)
+        self._plan = list(zip(plan.line_numbers, plan.rows))
         for name in (TRIALS_FILE, HISTORY_FILE, PLAN_FILE):
-            self._fds[name] = os.open(self.run_dir / name, os.O_WRONLY | os.O_APPEND)
+            self._fds[name] = os.open(self.run_dir / name, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
 
     def _forget(self, trial_ids: set[str]) -> None:
         """Remove the rows (and tracebacks) of ``trial_ids``, rewriting the files atomically."""
@@ -399,18 +564,13 @@ class RunStore:
         for table in (read_trials_table(self.run_dir), read_history_table(self.run_dir)):
             table.rows = [row for row in table.rows if row["trial_id"] not in trial_ids]
             atomic_write(table.path, table.to_bytes())
-        for trial_id in trial_ids:
-            (self.run_dir / ERRORS_DIR / f"{trial_id}.txt").unlink(missing_ok=True)
+        errors = own_folder(self.run_dir, ERRORS_DIR, create=False)
+        for trial_id in trial_ids if errors is not None else ():
+            (errors / f"{trial_id}.txt").unlink(missing_ok=True)
 
     # ------------------------------------------------------------------------------ lock
     def _acquire_lock(self) -> None:
-        fd = os.open(self.run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise SweepError(f"{self.run_dir} is in use by another running sweep") from None
-        self._lock_fd = fd
+        self._lock_fd = lock_folder(self.run_dir, f"{self.run_dir} is in use by another running sweep")
 
     def close(self) -> None:
         for fd in self._fds.values():
@@ -434,16 +594,30 @@ def _check_run_folder(run_dir: Path) -> None:
         raise SweepError(f"{run_dir} is not a run folder ({why})")
     if run_dir.name.startswith(STAGING_PREFIX):
         raise SweepError(f"{run_dir} is a run folder whose start was interrupted before any trial ran; start a new run")
-    for name in RUN_FILES:
-        if not (run_dir / name).is_file():
-            hint = ("; its start was interrupted before any trial ran: start a new run"
-                    if (run_dir / EXPERIMENT_FILE).is_file() and name != EXPERIMENT_FILE else "")
-            raise SweepError(f"{run_dir} is not a run folder ({name} is missing{hint})")
+    why = not_a_run(run_dir)
+    if why:
+        raise SweepError(f"{run_dir} is not a run folder ({why})")
 
 
-def _check_same_experiment(run_dir: Path, experiment: Experiment) -> None:
-    """SweepError unless the run was made by an experiment of the same name, data set, metric and
-    early-termination rule (the decisions recorded were made by it)."""
+def _check_writable(folder: Path) -> None:
+    """OSError (read-only file system, or permission denied) unless files can be made in ``folder``."""
+    if not os.access(folder, os.W_OK):
+        code = errno.EROFS if os.statvfs(folder).f_flag & os.ST_RDONLY else errno.EACCES
+        raise OSError(code, os.strerror(code))
+
+
+#: What a run's experiment must still say for ``--resume``: the trials recorded were made (and
+#: decided) under these, and a change would mix numbers that are not comparable. ``fuse`` sets the
+#: groups, and so the minibatch stream, of every trial not yet recorded.
+RESUME_MUST_MATCH = (("name", "experiment"), ("dataset", "data set"), ("metric", "metric"),
+                     ("early_terminate", "early_terminate"), ("fuse", "fuse"))
+#: The value of a key an experiment file leaves out when it has its default.
+_UNWRITTEN = {"fuse": 1}
+
+
+def _check_same_experiment(run_dir: Path, experiment: Experiment) -> dict:
+    """SweepError unless the run was made by an experiment that agrees on :data:`RESUME_MUST_MATCH`;
+    the run's experiment.yaml as plain data."""
     try:
         recorded = yamlio.load_file(run_dir / EXPERIMENT_FILE, "run's experiment file").data
     except SweepError as exc:
@@ -452,12 +626,24 @@ def _check_same_experiment(run_dir: Path, experiment: Experiment) -> None:
         raise SweepError(f"cannot resume {run_dir}: {run_dir / EXPERIMENT_FILE}: not a mapping of keys; the files are "
                          "left as they were")
     now = experiment.to_dict()
-    for key, what in (("name", "experiment"), ("dataset", "data set"), ("metric", "metric"),
-                      ("early_terminate", "early_terminate")):
-        if recorded.get(key) != now.get(key):
-            raise SweepError(f"cannot resume {run_dir}: it was made with {what} {_inline(recorded.get(key))}, "
-                             f"the experiment now says {_inline(now[key])}; start a new run without --resume, "
+    for key, what in RESUME_MUST_MATCH:
+        then_value, now_value = (recorded.get(key, _UNWRITTEN.get(key)), now.get(key, _UNWRITTEN.get(key)))
+        if then_value != now_value:
+            raise SweepError(f"cannot resume {run_dir}: it was made with {what} {_inline(then_value)}, "
+                             f"the experiment now says {_inline(now_value)}; start a new run without --resume, "
                              "or undo the edit")
+    return recorded
+
+
+#: The settings a planned-in-advance search makes its plan from (:mod:`sweep.strategies`, :mod:`sweep.plan`):
+#: when they are the run's, the experiment's plan is the one the run wrote, and a lost plan.csv can be rebuilt.
+PLAN_SETTINGS = ("method", "parameters", "fixed", "run_cap", "seed", "repeats")
+
+
+def _plan_setting_changed(recorded: dict, experiment: Experiment) -> str | None:
+    """The first of :data:`PLAN_SETTINGS` in which ``experiment`` differs from the run's experiment.yaml."""
+    now = experiment.to_dict()
+    return next((key for key in PLAN_SETTINGS if recorded.get(key) != now.get(key)), None)
 
 
 def _inline(value) -> str:
@@ -466,7 +652,7 @@ def _inline(value) -> str:
 
 def _free_name(path: Path) -> Path:
     candidate, n = path, 1
-    while candidate.exists():
+    while os.path.lexists(candidate):
         n += 1
         candidate = path.with_name(f"{path.name}-{n}")
     return candidate
