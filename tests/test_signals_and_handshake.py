@@ -28,14 +28,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import start, sweep_cli, wait_for_rows, write_experiment
-from test_hostile import in_process, one_error_line
+from test_hostile import LONG, in_process, one_error_line  # LONG: 60 quick trials, to interrupt after a few
 
-#: 60 quick trials on digits: long enough to interrupt after a few.
-LONG = {"name": "long", "dataset": "digits", "method": "grid",
-        "parameters": {"hidden_size": {"values": [8, 12, 16, 20, 24, 28]},
-                       "learning_rate": {"values": [0.2, 0.1, 0.05, 0.02, 0.01]},
-                       "reg": {"values": [0.0, 1e-3]}},
-        "fixed": {"epochs": 3, "batch_size": 16, "optimizer": "sgd_momentum", "init": "he"}, "n_jobs": 2}
 #: One quick trial: what a run would train, were the scheduler a scheduler.
 ONE = {"name": "one", "dataset": "digits", "fixed": {"hidden_size": 16, "epochs": 1}}
 #: Seconds the processes of an interrupted run get to be gone (loky's own idle timeout is 300 s).
