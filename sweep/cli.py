@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "best": cmd_best, "plot": cmd_plot,
                "report": cmd_report, "data": cmd_data}[args.command]
-    with interrupts.handled():
+    with interrupts.handled(), interrupts.output_outlives_the_terminal():  # a closed terminal is an interrupt too
         try:
             status = command(args)
             interrupts.check()  # an interrupt some library swallowed still ends the command as one

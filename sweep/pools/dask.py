@@ -324,35 +324,49 @@ def require_scheduler(address: str) -> None:
     port that accepts and never answers (or answers in HTTP, which waits for a line Dask never
     sends) held the command until it was killed, and the half-made client printed a traceback at
     exit. Here the connection, the handshake and a first request (``identity``) share one deadline,
-    on an event loop of this check's own in a thread of its own (the caller may be running a loop
-    already: a notebook), so no client exists until a scheduler has answered.
+    and no client exists until a scheduler has answered.
     """
+    identity, error = _identity_in_a_thread(address)
+    if isinstance(error, _Unreachable):
+        raise SweepError(f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT} s: is `dask "
+                         f"scheduler` running there? ({_one_line(error.__cause__ or error)})") from None
+    reason = _not_a_scheduler(identity, error)
+    if reason:
+        raise SweepError(f"{address} does not answer as a Dask scheduler ({reason}); give the address `dask "
+                         "scheduler` printed (port 8786 unless it was started with another --port)")
+
+
+def _not_a_scheduler(identity, error: BaseException | None) -> str | None:
+    """Why a server that accepted a connection is not a Dask scheduler, from its reply to ``identity``
+    or the error that came instead; None if it is one."""
+    if isinstance(error, (TimeoutError, asyncio.TimeoutError)):
+        return f"it accepted a connection but did not answer Dask's handshake within {CONNECT_TIMEOUT} s"
+    if error is not None:
+        return _one_line(error)
+    kind = identity.get("type") if isinstance(identity, dict) else None
+    if kind == "Scheduler":
+        return None
+    return f"it is a Dask {kind}" if isinstance(kind, str) else "it answered something else"
+
+
+def _identity_in_a_thread(address: str) -> tuple[object, BaseException | None]:
+    """(the reply to ``identity`` at ``address``, None), or (None, why there is none): :func:`_identity`
+    on an event loop of its own in a thread of its own (the caller may be running a loop already: a
+    notebook), given up a little after its deadline (TimeoutError)."""
     answer: dict = {}
 
     def ask() -> None:
         try:
             answer["identity"] = asyncio.run(_identity(address, CONNECT_TIMEOUT))
-        except BaseException as exc:  # noqa: BLE001 - reported below, in the caller's thread
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             answer["error"] = exc
 
     thread = threading.Thread(target=ask, name="sweep-scheduler-check", daemon=True)
     thread.start()
     thread.join(CONNECT_TIMEOUT + _LOOP_CLOSE_SECONDS)
-    error = answer.get("error", None if "identity" in answer else TimeoutError())
-    if isinstance(error, _Unreachable):
-        raise SweepError(f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT} s: is `dask "
-                         f"scheduler` running there? ({_one_line(error.__cause__ or error)})") from None
-    if isinstance(error, (TimeoutError, asyncio.TimeoutError)):
-        reason = f"it accepted a connection but did not answer Dask's handshake within {CONNECT_TIMEOUT} s"
-    elif error is not None:
-        reason = _one_line(error)
-    elif not isinstance(answer["identity"], dict) or answer["identity"].get("type") != "Scheduler":
-        kind = answer["identity"].get("type") if isinstance(answer["identity"], dict) else None
-        reason = f"it is a Dask {kind}" if isinstance(kind, str) else "it answered something else"
-    else:
-        return
-    raise SweepError(f"{address} does not answer as a Dask scheduler ({reason}); give the address `dask scheduler` "
-                     "printed (port 8786 unless it was started with another --port)")
+    if "identity" in answer:
+        return answer["identity"], None
+    return None, answer.get("error", TimeoutError())
 
 
 async def _identity(address: str, timeout: float):
