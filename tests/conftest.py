@@ -144,7 +144,8 @@ def small_grid():
 #: workers in collection order (--no-loadscope-reorder); starting with the long ones keeps one worker
 #: from finishing a long file alone at the end.
 LONGEST_FILES = ["test_dask.py", "test_hostile.py", "test_cli.py", "test_run_folder_trust.py", "test_report.py",
-                 "test_hyperband.py", "test_bayes.py", "test_open_ended.py", "test_plots.py"]
+                 "test_hyperband.py", "test_signals_and_handshake.py", "test_bayes.py", "test_open_ended.py",
+                 "test_plots.py"]
 
 
 def pytest_collection_modifyitems(items):
