@@ -20,7 +20,6 @@ import numpy as np
 from .config import Experiment
 from .errors import SweepError
 from .nn import TwoLayerNet
-from .params import PARAMETER_NAMES, PARAMETERS
 from .plan import KeepModel, TrialSpec, tasks_of
 from .results.ranking import best_row
 from .results.records import history_records, read_history_table, read_trial_records
@@ -103,9 +102,10 @@ def saved_best_problem(run_dir: Path) -> str | None:
     return model_file_problem(path, summary)
 
 
-def spec_of(row: dict) -> TrialSpec:
-    """The trial of a typed trials.csv row (a resumed search that did not ask for it again in this call)."""
-    params = {name: PARAMETERS[name].check(row[name]) for name in PARAMETER_NAMES}
+def spec_of(row: dict, table) -> TrialSpec:
+    """The trial of a typed trials.csv row (a resumed search that did not ask for it again in this call);
+    ``table``: the experiment's hyperparameters."""
+    params = {name: table[name].check(row[name]) for name in table}
     return TrialSpec(row["trial_id"], row["config_id"], -1, int(row["repeat"]), int(row["seed"]), params)
 
 
@@ -130,7 +130,7 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
     row = best_row(read_trial_records(run_dir), metric.name, metric.maximize)
     if row is None:
         return None
-    spec = next((t for t in trials if t.trial_id == row["trial_id"]), None) or spec_of(row)
+    spec = next((t for t in trials if t.trial_id == row["trial_id"]), None) or spec_of(row, experiment.table)
     recorded = history_records(read_history_table(run_dir)).get(spec.trial_id, [])
     epochs = model_epoch(metric.name, row["best_epoch"],
                          len(recorded) if row["status"] == STOPPED else spec.params["epochs"])

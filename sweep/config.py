@@ -34,7 +34,7 @@ from .durations import format_duration, parse_duration
 from .stopping import Hyperband, parse_early_terminate
 from .backend import BACKENDS, Backend, parse_backend  # noqa: F401 - Backend and BACKENDS are part of the config API
 from .errors import ConfigError, did_you_mean, shorten, shown
-from .params import DEFAULTS, PARAMETERS, SYNONYMS
+from .params import BUILTIN, DEFAULTS, PARAMETERS, SYNONYMS, ParamTable
 from .settings import Invalid
 from .space import Distribution, SpaceError, grid_size, parse_distribution
 
@@ -101,6 +101,7 @@ class Experiment:
     early_terminate: Hyperband | None = None
     fuse: int = 1
     warnings: tuple[str, ...] = ()
+    table: ParamTable = BUILTIN  # the hyperparameters of its trials (the trials.csv columns)
 
     def to_dict(self) -> dict:
         """The resolved experiment as plain data, readable back by :func:`parse_experiment`."""

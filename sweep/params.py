@@ -1,10 +1,14 @@
 """The hyperparameters a trial takes: their types, allowed values and defaults.
 
-One table serves validation (config), the trials.csv columns (store) and the trainer call (task).
+A :class:`ParamTable` is the hyperparameters of one experiment, in the order of the trials.csv
+columns: the built-in net's (:data:`BUILTIN`), or the trainer's (:data:`TRAINER_NAMES`) and those of
+a user's model constructor. One table serves validation (config), the columns (store), reading the
+records back (their text to values) and the calls of the trainer and the model (task).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +22,10 @@ from .space import Distribution
 class ParamSpec(Setting):
     """What one hyperparameter accepts (a :class:`~sweep.settings.Setting`).
 
-    ``kind`` is ``"int"``, ``"float"`` or ``"choice"``. Numbers must lie above ``low`` (inclusive
-    when ``low_inclusive``) and below ``high`` (inclusive when ``high_inclusive``).
+    ``kind`` is ``"int"``, ``"float"`` or ``"choice"`` (one of ``choices``), or, for the
+    hyperparameters of a user's model, ``"bool"``, ``"text"`` (any string) or ``"json"`` (any value a
+    YAML file can give: lists, mappings, null...). Numbers must lie above ``low`` (inclusive when
+    ``low_inclusive``) and below ``high`` (inclusive when ``high_inclusive``).
     """
 
     name: str
@@ -34,6 +40,8 @@ class ParamSpec(Setting):
 
     def allowed(self) -> str:
         """The allowed values in words, for error messages."""
+        if self.kind in _FREE_WORDS:
+            return _FREE_WORDS[self.kind]
         if self.kind == "choice":
             return "one of " + ", ".join(self.choices)
         parts = []
@@ -46,6 +54,8 @@ class ParamSpec(Setting):
 
     def check(self, value: Any) -> Any:
         """``value`` converted to the parameter's type; ValueError saying what is allowed otherwise."""
+        if self.kind in _FREE_KINDS:
+            return _FREE_KINDS[self.kind](self, value)
         if self.kind == "choice":
             if value not in self.choices:
                 raise Invalid(f"{shown(value)} is not allowed; {self.name} must be {self.allowed()}")
@@ -61,6 +71,36 @@ class ParamSpec(Setting):
         if not math.isfinite(value) or not self._in_range(value):
             raise Invalid(f"{shown(value)} is out of range; {self.name} must be {self.allowed()}")
         return value
+
+    def to_text(self, value: Any) -> str:
+        """``value`` as a CSV field (plan.csv, trials.csv): :meth:`from_text` gives it back."""
+        if self.kind == "json":
+            return json.dumps(value, sort_keys=True, separators=(", ", ": "))
+        return str(value)
+
+    def from_text(self, text: str) -> Any:
+        """The value of a CSV field written by :meth:`to_text` (ValueError when it cannot be one)."""
+        if self.kind in ("choice", "text"):
+            return text
+        if self.kind == "bool":
+            if text not in ("True", "False"):
+                raise ValueError(f"{text!r} is not True or False")
+            return text == "True"
+        if self.kind == "json":
+            return json.loads(text)
+        return int(float(text)) if self.kind == "int" else float(text)
+
+    def same(self, text: str, value: Any) -> bool:
+        """Whether the CSV field ``text`` holds ``value`` (numbers to 1e-9: a spreadsheet may round)."""
+        if self.kind in ("int", "float"):
+            try:
+                return math.isclose(float(text), float(value), rel_tol=1e-9, abs_tol=0.0)
+            except (TypeError, ValueError):
+                return False
+        try:
+            return self.from_text(text) == (json.loads(json.dumps(value)) if self.kind == "json" else value)
+        except (TypeError, ValueError):
+            return False
 
     def _in_range(self, x: float, closed: bool = False) -> bool:
         """Whether ``x`` lies in the allowed range (``closed``: counting excluded ends as inside)."""
@@ -83,6 +123,9 @@ class ParamSpec(Setting):
             for value in dist.values:
                 self.check(value)
             return
+        if self.kind in ("bool", "text", "json"):
+            raise Invalid(f"{self.name} takes {self.allowed()}: list them with `values`, "
+                          f"not a {dist.kind} distribution")
         if self.kind == "choice":
             raise Invalid(f"{self.name} takes {self.allowed()}: list them with `values`, "
                              f"not a {dist.kind} distribution")
@@ -104,6 +147,31 @@ class ParamSpec(Setting):
                 bound = round(bound / dist.q) * dist.q
             if not self._in_range(bound, closed=dist.is_continuous):
                 raise Invalid(f"its {name} value is {bound:g}, but {self.name} must be {self.allowed()}")
+
+
+def _check_bool(spec: ParamSpec, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(f"{shown(value)} is not allowed; {spec.name} must be {spec.allowed()}")
+    return value
+
+
+def _check_text(spec: ParamSpec, value: Any) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"{shown(value)} is not allowed; {spec.name} must be {spec.allowed()}")
+    return value
+
+
+def _check_json(spec: ParamSpec, value: Any) -> Any:
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        raise Invalid(f"{shown(value)} is not allowed; {spec.name} must be {spec.allowed()}") from None
+    return json.loads(text)  # tuples become lists, as they come back from the records
+
+
+#: The kinds of a user model's hyperparameters, which hold any value of their type.
+_FREE_KINDS = {"bool": _check_bool, "text": _check_text, "json": _check_json}
+_FREE_WORDS = {"bool": "true or false", "text": "text", "json": "a value a YAML file can give (numbers, text, lists...)"}
 
 
 PARAMETERS: dict[str, ParamSpec] = {p.name: p for p in (
@@ -155,3 +223,64 @@ SYNONYMS = {
 #: Parameter names in the order of the trials.csv columns.
 PARAMETER_NAMES = tuple(PARAMETERS)
 DEFAULTS = {name: spec.default for name, spec in PARAMETERS.items()}
+
+
+class ParamTable:
+    """The hyperparameters of one experiment, in column order: name -> :class:`ParamSpec`."""
+
+    def __init__(self, specs):
+        self.specs: dict[str, ParamSpec] = {spec.name: spec for spec in specs}
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.specs)
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """Every hyperparameter that has a default, with it (a user model's may have none)."""
+        return {name: spec.default for name, spec in self.specs.items() if spec.default is not REQUIRED}
+
+    def __getitem__(self, name: str) -> ParamSpec:
+        return self.specs[name]
+
+    def __contains__(self, name) -> bool:
+        return name in self.specs
+
+    def __iter__(self):
+        return iter(self.specs)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, ParamTable) and self.specs == other.specs
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.specs.values()))
+
+
+#: The default of a user model's hyperparameter that has none: the experiment must give it.
+REQUIRED = "<required>"
+#: The hyperparameters the trainer takes whatever the model (the update rule, its schedule, the
+#: minibatches, the epochs and the floating point type); every other name goes to the model.
+TRAINER_NAMES = ("learning_rate", "epochs", "batch_size", "lr_decay", "optimizer", "momentum", "dtype")
+#: The built-in net's table: the trials.csv columns of every run without ``model:``.
+BUILTIN = ParamTable(PARAMETERS.values())
+
+#: The kinds a user model's hyperparameter may have (see :class:`ParamSpec`).
+MODEL_KINDS = ("int", "float", "bool", "text", "json")
+
+
+def user_table(model_specs) -> ParamTable:
+    """The table of an experiment with a user's model: the model's hyperparameters (in its
+    constructor's order), then the trainer's (:data:`TRAINER_NAMES`)."""
+    return ParamTable([*model_specs, *(PARAMETERS[name] for name in TRAINER_NAMES)])
+
+
+def recorded_table(document) -> ParamTable:
+    """The table a run's experiment.yaml (``document``, plain data) records: the built-in net's without
+    ``model``; else from its ``model_hyperparameters`` (name -> kind). ValueError when those are damaged."""
+    if not isinstance(document, dict) or "model" not in document:
+        return BUILTIN
+    kinds = document.get("model_hyperparameters")
+    if not isinstance(kinds, dict) or not all(isinstance(k, str) and v in MODEL_KINDS for k, v in kinds.items()):
+        raise ValueError("model_hyperparameters is not a mapping of hyperparameter names to "
+                         f"{', '.join(MODEL_KINDS)}")
+    return user_table(ParamSpec(name, kind, REQUIRED, "a hyperparameter of the model") for name, kind in kinds.items())

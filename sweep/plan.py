@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 
 from .config import Experiment
-from .params import ADDED_LATER, PARAMETER_NAMES
+from .params import ADDED_LATER
 
 
 @dataclass(frozen=True)
 class TrialSpec:
-    """One trial: complete hyperparameters (every name of :data:`~sweep.params.PARAMETERS`) and a seed."""
+    """One trial: complete hyperparameters (every name of its experiment's table) and a seed."""
 
     trial_id: str
     config_id: str
@@ -137,7 +137,7 @@ class TrialMaker:
         """The trials of ``configurations``, numbered after those made before."""
         experiment, trials = self.experiment, []
         for searched in configurations:
-            params = _complete(experiment.fixed, searched)
+            params = _complete(experiment.table, experiment.fixed, searched)
             config_id = short_hash(canonical(params))
             drawn = self._draws.get(config_id, 0)
             if drawn and experiment.method == "grid":
@@ -151,9 +151,10 @@ class TrialMaker:
         return trials
 
 
-def _complete(fixed: dict, searched: dict) -> dict[str, Any]:
+def _complete(table, fixed: dict, searched: dict) -> dict[str, Any]:
+    """A trial's hyperparameters: every name of the experiment's ``table``, in its order."""
     merged = {**fixed, **searched}
-    return {name: merged[name] for name in PARAMETER_NAMES}
+    return {name: merged[name] for name in table}
 
 
 def group_tasks(trials: list[TrialSpec]) -> list[TaskSpec]:

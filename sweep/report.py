@@ -23,8 +23,7 @@ import pandas as pd
 
 from .figures import PlotRun, caption, draw_all, load_run
 from .figures.style import fmt_metric, fmt_value, metric_label, param_label
-from .params import PARAMETER_NAMES
-from .results.analysis import status_counts, training_run_columns
+from .results.analysis import hyperparameter_columns, status_counts, training_run_columns
 from .results.files import PLAN_FILE, TRIALS_FILE
 from .results.folders import rows_after_header
 from .results.owned import OwnedFiles
@@ -178,7 +177,7 @@ def _best(run: PlotRun) -> dict:
         if run.best_id is None:
             return {"none": True}
         row = run.trials[run.trials["trial_id"] == run.best_id].iloc[0]
-        params = {p: row[p] for p in PARAMETER_NAMES if p in row}
+        params = {p: row[p] for p in hyperparameter_columns(run.trials)}
         facts = [_fact("trial", run.best_id, "code"), _fact(run.metric, fmt_metric(row[run.metric], run.metric))]
         unfinished = True
     else:

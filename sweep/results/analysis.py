@@ -7,7 +7,6 @@ import io
 import numpy as np
 import pandas as pd
 
-from ..params import PARAMETER_NAMES
 from .ranking import SCORED, best_row, config_order, rank_rows, tie_break
 from .records import planned_rows, read_history_table, read_trials_table
 
@@ -48,7 +47,16 @@ def training_run_columns(trials: pd.DataFrame) -> list[str]:
 
     Trials that differ only in ``epochs`` are scored from one training run (see :mod:`sweep.plan`).
     """
-    return [p for p in PARAMETER_NAMES if p != "epochs" and p in trials] + [c for c in ("seed",) if c in trials]
+    return [p for p in hyperparameter_columns(trials) if p != "epochs"] + [c for c in ("seed",) if c in trials]
+
+
+def hyperparameter_columns(trials: pd.DataFrame) -> list[str]:
+    """The hyperparameters of a trials table: the columns between ``status`` and ``seed`` (see
+    :func:`~sweep.results.files.trial_columns`), whatever the run's model."""
+    columns = list(trials.columns)
+    if "status" not in columns or "seed" not in columns:
+        return []
+    return columns[columns.index("status") + 1:columns.index("seed")]
 
 
 def rank(trials: pd.DataFrame, metric: str, maximize: bool) -> pd.DataFrame:
@@ -70,7 +78,7 @@ def _ranking_rows(trials: pd.DataFrame, metric: str) -> list[dict]:
 
 def searched_columns(trials: pd.DataFrame) -> list[str]:
     """Hyperparameters that take more than one value in this run."""
-    return [p for p in PARAMETER_NAMES if p in trials and trials[p].nunique(dropna=False) > 1]
+    return [p for p in hyperparameter_columns(trials) if trials[p].nunique(dropna=False) > 1]
 
 
 def leaderboard(trials: pd.DataFrame, metric: str, maximize: bool, sort: str | None = None) -> pd.DataFrame:

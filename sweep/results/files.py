@@ -44,10 +44,22 @@ PAUSED_DIR, CANDIDATES_DIR, PLOTS_DIR, SCRATCH_DIR = "paused", "candidates", "pl
 SUBFOLDERS = (BEST_DIR, ERRORS_DIR, PAUSED_DIR, CANDIDATES_DIR, PLOTS_DIR, SCRATCH_DIR)
 #: The files of the run folder itself that a run appends to or locks (the others are replaced by a rename).
 APPENDED_FILES = ("plan.csv", "trials.csv", "history.csv", ".drawn.lock")
-TRIAL_COLUMNS = ("trial_id", "status", *PARAMETER_NAMES, "seed", "repeat", "config_id", *METRIC_COLUMNS, "worker",
-                 "error")
 HISTORY_COLUMNS = ("trial_id", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
-PLAN_COLUMNS = ("trial_id", "config_id", "repeat", "seed", *PARAMETER_NAMES)
+
+
+def trial_columns(names=PARAMETER_NAMES) -> tuple[str, ...]:
+    """The columns of trials.csv for hyperparameters ``names`` (those of the run's :class:`~sweep.params.ParamTable`):
+    they stand between ``status`` and ``seed``."""
+    return ("trial_id", "status", *names, "seed", "repeat", "config_id", *METRIC_COLUMNS, "worker", "error")
+
+
+def plan_columns(names=PARAMETER_NAMES) -> tuple[str, ...]:
+    """The columns of plan.csv for hyperparameters ``names``: they come after ``seed``."""
+    return ("trial_id", "config_id", "repeat", "seed", *names)
+
+
+#: The columns of a run of the built-in net.
+TRIAL_COLUMNS, PLAN_COLUMNS = trial_columns(), plan_columns()
 #: Columns a run written by an earlier version lacks; read as :data:`COLUMN_DEFAULTS` says, else blank.
 OPTIONAL_TRIAL_COLUMNS = ("worker", *ADDED_LATER)
 OPTIONAL_PLAN_COLUMNS = tuple(ADDED_LATER)

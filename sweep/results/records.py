@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from ..errors import SweepError
-from ..params import PARAMETER_NAMES, PARAMETERS
+from ..params import ADDED_LATER, BUILTIN, ParamTable, recorded_table
 from ..status import OK, STATUSES
 from .files import (
     BEST_DIR,
@@ -41,13 +41,11 @@ from .files import (
     HISTORY_FILE,
     METRIC_COLUMNS,
     COLUMN_DEFAULTS,
-    OPTIONAL_PLAN_COLUMNS,
-    OPTIONAL_TRIAL_COLUMNS,
-    PLAN_COLUMNS,
     PLAN_FILE,
     SUMMARY_FILE,
-    TRIAL_COLUMNS,
     TRIALS_FILE,
+    plan_columns,
+    trial_columns,
 )
 
 #: Rows quoted in a problem message.
@@ -63,12 +61,13 @@ class Table:
     could not be proven, as (line number, reason). ``line_numbers[i]`` is the line of ``rows[i]``
     in the file as read. ``torn`` is the line number of a last line cut short (0 when there is
     none) and ``torn_id`` its first field as far as it goes (the start of a trial id);
-    ``padding`` counts the NUL bytes that ended the file.
+    ``padding`` counts the NUL bytes that ended the file. ``params`` are the run's hyperparameters.
     """
 
     path: Path
     columns: tuple
     rows: list[dict] = field(default_factory=list)
+    params: ParamTable = BUILTIN  # the run's hyperparameters (their columns and how their text reads)
     line_numbers: list[int] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)
     format_changes: list[str] = field(default_factory=list)
@@ -227,11 +226,11 @@ def _number_problem(row: dict, names) -> str | None:
     return None
 
 
-def trial_row_problem(planned: Mapping | None = None) -> Callable[[dict], str | None]:
+def trial_row_problem(planned: Mapping | None = None, params: ParamTable = BUILTIN) -> Callable[[dict], str | None]:
     """Why a trials.csv row is not a finished trial of this run (None when it is).
 
     ``planned`` maps trial ids to their :class:`~sweep.plan.TrialSpec` (or to plan.csv rows): the
-    row's trial must be planned and its hyperparameters, seed and repeat must be the plan's.
+    row's trial must be planned and its hyperparameters (``params``), seed and repeat must be the plan's.
     """
 
     def problem(row: dict) -> str | None:
@@ -251,42 +250,52 @@ def trial_row_problem(planned: Mapping | None = None) -> Callable[[dict], str | 
         spec = planned.get(trial_id)
         if spec is None:
             return f"trial {trial_id[:40]!r} is not in this run's plan"
-        return _differs_from_plan(row, spec)
+        return _differs_from_plan(row, spec, params)
 
     return problem
 
 
-def _differs_from_plan(row: dict, spec) -> str | None:
-    difference = plan_difference(row, spec)
+def _differs_from_plan(row: dict, spec, params: ParamTable) -> str | None:
+    difference = plan_difference(row, spec, params)
     if difference is None:
         return None
     name, text, planned = difference
     return f"{name} is {text[:40]!r}, {'the plan says' if hasattr(spec, 'params') else PLAN_FILE + ' says'} {planned!r}"
 
 
-def plan_difference(row: dict, spec) -> tuple[str, str, object] | None:
+def plan_difference(row: dict, spec, params: ParamTable = BUILTIN) -> tuple[str, str, object] | None:
     """The first value in which the CSV row ``row`` (text by column) differs from ``spec`` (a
-    :class:`~sweep.plan.TrialSpec`, or a plan.csv row): (column, the row's text, the planned value);
-    None when it agrees on every hyperparameter, the seed and the repeat."""
-    params, seed, repeat = (spec.params, spec.seed, spec.repeat) if hasattr(spec, "params") else \
-        (spec, spec.get("seed"), spec.get("repeat"))
-    for name in PARAMETER_NAMES:
-        if name in row and not _same(row[name], params.get(name), PARAMETERS[name].kind):
-            return name, row[name], params.get(name)
+    :class:`~sweep.plan.TrialSpec`, or a plan.csv row as :func:`plan_spec` gives it): (column, the
+    row's text, the planned value); None when it agrees on every hyperparameter of ``params``, the
+    seed and the repeat."""
+    if hasattr(spec, "params"):
+        values, seed, repeat = spec.params, spec.seed, spec.repeat
+        same = {name: (lambda text, value, kind=params[name]: kind.same(text, value)) for name in params}
+    else:  # a plan.csv row: text against text, read as each kind reads it
+        values, seed, repeat = spec, spec.get("seed"), spec.get("repeat")
+        same = {name: (lambda text, value, kind=params[name]: _same_text(kind, text, value)) for name in params}
+    for name in params:
+        if name in row and not same[name](row[name], values.get(name)):
+            return name, row[name], values.get(name)
     for name, value in (("seed", seed), ("repeat", repeat)):
-        if name in row and not _same(row[name], value, "int"):
+        if name in row and not _same_number(row[name], value):
             return name, row[name], value
     return None
 
 
-def _same(text: str, value, kind: str) -> bool:
-    if kind == "choice":
-        return text == str(value)
+def _same_text(kind, text: str, planned) -> bool:
+    """Whether two CSV fields of a hyperparameter hold the same value."""
     try:
-        number, planned = float(text), float(value)
+        return planned is not None and kind.same(text, kind.from_text(planned))
     except (TypeError, ValueError):
         return False
-    return math.isclose(number, planned, rel_tol=1e-9, abs_tol=0.0)
+
+
+def _same_number(text: str, value) -> bool:
+    try:
+        return math.isclose(float(text), float(value), rel_tol=1e-9, abs_tol=0.0)
+    except (TypeError, ValueError):
+        return False
 
 
 def history_row_problem(recorded: set | None = None) -> Callable[[dict], str | None]:
@@ -313,16 +322,29 @@ def plan_row_problem(row: dict) -> str | None:
     return _number_problem(row, ("seed", "repeat"))
 
 
-def read_plan(run_dir: Path) -> Table:
-    """plan.csv of ``run_dir``."""
-    return read_table(Path(run_dir) / PLAN_FILE, PLAN_COLUMNS, key=lambda r: r["trial_id"],
-                      optional=OPTIONAL_PLAN_COLUMNS, row_problem=plan_row_problem)
+def read_plan(run_dir: Path, params: ParamTable | None = None) -> Table:
+    """plan.csv of ``run_dir``; ``params``, the run's hyperparameters, by default those its
+    experiment.yaml records (:func:`run_params`)."""
+    params = params or run_params(run_dir)
+    table = read_table(Path(run_dir) / PLAN_FILE, plan_columns(params.names), key=lambda r: r["trial_id"],
+                       optional=_added_later(params), row_problem=plan_row_problem)
+    table.params = params
+    return table
 
 
-def read_trials_table(run_dir: Path, planned: Mapping | None = None) -> Table:
-    """trials.csv of ``run_dir``, every row checked against ``planned`` when it is given."""
-    return read_table(Path(run_dir) / TRIALS_FILE, TRIAL_COLUMNS, key=lambda r: r["trial_id"],
-                      optional=OPTIONAL_TRIAL_COLUMNS, row_problem=trial_row_problem(planned))
+def read_trials_table(run_dir: Path, planned: Mapping | None = None, params: ParamTable | None = None) -> Table:
+    """trials.csv of ``run_dir``, every row checked against ``planned`` when it is given; ``params`` as
+    :func:`read_plan` takes them."""
+    params = params or run_params(run_dir)
+    table = read_table(Path(run_dir) / TRIALS_FILE, trial_columns(params.names), key=lambda r: r["trial_id"],
+                       optional=("worker", *_added_later(params)), row_problem=trial_row_problem(planned, params))
+    table.params = params
+    return table
+
+
+def _added_later(params: ParamTable) -> tuple[str, ...]:
+    """Columns of ``params`` a run of an earlier version may lack (read at their neutral value)."""
+    return tuple(name for name in ADDED_LATER if name in params)
 
 
 def read_history_table(run_dir: Path) -> Table:
@@ -333,7 +355,8 @@ def read_history_table(run_dir: Path) -> Table:
 
 def read_trial_records(run_dir: Path) -> list[dict]:
     """The proven rows of trials.csv, typed (:func:`trial_records`): a run's trials without pandas."""
-    return trial_records(read_trials_table(run_dir, planned_rows(run_dir)))
+    params = run_params(run_dir)
+    return trial_records(read_trials_table(run_dir, planned_rows(run_dir, params), params))
 
 
 def trial_records(table: Table) -> list[dict]:
@@ -345,9 +368,9 @@ def trial_records(table: Table) -> list[dict]:
         record = dict(row, order=order)
         for name in METRIC_COLUMNS:
             record[name] = _float(row.get(name, ""))
-        for name in PARAMETER_NAMES:
+        for name in table.params:
             if name in row:
-                record[name] = _typed(row[name], PARAMETERS[name].kind)
+                record[name] = table.params[name].from_text(row[name])
         for name in ("seed", "repeat"):
             record[name] = int(row[name])
         records.append(record)
@@ -370,29 +393,48 @@ def _float(text: str) -> float:
     return float(text) if text.strip() else math.nan
 
 
-def _typed(text: str, kind: str):
-    if kind == "choice":
-        return text
-    return int(float(text)) if kind == "int" else float(text)
-
-
-def planned_rows(run_dir: Path) -> dict | None:
+def planned_rows(run_dir: Path, params: ParamTable | None = None) -> dict | None:
     """trial_id -> plan.csv row (hyperparameters, seed, repeat) of ``run_dir``; None when plan.csv
     is missing or damaged (the rows of trials.csv are then checked without it)."""
+    params = params or run_params(run_dir)
     try:
-        plan = read_plan(run_dir)
+        plan = read_plan(run_dir, params)
     except SweepError:
         return None
     if plan.rejected:
         return None
-    return {row["trial_id"]: plan_spec(row) for row in plan.rows}
+    return {row["trial_id"]: plan_spec(row, params) for row in plan.rows}
 
 
-def plan_spec(row: dict) -> dict:
-    """A plan.csv row as a trial's values: its hyperparameters, ``seed`` and ``repeat`` (as text)."""
-    spec = {name: row.get(name) for name in PARAMETER_NAMES}
+def plan_spec(row: dict, params: ParamTable = BUILTIN) -> dict:
+    """A plan.csv row as a trial's values: its hyperparameters (of ``params``), ``seed`` and ``repeat``
+    (as text)."""
+    spec = {name: row.get(name) for name in params}
     spec.update(seed=row.get("seed"), repeat=row.get("repeat"))
     return spec
+
+
+_run_params_cache: dict[str, tuple[tuple, ParamTable]] = {}
+
+
+def run_params(run_dir: Path) -> ParamTable:
+    """The hyperparameters of the run in ``run_dir`` (its columns), from the experiment.yaml it recorded:
+    the built-in net's when it names no model (or cannot be read). Cached while the file is unchanged."""
+    path = Path(run_dir) / EXPERIMENT_FILE
+    try:
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    except OSError:
+        return BUILTIN
+    cached = _run_params_cache.get(str(path))
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    try:
+        params = recorded_table(read_experiment_document(run_dir))
+    except ValueError as exc:
+        raise SweepError(f"{path}: {exc}") from None
+    _run_params_cache[str(path)] = (stamp, params)
+    return params
 
 
 # ------------------------------------------------------------------------------ the other files

@@ -23,9 +23,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import SweepError
-from ..params import PARAMETER_NAMES
 from ..status import STOPPED
-from .analysis import best_trial, leaderboard, rank, read_history, read_trials, run_metric
+from .analysis import best_trial, hyperparameter_columns, leaderboard, rank, read_history, read_trials, run_metric
 from .files import BEST_DIR, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE
 from .folders import check_run_to_read, model_file_problem
 from .records import read_experiment_document, read_summary
@@ -112,7 +111,8 @@ def load_run(run_dir) -> Run:
     specs = specs if isinstance(specs, dict) else {}
     # the searched parameters in the order the experiment declares them (all, if it is unreadable),
     # those that took more than one value in this run
-    candidates = [p for p in specs if p in PARAMETER_NAMES] if specs else list(PARAMETER_NAMES)
+    columns = hyperparameter_columns(trials)
+    candidates = [p for p in specs if p in columns] if specs else columns
     params = [p for p in candidates if p in trials and trials[p].nunique() > 1]
     try:
         best = read_summary(run_dir)

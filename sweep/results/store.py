@@ -4,7 +4,7 @@ Layout of ``results/<name>/<YYYYmmdd-HHMMSS>/``::
 
     experiment.yaml   resolved experiment, plus `provenance` (versions, command line, start time)
     plan.csv          every planned trial: trial_id, config_id, repeat, seed and its hyperparameters
-    trials.csv        one row per finished trial (completion order), see TRIAL_COLUMNS
+    trials.csv        one row per finished trial (completion order), see files.trial_columns
     history.csv       one row per finished trial and epoch, see HISTORY_COLUMNS
     errors/ID.txt     the traceback of each failed or crashed trial
     best/             model.npz and summary.json of the best trial (written at the end of a run)
@@ -46,7 +46,7 @@ from pathlib import Path
 from .. import yamlio
 from ..config import Experiment
 from ..errors import SweepError
-from ..params import PARAMETER_NAMES
+from ..params import BUILTIN, ParamTable
 from ..plan import TrialSpec
 from ..status import CRASHED, FAILED
 from ..task import TrialResult
@@ -58,13 +58,13 @@ from .files import (
     HISTORY_COLUMNS,
     HISTORY_FILE,
     METRIC_COLUMNS,
-    PLAN_COLUMNS,
     PLAN_FILE,
     STAGING_PREFIX,
-    TRIAL_COLUMNS,
     TRIALS_FILE,
     atomic_write,
     fsync_dir,
+    plan_columns,
+    trial_columns,
     own_folder,
     refuse_links,
     write_error,
@@ -72,10 +72,11 @@ from .files import (
 )
 from .lock import LOCK_FILE, FolderLock, lock_folder
 from .folders import check_out_folder, latest_run_dir, new_run_dir, not_a_run, provenance, write_best
-from .records import Table, plan_difference, plan_spec, read_history_table, read_plan, read_trials_table
+from .records import (Table, plan_difference, plan_spec, read_history_table, read_plan, read_trials_table,
+                      run_params)
 
-__all__ = ["BEST_DIR", "ERRORS_DIR", "EXPERIMENT_FILE", "HISTORY_COLUMNS", "HISTORY_FILE", "PLAN_COLUMNS", "PLAN_FILE",
-           "TRIAL_COLUMNS", "TRIALS_FILE", "RunStore", "check_out_folder", "latest_run_dir", "new_run_dir",
+__all__ = ["BEST_DIR", "ERRORS_DIR", "EXPERIMENT_FILE", "HISTORY_COLUMNS", "HISTORY_FILE", "PLAN_FILE",
+           "TRIALS_FILE", "RunStore", "check_out_folder", "latest_run_dir", "new_run_dir",
            "write_best"]
 
 
@@ -86,23 +87,25 @@ def _csv_line(values) -> bytes:
     return buf.getvalue().encode()
 
 
-def _plan_values(trial: TrialSpec) -> list:
-    """The plan.csv row of ``trial``, in the order of PLAN_COLUMNS."""
-    return [trial.trial_id, trial.config_id, trial.repeat, trial.seed, *(trial.params[p] for p in PARAMETER_NAMES)]
+def _plan_values(trial: TrialSpec, params: ParamTable) -> list:
+    """The plan.csv row of ``trial``, in the order of :func:`~sweep.results.files.plan_columns`."""
+    return [trial.trial_id, trial.config_id, trial.repeat, trial.seed,
+            *(params[name].to_text(trial.params[name]) for name in params)]
 
 
-def _plan_line(trial: TrialSpec) -> bytes:
-    return _csv_line(_plan_values(trial))
+def _plan_line(trial: TrialSpec, params: ParamTable) -> bytes:
+    return _csv_line(_plan_values(trial, params))
 
 
-def _plan_row(trial: TrialSpec) -> dict:
+def _plan_row(trial: TrialSpec, params: ParamTable) -> dict:
     """The plan.csv row of ``trial`` as :func:`~sweep.results.records.read_plan` reads it back (text by column)."""
-    return dict(zip(PLAN_COLUMNS, ("" if v is None else str(v) for v in _plan_values(trial))))
+    return dict(zip(plan_columns(params.names), ("" if v is None else str(v) for v in _plan_values(trial, params))))
 
 
-def _plan_table(path: Path, trials: list[TrialSpec]) -> Table:
+def _plan_table(path: Path, trials: list[TrialSpec], params: ParamTable) -> Table:
     """plan.csv as the store writes it for ``trials``, as a table (its bytes are ``to_bytes()``)."""
-    return Table(path, PLAN_COLUMNS, rows=[_plan_row(t) for t in trials], line_numbers=list(range(2, len(trials) + 2)))
+    return Table(path, plan_columns(params.names), rows=[_plan_row(t, params) for t in trials],
+                 line_numbers=list(range(2, len(trials) + 2)), params=params)
 
 
 #: What to do when the disk of a run being resumed is full.
@@ -115,8 +118,9 @@ class RunStore:
     ``notices`` collects lines for the user about what opening the folder found and repaired.
     """
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, params: ParamTable = BUILTIN):
         self.run_dir = Path(run_dir)
+        self.params = params  # the run's hyperparameters: its columns
         self.notices: list[str] = []
         self._lock: FolderLock | None = None
         self._fds: dict[str, int] = {}
@@ -180,7 +184,7 @@ class RunStore:
             if isinstance(exc, OSError):
                 raise write_error(f"cannot create the run folder {run_dir}", exc) from None
             raise
-        store = cls(run_dir)
+        store = cls(run_dir, experiment.table)
         store._lock = claim
         store._open_for_append()
         return store
@@ -211,17 +215,17 @@ class RunStore:
             os.mkdir(staging)
         except OSError as exc:
             raise write_error(f"cannot create a run folder in {parent}", exc) from None
-        store = cls(staging)
+        store = cls(staging, experiment.table)
         try:
             store._acquire_lock()
             document = experiment.to_dict()
             document["provenance"] = provenance(command)
             write_file(staging / EXPERIMENT_FILE, yamlio.dumps(document).encode())
-            plan = b"".join([_csv_line(PLAN_COLUMNS)] + [_plan_line(t) for t in trials])
+            plan = b"".join([_csv_line(plan_columns(store.params.names))] + [_plan_line(t, store.params) for t in trials])
             write_file(staging / PLAN_FILE, plan)
             write_file(staging / HISTORY_FILE, _csv_line(HISTORY_COLUMNS))
             write_file(staging / owned.MANIFEST, owned.EMPTY_MANIFEST)  # nothing drawn yet, and it is known
-            write_file(staging / TRIALS_FILE, _csv_line(TRIAL_COLUMNS))
+            write_file(staging / TRIALS_FILE, _csv_line(trial_columns(store.params.names)))
             fsync_dir(staging)
         except OSError as exc:
             store._abandon()
@@ -265,7 +269,10 @@ class RunStore:
         _check_run_folder(run_dir)
         refuse_links(run_dir)
         recorded = _check_same_experiment(run_dir, experiment)
-        store = cls(run_dir)
+        if run_params(run_dir) != experiment.table:
+            raise SweepError(f"cannot resume {run_dir}: the model's hyperparameters ({', '.join(experiment.table)}) are "
+                             f"not the run's ({', '.join(run_params(run_dir))}); start a new run without --resume")
+        store = cls(run_dir, experiment.table)
         try:
             store._acquire_lock()
             _check_writable(run_dir)
@@ -299,7 +306,7 @@ class RunStore:
         """plan.csv, None when it is missing; refused when a row of it is not a planned trial."""
         if not (self.run_dir / PLAN_FILE).is_file():
             return None
-        plan = read_plan(self.run_dir)
+        plan = read_plan(self.run_dir, self.params)
         if plan.rejected:
             raise SweepError(f"cannot resume {self.run_dir}: {PLAN_FILE} is damaged ({plan.problem()}); the files "
                              "are left as they were")
@@ -324,7 +331,7 @@ class RunStore:
                f"holds only {len(planned)} of the {len(wanted)} trials planned")
         if changed is None:  # every row is one of the experiment's, whose plan is the run's
             self._rebuilt_plan = cut
-            return _plan_table(self.run_dir / PLAN_FILE, trials)
+            return _plan_table(self.run_dir / PLAN_FILE, trials, self.params)
         if plan is None or plan.torn:
             raise SweepError(
                 f"cannot resume {self.run_dir}: {PLAN_FILE} {cut}, and it cannot be rebuilt from the experiment: "
@@ -355,7 +362,7 @@ class RunStore:
                         f"({', '.join(PLAN_SETTINGS)}) are the run's: {PLAN_FILE} was edited; undo the edit{rebuild}, "
                         "or start a new run without --resume; the files are left as they were")
                 continue
-            difference = plan_difference(row, by_id[trial_id])
+            difference = plan_difference(row, by_id[trial_id], self.params)
             if difference:
                 name, text, value = difference
                 raise SweepError(
@@ -373,7 +380,7 @@ class RunStore:
         column of the plan). A missing plan.csv cannot be rebuilt: refused.
         """
         plan = self._read_plan()
-        recorded = read_trials_table(self.run_dir)
+        recorded = read_trials_table(self.run_dir, params=self.params)
         if plan is None:  # only with trials recorded (see folders.not_a_run)
             raise SweepError(
                 f"cannot resume {self.run_dir}: {PLAN_FILE} is missing, and {TRIALS_FILE} records "
@@ -385,7 +392,7 @@ class RunStore:
             cut_trial = [row for row in recorded.rows if row["trial_id"].startswith(plan.torn_id)
                          and row["trial_id"] not in planned]
             if len(cut_trial) == 1:
-                plan.rows.append({column: cut_trial[0].get(column, "") for column in PLAN_COLUMNS})
+                plan.rows.append({column: cut_trial[0].get(column, "") for column in plan_columns(self.params.names)})
                 plan.line_numbers.append(plan.torn)
                 self.notices.append(f"note: line {plan.torn} of {plan.path} was cut short; its trial "
                                     f"{cut_trial[0]['trial_id']} is recorded, so the line was rewritten from its "
@@ -396,12 +403,12 @@ class RunStore:
         """Refuse, naming both lines, when trials.csv and plan.csv give a trial different values: one of
         them was edited, and only undoing that edit (not deleting either line) keeps the run going."""
         lines = {row["trial_id"]: (line, row) for line, row in zip(plan.line_numbers, plan.rows)}
-        table = read_trials_table(self.run_dir)
+        table = read_trials_table(self.run_dir, params=self.params)
         for line, row in zip(table.line_numbers, table.rows):
             if row["trial_id"] not in lines:
                 continue
             plan_line, plan_row = lines[row["trial_id"]]
-            difference = plan_difference(row, plan_spec(plan_row))
+            difference = plan_difference(row, plan_spec(plan_row, self.params), self.params)
             if difference:
                 name, text, value = difference
                 raise SweepError(
@@ -420,8 +427,8 @@ class RunStore:
         Nothing is written before every check has passed.
         """
         by_id = {t.trial_id: t for t in trials} if trials is not None else \
-            {row["trial_id"]: plan_spec(row) for row in plan.rows}
-        table = read_trials_table(self.run_dir, by_id)
+            {row["trial_id"]: plan_spec(row, self.params) for row in plan.rows}
+        table = read_trials_table(self.run_dir, by_id, self.params)
         if table.rejected:
             if trials is None:
                 self._check_agrees_with_plan(plan)
@@ -475,7 +482,7 @@ class RunStore:
     # ------------------------------------------------------------------------------ reading
     def finished(self) -> dict[str, str]:
         """trial_id -> status of every trial with a trials.csv row."""
-        return {row["trial_id"]: row["status"] for row in read_trials_table(self.run_dir).rows}
+        return {row["trial_id"]: row["status"] for row in read_trials_table(self.run_dir, params=self.params).rows}
 
     # ------------------------------------------------------------------------------ writing
     def append(self, trial: TrialSpec, result: TrialResult) -> bool:
@@ -496,7 +503,7 @@ class RunStore:
                 errors = own_folder(self.run_dir, ERRORS_DIR)
                 atomic_write(errors / f"{trial.trial_id}.txt", result.traceback.encode())
             metrics = [result.metrics.get(c) for c in METRIC_COLUMNS]
-            row = [trial.trial_id, result.status, *(trial.params[p] for p in PARAMETER_NAMES), trial.seed,
+            row = [trial.trial_id, result.status, *(self.params[p].to_text(trial.params[p]) for p in self.params), trial.seed,
                    trial.repeat, trial.config_id, *metrics, result.worker, result.error]
             self._write(TRIALS_FILE, _csv_line(row))
         except OSError as exc:
@@ -517,8 +524,8 @@ class RunStore:
             if trial.index < len(self._plan):
                 self._check_planned(trial)
                 continue
-            self._plan.append((self._plan[-1][0] + 1 if self._plan else 2, _plan_row(trial)))
-            lines.append(_plan_line(trial))
+            self._plan.append((self._plan[-1][0] + 1 if self._plan else 2, _plan_row(trial, self.params)))
+            lines.append(_plan_line(trial, self.params))
         if lines:
             try:
                 self._write(PLAN_FILE, b"".join(lines))
@@ -534,7 +541,7 @@ class RunStore:
                              f"(trial {trial.index} of its plan is {row['trial_id']}, the search "
                              f"now asks for {trial.trial_id}); undo the edit, or start a new run without "
                              "--resume")
-        difference = plan_difference(row, trial)
+        difference = plan_difference(row, trial, self.params)
         if difference:
             name, text, value = difference
             raise SweepError(f"cannot resume {self.run_dir}: {PLAN_FILE} line {line} gives trial {trial.trial_id} "
@@ -552,7 +559,7 @@ class RunStore:
 
     def _open_for_append(self) -> None:
         self._recorded = set(self.finished())
-        plan = read_plan(self.run_dir)
+        plan = read_plan(self.run_dir, self.params)
         self._plan = list(zip(plan.line_numbers, plan.rows))
         for name in (TRIALS_FILE, HISTORY_FILE, PLAN_FILE):
             self._fds[name] = _open_own_for_append(self.run_dir / name)
@@ -561,7 +568,7 @@ class RunStore:
         """Remove the rows (and tracebacks) of ``trial_ids``, rewriting the files atomically."""
         if not trial_ids:
             return
-        for table in (read_trials_table(self.run_dir), read_history_table(self.run_dir)):
+        for table in (read_trials_table(self.run_dir, params=self.params), read_history_table(self.run_dir)):
             table.rows = [row for row in table.rows if row["trial_id"] not in trial_ids]
             atomic_write(table.path, table.to_bytes())
         errors = own_folder(self.run_dir, ERRORS_DIR, create=False)

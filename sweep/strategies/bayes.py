@@ -38,7 +38,6 @@ import numpy as np
 
 from ..config import Experiment
 from ..errors import ConfigError
-from ..params import PARAMETERS
 from ..plan import TrialMaker, TrialSpec
 from ..results.ranking import SCORED
 from ..space import Distribution, quantize
@@ -169,7 +168,7 @@ class BayesSearch(Strategy):
             optuna_trial = self._study.ask(fixed_distributions=self._distributions)
             configuration = {name: value_of(dist, optuna_trial.params[name])
                              for name, dist in self.experiment.parameters.items()}
-            if all(PARAMETERS[name].accepts(value) for name, value in configuration.items()):
+            if all(self.experiment.table[name].accepts(value) for name, value in configuration.items()):
                 return optuna_trial, configuration
             self._study.tell(optuna_trial, state=_optuna().trial.TrialState.FAIL)
         raise ConfigError(f"{self.experiment.source or '<experiment>'}: parameters: {MAX_REFUSED} bayes proposals "

@@ -4,7 +4,6 @@ them (:class:`RandomSearch`), or, without ``run_cap``, until stopped (:class:`Ra
 from __future__ import annotations
 
 from ..errors import ConfigError
-from ..params import PARAMETERS
 from ..plan import TrialMaker, TrialSpec
 from ..space import SpaceError, random_draws, random_stream
 from .base import PlannedSearch, Strategy
@@ -20,7 +19,7 @@ class RandomSearch(PlannedSearch):
     def configurations(self) -> list[dict]:
         experiment = self.experiment
         try:
-            return random_draws(experiment.parameters, experiment.run_cap, experiment.seed, accept=accepted)
+            return random_draws(experiment.parameters, experiment.run_cap, experiment.seed, accept=accepted(experiment))
         except SpaceError as exc:  # e.g. log_normal with mu -800: every draw underflows to 0
             raise space_error(experiment, exc) from None
 
@@ -29,9 +28,10 @@ def space_error(experiment, exc: SpaceError) -> ConfigError:
     return ConfigError(f"{experiment.source or '<experiment>'}: parameters: {exc}")
 
 
-def accepted(name: str, value) -> bool:
-    """Whether the hyperparameter ``name`` takes ``value`` (a guard for random draws)."""
-    return PARAMETERS[name].accepts(value)
+def accepted(experiment):
+    """``accept(name, value)``: whether the experiment's hyperparameter ``name`` takes ``value`` (a
+    guard for random draws)."""
+    return lambda name, value: experiment.table[name].accepts(value)
 
 
 class RandomStream(Strategy):
@@ -41,7 +41,7 @@ class RandomStream(Strategy):
 
     def __init__(self, experiment):
         super().__init__(experiment)
-        self._configurations = random_stream(experiment.parameters, experiment.seed, accept=accepted)
+        self._configurations = random_stream(experiment.parameters, experiment.seed, accept=accepted(experiment))
         self._maker = TrialMaker(experiment)
 
     def plan(self) -> list[TrialSpec]:
