@@ -1,7 +1,16 @@
-"""The trainer: seeded minibatch training of a :class:`~sweep.nn.TwoLayerNet` (CS231n's Solver).
+"""The trainer: seeded minibatch training of a model (CS231n's Solver).
 
-Determinism: every random draw comes from ``np.random.default_rng(seed)``; the same net, data and
-seed give bitwise the same history. The learning rate of epoch ``e`` (0-based) is
+A model is anything with CS231n's contract: ``model.params`` (a dict of arrays), ``model.loss(X)``
+-> scores (N, C), ``model.loss(X, y)`` -> ``(loss, grads)`` with ``grads`` keyed like ``params``.
+The built-in nets (:mod:`sweep.nn`) are such models; they also score large arrays in chunks
+(``scores``), name their loss (``loss_name``) and draw their dropout masks from a generator the
+trainer passes (``takes_rng``). A user's model may draw from NumPy's global generator instead
+(``np.random.rand`` masks, as CS231n's code does): the trainer seeds it from the run's seed and
+saves it with a paused run, so such a model is as reproducible as the built-in ones.
+
+Determinism: every random draw comes from ``np.random.default_rng(seed)`` (and, for a model
+that uses it, NumPy's global generator seeded from ``seed``); the same model, data and seed give
+bitwise the same history. The learning rate of epoch ``e`` (0-based) is
 ``learning_rate * lr_decay**e`` and each epoch draws its own permutation, so the model after epoch
 ``k`` of an ``N``-epoch run is exactly the model of a ``k``-epoch run: the sweep scores several
 ``epochs`` values from one run (see :meth:`History.prefix`).
@@ -17,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from .nn.layers import LOSSES
+from .nn.net import EVAL_CHUNK_ROWS
 from .nn.optim import UPDATE_RULES
 from .status import DIVERGED, OK, STOPPED
 
@@ -32,13 +42,15 @@ STATUS_OK, STATUS_DIVERGED, STATUS_STOPPED = OK, DIVERGED, STOPPED
 class TrainState:
     """Everything a run paused after ``epoch`` epochs needs to go on bitwise as if it had not paused:
     the weights, each update rule's state (velocities, moments; learning rates are set per epoch),
-    the minibatch generator's state and the records so far."""
+    the minibatch generator's state (and NumPy's global one, ``np.random.get_state()``, for a model
+    that draws from it) and the records so far."""
 
     epoch: int
     params: dict
     configs: dict
     rng_state: dict
     records: list
+    global_rng_state: tuple | None = None  # NumPy's global generator, for a model that draws from it
 
 
 @dataclass
@@ -141,7 +153,10 @@ def train(net, data, *, optimizer: str = "sgd", learning_rate: float = 1e-3, lr_
     batch_X = np.empty((batch_size,) + X.shape[1:], dtype=X.dtype)
     batch_y = np.empty((batch_size,) + y.shape[1:], dtype=y.dtype)
 
-    drops_units = bool(getattr(net, "dropout", 0.0) or getattr(net, "input_dropout", 0.0))
+    takes_rng = getattr(net, "takes_rng", False)
+    drops_units = takes_rng and bool(getattr(net, "dropout", 0.0) or getattr(net, "input_dropout", 0.0))
+    if not takes_rng:  # a model that may draw from NumPy's global generator: seeded from the run's seed
+        np.random.seed(global_seed(seed))
     history, first_epoch = History(), 0
     if resume is not None:
         for name, value in resume.params.items():
@@ -149,6 +164,8 @@ def train(net, data, *, optimizer: str = "sgd", learning_rate: float = 1e-3, lr_
         configs = {name: {k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v) for k, v in c.items()}
                    for name, c in resume.configs.items()}
         rng.bit_generator.state = resume.rng_state
+        if resume.global_rng_state is not None:
+            np.random.set_state(resume.global_rng_state)
         history.records, first_epoch = [dict(r) for r in resume.records], resume.epoch
     for epoch in range(first_epoch, int(epochs)):
         start = time.perf_counter()
@@ -165,10 +182,14 @@ def train(net, data, *, optimizer: str = "sgd", learning_rate: float = 1e-3, lr_
             xb = np.take(X, idx, axis=0, out=batch_X[:n], mode="clip")
             yb = np.take(y, idx, axis=0, out=batch_y[:n], mode="clip")
             loss, grads = net.loss(xb, yb, rng=rng) if drops_units else net.loss(xb, yb)
+            loss = float(loss)
             if not math.isfinite(loss):
                 return _diverged(history, epoch, lr, start, f"minibatch loss is {loss}", verbose)
             for name, w in net.params.items():
-                net.params[name], configs[name] = update(w, grads[name], configs[name])
+                dw = grads[name]
+                if dw.dtype != w.dtype:  # a user's model may compute its gradients in another precision
+                    dw = dw.astype(w.dtype)
+                net.params[name], configs[name] = update(w, dw, configs[name])
             loss_sum += loss
             n_batches += 1
 
@@ -189,7 +210,8 @@ def train(net, data, *, optimizer: str = "sgd", learning_rate: float = 1e-3, lr_
             break
         if pause_at is not None and epoch + 1 == pause_at and epoch + 1 < epochs:
             history.checkpoint = TrainState(epoch + 1, {k: v.copy() for k, v in net.params.items()}, configs,
-                                            rng.bit_generator.state, [dict(r) for r in history.records])
+                                            rng.bit_generator.state, [dict(r) for r in history.records],
+                                            None if takes_rng else np.random.get_state())
             break
     return history
 
@@ -204,15 +226,37 @@ def _diverged(history: History, epoch: int, lr: float, start: float, why: str, v
     return history
 
 
+def global_seed(seed: int) -> int:
+    """The seed of NumPy's global generator in a run seeded ``seed`` (for a model that draws from it);
+    derived, so that the run's own generator draws what it draws for any model."""
+    return int(np.random.SeedSequence([int(seed), 0x676C6F62]).generate_state(1, dtype=np.uint32)[0])
+
+
+def scores_of(net, X: np.ndarray) -> np.ndarray:
+    """The scores (N, C) of ``net`` on ``X``, computed in chunks of :data:`~sweep.nn.net.EVAL_CHUNK_ROWS`
+    rows (a built-in net does it itself; a user's model through ``loss(X)``)."""
+    if hasattr(net, "scores"):
+        return net.scores(X)
+    if len(X) <= EVAL_CHUNK_ROWS:
+        return np.asarray(net.loss(X))
+    return np.concatenate([np.asarray(net.loss(X[i:i + EVAL_CHUNK_ROWS])) for i in range(0, len(X), EVAL_CHUNK_ROWS)])
+
+
+def loss_name_of(net, y: np.ndarray) -> str:
+    """The data loss ``val_loss`` measures: the built-in net's own; for a user's model softmax
+    cross-entropy of its scores (squared error against real-valued (N, C) targets)."""
+    return getattr(net, "loss_name", None) or ("softmax" if y.ndim == 1 else "mse")
+
+
 def evaluate(net, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Mean data loss (no L2 penalty) and accuracy of ``net`` on ``(X, y)``.
+    """Mean data loss (no regularization: :func:`loss_name_of`) and accuracy of ``net`` on ``(X, y)``.
 
     Accuracy is NaN for real-valued (N, C) targets; both are NaN for an empty set.
     """
     if len(X) == 0:
         return math.nan, math.nan
-    scores = net.scores(X)  # (N, C), computed in chunks of rows
-    loss = LOSSES[net.loss_name](scores, y)[0]
+    scores = scores_of(net, X)  # (N, C), computed in chunks of rows
+    loss = float(LOSSES[loss_name_of(net, y)](scores, y)[0])
     accuracy = float(np.mean(scores.argmax(axis=1) == y)) if y.ndim == 1 else math.nan
     return loss, accuracy
 
@@ -220,7 +264,7 @@ def evaluate(net, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 def _accuracy(net, X, y) -> float:
     if y.ndim != 1:
         return math.nan
-    return net.accuracy(X, y)
+    return float(np.mean(scores_of(net, X).argmax(axis=1) == y))
 
 
 def training_rows(data, batch_size: int, train_acc_rows: int = TRAIN_ACC_ROWS):

@@ -251,7 +251,8 @@ def best_trial_weights(run):
 
 def unsealed(path, trial_id, epoch, weights):
     """A candidate file as sweep writes one, but with a seal made without the key."""
-    np.savez(path, epoch=np.array(epoch, dtype=np.int64), seal=np.array("0" * 64), **weights)
+    np.savez(path, epoch=np.array(epoch, dtype=np.int64), seal=np.array("0" * 64),
+             **{f"param/{name}": value for name, value in weights.items()})
 
 
 def flipped(path, trial_id, epoch, weights):

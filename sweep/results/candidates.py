@@ -5,7 +5,7 @@ and not a retrain at the end (see :mod:`sweep.best`).
 A worker sends weights back only with a trial whose metric reaches the bar the runner gave its
 task (:class:`~sweep.best.BestBar`); the runner writes them here before the trial's row, removes a
 file once its trial can no longer be the best, and removes the folder once the best model is saved.
-Each file holds the weights (``W1, b1, W2, b2``), the epoch they were taken at (``epoch``) and the
+Each file holds the weights (``param/NAME``), the epoch they were taken at (``epoch``) and the
 seal of the trial's weights at that epoch (``seal``); it is written to a temporary name and
 renamed, so it is whole or absent. Before kept weights become the best model they are proven to be
 the trial's (:func:`load_candidate`, then rescored by :func:`sweep.best.saved_weights`).
@@ -26,7 +26,7 @@ from .proof import InDoubt, nonfinite_problem, npz_layout_problem, read_npz
 from .seal import seal, unsealed_problem
 
 _TRIAL_ID = re.compile(r"[0-9a-f]{12}")
-SEAL_KIND = "sweep kept weights 1"
+SEAL_KIND = "sweep kept weights 2"
 
 
 def candidate_path(run_dir: Path, trial_id: str) -> Path:
@@ -36,7 +36,7 @@ def candidate_path(run_dir: Path, trial_id: str) -> Path:
 def save_candidate(run_dir: Path, trial_id: str, epoch: int, weights: dict) -> None:
     """Write the weights ``trial_id`` had after ``epoch`` epochs (replacing an earlier file), sealed
     (see :mod:`sweep.results.seal`) as that trial's at that epoch."""
-    arrays = {"epoch": np.array(epoch, dtype=np.int64), **weights}
+    arrays = {"epoch": np.array(epoch, dtype=np.int64), **{f"param/{name}": value for name, value in weights.items()}}
     buffer = io.BytesIO()
     np.savez(buffer, seal=np.array(seal(SEAL_KIND, _identity(trial_id, epoch), arrays)), **arrays)
     folder = own_folder(run_dir, CANDIDATES_DIR)
@@ -51,7 +51,8 @@ def load_candidate(run_dir: Path, trial_id: str, epoch: int, params: dict[str, n
     path = candidate_path(run_dir, trial_id)
     if not path.is_file():
         return None
-    layout = {"epoch": ((), np.dtype(np.int64)), **{name: (value.shape, value.dtype) for name, value in params.items()}}
+    layout = {"epoch": ((), np.dtype(np.int64)),
+              **{f"param/{name}": (value.shape, value.dtype) for name, value in params.items()}}
     problem = npz_layout_problem(path, layout, texts=("seal",))
     if problem:
         raise InDoubt(problem)
@@ -62,7 +63,7 @@ def load_candidate(run_dir: Path, trial_id: str, epoch: int, params: dict[str, n
     problem = unsealed_problem(SEAL_KIND, _identity(trial_id, epoch), content, given)
     if problem:
         raise InDoubt(problem)
-    weights = {name: content[name] for name in params}
+    weights = {name: content[f"param/{name}"] for name in params}
     problem = nonfinite_problem(weights)
     if problem:
         raise InDoubt(problem)

@@ -37,6 +37,8 @@ from .seal import seal, unsealed_problem
 #: Written in each state's ``meta``; a state without it (an earlier version's) is not continued.
 STATE_FORMAT = 2
 SEAL_KIND = "sweep paused state 2"
+#: The member holding the keys of NumPy's global generator (MT19937) for a model that draws from it.
+GLOBAL_RNG = "global_rng"
 _PARTIAL = re.compile(r"\.[0-9a-f]{12}\.npz\.tmp")
 
 
@@ -56,9 +58,14 @@ def save_state(run_dir: Path, trial: TrialSpec, state: TrainState) -> None:
                 arrays[f"opt/{name}/{key}"] = value
             else:
                 scalars[name][key] = value.item() if isinstance(value, np.generic) else value
+    global_rng = None
+    if state.global_rng_state is not None:  # NumPy's global generator: (name, keys, pos, has_gauss, gauss)
+        name, keys, *rest = state.global_rng_state
+        arrays[GLOBAL_RNG] = np.asarray(keys, dtype=np.uint32)
+        global_rng = [name, *(value.item() if isinstance(value, np.generic) else value for value in rest)]
     meta = json.dumps({"format": STATE_FORMAT, "trial_id": trial.trial_id, "seed": trial.seed, "params": trial.params,
-                       "epoch": state.epoch, "rng_state": state.rng_state, "configs": scalars,
-                       "records": state.records})
+                       "epoch": state.epoch, "rng_state": state.rng_state, "global_rng": global_rng,
+                       "configs": scalars, "records": state.records})
     buffer = io.BytesIO()
     np.savez(buffer, meta=np.array(meta), seal=np.array(seal(SEAL_KIND, meta, arrays)), **arrays)
     folder = own_folder(run_dir, PAUSED_DIR)
@@ -75,10 +82,7 @@ def load_state(run_dir: Path, trial: TrialSpec, net, data) -> TrainState | None:
     path = state_path(run_dir, trial.trial_id)
     if not path.is_file():
         return None
-    rule_arrays, _ = rule_state(trial.params, net.dtype)
-    layout = {f"param/{name}": (value.shape, value.dtype) for name, value in net.params.items()}
-    layout.update({f"opt/{name}/{key}": (value.shape, value.dtype) for name, value in net.params.items()
-                   for key in rule_arrays})
+    layout = state_layout(trial.params, net)
     problem = npz_layout_problem(path, layout, texts=("meta", "seal"))
     if problem:
         raise InDoubt(problem)
@@ -94,6 +98,23 @@ def load_state(run_dir: Path, trial: TrialSpec, net, data) -> TrainState | None:
     return state
 
 
+def state_layout(params: dict, net) -> dict[str, tuple[tuple, np.dtype]]:
+    """The arrays of a paused state of a trial of hyperparameters ``params`` training ``net``: its
+    weights, its update rule's arrays, and NumPy's global generator for a model that draws from it."""
+    rule_arrays, _ = rule_state(params, _dtype_of(net))
+    layout = {f"param/{name}": (value.shape, value.dtype) for name, value in net.params.items()}
+    layout.update({f"opt/{name}/{key}": (value.shape, value.dtype) for name, value in net.params.items()
+                   for key in rule_arrays})
+    if not getattr(net, "takes_rng", False):
+        layout[GLOBAL_RNG] = ((624,), np.dtype(np.uint32))
+    return layout
+
+
+def _dtype_of(net) -> np.dtype:
+    """The floating point type of ``net``'s weights (a built-in net says it; a user's model's arrays do)."""
+    return np.dtype(getattr(net, "dtype", None) or next(iter(net.params.values())).dtype)
+
+
 def _state_of(text: str, arrays: dict[str, np.ndarray]) -> tuple[TrainState, dict]:
     """The state made of a file's ``meta`` text and its ``arrays`` (``param/...``, ``opt/.../...``), and its
     identity (the meta as a mapping)."""
@@ -105,15 +126,22 @@ def _state_of(text: str, arrays: dict[str, np.ndarray]) -> tuple[TrainState, dic
             not all(isinstance(c, dict) for c in meta["configs"].values()):
         raise InDoubt("its meta text is not the mapping sweep writes")
     params = {key.removeprefix("param/"): value for key, value in arrays.items() if key.startswith("param/")}
+    global_rng = meta.get("global_rng")
+    if (GLOBAL_RNG in arrays) != (global_rng is not None):
+        raise InDoubt("its NumPy global generator state is not whole")
+    if global_rng is not None:
+        if not isinstance(global_rng, list) or len(global_rng) != 4:
+            raise InDoubt("its NumPy global generator state is not one NumPy accepts")
+        global_rng = (global_rng[0], arrays[GLOBAL_RNG], *global_rng[1:])
     configs = {name: dict(values) for name, values in meta["configs"].items()}
     for key, value in arrays.items():
-        if key.startswith("opt/"):
+        if key.startswith("opt/"):  # (GLOBAL_RNG is not one)
             _, name, entry = key.split("/", 2)
             configs.setdefault(name, {})[entry] = value
     epoch = meta.get("epoch")
     if type(epoch) is not int:
         raise InDoubt(f"its epoch is {str(epoch)[:40]!r}")
-    return TrainState(epoch, params, configs, meta.get("rng_state"), meta.get("records")), meta
+    return TrainState(epoch, params, configs, meta.get("rng_state"), meta.get("records"), global_rng), meta
 
 
 def _identity_problem(meta: dict, trial: TrialSpec) -> str | None:
@@ -136,7 +164,7 @@ def _state_problem(state: TrainState, trial: TrialSpec, net, data) -> str | None
     problem = nonfinite_problem(arrays)
     if problem:
         return problem
-    _, scalars = rule_state(params, net.dtype)
+    _, scalars = rule_state(params, _dtype_of(net))
     batch_size = min(params["batch_size"], len(data.X_train))
     expected = {**scalars, "learning_rate": params["learning_rate"] * params["lr_decay"] ** (state.epoch - 1)}
     if "t" in expected:  # adam's step count
@@ -154,6 +182,11 @@ def _state_problem(state: TrainState, trial: TrialSpec, net, data) -> str | None
         np.random.default_rng(0).bit_generator.state = state.rng_state
     except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
         return "its generator state is not one NumPy's PCG64 accepts"
+    if state.global_rng_state is not None:
+        try:
+            np.random.RandomState(0).set_state(state.global_rng_state)
+        except (TypeError, ValueError, KeyError, OverflowError):
+            return "its NumPy global generator state is not one NumPy accepts"
     net.params = {name: np.ascontiguousarray(value) for name, value in state.params.items()}
     return rescore_problem(net, data, state.records[-1])
 
