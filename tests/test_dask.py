@@ -85,7 +85,9 @@ def test_a_sweep_on_two_dask_workers_matches_loky(whole_cluster, tmp_path):
     pd.testing.assert_frame_equal(dask_trials[columns], loky_trials[columns])
     worker_pids = set(whole_cluster.worker_pids().values())
     ran_on = {int(w.rsplit(":", 1)[1]) for w in dask_trials["worker"]}
-    assert ran_on == worker_pids and len(ran_on) == 2, "both cluster workers ran trials, nothing ran locally"
+    # Every trial ran on a worker of the cluster, nothing locally. (Which workers: Dask's choice; on a
+    # loaded machine one worker may take every task before the other asks, so both are not required.)
+    assert ran_on and ran_on <= worker_pids, "every trial ran on a cluster worker, nothing ran locally"
     columns = ["trial_id", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr"]
     dask_history, loky_history = (pd.read_csv(tmp_path / run / "history.csv").sort_values(["trial_id", "epoch"])
                                   .reset_index(drop=True)[columns] for run in ("dask", "loky"))
