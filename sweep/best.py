@@ -19,7 +19,8 @@ import numpy as np
 
 from .config import Experiment
 from .errors import SweepError
-from .nn import TwoLayerNet
+from .modelfile import SavedUserModel, load_model_file
+from .params import TRAINER_NAMES
 from .plan import KeepModel, TrialSpec, tasks_of
 from .results.ranking import best_row
 from .results.records import history_records, read_history_table, read_trial_records
@@ -30,7 +31,7 @@ from .results.proof import InDoubt, first_line, nonfinite_problem, rescore_probl
 from .results.records import read_summary
 from .results.store import write_best
 from .status import OK, STOPPED
-from .task import TrialResult, build_and_train, build_net, model_epoch, train_fused
+from .task import TrialResult, build_and_train, build_model, model_epoch, train_fused
 from .trainer import evaluate
 
 
@@ -136,7 +137,7 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
                          len(recorded) if row["status"] == STOPPED else spec.params["epochs"])
     recorded = recorded[:epochs]
     typed = data.astype(spec.params["dtype"])
-    net = build_net(spec.params, spec.seed, typed)
+    net = build_model(spec.params, spec.seed, typed, experiment.model)
     kept = saved_weights(run_dir, spec.trial_id, epochs, net, typed, recorded[-1], warn) \
         if recorded and len(recorded) == epochs else None
     reproduced, seconds = None, None
@@ -163,6 +164,10 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
         "dataset": experiment.dataset, "image_shape": list(data.image_shape) if data.image_shape else None,
         "class_names": list(data.class_names) if data.class_names else None,
     }
+    if experiment.model is not None:  # a user's model: saved with what rebuilds it (sweep.modelfile)
+        hyperparameters = {k: v for k, v in spec.params.items() if k not in TRAINER_NAMES}
+        net = SavedUserModel(net, experiment.model, hyperparameters, data.input_dim, data.num_classes,
+                             spec.params["dtype"])
     write_best(run_dir, net, summary)
     if last:
         recorded_ids = {r["trial_id"] for r in read_trial_records(run_dir)}
@@ -187,7 +192,7 @@ def retrain(spec: TrialSpec, epochs: int, experiment: Experiment, trials: list[T
                 None) if experiment.fuse > 1 else None
     if task is None or not task.members:
         return build_and_train(spec.params, spec.seed, data, epochs,
-                               batch_seed=None if task is None else task.batch_seed)
+                               batch_seed=None if task is None else task.batch_seed, model=experiment.model)
     [k] = [k for k, m in enumerate(task.members) if any(t.trial_id == spec.trial_id for t in m.trials)]
     reached = []  # not empty once member k has trained ``epochs`` epochs: the group stops there
 
@@ -246,7 +251,7 @@ def _saved_best(run_dir: Path, trial_id: str, epochs: int, params: dict[str, np.
     problem = best_record_problem(summary) or model_file_problem(path, summary)
     if problem:
         raise InDoubt(problem)
-    weights = dict(TwoLayerNet.load(path).params)
+    weights = dict(load_model_file(path).params)
     if any(weights[name].shape != value.shape or weights[name].dtype != value.dtype for name, value in params.items()):
         raise InDoubt("its arrays are not shaped as the trial's network")
     problem = nonfinite_problem(weights)

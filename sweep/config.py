@@ -34,11 +34,11 @@ from .durations import format_duration, parse_duration
 from .stopping import Hyperband, parse_early_terminate
 from .backend import BACKENDS, Backend, parse_backend  # noqa: F401 - Backend and BACKENDS are part of the config API
 from .errors import ConfigError, did_you_mean, shorten, shown
-from .params import BUILTIN, DEFAULTS, PARAMETERS, SYNONYMS, ParamTable
+from .params import BUILTIN, PARAMETERS, REQUIRED, SYNONYMS, TRAINER_NAMES, ParamTable, constructor_table
 from .settings import Invalid
 from .space import Distribution, SpaceError, grid_size, parse_distribution
 
-TOP_LEVEL_KEYS = ("name", "description", "dataset", "method", "metric", "parameters", "run_cap", "seed",
+TOP_LEVEL_KEYS = ("name", "description", "dataset", "model", "method", "metric", "parameters", "run_cap", "seed",
                   "repeats", "n_jobs", "backend", "scheduler", "scheduler_file", "fixed", "time_limit", "early_terminate",
                   "fuse")
 #: W&B keys that only make sense to W&B's agent: read, ignored, warned about.
@@ -47,7 +47,7 @@ WANDB_IGNORED_KEYS = ("program", "command", "entity", "project")
 #: (Messages follow the key path, as in ``exp.yaml:3: method: bayes is not supported yet``.)
 UNSUPPORTED: dict[str, str] = {}
 #: Written by the runner into a run folder's experiment.yaml; read back and ignored.
-INFORMATIONAL_KEYS = ("provenance",)
+INFORMATIONAL_KEYS = ("provenance", "model_hyperparameters")
 METHODS = ("grid", "random", "bayes")
 #: Metrics a sweep can rank by (columns of trials.csv) and their natural goal.
 METRICS = {"val_acc": "maximize", "best_val_acc": "maximize", "train_acc": "maximize",
@@ -102,6 +102,7 @@ class Experiment:
     fuse: int = 1
     warnings: tuple[str, ...] = ()
     table: ParamTable = BUILTIN  # the hyperparameters of its trials (the trials.csv columns)
+    model: Any = None  # the user's model (a sweep.models.ModelSource); None: the built-in net
 
     def to_dict(self) -> dict:
         """The resolved experiment as plain data, readable back by :func:`parse_experiment`."""
@@ -115,6 +116,9 @@ class Experiment:
             **({"time_limit": format_duration(self.time_limit)} if self.time_limit is not None else {}),
             **({"early_terminate": self.early_terminate.to_dict()} if self.early_terminate is not None else {}),
             **({"fuse": self.fuse} if self.fuse > 1 else {}),
+            **({"model": self.model.ref,
+                "model_hyperparameters": {name: self.table[name].kind for name in self.table
+                                          if name not in TRAINER_NAMES}} if self.model is not None else {}),
         }
 
     @property
@@ -207,7 +211,8 @@ def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set",
         except yaml.YAMLError as exc:
             raise ConfigError(f"--set {shown(item)}: the value is refused: {yamlio.problem_of(exc)[1]}") from None
         parts = key.split(".")
-        if len(parts) == 1 and parts[0] in PARAMETERS and parts[0] not in TOP_LEVEL_KEYS:
+        bare_hyperparameter = parts[0] in PARAMETERS or ("model" in raw and parts[0] not in INFORMATIONAL_KEYS)
+        if len(parts) == 1 and bare_hyperparameter and parts[0] not in TOP_LEVEL_KEYS:
             params = raw.get("parameters")
             if isinstance(params, dict):
                 params.pop(parts[0], None)
@@ -304,8 +309,10 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
                                    f"allowed: {', '.join(METHODS)}")
 
     metric = _parse_metric(p, raw.get("metric"), warnings)
-    parameters = _parse_parameters(p, raw.get("parameters"), grid=method == "grid")
-    fixed = _parse_fixed(p, raw.get("fixed"), parameters)
+    model, table = _parse_model(p, raw.get("model"))
+    parameters = _parse_parameters(p, raw.get("parameters"), table, grid=method == "grid")
+    fixed = _parse_fixed(p, raw.get("fixed"), parameters, table)
+    _check_required(p, model, table, parameters, fixed)
 
     seed = _int(p, ("seed",), raw.get("seed", 0), 0, "seed must be a whole number >= 0")
     repeats = _int(p, ("repeats",), raw.get("repeats", 1), 1, "repeats (seeds per configuration) must be >= 1")
@@ -344,11 +351,15 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
 
     early_terminate = _parse_early_terminate(p, raw.get("early_terminate"), parameters, fixed, warnings)
     fuse = _parse_fuse(p, raw.get("fuse", 1), method, run_cap, early_terminate)
+    if fuse > 1 and model is not None:
+        raise p.error(("fuse",), f"fuse {fuse} trains the built-in nets only: a group of nets shares one product of "
+                                 f"their first layers, which {model.ref} does not expose; remove `fuse`")
 
     return Experiment(name=name, dataset=dataset, dataset_options=dataset_options, method=method, metric=metric,
                       parameters=parameters, fixed=fixed, run_cap=run_cap, seed=seed, repeats=repeats,
                       n_jobs=n_jobs, backend=backend, description=description, source=source,
-                      time_limit=time_limit, early_terminate=early_terminate, fuse=fuse, warnings=tuple(warnings))
+                      time_limit=time_limit, early_terminate=early_terminate, fuse=fuse, warnings=tuple(warnings),
+                      table=table, model=model)
 
 
 def _parse_fuse(p: _Problems, value, method: str, run_cap: int | None, early_terminate) -> int:
@@ -461,16 +472,51 @@ def _parse_metric(p: _Problems, spec, warnings: list[str]) -> Metric:
     return Metric(name, goal)
 
 
-def _parse_parameters(p: _Problems, spec, grid: bool) -> dict[str, Distribution]:
+def _parse_model(p: _Problems, ref) -> tuple[Any, ParamTable]:
+    """``model: FILE.py:Class`` or ``model: package.module:Class``: the user's model and the table of the
+    experiment's hyperparameters (its constructor's, then the trainer's); without it the built-in net's.
+    The file is found relative to the experiment file, and imported (to read the constructor)."""
+    if ref is None:
+        return None, BUILTIN
+    from .models import ModelError, model_hyperparameters, resolve_model
+
+    if not isinstance(ref, str):
+        raise p.error(("model",), f"{shown(ref)} is not allowed; name the model's class, e.g. "
+                                  "`model: nets.py:ThreeLayerNet` (a file beside the experiment) or "
+                                  "`model: mypackage.nets:ThreeLayerNet`")
+    base = Path(p.source).resolve().parent if p.source and p.source != "<experiment>" else Path.cwd()
+    try:
+        source = resolve_model(ref, base)
+        hyperparameters = model_hyperparameters(source.load())
+    except ModelError as exc:
+        raise p.error(("model",), str(exc)) from None
+    taken = [name for name in hyperparameters if name in TRAINER_NAMES]
+    if taken:
+        raise p.error(("model",), f"{ref}: its constructor takes {', '.join(taken)}, which the trainer takes "
+                                  f"({', '.join(TRAINER_NAMES)}): rename {'it' if len(taken) == 1 else 'them'} in the "
+                                  "model")
+    return source, constructor_table(hyperparameters)
+
+
+def _check_required(p: _Problems, model, table: ParamTable, parameters: Mapping, fixed: Mapping) -> None:
+    """A model's hyperparameter without a default must be given (searched or fixed)."""
+    missing = [name for name in table if table[name].default is REQUIRED and name not in parameters
+               and name not in fixed]
+    if missing:
+        raise p.error(("model",), f"{model.ref}: its constructor has no default for {', '.join(missing)}: give "
+                                  f"{'it' if len(missing) == 1 else 'them'} under `parameters` or `fixed`")
+
+
+def _parse_parameters(p: _Problems, spec, table: ParamTable, grid: bool) -> dict[str, Distribution]:
     if spec is None:
         return {}
     if not isinstance(spec, Mapping):
         raise p.error(("parameters",), f"must be a mapping of hyperparameter names, got {shown(spec)}")
     out = {}
     for name, block in spec.items():
-        if name not in PARAMETERS:
-            raise p.error(("parameters", name), f"unknown hyperparameter{_guess(name)}; "
-                                                f"allowed: {', '.join(PARAMETERS)}")
+        if name not in table:
+            raise p.error(("parameters", name), f"unknown hyperparameter{_guess(name, table)}; "
+                                                f"allowed: {', '.join(table)}")
         try:
             dist = parse_distribution(block)
         except SpaceError as exc:
@@ -478,44 +524,44 @@ def _parse_parameters(p: _Problems, spec, grid: bool) -> dict[str, Distribution]
                                             else ())
             raise p.error(where, str(exc)) from None
         try:
-            PARAMETERS[name].check_distribution(dist, grid=grid)
+            table[name].check_distribution(dist, grid=grid)
         except Invalid as exc:
             raise p.error(("parameters", name), str(exc)) from None
         if grid and dist.grid_count() == 0:
             raise p.error(("parameters", name), f"{dist.kind} from {dist.min!r} to {dist.max!r} has no grid value "
                                                 "(W&B's grid is min, min + q, ... below max); raise max")
         if dist.kind in ("constant", "categorical"):
-            dist = Distribution(dist.kind, values=tuple(PARAMETERS[name].check(v) for v in dist.values),
+            dist = Distribution(dist.kind, values=tuple(table[name].check(v) for v in dist.values),
                                 probabilities=dist.probabilities)
         out[name] = dist
     return out
 
 
-def _guess(name) -> str:
+def _guess(name, table: ParamTable = BUILTIN) -> str:
     """`` (did you mean `x`?)`` for a hyperparameter name, or empty."""
-    return did_you_mean(name, PARAMETERS, synonyms=SYNONYMS)
+    return did_you_mean(name, tuple(table), synonyms=SYNONYMS)
 
 
-def _parse_fixed(p: _Problems, spec, parameters: Mapping[str, Distribution]) -> dict[str, Any]:
-    fixed = dict(DEFAULTS)
+def _parse_fixed(p: _Problems, spec, parameters: Mapping[str, Distribution], table: ParamTable) -> dict[str, Any]:
+    fixed = dict(table.defaults)
     if spec is None:
         spec = {}
     if not isinstance(spec, Mapping):
         raise p.error(("fixed",), f"must be a mapping of hyperparameter values, got {shown(spec)}")
     for name, value in spec.items():
-        if name not in PARAMETERS:
-            raise p.error(("fixed", name), f"unknown hyperparameter{_guess(name)}; "
-                                           f"allowed: {', '.join(PARAMETERS)}")
+        if name not in table:
+            raise p.error(("fixed", name), f"unknown hyperparameter{_guess(name, table)}; "
+                                           f"allowed: {', '.join(table)}")
         if name in parameters:
             raise p.error(("fixed", name), "is also under `parameters`; a hyperparameter is either searched "
                                            "or fixed")
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping) and table[name].kind != "json":
             raise p.error(("fixed", name), f"takes a single value, not {shown(value)}; distributions go under "
                                            "`parameters`")
         try:
-            fixed[name] = PARAMETERS[name].check(value)
+            fixed[name] = table[name].check(value)
         except Invalid as exc:
             raise p.error(("fixed", name), str(exc)) from None
     for name in parameters:
-        fixed.pop(name)
+        fixed.pop(name, None)
     return fixed

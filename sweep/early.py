@@ -28,7 +28,7 @@ from .results.paused import (
 from .results.proof import InDoubt, first_line
 from .status import STOPPED
 from .stopping import MilestoneRule, milestone_value
-from .task import TrialResult, build_net, model_epoch, score_trial
+from .task import TrialResult, build_model, model_epoch, score_trial
 from .trainer import History, TrainState
 
 
@@ -39,6 +39,7 @@ class EarlyTermination:
         """``data``: the sweep's data set (a saved state's weights are scored on it before they are
         trusted); ``warn(line)`` tells the user about a saved state that is not."""
         self.data, self.warn = data, warn
+        self.model = experiment.model
         self._converted: dict[str, object] = {}
         self.hyperband = experiment.early_terminate
         self.metric, self.maximize = experiment.metric.name, experiment.metric.maximize
@@ -68,7 +69,8 @@ class EarlyTermination:
             return None
         typed = self._typed(trial.params["dtype"])
         try:
-            state = load_state(self.run_dir, trial, build_net(trial.params, trial.seed, typed), typed)
+            state = load_state(self.run_dir, trial, build_model(trial.params, trial.seed, typed, self.model),
+                               typed)
             if state.epoch not in self.milestones:
                 raise InDoubt(f"its epoch {state.epoch} is not a milestone of this sweep")
             return state

@@ -284,3 +284,37 @@ def recorded_table(document) -> ParamTable:
         raise ValueError("model_hyperparameters is not a mapping of hyperparameter names to "
                          f"{', '.join(MODEL_KINDS)}")
     return user_table(ParamSpec(name, kind, REQUIRED, "a hyperparameter of the model") for name, kind in kinds.items())
+
+
+def kind_of(parameter) -> str:
+    """The kind of a user model's constructor parameter (an ``inspect.Parameter``): from its annotation
+    when it is ``int``, ``float``, ``bool`` or ``str``, else from its default's type; ``json`` for
+    anything else (lists, None, no default and no annotation)."""
+    import inspect
+
+    by_name = {"bool": "bool", "int": "int", "float": "float", "str": "text"}
+    annotation = parameter.annotation
+    name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", None)
+    if annotation is not inspect.Parameter.empty and name in by_name:
+        return by_name[name]
+    default = parameter.default
+    for kind, types in (("bool", bool), ("int", int), ("float", float), ("text", str)):
+        if type(default) is types:
+            return kind
+    return "json"
+
+
+def constructor_table(hyperparameters: dict) -> ParamTable:
+    """The table of an experiment whose model's constructor takes ``hyperparameters`` (name ->
+    ``inspect.Parameter``, in signature order), with the trainer's after them."""
+    import inspect
+
+    specs = []
+    for name, parameter in hyperparameters.items():
+        kind = kind_of(parameter)
+        default = REQUIRED if parameter.default is inspect.Parameter.empty else parameter.default
+        spec = ParamSpec(name, kind, default, "a hyperparameter of the model")
+        if default is not REQUIRED:
+            spec = ParamSpec(name, kind, spec.check(default) if spec.accepts(default) else default, spec.help)
+        specs.append(spec)
+    return user_table(specs)

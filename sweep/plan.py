@@ -68,6 +68,7 @@ class TaskSpec:
     :func:`fuse_tasks`) is a task whose ``members`` are the training runs it trains in one pass:
     its ``trials`` are theirs (those still to record), its ``params`` those of its first member
     (the members share batch size, update rule and dtype) and its ``seed`` the shared batch seed.
+    ``model`` travels with the task to the worker, which imports the user's class from it.
     """
 
     task_id: str
@@ -80,6 +81,7 @@ class TaskSpec:
     keep_model: KeepModel | None = None
     batch_seed: int | None = None
     members: tuple["TaskSpec", ...] = ()
+    model: Any = None  # the user's model it trains (a sweep.models.ModelSource); None: the built-in net
 
     @property
     def max_epochs(self) -> int:
@@ -232,4 +234,5 @@ def _group(members: list[TaskSpec]) -> TaskSpec:
 
 def tasks_of(trials: list[TrialSpec], experiment: Experiment) -> list[TaskSpec]:
     """The tasks that train ``trials``: one per training run, or fused groups of them (``fuse``)."""
-    return fuse_tasks(group_tasks(trials), experiment.fuse, experiment.seed)
+    tasks = fuse_tasks(group_tasks(trials), experiment.fuse, experiment.seed)
+    return tasks if experiment.model is None else [replace(task, model=experiment.model) for task in tasks]

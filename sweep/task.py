@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 from .nn import TwoLayerNet
 from .plan import TaskSpec, TrialSpec
 from .status import COMPLETED, CRASHED, DIVERGED, FAILED, OK, PAUSED, STOPPED  # noqa: F401 - re-exported for the callers
+from .params import TRAINER_NAMES
 from .trainer import History, TrainState, train
 
 #: BLAS threads per trial. OpenBLAS rounds differently with 1 and 2 threads, so a fixed count is what
@@ -76,18 +77,37 @@ def build_net(params: dict, seed: int, data) -> TwoLayerNet:
                        input_dropout=params["input_dropout"])
 
 
+def build_model(params: dict, seed: int, data, model=None):
+    """The trial's model from its hyperparameters, initialised from its seed (untrained): the built-in
+    net, or the user's ``model`` (a :class:`~sweep.models.ModelSource`) built as its contract says,
+    with every hyperparameter the trainer does not take; its arrays in the trial's dtype."""
+    if model is None:
+        return build_net(params, seed, data)
+    from .models import build_model as construct
+
+    init_seed, _ = model_seeds(seed)
+    hyperparameters = {name: value for name, value in params.items() if name not in TRAINER_NAMES}
+    net = construct(model.load(), hyperparameters, data.input_dim, data.num_classes, params["dtype"], init_seed)
+    dtype = np.dtype(params["dtype"])
+    for name, value in net.params.items():  # a constructor that does not take dtype (CS231n's float64)
+        if isinstance(value, np.ndarray) and value.dtype != dtype and value.dtype.kind == "f":
+            net.params[name] = value.astype(dtype)
+    return net
+
+
 def build_and_train(params: dict, seed: int, data, epochs: int, deadline: float | None = None,
                     resume: TrainState | None = None, pause_at: int | None = None,
-                    callback=None, batch_seed: int | None = None) -> tuple[TwoLayerNet, History]:
+                    callback=None, batch_seed: int | None = None, model=None) -> tuple[TwoLayerNet, History]:
     """Create the trial's network from its hyperparameters and train it for ``epochs`` epochs, or
     until the first epoch boundary after ``deadline`` (``time.time()`` seconds) has passed;
     ``resume`` and ``pause_at`` continue from and pause at a milestone, ``callback(epoch, net,
     record)`` is called after each epoch (see :func:`~sweep.trainer.train`). The minibatch order
-    comes from ``batch_seed``, by default from ``seed`` (see :class:`~sweep.plan.TaskSpec`)."""
+    comes from ``batch_seed``, by default from ``seed`` (see :class:`~sweep.plan.TaskSpec`). ``model``:
+    the user's model (see :func:`build_model`)."""
     if batch_seed is None:
         _, batch_seed = model_seeds(seed)
     with threadpool_limits(limits=BLAS_THREADS_PER_TRIAL):
-        net = build_net(params, seed, data)
+        net = build_model(params, seed, data, model)
         history = train(net, data, optimizer=params["optimizer"], learning_rate=params["learning_rate"],
                         lr_decay=params["lr_decay"], batch_size=params["batch_size"], epochs=epochs,
                         seed=batch_seed, momentum=params["momentum"],
@@ -111,9 +131,9 @@ def run_task(task: TaskSpec, data) -> list[TrialResult]:
         with np.errstate(all="ignore"):  # overflow on the way to divergence is reported as a status
             _, history = build_and_train({**task.params, "epochs": task.max_epochs}, task.seed, data,
                                          task.max_epochs, task.deadline, task.checkpoint, task.pause_at,
-                                         callback=keeper, batch_seed=task.batch_seed)
+                                         callback=keeper, batch_seed=task.batch_seed, model=task.model)
     except Exception as exc:  # noqa: BLE001 - any error inside a trial is recorded, not raised
-        results = [failed_result(t, exc) for t in task.trials]
+        results = [failed_result(t, exc, model=task.model) for t in task.trials]
     else:
         if history.checkpoint is not None:  # paused at a milestone: no trial is finished
             return [TrialResult(t.trial_id, PAUSED, {}, history.records, worker=worker_name(),
@@ -248,8 +268,15 @@ def score_trial(trial: TrialSpec, history: History) -> TrialResult:
     return TrialResult(trial.trial_id, status, metrics, records, error)
 
 
-def failed_result(trial: TrialSpec, exc: BaseException, status: str = FAILED) -> TrialResult:
-    """A ``failed`` (or ``crashed``) result carrying the one-line error and the traceback."""
+def failed_result(trial: TrialSpec, exc: BaseException, status: str = FAILED, model=None) -> TrialResult:
+    """A ``failed`` (or ``crashed``) result carrying the one-line error and the traceback; an error in a
+    user's ``model`` names its file and line."""
     message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0] if str(exc) else type(exc).__name__
+    if model is not None and model.path is not None:
+        from .models import user_location
+
+        where = user_location(exc, model.path)
+        if where and where not in message:
+            message = f"{where}: {message}"
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return TrialResult(trial.trial_id, status, {}, [], message, tb)

@@ -139,23 +139,27 @@ def log_params(run: Run) -> set[str]:
 
 
 def best_weights(run: Run, notes: list[str]):
-    """(first-layer weights, image shape) of the best model when they can be drawn as images, else (None, None)."""
+    """(first-layer weights (D, H), image shape) of the best model when they can be drawn as images,
+    else (None, None). The first-layer weights are the first 2-D array whose D matches the image's
+    pixels (``W1`` of the built-in nets); a user's model is read without running its code."""
     shape = tuple(run.best["image_shape"]) if run.best and run.best.get("image_shape") else None
     if shape is None:
         return None, None
     try:
-        model = run.best_model()
+        arrays = run.best_arrays()
     except Exception as exc:  # noqa: BLE001 - a damaged model should not stop the other figures
         notes.append(f"{run.run_dir / 'best' / 'model.npz'} unreadable: {exc}")
         return None, None
-    if model is None:
+    if arrays is None:
         return None, None
-    W1 = model.params["W1"]
-    if math.prod(shape) != W1.shape[0]:
-        notes.append(f"best/summary.json gives image_shape {list(shape)}, but the model has {W1.shape[0]} inputs; "
-                     "weights not drawn")
+    first = next((a for a in arrays.values() if np.ndim(a) == 2 and a.shape[0] == math.prod(shape)), None)
+    if first is None:
+        inputs = arrays["W1"].shape[0] if "W1" in arrays and np.ndim(arrays["W1"]) == 2 else None
+        if inputs is not None:
+            notes.append(f"best/summary.json gives image_shape {list(shape)}, but the model has {inputs} inputs; "
+                         "weights not drawn")
         return None, None
-    return W1, shape
+    return first, shape
 
 
 def build_figures(run: Run, top_k: int = 5) -> list[tuple[str, Figure]]:

@@ -68,13 +68,19 @@ class Run:
         return board.head(top) if top else board
 
     def best_model(self):
-        """The saved best model (:class:`~sweep.nn.TwoLayerNet`), or None when the run has none yet.
+        """The saved best model (:class:`~sweep.nn.TwoLayerNet`, or for a user's model a
+        :class:`~sweep.modelfile.LoadedModel`, whose loading runs the model's code), or None when the
+        run has none yet.
 
         SweepError when ``best/model.npz`` is not the file the run saved (its SHA-256 is recorded in
         ``best/summary.json``): a replaced model is never served beside the summary's test accuracy.
         """
-        from ..nn import TwoLayerNet
+        from ..modelfile import load_model_file
 
+        return self._checked_best_file(load_model_file)
+
+    def _checked_best_file(self, read):
+        """``read(path)`` of ``best/model.npz`` once it proves to be the file the run saved; None when absent."""
         path = self.run_dir / BEST_DIR / MODEL_FILE
         if not path.is_file():
             return None
@@ -83,9 +89,16 @@ class Run:
             if problem:
                 raise SweepError(f"{path}: {problem}; `sweep run EXP.yaml --resume {self.run_dir} --check-best` "
                                  "saves the best model again")
-            return TwoLayerNet.load(path)
+            return read(path)
         except OSError as exc:
             raise SweepError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+    def best_arrays(self) -> dict | None:
+        """The trained arrays of the saved best model (name -> array), read without running any model
+        code; None when the run has none yet; SweepError as :meth:`best_model` says."""
+        from ..modelfile import model_file_arrays
+
+        return self._checked_best_file(model_file_arrays)
 
     def spec(self, param: str) -> dict | None:
         """The W&B parameter block the experiment gave ``param`` (None when not searched or unreadable)."""
