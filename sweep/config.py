@@ -47,7 +47,7 @@ WANDB_IGNORED_KEYS = ("program", "command", "entity", "project")
 #: (Messages follow the key path, as in ``exp.yaml:3: method: bayes is not supported yet``.)
 UNSUPPORTED: dict[str, str] = {}
 #: Written by the runner into a run folder's experiment.yaml; read back and ignored.
-INFORMATIONAL_KEYS = ("provenance", "model_hyperparameters")
+INFORMATIONAL_KEYS = ("provenance", "model_hyperparameters", "model_source_sha256")
 METHODS = ("grid", "random", "bayes")
 #: Metrics a sweep can rank by (columns of trials.csv) and their natural goal.
 METRICS = {"val_acc": "maximize", "best_val_acc": "maximize", "train_acc": "maximize",
@@ -118,7 +118,8 @@ class Experiment:
             **({"fuse": self.fuse} if self.fuse > 1 else {}),
             **({"model": self.model.ref,
                 "model_hyperparameters": {name: self.table[name].kind for name in self.table
-                                          if name not in TRAINER_NAMES}} if self.model is not None else {}),
+                                          if name not in TRAINER_NAMES},
+                "model_source_sha256": _source_sha256(self.model)} if self.model is not None else {}),
         }
 
     @property
@@ -133,6 +134,11 @@ class Experiment:
 
     def resolved_n_jobs(self) -> int:
         return cpu_count() if self.n_jobs == -1 else self.n_jobs
+
+
+def _source_sha256(model) -> str | None:
+    """The SHA-256 of a user model file's text (None for an importable module, which is not read here)."""
+    return hashlib.sha256(model.source.encode()).hexdigest() if model.source is not None else None
 
 
 def folder_name(name: str) -> str:

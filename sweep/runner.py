@@ -126,8 +126,10 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
             # Before the folder exists, so that bad data, a trial too large for memory or an unfit
             # cluster leaves no empty run behind.
             data = load_data(experiment)
-            notices += check_memory(trials or strategy.preview(MEMORY_PREVIEW), data,
-                                    n_jobs or experiment.resolved_n_jobs())
+            preview = trials or strategy.preview(MEMORY_PREVIEW)
+            notices += check_memory(preview, data, n_jobs or experiment.resolved_n_jobs())
+            if experiment.model is not None:
+                dry_run(experiment.model, preview[0], data)
             if experiment.backend.name == "dask":
                 from .pools.dask import check_cluster
 
@@ -139,11 +141,30 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
                         notices + store.notices, limits, check_best, keep_workers)
 
 
+#: Rows of the training split a user's model is tried on before the sweep starts.
+DRY_RUN_ROWS = 8
+
+
+def dry_run(model, trial: TrialSpec, data) -> None:
+    """Try the user's ``model`` with ``trial``'s hyperparameters on a few rows before anything runs:
+    construction, scores and gradients as CS231n's contract says (:func:`sweep.models.check_model`);
+    a break is a one-line ModelError naming the user's file and line."""
+    from .models import check_model
+    from .params import TRAINER_NAMES
+
+    hyperparameters = {name: value for name, value in trial.params.items() if name not in TRAINER_NAMES}
+    typed = data.astype(trial.params["dtype"])
+    check_model(model, hyperparameters, typed.X_train[:DRY_RUN_ROWS], typed.y_train[:DRY_RUN_ROWS],
+                trial.params["dtype"])
+
+
 def check_memory(trials: list[TrialSpec], data, n_jobs: int) -> list[str]:
     """SweepError when the largest training run cannot fit in memory; a warning when ``n_jobs`` of
-    them at once may not."""
+    them at once may not. A user's model is not estimated (its arrays are its own business)."""
     from .memory import available_bytes, describe_trial, human, require, trial_bytes
 
+    if not trials or "hidden_size" not in trials[0].params:
+        return []
     outputs = data.num_classes if data.task != "regression" else data.y_train.shape[1]
     distinct = {tuple(t.params[k] for k in ("hidden_size", "batch_size", "optimizer", "dtype")): t for t in trials}
     needs = {key: trial_bytes(t.params, data.input_dim, outputs, len(data.X_val)) for key, t in distinct.items()}

@@ -269,6 +269,7 @@ class RunStore:
         _check_run_folder(run_dir)
         refuse_links(run_dir)
         recorded = _check_same_experiment(run_dir, experiment)
+        _check_same_model_source(run_dir, recorded, experiment)
         if run_params(run_dir) != experiment.table:
             raise SweepError(f"cannot resume {run_dir}: the model's hyperparameters ({', '.join(experiment.table)}) are "
                              f"not the run's ({', '.join(run_params(run_dir))}); start a new run without --resume")
@@ -629,7 +630,7 @@ def _check_writable(folder: Path) -> None:
 #: decided) under these, and a change would mix numbers that are not comparable. ``fuse`` sets the
 #: groups, and so the minibatch stream, of every trial not yet recorded.
 RESUME_MUST_MATCH = (("name", "experiment"), ("dataset", "data set"), ("metric", "metric"),
-                     ("early_terminate", "early_terminate"), ("fuse", "fuse"))
+                     ("early_terminate", "early_terminate"), ("fuse", "fuse"), ("model", "model"))
 #: The value of a key an experiment file leaves out when it has its default.
 _UNWRITTEN = {"fuse": 1}
 
@@ -663,6 +664,16 @@ def _plan_setting_changed(recorded: dict, experiment: Experiment) -> str | None:
     """The first of :data:`PLAN_SETTINGS` in which ``experiment`` differs from the run's experiment.yaml."""
     now = experiment.to_dict()
     return next((key for key in PLAN_SETTINGS if recorded.get(key) != now.get(key)), None)
+
+
+def _check_same_model_source(run_dir: Path, recorded: dict, experiment: Experiment) -> None:
+    """SweepError when the user's model file is not the text the run was made with: its code gives the
+    numbers, and the trials recorded would not be comparable with those still to run."""
+    then, now = recorded.get("model_source_sha256"), experiment.to_dict().get("model_source_sha256")
+    if then != now:
+        raise SweepError(f"cannot resume {run_dir}: the model's file {experiment.model.path} changed since the run "
+                         "was made (its code gives the numbers of every trial); undo the change, or start a new run "
+                         "without --resume")
 
 
 def _inline(value) -> str:
