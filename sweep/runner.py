@@ -153,9 +153,10 @@ def dry_run(model, trial: TrialSpec, data) -> None:
     from .params import TRAINER_NAMES
 
     hyperparameters = {name: value for name, value in trial.params.items() if name not in TRAINER_NAMES}
-    typed = data.astype(trial.params["dtype"])
-    check_model(model, hyperparameters, typed.X_train[:DRY_RUN_ROWS], typed.y_train[:DRY_RUN_ROWS],
-                trial.params["dtype"])
+    import numpy as np
+
+    X = np.asarray(data.X_train[:DRY_RUN_ROWS], dtype=trial.params["dtype"])
+    check_model(model, hyperparameters, X, data.y_train[:DRY_RUN_ROWS], trial.params["dtype"])
 
 
 def check_memory(trials: list[TrialSpec], data, n_jobs: int) -> list[str]:
