@@ -37,6 +37,7 @@ from .errors import ConfigError, did_you_mean, shorten, shown
 from .params import BUILTIN, PARAMETERS, REQUIRED, SYNONYMS, TRAINER_NAMES, ParamTable, constructor_table
 from .settings import Invalid
 from .space import Distribution, SpaceError, grid_size, parse_distribution
+from .vocabulary import translate
 
 TOP_LEVEL_KEYS = ("name", "description", "dataset", "model", "method", "metric", "parameters", "run_cap", "seed",
                   "repeats", "n_jobs", "backend", "scheduler", "scheduler_file", "fixed", "time_limit", "early_terminate",
@@ -316,8 +317,9 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
 
     metric = _parse_metric(p, raw.get("metric"), warnings)
     model, table = _parse_model(p, raw.get("model"))
-    parameters = _parse_parameters(p, raw.get("parameters"), table, grid=method == "grid")
-    fixed = _parse_fixed(p, raw.get("fixed"), parameters, table)
+    parameters = _parse_parameters(p, translate(raw.get("parameters"), table, model is None, p.source, warnings),
+                                   table, grid=method == "grid")
+    fixed = _parse_fixed(p, translate(raw.get("fixed"), table, model is None, p.source, warnings), parameters, table)
     _check_required(p, model, table, parameters, fixed)
 
     seed = _int(p, ("seed",), raw.get("seed", 0), 0, "seed must be a whole number >= 0")
