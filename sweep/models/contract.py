@@ -53,22 +53,23 @@ def check_model(source: ModelSource, hyperparameters: dict, X, y, dtype: str, *,
     with global_rng_kept(), np.errstate(all="ignore"):  # a NaN or overflow is reported below, as a rule broken
         model = build_model(cls, hyperparameters, input_dim, num_classes, dtype, seed)
         params = getattr(model, "params", None)
-        _require(_params_problem(model, params), definition_site(cls.__init__) or source.ref)
+        built_at = definition_site(cls.__init__) or source.ref
+        _require(_params_problem(model, params), built_at)
+        _require(_loss_method_problem(model), built_at)
         scores, site = _call(model.loss, cls, "loss(X)", "loss(X) returns the scores (N, C) when y is not given", X)
         _require(_scores_problem(scores, (len(X), num_classes)), site)
-        pair, site = _call(model.loss, cls, "loss(X, y)", "loss(X, y) returns (loss, grads)", X, y,
-                           **generator_argument(model.loss, seed))
+        generator = {"rng": np.random.default_rng(seed)} if takes_generator(model.loss) else {}
+        pair, site = _call(model.loss, cls, "loss(X, y)", "loss(X, y) returns (loss, grads)", X, y, **generator)
         _require(_pair_problem(pair, params), site)
 
 
-def generator_argument(loss, seed: int) -> dict:
-    """``{'rng': np.random.default_rng(seed)}`` for a ``loss`` that takes the trainer's generator (the
-    built-in nets draw their dropout masks from it), else ``{}`` (the contract's ``loss(X, y)``)."""
+def takes_generator(loss) -> bool:
+    """Whether ``loss`` takes the trainer's generator as ``rng`` (the built-in nets draw their dropout
+    masks from it); the contract's ``loss(X, y)`` does not."""
     try:
-        takes = "rng" in inspect.signature(loss).parameters
+        return "rng" in inspect.signature(loss).parameters
     except (TypeError, ValueError):
-        takes = False
-    return {"rng": np.random.default_rng(seed)} if takes else {}
+        return False
 
 
 def _require(problem: str | None, where: str | None) -> None:
@@ -116,6 +117,16 @@ def _params_problem(model, params) -> str | None:
         if not np.issubdtype(value.dtype, np.floating):
             return f"params['{name}'] has dtype {value.dtype}: parameters are floating-point arrays (np.zeros(n), not np.zeros(n, dtype=int))"
     return None
+
+
+def _loss_method_problem(model) -> str | None:
+    """What is wrong with ``model.loss``, or None: it must be a method."""
+    if callable(getattr(model, "loss", None)):
+        return None
+    methods = sorted(name for name in dir(type(model)) if not name.startswith("_") and callable(getattr(type(model), name, None)))
+    has = f" (it has {', '.join(methods)})" if methods else ""
+    return (f"{type(model).__name__} has no method `loss`{has}: loss(X) returns the scores, "
+            "loss(X, y) returns (loss, grads)")
 
 
 def _scores_problem(scores, shape: tuple) -> str | None:

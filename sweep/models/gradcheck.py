@@ -42,7 +42,7 @@ from .. import yamlio
 from ..errors import SweepError, did_you_mean, shown
 from ..nn.gradcheck import numerical_gradient, relative_error
 from .build import build_model, global_rng_kept, raised_in_user_code
-from .contract import check_model, generator_argument
+from .contract import check_model, takes_generator
 from .signature import FILLED_IN, accepts, model_hyperparameters
 from .source import ModelSource, resolve_model
 from .where import display_path
@@ -188,7 +188,8 @@ def _hyperparameters(cls, source: ModelSource, given: dict) -> dict:
     declared = model_hyperparameters(cls)
     for name in given:
         if name in FILLED_IN:
-            raise SweepError(f"--set {name}: gradcheck sets it itself (dtype float64; the seed with --seed)")
+            raise SweepError(f"--set {name}: " + ("gradcheck builds the model in float64" if name == "dtype"
+                                                  else "give the seed with --seed"))
         if name not in declared and not accepts(cls, name):
             raise SweepError(f"--set {name}: {source.ref} takes no hyperparameter `{name}`"
                              f"{did_you_mean(name, declared)}; it takes {', '.join(declared) or 'none'}")
@@ -211,9 +212,11 @@ def _in_float64_off_kinks(params: dict, rng: np.random.Generator) -> None:
 def _repeatable_loss(model, X: np.ndarray, y: np.ndarray, seed: int):
     """``loss()`` -> ``model.loss(X, y)`` with the same random draws at every call (see the module's doc)."""
 
+    with_generator = takes_generator(model.loss)
+
     def loss():
         np.random.seed(seed)
-        return model.loss(X, y, **generator_argument(model.loss, seed))
+        return model.loss(X, y, rng=np.random.default_rng(seed)) if with_generator else model.loss(X, y)
 
     return loss
 

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ModelError, did_you_mean, shown
+from ..errors import ModelError, did_you_mean, shorten, shown
 from .loader import load_file_module
 from .where import definition_site, display_path, exception_summary, user_location
 
@@ -64,8 +64,10 @@ class ModelSource:
             return importlib.import_module(self.module)
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - whatever the user's top level raises
             where = user_location(exc, self.path or _module_file(self.module)) or self.ref
-            what = "has a syntax error" if isinstance(exc, SyntaxError) else "raised"
-            raise ModelError(f"{where}: importing {self.ref} {what}: {exception_summary(exc)}; "
+            if isinstance(exc, SyntaxError):
+                raise ModelError(f"{where}: {self.ref} has a syntax error ({exc.msg}): fix it so that Python "
+                                 "can import the file") from exc
+            raise ModelError(f"{where}: importing {self.ref} raised {exception_summary(exc)}; "
                              "the model's file must import without errors") from exc
 
     def _class_in(self, module) -> type:
@@ -107,7 +109,7 @@ def resolve_model(ref: str, base_dir: Path) -> ModelSource:
         raise ModelError(f"model: {shown(ref)}: expected FILE.py:Class or package.module:Class, e.g. {EXAMPLE}")
     target, sep, class_name = BUILTIN_REFS.get(ref, ref).rpartition(":")
     if not sep or not target or not class_name.isidentifier():
-        raise ModelError(f"{shown(ref)}: expected FILE.py:Class or package.module:Class, e.g. {EXAMPLE} "
+        raise ModelError(f"{shorten(ref)}: expected FILE.py:Class or package.module:Class, e.g. {EXAMPLE} "
                          "(the file's path, a colon, the class's name)")
     if target.endswith(".py") or "/" in target or os.sep in target:
         return _file_source(ref, target, class_name, Path(base_dir))
@@ -115,10 +117,10 @@ def resolve_model(ref: str, base_dir: Path) -> ModelSource:
 
 
 def _file_source(ref: str, target: str, class_name: str, base_dir: Path) -> ModelSource:
-    path = (base_dir / Path(target).expanduser()).resolve()
+    path = Path(os.path.abspath(base_dir / Path(target).expanduser()))  # as written: links are not followed
     if not path.is_file():
         what = "is a folder, not a Python file" if path.is_dir() else "does not exist"
-        raise ModelError(f"{ref}: {path} {what}; a model file's path is relative to {base_dir.resolve()}")
+        raise ModelError(f"{ref}: {path} {what}; a model file's path is relative to {os.path.abspath(base_dir)}")
     try:
         source = importlib.util.decode_source(path.read_bytes())  # honours a coding line, as import does
     except (OSError, UnicodeDecodeError, SyntaxError) as exc:
