@@ -83,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="a constructor hyperparameter (input_dim and num_classes size the random problem, "
                            "default 12 and 4); repeatable")
     grad.add_argument("--rows", type=int, default=5, help="random rows of the problem (default 5)")
-    grad.add_argument("--seed", type=int, default=0, help="seeds the weights, the rows and the dropout masks (default 0)")
+    grad.add_argument("--seed", type=int, default=0,
+                      help="seeds the weights, the rows and the dropout masks (default 0)")
 
     data = sub.add_parser("data", help="data set utilities")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")

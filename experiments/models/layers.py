@@ -26,7 +26,8 @@ def relu_backward(dout, cache):
 
 
 def dropout_forward(x, p):
-    """Inverted dropout: each unit dropped with probability p (a mask from np.random.rand), the rest scaled by 1 / (1 - p)."""
+    """Inverted dropout: each unit dropped with probability p (a mask from np.random.rand), the others
+    scaled by 1 / (1 - p) so that scoring needs no change."""
     mask = ((np.random.rand(*x.shape) >= p) / (1 - p)).astype(x.dtype)
     return x * mask, mask
 

@@ -93,7 +93,7 @@ def _names(mapping: dict) -> str:
 
 
 def _kind(value) -> str:
-    """``'a list'``, ``'an ndarray of shape (8,)'``: what a value is, for a message."""
+    """``'a list'``, ``'an array of shape (8,)'``: what a value is, for a message."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape}"
     name = type(value).__name__
@@ -115,7 +115,8 @@ def _params_problem(model, params) -> str | None:
         if not isinstance(value, np.ndarray):
             return f"params['{name}'] is {_kind(value)}, not a NumPy array: {expected}"
         if not np.issubdtype(value.dtype, np.floating):
-            return f"params['{name}'] has dtype {value.dtype}: parameters are floating-point arrays (np.zeros(n), not np.zeros(n, dtype=int))"
+            return (f"params['{name}'] has dtype {value.dtype}: parameters are floating-point arrays "
+                    "(np.zeros(n), not np.zeros(n, dtype=int))")
     return None
 
 
@@ -123,9 +124,10 @@ def _loss_method_problem(model) -> str | None:
     """What is wrong with ``model.loss``, or None: it must be a method."""
     if callable(getattr(model, "loss", None)):
         return None
-    methods = sorted(name for name in dir(type(model)) if not name.startswith("_") and callable(getattr(type(model), name, None)))
+    cls = type(model)
+    methods = sorted(name for name in dir(cls) if not name.startswith("_") and callable(getattr(cls, name, None)))
     has = f" (it has {', '.join(methods)})" if methods else ""
-    return (f"{type(model).__name__} has no method `loss`{has}: loss(X) returns the scores, "
+    return (f"{cls.__name__} has no method `loss`{has}: loss(X) returns the scores, "
             "loss(X, y) returns (loss, grads)")
 
 

@@ -139,6 +139,7 @@ def _module_source(ref: str, module: str, class_name: str) -> ModelSource:
         where = user_location(exc, _module_file(module.partition(".")[0])) or ref
         raise ModelError(f"{where}: importing the packages of {ref} raised {exception_summary(exc)}") from exc
     if spec is None:
+        file = f"path/to/{module.rpartition('.')[2]}.py:{class_name}"
         raise ModelError(f"{ref}: no module named `{module}` can be imported; install its package "
-                         f"(pip install -e .), or name the file instead: path/to/{module.rpartition('.')[2]}.py:{class_name}")
+                         f"(pip install -e .), or name the file instead: {file}")
     return ModelSource(ref=ref, class_name=class_name, module=module)

@@ -61,9 +61,11 @@ def user_location(exc: BaseException, path: str | None) -> str | None:
 
 
 def _code_of(function) -> CodeType | None:
-    """The code object a (bound, decorated) Python function runs; None for builtins."""
+    """The code object a (bound, decorated) Python function runs; None for builtins and for code
+    made from a string (a dataclass's ``__init__``, whose file is ``<string>``)."""
     function = inspect.unwrap(getattr(function, "__func__", function))
-    return getattr(function, "__code__", None)
+    code = getattr(function, "__code__", None)
+    return None if code is None or code.co_filename.startswith("<") else code
 
 
 def definition_site(function) -> str | None:
@@ -78,7 +80,7 @@ def call_noting_return(method, *args, **kwargs):
     A profile hook sees the ``return`` event of the method's own frame, whose current line is the
     ``return`` statement; a model's ``loss`` has two (scores, and loss with grads), so this names
     the one that returned a wrong value. The previous profile hook (a profiler's) is put back.
-    The site is None when the method is not a Python function.
+    The site is None when the method is not a Python function of a file.
     """
     code = _code_of(method)
     if code is None:
@@ -95,8 +97,8 @@ def call_noting_return(method, *args, **kwargs):
         result = method(*args, **kwargs)
     finally:
         sys.setprofile(previous)
-    site = f"{display_path(code.co_filename)}:{lines[-1]}" if lines else None  # the outermost call returns last
-    return result, site
+    line = lines[-1] if lines else code.co_firstlineno  # the outermost call returns last
+    return result, f"{display_path(code.co_filename)}:{line}"
 
 
 def exception_summary(exc: BaseException, limit: int = 160) -> str:
