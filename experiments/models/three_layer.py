@@ -1,7 +1,8 @@
 """A three-layer net in CS231n's assignment 2 style: (affine - ReLU - dropout) x 2 - affine - softmax loss.
 
 Its layers come from the sibling file layers.py. Sweep it with `model: models/three_layer.py:ThreeLayerNet`;
-check its gradients with `sweep gradcheck experiments/models/three_layer.py:ThreeLayerNet --set dropout=0.5`.
+check its gradients with
+`sweep gradcheck experiments/models/three_layer.py:ThreeLayerNet --set dropout=0.5 --set reg=0.1`.
 """
 import numpy as np
 

@@ -1,7 +1,8 @@
 """A two-layer net as CS231n's assignment 1 writes it: affine - ReLU - affine - softmax loss.
 
-Sweep it with `model: models/two_layer.py:TwoLayerNet`; check its gradients with
-`sweep gradcheck experiments/models/two_layer.py:TwoLayerNet --set std=0.1`.
+Sweep it with `model: models/two_layer.py:TwoLayerNet`. Check its gradients, the regularization's too, at
+the weight scale of CS231n's toy model (with std=1e-4 the step of the check can cross a ReLU kink) with
+`sweep gradcheck experiments/models/two_layer.py:TwoLayerNet --set reg=0.1 --set std=0.1`.
 """
 import numpy as np
 
