@@ -1,8 +1,8 @@
-"""The command line: ``sweep run | list | show | best | plot | report | data fetch``.
+"""The command line: ``sweep run | list | show | best | plot | report | gradcheck | data fetch``.
 
 User errors (bad experiment file, missing data, bad values) print one line on stderr and exit with
 status 2. ``sweep run`` exits 0 when every trial ran (diverged included), 1 when any failed or
-crashed, 130 when interrupted.
+crashed, 130 when interrupted. ``sweep gradcheck`` exits 1 when a gradient is wrong.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from .errors import SweepError
 from .results.files import BEST_DIR, ERRORS_DIR, MODEL_FILE, TRIALS_FILE
 
 EXIT_OK, EXIT_TRIALS_FAILED, EXIT_USER_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_GRADIENT_WRONG = 1  # sweep gradcheck
 RESULTS_ROOT = Path("results")
 #: Trials ``sweep list`` shows of a search that chooses them as it goes.
 LIST_PREVIEW = 20
@@ -71,6 +72,20 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--top", type=int, default=20, help="rows to show (default 20)")
             cmd.add_argument("--sort", help="column to sort by (default: the experiment's metric)")
 
+    grad = sub.add_parser("gradcheck", help="check a model's gradients against centered differences (float64)",
+                          description="Compare each parameter's gradient from loss(X, y) with centered differences "
+                                      "on a few random rows, in float64 (CS231n's check). Exit 0 when every "
+                                      "relative error is below 1e-6, 1 when one is above (a wrong gradient), "
+                                      "2 when the model cannot be built or breaks the model contract.")
+    grad.add_argument("ref", metavar="MODEL",
+                      help="FILE.py:Class (relative to the current folder) or package.module:Class, as the model: key")
+    grad.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                      help="a constructor hyperparameter (input_dim and num_classes size the random problem, "
+                           "default 12 and 4); repeatable")
+    grad.add_argument("--rows", type=int, default=5, help="random rows of the problem (default 5)")
+    grad.add_argument("--seed", type=int, default=0,
+                      help="seeds the weights, the rows and the dropout masks (default 0)")
+
     data = sub.add_parser("data", help="data set utilities")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     fetch = data_sub.add_parser("fetch", help="download a data set's official files and check their SHA-256")
@@ -84,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; every user error is one line on stderr and status 2, an interrupt one line and 130."""
     args = _parser().parse_args(argv)
     command = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "best": cmd_best, "plot": cmd_plot,
-               "report": cmd_report, "data": cmd_data}[args.command]
+               "report": cmd_report, "gradcheck": cmd_gradcheck, "data": cmd_data}[args.command]
     with interrupts.handled(), interrupts.output_outlives_the_terminal():  # a closed terminal is an interrupt too
         try:
             status = command(args)
@@ -378,6 +393,14 @@ def cmd_report(args) -> int:
         raise SweepError(f"cannot write the report of {run_dir}: {exc.strerror or exc}") from None
     print(path)
     return EXIT_OK
+
+
+def cmd_gradcheck(args) -> int:
+    from .models.gradcheck import run_gradcheck
+
+    check = run_gradcheck(args.ref, args.overrides, rows=args.rows, seed=args.seed)
+    print("\n".join(check.lines()))
+    return EXIT_OK if check.ok else EXIT_GRADIENT_WRONG
 
 
 def cmd_data(args) -> int:

@@ -18,6 +18,14 @@ class DataError(SweepError):
     """A data set is missing, truncated, corrupted or inconsistent."""
 
 
+class ModelError(SweepError):
+    """A user's model (``model: nets.py:Net``) cannot be loaded or breaks the model contract.
+
+    One line: where (the user's ``file:line`` when known, else the model's ref), what happened, and
+    what the contract expects instead (see :mod:`sweep.models`).
+    """
+
+
 def did_you_mean(word, choices, quote: str = "`", synonyms=None) -> str:
     """`` (did you mean `x`?)`` for the choice ``word`` most likely meant, or an empty string.
 

@@ -35,8 +35,12 @@ def numerical_gradient_array(f: Callable[[np.ndarray], np.ndarray], x: np.ndarra
     return numerical_gradient(lambda v: float(np.sum(f(v) * dout)), x, h)
 
 
-def relative_error(a: np.ndarray, b: np.ndarray) -> float:
-    """Largest elementwise ``|a - b| / max(1e-8, |a| + |b|)``."""
+def relative_error(a: np.ndarray, b: np.ndarray, floor: float = 1e-8) -> float:
+    """Largest elementwise ``|a - b| / max(floor, |a| + |b|)``.
+
+    ``floor`` keeps entries near zero, whose difference is all rounding, from dominating; see
+    :func:`sweep.models.gradcheck.resolvable` for one that follows the precision of the differences.
+    """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+    return float(np.max(np.abs(a - b) / np.maximum(floor, np.abs(a) + np.abs(b))))
