@@ -249,6 +249,12 @@ class ParamTable:
     def __iter__(self):
         return iter(self.specs)
 
+    @property
+    def columns(self) -> tuple[tuple[str, str], ...]:
+        """(name, kind) of each hyperparameter: what a run folder records of them, and all a resume must
+        find again."""
+        return tuple((name, spec.kind) for name, spec in self.specs.items())
+
     def __eq__(self, other) -> bool:
         return isinstance(other, ParamTable) and self.specs == other.specs
 

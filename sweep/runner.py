@@ -156,7 +156,8 @@ def dry_run(model, trial: TrialSpec, data) -> None:
     import numpy as np
 
     X = np.asarray(data.X_train[:DRY_RUN_ROWS], dtype=trial.params["dtype"])
-    check_model(model, hyperparameters, X, data.y_train[:DRY_RUN_ROWS], trial.params["dtype"])
+    check_model(model, hyperparameters, X, data.y_train[:DRY_RUN_ROWS], trial.params["dtype"],
+                num_classes=data.num_classes)
 
 
 def check_memory(trials: list[TrialSpec], data, n_jobs: int) -> list[str]:

@@ -270,7 +270,7 @@ class RunStore:
         refuse_links(run_dir)
         recorded = _check_same_experiment(run_dir, experiment)
         _check_same_model_source(run_dir, recorded, experiment)
-        if run_params(run_dir) != experiment.table:
+        if run_params(run_dir).columns != experiment.table.columns:
             raise SweepError(f"cannot resume {run_dir}: the model's hyperparameters ({', '.join(experiment.table)}) are "
                              f"not the run's ({', '.join(run_params(run_dir))}); start a new run without --resume")
         store = cls(run_dir, experiment.table)

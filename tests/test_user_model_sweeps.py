@@ -1,0 +1,205 @@
+"""Sweeping a user's own model (issue 23): the CS231n contract through the real command line.
+
+The models are the examples users see (experiments/models/): a two-layer net written as CS231n's
+assignment 1 writes it (np.random.randn weights, no dtype) and a three-layer net with dropout masks
+drawn from np.random.rand. Each sweep runs as a user runs it: `sweep run` in a subprocess, loky
+workers, the model file copied beside the experiment file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT, start, sweep_cli, write_experiment
+from test_hostile import in_process, one_error_line
+
+import sweep
+from sweep.config import load_experiment
+from sweep.data import load_dataset
+from sweep.strategies import plan_trials
+from sweep.task import build_and_train
+
+TWO_LAYER = {"name": "cs231n", "dataset": "digits", "model": "models/two_layer.py:TwoLayerNet", "method": "grid",
+             "parameters": {"hidden_size": {"values": [32, 64]}, "learning_rate": {"values": [0.5, 0.1]}},
+             "fixed": {"epochs": 3, "std": 0.01, "reg": 1e-3, "batch_size": 64, "optimizer": "sgd_momentum"},
+             "n_jobs": 2}
+THREE_LAYER = {"name": "three", "dataset": "digits", "model": "models/three_layer.py:ThreeLayerNet",
+               "method": "grid",
+               "parameters": {"h1": {"values": [32, 64]}, "learning_rate": {"values": [0.2, 0.1, 0.05]}},
+               "fixed": {"epochs": 6, "h2": 32, "dropout": 0.3, "weight_scale": 0.1, "batch_size": 64,
+                         "optimizer": "sgd_momentum"},
+               "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 2}, "n_jobs": 2}
+NUMBERS = ["trial_id", "status", "train_loss", "train_acc", "val_loss", "val_acc", "best_epoch", "error"]
+
+
+def with_models(folder, **doc):
+    """``folder`` with the example models beside ``exp.yaml`` written from ``doc``."""
+    shutil.copytree(ROOT / "experiments" / "models", folder / "models", dirs_exist_ok=True)
+    write_experiment(folder / "exp.yaml", **doc)
+    return folder
+
+
+def numbers(run) -> pd.DataFrame:
+    return pd.read_csv(run / "trials.csv").sort_values("trial_id").reset_index(drop=True)[NUMBERS]
+
+
+def history(run) -> pd.DataFrame:
+    return pd.read_csv(run / "history.csv").drop(columns="seconds").sort_values(["trial_id", "epoch"]) \
+        .reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def two_layer_runs(tmp_path_factory):
+    """The CS231n two-layer sweep with two loky workers and with one."""
+    folder = with_models(tmp_path_factory.mktemp("two"), **TWO_LAYER)
+    for out, jobs in (("two", "2"), ("one", "1")):
+        result = sweep_cli("run", "exp.yaml", "--out", out, "--n-jobs", jobs, "--no-plots", cwd=folder)
+        assert result.returncode == 0, result.stderr
+    return folder
+
+
+def test_a_cs231n_model_sweeps_with_the_same_numbers_for_one_and_two_workers(two_layer_runs):
+    pd.testing.assert_frame_equal(numbers(two_layer_runs / "two"), numbers(two_layer_runs / "one"))
+    pd.testing.assert_frame_equal(history(two_layer_runs / "two"), history(two_layer_runs / "one"))
+    trials = pd.read_csv(two_layer_runs / "two" / "trials.csv")
+    assert list(trials.columns[2:8]) == ["hidden_size", "std", "reg", "learning_rate", "epochs", "batch_size"]
+    assert (trials["status"] == "ok").all() and trials["val_acc"].max() > 0.8
+
+
+def test_the_best_user_model_is_saved_measured_once_and_predicts_when_loaded(two_layer_runs):
+    run = sweep.load_run(two_layer_runs / "two")
+    model = run.best_model()
+    data = load_dataset("digits")
+    assert model.accuracy(data.X_test, data.y_test) == run.best["test_acc"]
+    assert set(model.params) == {"W1", "b1", "W2", "b2"} and model.params["W1"].dtype == np.float32
+    assert run.best["model_from"] == "trial" and run.best["params"]["std"] == 0.01
+    report = sweep_cli("report", "two", cwd=two_layer_runs)
+    assert report.returncode == 0, report.stderr
+    assert (two_layer_runs / "two" / "plots" / "weights.png").is_file()  # W1 (64, H) matches the 8x8 images
+
+
+def test_a_paused_user_model_with_global_rng_dropout_continues_bitwise(tmp_path):
+    """Hyperband pauses each trial at its milestones; a trial continued from its saved state (its
+    weights, update rule, generator and NumPy's global generator) is bitwise the trial trained
+    without a pause, dropout masks from np.random.rand included."""
+    folder = with_models(tmp_path, **THREE_LAYER)
+    result = sweep_cli("run", "exp.yaml", "--out", "hb", "--no-plots", "--quiet", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    experiment = load_experiment(folder / "exp.yaml")
+    data = load_dataset("digits")
+    recorded = history(folder / "hb")
+    continued = 0
+    for trial in plan_trials(experiment):
+        rows = recorded[recorded["trial_id"] == trial.trial_id]
+        if len(rows) <= 1:
+            continue
+        continued += 1
+        _, whole = build_and_train(trial.params, trial.seed, data, len(rows), model=experiment.model)
+        expected = pd.DataFrame(whole.records).drop(columns="seconds")
+        pd.testing.assert_frame_equal(rows.drop(columns="trial_id").reset_index(drop=True), expected,
+                                      check_dtype=False)
+    assert continued >= 2
+
+
+def test_kill_9_of_a_user_model_sweep_then_resume_gives_the_uninterrupted_numbers(tmp_path):
+    folder = with_models(tmp_path, **THREE_LAYER)
+    whole = sweep_cli("run", "exp.yaml", "--out", "whole", "--no-plots", "--quiet", cwd=folder)
+    assert whole.returncode == 0, whole.stderr
+    proc = start(["run", "exp.yaml", "--out", "part", "--no-plots", "--quiet"], folder)
+    paused = folder / "part" / "paused"
+    deadline = time.monotonic() + 120
+    while not (paused.is_dir() and any(paused.glob("*.npz"))):  # a trial waits at (or goes on from) a milestone
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    rest = sweep_cli("run", "exp.yaml", "--resume", "part", "--no-plots", "--quiet", cwd=folder)
+    assert rest.returncode == 0, rest.stderr
+    assert "warning" not in rest.stderr  # every saved state proven genuine and continued
+    pd.testing.assert_frame_equal(numbers(folder / "part"), numbers(folder / "whole"))
+    pd.testing.assert_frame_equal(history(folder / "part"), history(folder / "whole"))
+
+
+def test_a_user_model_on_dask_gives_the_numbers_of_loky(two_layer_runs, tmp_path):
+    folder = with_models(tmp_path, **TWO_LAYER)
+    result = sweep_cli("run", "exp.yaml", "--out", "dask", "--backend", "dask-local", "--no-plots", "--quiet",
+                       cwd=folder, timeout=300)
+    assert result.returncode == 0, result.stderr
+    pd.testing.assert_frame_equal(numbers(folder / "dask"), numbers(two_layer_runs / "two"))
+
+
+# ------------------------------------------------------------------------------------------ refusals
+BROKEN = ["syntax_error.py:Net", "raises_at_import.py:Net", "constructor_raises.py:TwoHeads",
+          "no_params.py:WeightsAsAttributes", "scores_wrong_shape.py:ReturnsLabels", "loss_not_pair.py:ForgetsGrads",
+          "grads_missing_key.py:ForgetsBiasGradient", "grad_wrong_shape.py:TransposedGradient",
+          "nan_loss.py:NoMaxShift"]
+
+
+def test_broken_models_are_refused_in_one_line_naming_the_file_and_line_before_a_run_folder_exists(
+        tmp_path, monkeypatch, capsys):
+    shutil.copytree(ROOT / "tests" / "models", tmp_path / "models")
+    for n, ref in enumerate(BROKEN):
+        write_experiment(tmp_path / "exp.yaml", name="broken", dataset="digits", model=f"models/{ref}",
+                         fixed={"epochs": 1})
+        cli = sweep_cli if n == 0 else (lambda *args, cwd: in_process(monkeypatch, capsys, cwd, *args))
+        line = one_error_line(cli("run", "exp.yaml", cwd=tmp_path))
+        path = tmp_path / "models" / ref.split(":")[0]
+        marked = next((i for i, text in enumerate(path.read_text().splitlines(), 1) if text.endswith("# expected")),
+                      None)
+        assert ref.split(":")[0] in line and (marked is None or f":{marked}" in line), (ref, line)
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_hyperparameter_the_model_does_not_take_is_refused_with_a_did_you_mean_from_its_signature(
+        tmp_path, monkeypatch, capsys):
+    with_models(tmp_path, **{**TWO_LAYER, "parameters": {"hiden_size": {"values": [8]}}})
+    one_error_line(in_process(monkeypatch, capsys, tmp_path, "run", "exp.yaml"),
+                   "exp.yaml:", "parameters.hiden_size: unknown hyperparameter (did you mean `hidden_size`?)",
+                   "allowed: hidden_size, std, reg, learning_rate")
+    with_models(tmp_path, **{**TWO_LAYER, "fuse": 4})
+    one_error_line(in_process(monkeypatch, capsys, tmp_path, "run", "exp.yaml"), "fuse 4 trains the built-in nets only")
+
+
+def test_a_trial_that_fails_in_the_users_code_names_its_line_and_the_sweep_goes_on(tmp_path):
+    with_models(tmp_path, **{**TWO_LAYER, "model": "models/picky.py:Picky", "parameters": {"width": {"values": [8, 13]}},
+                             "fixed": {"epochs": 1}})
+    (tmp_path / "models" / "picky.py").write_text(
+        "import numpy as np\n\n\nclass Picky:\n"
+        "    def __init__(self, input_dim, num_classes, width=8):\n"
+        "        self.width = width\n"
+        "        self.params = {'W': 0.01 * np.random.randn(input_dim, num_classes)}\n\n"
+        "    def loss(self, X, y=None):\n"
+        "        scores = X.dot(self.params['W'])\n"
+        "        if y is None:\n"
+        "            return scores\n"
+        "        if self.width == 13:\n"
+        "            raise ValueError('unlucky width')\n"
+        "        p = np.exp(scores - scores.max(axis=1, keepdims=True))\n"
+        "        p /= p.sum(axis=1, keepdims=True)\n"
+        "        loss = -np.log(p[np.arange(len(y)), y]).mean()\n"
+        "        p[np.arange(len(y)), y] -= 1\n"
+        "        return loss, {'W': X.T.dot(p) / len(y)}\n")
+    result = sweep_cli("run", "exp.yaml", "--out", "run", "--no-plots", "--quiet", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr  # a failed trial, the other recorded
+    trials = pd.read_csv(tmp_path / "run" / "trials.csv").set_index("width")
+    assert trials.loc[8, "status"] == "ok" and trials.loc[13, "status"] == "failed"
+    assert trials.loc[13, "error"].startswith("models/picky.py:14: ValueError: unlucky width"), trials.loc[13, "error"]
+    [traceback] = (tmp_path / "run" / "errors").glob("*.txt")
+    assert "picky.py\", line 14" in traceback.read_text()
+
+
+def test_a_resume_after_the_model_file_changed_is_refused(two_layer_runs, tmp_path, monkeypatch, capsys):
+    folder = with_models(tmp_path, **TWO_LAYER)
+    shutil.copytree(two_layer_runs / "two", folder / "run")
+    with open(folder / "models" / "two_layer.py", "a") as f:
+        f.write("\n# an edit\n")
+    one_error_line(in_process(monkeypatch, capsys, folder, "run", "exp.yaml", "--resume", "run"),
+                   "the model's file", "changed since the run was made")
+    assert json.loads((folder / "run" / "best" / "summary.json").read_text())["trial_id"]
