@@ -12,6 +12,7 @@ import inspect
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -57,6 +58,21 @@ def array_shapes(input_dim: int, hidden_dims: list[int], num_classes: int, norma
     return params, buffers
 
 
+class LayerNames(NamedTuple):
+    """The names of one layer's arrays in ``params`` and ``buffers`` (made once, not per minibatch)."""
+
+    W: str
+    b: str
+    gamma: str
+    beta: str
+    running_mean: str
+    running_var: str
+
+    @classmethod
+    def of(cls, layer: int) -> "LayerNames":
+        return cls(*(f"{name}{layer}" for name in cls._fields))
+
+
 class FullyConnectedNet:
     """A fully connected network with ``len(hidden_dims)`` hidden layers, CS231n style.
 
@@ -81,6 +97,7 @@ class FullyConnectedNet:
     # The pieces TwoLayerNet already has, taken as they are: the same draws, masks and chunks.
     _init_weights = TwoLayerNet._init_weights
     _as_input = TwoLayerNet._as_input
+    _network_input = TwoLayerNet._network_input
     _dropout_mask = TwoLayerNet._dropout_mask
     scores = TwoLayerNet.scores
     predict = TwoLayerNet.predict
@@ -112,6 +129,7 @@ class FullyConnectedNet:
             raise ValueError(f"dtype must be a floating-point type, got {self.dtype.name}")
         self.seed = seed
         self.params, self.buffers = self._initial_arrays(np.random.default_rng(seed))
+        self._layers = [LayerNames.of(layer) for layer in range(1, self.num_hidden + 2)]
 
     @property
     def num_hidden(self) -> int:
@@ -143,46 +161,41 @@ class FullyConnectedNet:
         masks come from ``rng`` (the trainer's minibatch generator): the input's (N, D) mask first,
         then each hidden layer's (N, H_i), input side first.
         """
-        X = self._as_input(X)
         training = y is not None
-        if training and (self.dropout or self.input_dropout) and rng is None:
-            raise ValueError("a net with dropout needs rng (the generator of the minibatches) to train")
-        if training and self.input_dropout:
-            X = X * self._dropout_mask(rng, X.shape, self.input_dropout)
-        hidden, caches = X, []
-        for layer in range(1, self.num_hidden + 1):
+        p, layers = self.params, self._layers
+        hidden, caches = self._network_input(X, training, rng), []
+        for layer in layers[:-1]:
             hidden, cache = self._hidden_forward(layer, hidden, training, rng)
             caches.append(cache)
-        last = self.num_hidden + 1
-        scores, last_cache = affine_forward(hidden, self.params[f"W{last}"], self.params[f"b{last}"])
+        scores, last_cache = affine_forward(hidden, p[layers[-1].W], p[layers[-1].b])
         if y is None:
             return scores
 
         data_loss, dscores = LOSSES[self.loss_name](scores, y)
-        grads = {}
-        dhidden, grads[f"W{last}"], grads[f"b{last}"] = affine_backward(dscores, last_cache)
-        for layer in range(self.num_hidden, 0, -1):
-            dhidden = self._hidden_backward(layer, dhidden, caches[layer - 1], grads)
+        grads = dict.fromkeys(p)  # filled from the last layer back, listed in the order of params
+        dhidden, grads[layers[-1].W], grads[layers[-1].b] = affine_backward(dscores, last_cache)
+        for i in range(len(caches) - 1, -1, -1):
+            dhidden = self._hidden_backward(layers[i], dhidden, caches[i], grads, need_dx=i > 0)
         loss = data_loss
         if self.reg:
-            weights = [self.params[f"W{layer}"] for layer in range(1, last + 1)]
-            loss += 0.5 * self.reg * sum(float(np.vdot(w, w)) for w in weights)
-            for layer, w in enumerate(weights, start=1):
-                axpy(self.reg, w, grads[f"W{layer}"])
-        return loss, {name: grads[name] for name in self.params}
+            penalty = 0.0
+            for layer in layers:
+                penalty += float(np.vdot(p[layer.W], p[layer.W]))
+                axpy(self.reg, p[layer.W], grads[layer.W])
+            loss += 0.5 * self.reg * penalty
+        return loss, grads
 
-    def _hidden_forward(self, layer: int, x: np.ndarray, training: bool, rng):
-        """Hidden layer ``layer`` (1-based): affine, normalization, activation, dropout.
-        Returns its output and the cache its backward pass needs."""
+    def _hidden_forward(self, layer: "LayerNames", x: np.ndarray, training: bool, rng):
+        """One hidden layer: affine, normalization, activation, dropout. Returns its output and the
+        cache its backward pass needs."""
         p = self.params
-        out, affine_cache = affine_forward(x, p[f"W{layer}"], p[f"b{layer}"])
+        out, affine_cache = affine_forward(x, p[layer.W], p[layer.b])
         norm_cache = None
         if self.normalization == "batchnorm":
-            out, norm_cache = batchnorm_forward(out, p[f"gamma{layer}"], p[f"beta{layer}"],
-                                                self.buffers[f"running_mean{layer}"],
-                                                self.buffers[f"running_var{layer}"], training)
+            out, norm_cache = batchnorm_forward(out, p[layer.gamma], p[layer.beta], self.buffers[layer.running_mean],
+                                                self.buffers[layer.running_var], training)
         elif self.normalization == "layernorm":
-            out, norm_cache = layernorm_forward(out, p[f"gamma{layer}"], p[f"beta{layer}"])
+            out, norm_cache = layernorm_forward(out, p[layer.gamma], p[layer.beta])
         out, act_cache = ACTIVATIONS[self.activation][0](out)
         mask = None
         if training and self.dropout:
@@ -190,16 +203,16 @@ class FullyConnectedNet:
             out = out * mask
         return out, (affine_cache, norm_cache, act_cache, mask)
 
-    def _hidden_backward(self, layer: int, dout: np.ndarray, cache, grads: dict):
-        """Backward pass of hidden layer ``layer``: fills its entries of ``grads`` and returns the
-        gradient with respect to its input (None for the first layer: nobody needs it)."""
+    def _hidden_backward(self, layer: "LayerNames", dout: np.ndarray, cache, grads: dict, need_dx: bool):
+        """Backward pass of one hidden layer: fills its entries of ``grads`` and returns the gradient
+        with respect to its input (None when not ``need_dx``: the first layer's input is the data)."""
         affine_cache, norm_cache, act_cache, mask = cache
         if mask is not None:
             dout *= mask
         dout = ACTIVATIONS[self.activation][1](dout, act_cache)
         if norm_cache is not None:
-            dout, grads[f"gamma{layer}"], grads[f"beta{layer}"] = normalization_backward(dout, norm_cache)
-        dx, grads[f"W{layer}"], grads[f"b{layer}"] = affine_backward(dout, affine_cache, need_dx=layer > 1)
+            dout, grads[layer.gamma], grads[layer.beta] = normalization_backward(dout, norm_cache)
+        dx, grads[layer.W], grads[layer.b] = affine_backward(dout, affine_cache, need_dx=need_dx)
         return dx
 
     # ------------------------------------------------------------------------------ persist
@@ -255,12 +268,13 @@ class FullyConnectedNet:
         return net
 
     def __repr__(self) -> str:
-        return (f"FullyConnectedNet({self.input_dim}, {self.hidden_dims}, {self.num_classes}, "
-                f"activation={self.activation!r}, loss={self.loss_name!r}, reg={self.reg}, "
-                + (f"normalization={self.normalization!r}, " if self.normalization else "")
-                + (f"dropout={self.dropout}, " if self.dropout else "")
-                + (f"input_dropout={self.input_dropout}, " if self.input_dropout else "") +
-                f"dtype={self.dtype.name})")
+        """The constructor call: the sizes, then every argument that is not its default, and dtype."""
+        signature = inspect.signature(type(self)).parameters
+        hp = self.hyperparameters()
+        sizes = (hp.pop("input_dim"), hp.pop("hidden_dims"), hp.pop("num_classes"))
+        changed = [f"{name}={value!r}" for name, value in hp.items()
+                   if name == "dtype" or value != signature[name].default]
+        return f"{type(self).__name__}({', '.join(map(repr, sizes))}, {', '.join(changed)})"
 
 
 def _saved_shapes(hp, n_arrays: int, path) -> dict:

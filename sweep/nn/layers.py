@@ -100,8 +100,9 @@ def _normalize(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, axis: int, ep
     Returns out (N, D), the cache ``(xhat, gamma, std, axis)``, and the mean and variance."""
     mean = x.mean(axis=axis, keepdims=True)
     xhat = x - mean
-    var = np.square(xhat).mean(axis=axis, keepdims=True)
-    std = np.sqrt(var + eps)
+    # sum of squares along the axis without an (N, D) temporary
+    var = np.einsum("ij,ij->j" if axis == 0 else "ij,ij->i", xhat, xhat) / x.shape[axis]
+    std = np.sqrt(var + eps).reshape(mean.shape)
     xhat /= std
     out = xhat * gamma
     out += beta
@@ -112,16 +113,22 @@ def normalization_backward(dout: np.ndarray, cache):
     """Gradients of batch or layer normalization (training mode): ``(dx, dgamma, dbeta)``.
 
     With ``dxhat = dout * gamma`` and means over the normalized axis,
-    ``dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / std`` (CS231n's one-line form).
+    ``dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / std`` (CS231n's one-line form). The
+    two means need no (N, D) array: over the batch (axis 0) they are ``gamma * dbeta / N`` and
+    ``gamma * dgamma / N``; over the features (axis 1), matrix-vector products with gamma.
     """
     xhat, gamma, std, axis = cache
+    n = dout.shape[axis]
     dbeta = dout.sum(axis=0)
-    dgamma = (dout * xhat).sum(axis=0)
-    dxhat = dout * gamma
-    projection = (dxhat * xhat).mean(axis=axis, keepdims=True)
-    dx = dxhat
-    dx -= dxhat.mean(axis=axis, keepdims=True)
-    dx -= xhat * projection
+    dout_xhat = dout * xhat
+    dgamma = dout_xhat.sum(axis=0)
+    if axis == 0:
+        mean_dxhat, projection = gamma * dbeta / n, gamma * dgamma / n
+    else:
+        mean_dxhat, projection = (dout @ gamma)[:, None] / n, (dout_xhat @ gamma)[:, None] / n
+    dx = dout * gamma
+    dx -= mean_dxhat
+    dx -= np.multiply(xhat, projection, out=dout_xhat)  # dout_xhat is spent: its memory takes the product
     dx /= std
     return dx, dgamma, dbeta
 
