@@ -375,6 +375,16 @@ def test_a_forged_header_is_refused_before_the_net_is_built(tmp_path, changes, s
         FullyConnectedNet.load(forge(path, **changes))
 
 
+@pytest.mark.parametrize("header", [None, "[1, 2]", '{"metadata": {}}'])
+def test_a_missing_or_foreign_header_is_refused(tmp_path, header):
+    net = FullyConnectedNet(6, [5], 3, seed=0)
+    arrays = dict(net.params) if header is None else {**net.params, "__header__": np.array(header)}
+    with open(tmp_path / "model.npz", "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.raises(ValueError, match="not a FullyConnectedNet's"):
+        FullyConnectedNet.load(tmp_path / "model.npz")
+
+
 def test_an_array_header_claiming_terabytes_is_refused_unread(tmp_path):
     from sweep.errors import SweepError
 

@@ -44,20 +44,6 @@ def _is_positive_int(value) -> bool:
         return False
 
 
-def array_shapes(input_dim: int, hidden_dims: list[int], num_classes: int, normalization: str | None):
-    """``(params, buffers)``: the name and shape of every trained array, in order (W1, b1, [gamma1,
-    beta1,] W2, ...), and of every batch-norm running statistic (running_mean1, running_var1, ...)."""
-    params, buffers = {}, {}
-    dims = [input_dim, *hidden_dims, num_classes]
-    for layer, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:]), start=1):
-        params[f"W{layer}"], params[f"b{layer}"] = (fan_in, fan_out), (fan_out,)
-        if normalization and layer <= len(hidden_dims):
-            params[f"gamma{layer}"], params[f"beta{layer}"] = (fan_out,), (fan_out,)
-            if normalization == "batchnorm":
-                buffers[f"running_mean{layer}"], buffers[f"running_var{layer}"] = (fan_out,), (fan_out,)
-    return params, buffers
-
-
 class LayerNames(NamedTuple):
     """The names of one layer's arrays in ``params`` and ``buffers`` (made once, not per minibatch)."""
 
@@ -71,6 +57,21 @@ class LayerNames(NamedTuple):
     @classmethod
     def of(cls, layer: int) -> "LayerNames":
         return cls(*(f"{name}{layer}" for name in cls._fields))
+
+
+def array_shapes(input_dim: int, hidden_dims: list[int], num_classes: int, normalization: str | None):
+    """``(params, buffers)``: the name and shape of every trained array, in order (W1, b1, [gamma1,
+    beta1,] W2, ...), and of every batch-norm running statistic (running_mean1, running_var1, ...)."""
+    params, buffers = {}, {}
+    dims = [input_dim, *hidden_dims, num_classes]
+    for layer, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:]), start=1):
+        names = LayerNames.of(layer)
+        params[names.W], params[names.b] = (fan_in, fan_out), (fan_out,)
+        if normalization and layer <= len(hidden_dims):
+            params[names.gamma], params[names.beta] = (fan_out,), (fan_out,)
+            if normalization == "batchnorm":
+                buffers[names.running_mean], buffers[names.running_var] = (fan_out,), (fan_out,)
+    return params, buffers
 
 
 class FullyConnectedNet:
@@ -89,8 +90,8 @@ class FullyConnectedNet:
     trained like the weights. Batch normalization (momentum 0.9, eps 1e-5, as CS231n) normalizes by
     the minibatch in training (``loss(X, y)``) and by running averages when scoring (``loss(X)``);
     those running averages are in ``buffers`` (``running_mean{i}`` zeros, ``running_var{i}`` ones at
-    first), not in ``params``: the update rule does not train them, each training ``loss`` call
-    updates them. **They are state: whoever pauses and resumes training, or keeps a model, must save
+    first, as PyTorch: CS231n's zero variances would score an untrained net by ``x / sqrt(eps)``), not
+    in ``params``: the update rule does not train them, each training ``loss`` call updates them. **They are state: whoever pauses and resumes training, or keeps a model, must save
     and restore ``buffers`` with ``params``** (``save``/``load`` do). ``buffers`` is empty otherwise.
     """
 
@@ -248,8 +249,8 @@ class FullyConnectedNet:
 
         npz_bytes(path, str(path))
         with np.load(Path(path), allow_pickle=False) as f:
-            header = json.loads(str(f["__header__"]))
-            hp = header["hyperparameters"]
+            header = json.loads(str(f["__header__"])) if "__header__" in f.files else None
+            hp = header.get("hyperparameters") if isinstance(header, dict) else None
             shapes = _saved_shapes(hp, len(f.files), path)
             if set(f.files) != {*shapes, "__header__"}:
                 raise ValueError(f"{path}: its arrays are not the {', '.join(shapes)} its hyperparameters give")
