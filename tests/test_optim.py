@@ -68,3 +68,57 @@ def test_rules_keep_float32_and_fill_defaults(name):
     assert next_w.dtype == np.float32
     assert config["learning_rate"] == 1e-3
     assert not np.array_equal(next_w, W.astype(np.float32))
+
+
+def nadam_reference(w, gradients, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8):
+    """Dozat (2016) Algorithm 2 with a constant momentum beta1, without its extra beta2 factor (as
+    optax.nadam), written out in float64 one step at a time."""
+    w = np.array(w, dtype=np.float64)
+    m = np.zeros_like(w)
+    v = np.zeros_like(w)
+    for t, g in enumerate(gradients, start=1):
+        g = np.asarray(g, dtype=np.float64)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        m_hat = beta1 * m / (1 - beta1 ** (t + 1)) + (1 - beta1) * g / (1 - beta1**t)
+        v_hat = v / (1 - beta2**t)
+        w = w - learning_rate * m_hat / (np.sqrt(v_hat) + epsilon)
+    return w, m, v
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_nadam_follows_the_reference_over_several_steps(dtype, rtol):
+    rng = np.random.default_rng(0)
+    gradients = [rng.standard_normal(W.shape).astype(dtype) for _ in range(6)]
+    w, config = W.astype(dtype), {"learning_rate": 1e-2, "beta2": 0.99}
+    for g in gradients:
+        w, config = optim.nadam(w, g, config)
+    expected, m, v = nadam_reference(W, gradients, 1e-2, beta2=0.99)
+    assert config["t"] == 6 and w.dtype == config["m"].dtype == config["v"].dtype == dtype
+    np.testing.assert_allclose(w, expected, rtol=rtol)
+    np.testing.assert_allclose(config["m"], m, rtol=rtol)
+    np.testing.assert_allclose(config["v"], v, rtol=rtol)
+    # Not Adam: the first step already weighs the gradient by beta1 / (1 - beta1**2) + 1.
+    adam_w, _ = optim.adam(W.copy(), DW, {"learning_rate": 1e-2})
+    nadam_w, _ = optim.nadam(W.copy(), DW, {"learning_rate": 1e-2})
+    assert not np.allclose(adam_w, nadam_w)
+
+
+def test_nadam_updates_in_place_and_resumes_from_its_state():
+    w = W.copy()
+    config = {"learning_rate": 1e-2}
+    first, config = optim.nadam(w, DW, config)
+    assert first is w
+    saved = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in config.items()}
+    straight, _ = optim.nadam(w.copy(), 2 * DW, config)
+    resumed, _ = optim.nadam(w.copy(), 2 * DW, saved)
+    np.testing.assert_array_equal(resumed, straight)
+
+
+def test_nadam_minimizes_a_quadratic():
+    """f(w) = 0.5 * sum(a * w**2) with curvatures a from 0.1 to 10: from w = 1 to the minimum at 0."""
+    curvature = np.logspace(-1, 1, 8).astype(np.float32)
+    w, config = np.ones(8, dtype=np.float32), {"learning_rate": 0.1}
+    for _ in range(500):
+        w, config = optim.nadam(w, curvature * w, config)
+    assert np.max(np.abs(w)) < 1e-9

@@ -2,13 +2,16 @@
 
 Every layer has ``*_forward(...) -> (out, cache)`` and ``*_backward(dout, cache) -> grads``;
 every loss returns ``(loss, dscores)`` where ``loss`` is a Python float (mean over the N rows) and
-``dscores`` has the shape and dtype of ``scores``. Nothing here keeps state or draws random numbers.
+``dscores`` has the shape and dtype of ``scores``. Nothing here keeps state or draws random numbers
+(batch normalization's running averages are the caller's arrays, updated in place when training).
 Arrays keep the dtype they come in with (float32 in training, float64 in gradient checks).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from ._blas import axpy
 
 
 # --------------------------------------------------------------------------------------- affine
@@ -84,6 +87,82 @@ ACTIVATIONS = {
     "sigmoid": (sigmoid_forward, sigmoid_backward),
     "tanh": (tanh_forward, tanh_backward),
 }
+
+
+# -------------------------------------------------------------------------------- normalization
+#: Batch normalization's defaults, as in CS231n assignment 2 (and PyTorch, whose momentum 0.1 weighs the batch).
+BN_MOMENTUM, NORM_EPS = 0.9, 1e-5
+
+
+def _normalize(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, axis: int, eps: float):
+    """``gamma * (x - mean) / sqrt(var + eps) + beta`` with the mean and (biased) variance over ``axis``
+    of x (N, D): axis 0 for batch normalization, 1 for layer normalization. gamma, beta: (D,).
+    Returns out (N, D), the cache ``(xhat, gamma, std, axis)``, and the mean and variance."""
+    mean = x.mean(axis=axis, keepdims=True)
+    xhat = x - mean
+    # sum of squares along the axis without an (N, D) temporary
+    var = np.einsum("ij,ij->j" if axis == 0 else "ij,ij->i", xhat, xhat) / x.shape[axis]
+    std = np.sqrt(var + eps).reshape(mean.shape)
+    xhat /= std
+    out = xhat * gamma
+    out += beta
+    return out, (xhat, gamma, std, axis), mean, var
+
+
+def normalization_backward(dout: np.ndarray, cache):
+    """Gradients of batch or layer normalization (training mode): ``(dx, dgamma, dbeta)``.
+
+    With ``dxhat = dout * gamma`` and means over the normalized axis,
+    ``dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / std`` (CS231n's one-line form). The
+    two means need no (N, D) array: over the batch (axis 0) they are ``gamma * dbeta / N`` and
+    ``gamma * dgamma / N``; over the features (axis 1), matrix-vector products with gamma.
+    """
+    xhat, gamma, std, axis = cache
+    n = dout.shape[axis]
+    dbeta = dout.sum(axis=0)
+    dout_xhat = dout * xhat
+    dgamma = dout_xhat.sum(axis=0)
+    if axis == 0:
+        mean_dxhat, projection = gamma * dbeta / n, gamma * dgamma / n
+    else:
+        mean_dxhat, projection = (dout @ gamma)[:, None] / n, (dout_xhat @ gamma)[:, None] / n
+    dx = dout * gamma
+    dx -= mean_dxhat
+    dx -= np.multiply(xhat, projection, out=dout_xhat)  # dout_xhat is spent: its memory takes the product
+    dx /= std
+    return dx, dgamma, dbeta
+
+
+def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
+                      running_var: np.ndarray, training: bool, momentum: float = BN_MOMENTUM,
+                      eps: float = NORM_EPS):
+    """Batch normalization of x (N, D) feature by feature (Ioffe & Szegedy 2015; CS231n assignment 2).
+
+    Training: normalize by the minibatch's mean and biased variance, and update the caller's
+    ``running_mean``/``running_var`` (D,) in place: ``running = momentum * running + (1 - momentum) * batch``.
+    Scoring (``training`` False): normalize by the running statistics; the cache is then None (no
+    backward pass in scoring). Returns ``(out, cache)``.
+    """
+    if not training:
+        scale = gamma / np.sqrt(running_var + eps)
+        out = x * scale
+        out += beta - running_mean * scale
+        return out, None
+    out, cache, mean, var = _normalize(x, gamma, beta, 0, eps)
+    for running, batch in ((running_mean, mean), (running_var, var)):
+        running *= momentum
+        axpy(1.0 - momentum, batch.reshape(running.shape), running)
+    return out, cache
+
+
+def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = NORM_EPS):
+    """Layer normalization of x (N, D) row by row (Ba et al. 2016): the same in training and scoring,
+    no running statistics. Returns ``(out, cache)``."""
+    out, cache, _, _ = _normalize(x, gamma, beta, 1, eps)
+    return out, cache
+
+
+batchnorm_backward = layernorm_backward = normalization_backward
 
 
 # --------------------------------------------------------------------------------------- losses

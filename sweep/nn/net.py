@@ -104,12 +104,8 @@ class TwoLayerNet:
         """
         p = self.params
         act_forward, act_backward = ACTIVATIONS[self.activation]
-        X = self._as_input(X)
         training = y is not None
-        if training and (self.dropout or self.input_dropout) and rng is None:
-            raise ValueError("a net with dropout needs rng (the generator of the minibatches) to train")
-        if training and self.input_dropout:
-            X = X * self._dropout_mask(rng, X.shape, self.input_dropout)
+        X = self._network_input(X, training, rng)
         a1, affine1_cache = affine_forward(X, p["W1"], p["b1"])
         hidden, act_cache = act_forward(a1)
         mask = None
@@ -132,6 +128,15 @@ class TwoLayerNet:
             axpy(self.reg, p["W1"], dW1)
             axpy(self.reg, p["W2"], dW2)
         return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+
+    def _network_input(self, X: np.ndarray, training: bool, rng: np.random.Generator | None) -> np.ndarray:
+        """X in ``dtype``, with input dropout applied in training (its mask the first draw from ``rng``)."""
+        X = self._as_input(X)
+        if training and (self.dropout or self.input_dropout) and rng is None:
+            raise ValueError("a net with dropout needs rng (the generator of the minibatches) to train")
+        if training and self.input_dropout:
+            X = X * self._dropout_mask(rng, X.shape, self.input_dropout)
+        return X
 
     def _dropout_mask(self, rng: np.random.Generator, shape: tuple, rate: float) -> np.ndarray:
         """Inverted dropout: 0 with probability ``rate``, else ``1 / (1 - rate)``, in ``dtype``."""

@@ -83,14 +83,12 @@ def rmsprop(w, dw, config=None):
     return w, config
 
 
-def adam(w, dw, config=None):
-    """Adam with bias correction (Kingma & Ba, 2015).
-
-    config: learning_rate (1e-3), beta1 (0.9), beta2 (0.999), epsilon (1e-8), and the state
-    m, v (zeros like w at first) and t (steps taken, 0 at first).
-    """
+def _moments(w, dw, config, learning_rate: float):
+    """Adam's and Nadam's shared first step: fill config's defaults (learning_rate, beta1 0.9,
+    beta2 0.999, epsilon 1e-8, t 0), then update the moment estimates m and v (zeros like w at
+    first) in place with dw. Returns ``(config, m, v, t)``, t the number of this step (1 at first)."""
     config = {} if config is None else config
-    config.setdefault("learning_rate", 1e-3)
+    config.setdefault("learning_rate", learning_rate)
     config.setdefault("beta1", 0.9)
     config.setdefault("beta2", 0.999)
     config.setdefault("epsilon", 1e-8)
@@ -101,14 +99,51 @@ def adam(w, dw, config=None):
         m = np.zeros_like(w)
         v = np.zeros_like(w)
     b1, b2 = config["beta1"], config["beta2"]
-    t = config["t"] + 1
     m *= b1
     m += (1 - b1) * dw
     v *= b2
     v += (1 - b2) * (dw * dw)
+    return config, m, v, config["t"] + 1
+
+
+def adam(w, dw, config=None):
+    """Adam with bias correction (Kingma & Ba, 2015).
+
+    config: learning_rate (1e-3), beta1 (0.9), beta2 (0.999), epsilon (1e-8), and the state
+    m, v (zeros like w at first) and t (steps taken, 0 at first).
+    """
+    config, m, v, t = _moments(w, dw, config, 1e-3)
+    b1, b2 = config["beta1"], config["beta2"]
     m_hat = m / (1 - b1**t)
     v_hat = v / (1 - b2**t)
     w -= config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"])
+    config.update(m=m, v=v, t=t)
+    return w, config
+
+
+def nadam(w, dw, config=None):
+    """Nadam: Adam with Nesterov momentum (Dozat, "Incorporating Nesterov Momentum into Adam", ICLR
+    2016 workshop, Algorithm 2, with a constant momentum ``mu_t = beta1``, i.e. without its momentum
+    schedule; the formula of ``optax.nadam``, which like it leaves out Algorithm 2's extra ``beta2``
+    factor on ``v_hat``):
+
+        m = beta1 * m + (1 - beta1) * dw;  v = beta2 * v + (1 - beta2) * dw**2
+        m_hat = beta1 * m / (1 - beta1**(t + 1)) + (1 - beta1) * dw / (1 - beta1**t)
+        w -= learning_rate * m_hat / (sqrt(v / (1 - beta2**t)) + epsilon)
+
+    Adam's step uses ``m / (1 - beta1**t)``; Nadam's looks one momentum step ahead. PyTorch's
+    ``NAdam`` multiplies beta1 by a warming-up schedule (its ``momentum_decay``) instead.
+    config: as :func:`adam`, but learning_rate defaults to 2e-3 (PyTorch's default for NAdam).
+    """
+    config, m, v, t = _moments(w, dw, config, 2e-3)
+    b1, b2 = config["beta1"], config["beta2"]
+    step = m * (b1 / (1 - b1 ** (t + 1)))
+    axpy((1 - b1) / (1 - b1**t), dw, step)
+    denominator = v / (1 - b2**t)
+    np.sqrt(denominator, out=denominator)
+    denominator += config["epsilon"]
+    step /= denominator
+    axpy(-config["learning_rate"], step, w)
     config.update(m=m, v=v, t=t)
     return w, config
 
@@ -119,4 +154,5 @@ UPDATE_RULES = {
     "nesterov": nesterov,
     "rmsprop": rmsprop,
     "adam": adam,
+    "nadam": nadam,
 }
