@@ -40,8 +40,8 @@ from .space import Distribution, SpaceError, grid_size, parse_distribution
 from .vocabulary import translate
 
 TOP_LEVEL_KEYS = ("name", "description", "dataset", "model", "method", "metric", "parameters", "run_cap", "seed",
-                  "repeats", "n_jobs", "backend", "scheduler", "scheduler_file", "fixed", "time_limit", "early_terminate",
-                  "fuse")
+                  "repeats", "n_jobs", "backend", "scheduler", "scheduler_file", "fixed", "time_limit",
+                  "early_terminate", "fuse")
 #: W&B keys that only make sense to W&B's agent: read, ignored, warned about.
 WANDB_IGNORED_KEYS = ("program", "command", "entity", "project")
 #: W&B features this runner does not have yet: refused.

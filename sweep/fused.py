@@ -64,7 +64,9 @@ def fusable(net, optimizer: str) -> bool:
 def fusable_params(params: dict) -> bool:
     """Whether a training run with these hyperparameters can train in a fused group (as :func:`fusable`)."""
     return (params["optimizer"] in FUSABLE_OPTIMIZERS and params["activation"] == "relu"
-            and params["loss"] == "softmax" and not params["dropout"] and not params["input_dropout"])
+            and params["loss"] == "softmax" and not params["dropout"] and not params["input_dropout"]
+            and isinstance(params["hidden_size"], int) and params.get("num_layers", 1) == 1
+            and params.get("normalization", "none") == "none")
 
 
 class _Group:

@@ -136,18 +136,24 @@ def trial_bytes(params: dict, input_dim: int, outputs: int, val_rows: int) -> in
     activations of one minibatch, and the scores of the validation split.
     """
     itemsize = _ITEMSIZE.get(params.get("dtype"), 8)
-    hidden, batch = int(params["hidden_size"]), int(params["batch_size"])
-    weights = input_dim * hidden + hidden + hidden * outputs + outputs
+    width = params["hidden_size"]
+    widths = [int(w) for w in width] if isinstance(width, list) else [int(width)] * int(params.get("num_layers", 1))
+    batch = int(params["batch_size"])
+    dims = [input_dim, *widths, outputs]
+    weights = sum(fan_in * fan_out + fan_out for fan_in, fan_out in zip(dims, dims[1:]))
     copies = _WEIGHT_COPIES + OPTIMIZER_STATE.get(params.get("optimizer"), 2)
-    # a minibatch: its rows, hidden pre-activation, activation and gradient, scores and their gradient
-    minibatch = batch * input_dim + 3 * batch * hidden + 3 * batch * outputs
-    scoring = 2 * SCORE_CHUNK_ROWS * hidden + val_rows * outputs
+    # a minibatch: its rows, each hidden pre-activation, activation and gradient, scores and their gradient
+    minibatch = batch * input_dim + 3 * batch * sum(widths) + 3 * batch * outputs
+    scoring = 2 * SCORE_CHUNK_ROWS * max(widths) + val_rows * outputs
     return itemsize * (copies * weights + minibatch + scoring)
 
 
 def describe_trial(params: dict) -> str:
     """The hyperparameters that drive a trial's memory, for messages."""
-    return (f"hidden_size {params['hidden_size']:,}, batch_size {params['batch_size']:,}, "
+    width = params["hidden_size"]
+    return (f"hidden_size {width if isinstance(width, list) else format(width, ',')}"
+            + (f" x {params['num_layers']} layers" if params.get("num_layers", 1) > 1 else "")
+            + f", batch_size {params['batch_size']:,}, "
             f"{params['optimizer']}, {params['dtype']}")
 
 

@@ -79,27 +79,32 @@ class LoadedModel:
 def model_file_arrays(path) -> dict[str, np.ndarray]:
     """The trained arrays in the model file ``path`` (name -> array), without rebuilding the model (no
     user code runs): what a figure of the weights needs. ValueError (or SweepError) as :func:`load_model_file`."""
-    from .nn import TwoLayerNet
-
     npz_bytes(path, str(path))
     with np.load(Path(path), allow_pickle=False) as f:
         header = json.loads(str(f["__header__"]))
         if isinstance(header, dict) and header.get("format") == USER_FORMAT:
             return {key.removeprefix("param/"): f[key] for key in f.files if key.startswith("param/")}
-    return dict(TwoLayerNet.load(path).params)
+    return dict(_builtin_class(header).load(path).params)
+
+
+def _builtin_class(header):
+    """The built-in net class whose :meth:`save` wrote ``header``: the deep net names ``hidden_dims``."""
+    from .nn import FullyConnectedNet, TwoLayerNet
+
+    hyperparameters = header.get("hyperparameters") if isinstance(header, dict) else None
+    return FullyConnectedNet if isinstance(hyperparameters, dict) and "hidden_dims" in hyperparameters else TwoLayerNet
 
 
 def load_model_file(path):
-    """The model in the file ``path``: a built-in net (:class:`~sweep.nn.TwoLayerNet`) or a user's
+    """The model in the file ``path``: a built-in net (:class:`~sweep.nn.TwoLayerNet` or
+    :class:`~sweep.nn.FullyConnectedNet`) or a user's
     (:class:`LoadedModel`). ValueError (or SweepError) for a damaged or forged file, before anything
     its headers claim is allocated."""
-    from .nn import TwoLayerNet
-
     npz_bytes(path, str(path))
     with np.load(Path(path), allow_pickle=False) as f:
         header = json.loads(str(f["__header__"]))
         if not (isinstance(header, dict) and header.get("format") == USER_FORMAT):
-            return TwoLayerNet.load(path)
+            return _builtin_class(header).load(path)
         arrays = {key.removeprefix("param/"): f[key] for key in f.files if key.startswith("param/")}
     return _rebuilt(header, arrays, path)
 

@@ -22,7 +22,8 @@ from .space import Distribution
 class ParamSpec(Setting):
     """What one hyperparameter accepts (a :class:`~sweep.settings.Setting`).
 
-    ``kind`` is ``"int"``, ``"float"`` or ``"choice"`` (one of ``choices``), or, for the
+    ``kind`` is ``"int"``, ``"float"``, ``"choice"`` (one of ``choices``), ``"widths"`` (a whole
+    number, or a list of them: the hidden layers of the built-in net), or, for the
     hyperparameters of a user's model, ``"bool"``, ``"text"`` (any string) or ``"json"`` (any value a
     YAML file can give: lists, mappings, null...). Numbers must lie above ``low`` (inclusive when
     ``low_inclusive``) and below ``high`` (inclusive when ``high_inclusive``).
@@ -50,10 +51,14 @@ class ParamSpec(Setting):
         if self.high is not None:
             parts.append(f"{'<=' if self.high_inclusive else '<'} {self.high:g}")
         what = "a whole number" if self.kind == "int" else "a number"
+        if self.kind == "widths":
+            what = "a whole number, or a list of them (one per hidden layer),"
         return what + (" " + " and ".join(parts) if parts else "")
 
     def check(self, value: Any) -> Any:
         """``value`` converted to the parameter's type; ValueError saying what is allowed otherwise."""
+        if self.kind == "widths":
+            return self._check_widths(value)
         if self.kind in _FREE_KINDS:
             return _FREE_KINDS[self.kind](self, value)
         if self.kind == "choice":
@@ -72,9 +77,17 @@ class ParamSpec(Setting):
             raise Invalid(f"{shown(value)} is out of range; {self.name} must be {self.allowed()}")
         return value
 
+    def _check_widths(self, value: Any) -> int | list[int]:
+        """A layer width (a whole number >= ``low``), or a non-empty list of them (one per hidden layer)."""
+        if isinstance(value, (list, tuple)):
+            if not value:
+                raise Invalid(f"[] has no layer; {self.name} must be {self.allowed()}")
+            return [ParamSpec(self.name, "int", 1, self.help, low=self.low).check(v) for v in value]
+        return ParamSpec(self.name, "int", self.default, self.help, low=self.low).check(value)
+
     def to_text(self, value: Any) -> str:
         """``value`` as a CSV field (plan.csv, trials.csv): :meth:`from_text` gives it back."""
-        if self.kind == "json":
+        if self.kind == "json" or isinstance(value, list):
             return json.dumps(value, sort_keys=True, separators=(", ", ": "))
         return str(value)
 
@@ -86,13 +99,13 @@ class ParamSpec(Setting):
             if text not in ("True", "False"):
                 raise ValueError(f"{text!r} is not True or False")
             return text == "True"
-        if self.kind == "json":
+        if self.kind == "json" or (self.kind == "widths" and text.lstrip().startswith("[")):
             return json.loads(text)
-        return int(float(text)) if self.kind == "int" else float(text)
+        return int(float(text)) if self.kind in ("int", "widths") else float(text)
 
     def same(self, text: str, value: Any) -> bool:
         """Whether the CSV field ``text`` holds ``value`` (numbers to 1e-9: a spreadsheet may round)."""
-        if self.kind in ("int", "float"):
+        if self.kind in ("int", "float") or (self.kind == "widths" and not isinstance(value, list)):
             try:
                 return math.isclose(float(text), float(value), rel_tol=1e-9, abs_tol=0.0)
             except (TypeError, ValueError):
@@ -129,7 +142,8 @@ class ParamSpec(Setting):
         if self.kind == "choice":
             raise Invalid(f"{self.name} takes {self.allowed()}: list them with `values`, "
                              f"not a {dist.kind} distribution")
-        if self.kind == "int" and dist.kind != "int_uniform" and not (dist.is_quantized and float(dist.q).is_integer()):
+        if self.kind in ("int", "widths") and dist.kind != "int_uniform" and \
+                not (dist.is_quantized and float(dist.q).is_integer()):
             raise Invalid(f"{self.name} takes whole numbers: use int_uniform, `values`, or a q_ distribution "
                              f"with a whole-number q (e.g. q_log_uniform_values with q: 1), not {dist.kind}")
         if grid and dist.kind == "q_uniform":
@@ -171,18 +185,20 @@ def _check_json(spec: ParamSpec, value: Any) -> Any:
 
 #: The kinds of a user model's hyperparameters, which hold any value of their type.
 _FREE_KINDS = {"bool": _check_bool, "text": _check_text, "json": _check_json}
-_FREE_WORDS = {"bool": "true or false", "text": "text", "json": "a value a YAML file can give (numbers, text, lists...)"}
+_FREE_WORDS = {"bool": "true or false", "text": "text",
+               "json": "a value a YAML file can give (numbers, text, lists...)"}
 
 
 PARAMETERS: dict[str, ParamSpec] = {p.name: p for p in (
-    ParamSpec("hidden_size", "int", 100, "units in the hidden layer", low=1),
+    ParamSpec("hidden_size", "widths", 100, "units in each hidden layer: a number, or a list of layer widths "
+              "([128, 64]: two hidden layers)", low=1),
     ParamSpec("learning_rate", "float", 1e-3, "initial learning rate", low=0, low_inclusive=False),
     ParamSpec("reg", "float", 0.0, "L2 regularization strength", low=0),
     ParamSpec("epochs", "int", 10, "passes over the training split", low=1),
     ParamSpec("batch_size", "int", 200, "rows per minibatch", low=1),
     ParamSpec("lr_decay", "float", 1.0, "learning rate multiplier per epoch", low=0, low_inclusive=False, high=1),
     ParamSpec("optimizer", "choice", "sgd", "update rule",
-          choices=("sgd", "sgd_momentum", "nesterov", "rmsprop", "adam")),
+          choices=("sgd", "sgd_momentum", "nesterov", "rmsprop", "adam", "nadam")),
     ParamSpec("momentum", "float", 0.9, "momentum of sgd_momentum and nesterov", low=0, high=1,
               high_inclusive=False),
     ParamSpec("weight_scale", "float", 1e-3, "std of the initial weights with init: normal", low=0,
@@ -195,11 +211,14 @@ PARAMETERS: dict[str, ParamSpec] = {p.name: p for p in (
               high=1, high_inclusive=False),
     ParamSpec("input_dropout", "float", 0.0, "fraction of input features dropped in training (inverted dropout)",
               low=0, high=1, high_inclusive=False),
+    ParamSpec("num_layers", "int", 1, "hidden layers of width hidden_size (when hidden_size is a number)", low=1),
+    ParamSpec("normalization", "choice", "none", "layer normalization between each hidden affine layer and its "
+              "activation (CS231n assignment 2)", choices=("none", "layernorm")),
 )}
 
 #: Hyperparameters added after run folders existed, with the value that means "as before": a trial
 #: at that value keeps the id and seed it had, and a run folder without their column reads it so.
-ADDED_LATER = {"dropout": 0.0, "input_dropout": 0.0}
+ADDED_LATER = {"dropout": 0.0, "input_dropout": 0.0, "num_layers": 1, "normalization": "none"}
 
 #: Other names people give the hyperparameters (PyTorch, Keras, W&B examples, the seed posts), for
 #: "did you mean": lower case, ``_`` for ``-``.

@@ -127,7 +127,7 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
             # cluster leaves no empty run behind.
             data = load_data(experiment)
             preview = trials or strategy.preview(MEMORY_PREVIEW)
-            notices += check_memory(preview, data, n_jobs or experiment.resolved_n_jobs())
+            notices += check_memory(preview, data, n_jobs or experiment.resolved_n_jobs(), experiment.model is None)
             if experiment.model is not None:
                 dry_run(experiment.model, preview[0], data)
             if experiment.backend.name == "dask":
@@ -160,15 +160,16 @@ def dry_run(model, trial: TrialSpec, data) -> None:
                 num_classes=data.num_classes)
 
 
-def check_memory(trials: list[TrialSpec], data, n_jobs: int) -> list[str]:
+def check_memory(trials: list[TrialSpec], data, n_jobs: int, builtin: bool = True) -> list[str]:
     """SweepError when the largest training run cannot fit in memory; a warning when ``n_jobs`` of
     them at once may not. A user's model is not estimated (its arrays are its own business)."""
     from .memory import available_bytes, describe_trial, human, require, trial_bytes
 
-    if not trials or "hidden_size" not in trials[0].params:
+    if not trials or not builtin:
         return []
     outputs = data.num_classes if data.task != "regression" else data.y_train.shape[1]
-    distinct = {tuple(t.params[k] for k in ("hidden_size", "batch_size", "optimizer", "dtype")): t for t in trials}
+    distinct = {str([t.params.get(k) for k in ("hidden_size", "num_layers", "batch_size", "optimizer", "dtype")]): t
+                for t in trials}
     needs = {key: trial_bytes(t.params, data.input_dim, outputs, len(data.X_val)) for key, t in distinct.items()}
     key = max(needs, key=needs.get)
     largest = distinct[key]

@@ -29,7 +29,7 @@ VALUES = {
 #: Hyperparameters whose values are read without regard to case (``ReLU``, ``Tanh``).
 CASELESS = ("activation", "optimizer", "init", "loss")
 #: Hyperparameters that take numbers: a number written as a string is read as one.
-NUMERIC_KINDS = ("int", "float")
+NUMERIC_KINDS = ("int", "float", "widths")
 
 
 def translate(block: Mapping | None, table, builtin: bool, where: str, warnings: list[str]) -> Mapping | None:

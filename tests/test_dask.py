@@ -136,7 +136,7 @@ def test_the_data_set_travels_to_each_worker_not_with_each_task(whole_cluster, t
     whole_cluster.data_log.unlink(missing_ok=True)
     doc = {**QUICK, "scheduler": str(whole_cluster.address)}
     outcome = run_sweep(parse_experiment(doc), run_dir=tmp_path / "run", quiet=True, task_fn=faults.log_data_identity)
-    assert outcome.counts == {"ok": 16}
+    assert outcome.counts == {"ok": 16}, [p.read_text()[-1500:] for p in (tmp_path / "run" / "errors").glob("*")]
     seen = [tuple(line.split()) for line in whole_cluster.data_log.read_text().splitlines()]
     assert len(seen) == 8, "one line per training run"
     assert {pid for pid, _, _ in seen} <= set(map(str, whole_cluster.worker_pids().values()))

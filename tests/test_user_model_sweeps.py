@@ -168,8 +168,8 @@ def test_a_hyperparameter_the_model_does_not_take_is_refused_with_a_did_you_mean
 
 
 def test_a_trial_that_fails_in_the_users_code_names_its_line_and_the_sweep_goes_on(tmp_path):
-    with_models(tmp_path, **{**TWO_LAYER, "model": "models/picky.py:Picky", "parameters": {"width": {"values": [8, 13]}},
-                             "fixed": {"epochs": 1}})
+    with_models(tmp_path, **{**TWO_LAYER, "model": "models/picky.py:Picky",
+                             "parameters": {"width": {"values": [8, 13]}}, "fixed": {"epochs": 1}})
     (tmp_path / "models" / "picky.py").write_text(
         "import numpy as np\n\n\nclass Picky:\n"
         "    def __init__(self, input_dim, num_classes, width=8):\n"

@@ -104,6 +104,9 @@ class FullyConnectedNet:
     predict = TwoLayerNet.predict
     accuracy = TwoLayerNet.accuracy
 
+    #: Draws its dropout masks from the generator the trainer passes to :meth:`loss` (``rng``).
+    takes_rng = True
+
     def __init__(self, input_dim: int, hidden_dims: int | Sequence[int], num_classes: int, *,
                  weight_scale: float = 1e-3, init: str = "normal", reg: float = 0.0, activation: str = "relu",
                  loss: str = "softmax", dtype=np.float32, seed: int | None = None, dropout: float = 0.0,

@@ -3,7 +3,8 @@
 A lock file can be deleted while a sweep holds its lock: the next sweep then creates a new file,
 locks that one and runs beside the first (both append to the same trials.csv). The folder's own
 inode cannot be swapped from under a running sweep, so the lock is taken on a descriptor of the
-folder (and on a ``.lock`` file an earlier version left, which that version would lock). Some network file systems (Linux's NFS client emulates ``flock`` with byte-range locks,
+folder (and on a ``.lock`` file an earlier version left, which that version would lock). Some
+network file systems (Linux's NFS client emulates ``flock`` with byte-range locks,
 which need a file open for writing) refuse a lock on a folder; there the lock falls back to the
 ``.lock`` file, checked after locking to still be the file of that name. That fallback cannot
 stop a deletion while the lock is held; it is what such file systems allow.

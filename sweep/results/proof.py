@@ -39,7 +39,8 @@ class InDoubt(Exception):
     """Saved state that cannot be proven to be what it claims: the message says why, in a few words."""
 
 
-def npz_layout_problem(path: Path, expected: dict[str, tuple[tuple, np.dtype]], texts: tuple[str, ...] = ()) -> str | None:
+def npz_layout_problem(path: Path, expected: dict[str, tuple[tuple, np.dtype]],
+                       texts: tuple[str, ...] = ()) -> str | None:
     """Why the ``.npz`` at ``path`` is not exactly ``expected`` (member name -> (shape, dtype)), or None.
 
     ``texts`` name members that each hold one string (of at most :data:`MAX_META_CHARS`

@@ -221,7 +221,8 @@ class RunStore:
             document = experiment.to_dict()
             document["provenance"] = provenance(command)
             write_file(staging / EXPERIMENT_FILE, yamlio.dumps(document).encode())
-            plan = b"".join([_csv_line(plan_columns(store.params.names))] + [_plan_line(t, store.params) for t in trials])
+            header = _csv_line(plan_columns(store.params.names))
+            plan = b"".join([header] + [_plan_line(t, store.params) for t in trials])
             write_file(staging / PLAN_FILE, plan)
             write_file(staging / HISTORY_FILE, _csv_line(HISTORY_COLUMNS))
             write_file(staging / owned.MANIFEST, owned.EMPTY_MANIFEST)  # nothing drawn yet, and it is known
@@ -271,8 +272,8 @@ class RunStore:
         recorded = _check_same_experiment(run_dir, experiment)
         _check_same_model_source(run_dir, recorded, experiment)
         if run_params(run_dir).columns != experiment.table.columns:
-            raise SweepError(f"cannot resume {run_dir}: the model's hyperparameters ({', '.join(experiment.table)}) are "
-                             f"not the run's ({', '.join(run_params(run_dir))}); start a new run without --resume")
+            raise SweepError(f"cannot resume {run_dir}: the model's hyperparameters ({', '.join(experiment.table)}) "
+                             f"are not the run's ({', '.join(run_params(run_dir))}); start a new run without --resume")
         store = cls(run_dir, experiment.table)
         try:
             store._acquire_lock()
@@ -504,7 +505,8 @@ class RunStore:
                 errors = own_folder(self.run_dir, ERRORS_DIR)
                 atomic_write(errors / f"{trial.trial_id}.txt", result.traceback.encode())
             metrics = [result.metrics.get(c) for c in METRIC_COLUMNS]
-            row = [trial.trial_id, result.status, *(self.params[p].to_text(trial.params[p]) for p in self.params), trial.seed,
+            values = (self.params[name].to_text(trial.params[name]) for name in self.params)
+            row = [trial.trial_id, result.status, *values, trial.seed,
                    trial.repeat, trial.config_id, *metrics, result.worker, result.error]
             self._write(TRIALS_FILE, _csv_line(row))
         except OSError as exc:
