@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(PY) bench/adaptive.py
 	$(PY) bench/vs_gridsearch.py
 	$(PY) bench/memory_pss.py
+	$(PY) bench/user_model_overhead.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
