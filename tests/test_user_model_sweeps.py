@@ -203,3 +203,32 @@ def test_a_resume_after_the_model_file_changed_is_refused(two_layer_runs, tmp_pa
     one_error_line(in_process(monkeypatch, capsys, folder, "run", "exp.yaml", "--resume", "run"),
                    "the model's file", "changed since the run was made")
     assert json.loads((folder / "run" / "best" / "summary.json").read_text())["trial_id"]
+
+
+# ------------------------------------------------------------------------------------------ the README
+def readme_block(first_line: str) -> str:
+    """The fenced block of README.md whose first line is ``first_line``."""
+    text = (ROOT / "README.md").read_text()
+    for block in text.split("```")[1::2]:
+        body = block.split("\n", 1)[1] if "\n" in block else ""
+        if body.startswith(first_line + "\n"):
+            return body
+    raise AssertionError(f"README.md has no block starting {first_line!r}")
+
+
+def test_the_readmes_example_model_runs_as_a_student_would_run_it(tmp_path):
+    (tmp_path / "nets.py").write_text(readme_block("# nets.py"))
+    (tmp_path / "exp.yaml").write_text(readme_block("# exp.yaml"))
+    result = sweep_cli("run", "exp.yaml", "--out", "run", "--no-plots", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    run = sweep.load_run(tmp_path / "run")
+    assert len(run.trials) == 8 and (run.trials["status"] == "ok").all() and run.best["val_acc"] > 0.9
+    gradients = sweep_cli("gradcheck", "nets.py:TwoLayerNet", "--set", "std=0.1", "--set", "reg=0.1", cwd=tmp_path)
+    assert gradients.returncode == 0, gradients.stdout + gradients.stderr
+
+
+def test_the_shipped_example_experiment_plans_its_model(tmp_path):
+    listed = sweep_cli("list", ROOT / "experiments" / "cs231n_model.yaml", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "18 trials (grid, 18 configurations x 1 seed(s)) in 18 training runs on digits" in listed.stdout
+    assert "fixed: std=0.01" in listed.stdout
