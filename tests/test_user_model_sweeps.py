@@ -232,3 +232,36 @@ def test_the_shipped_example_experiment_plans_its_model(tmp_path):
     assert listed.returncode == 0, listed.stderr
     assert "18 trials (grid, 18 configurations x 1 seed(s)) in 18 training runs on digits" in listed.stdout
     assert "fixed: std=0.01" in listed.stdout
+
+
+# ------------------------------------------------------------------------------------------ searches
+@pytest.mark.parametrize("search, trials", [
+    ({"method": "grid", "parameters": {"hidden_size": {"values": [8, 16]}, "epochs": {"values": [1, 2]}}}, 4),
+    ({"method": "random", "run_cap": 4, "parameters": {"hidden_size": {"distribution": "int_uniform", "min": 8,
+                                                                        "max": 32}}}, 4),
+    ({"method": "bayes", "run_cap": 4, "repeats": 2, "metric": {"name": "val_acc", "goal": "maximize"},
+      "parameters": {"learning_rate": {"distribution": "log_uniform_values", "min": 0.01, "max": 0.5}}}, 8),
+])
+def test_grid_random_and_bayes_search_a_users_model(tmp_path, search, trials):
+    from sweep.runner import run_sweep
+
+    fixed = {k: v for k, v in TWO_LAYER["fixed"].items() if k not in search["parameters"]}
+    folder = with_models(tmp_path, **{**TWO_LAYER, **search, "fixed": fixed})
+    outcome = run_sweep(load_experiment(folder / "exp.yaml"), run_dir=folder / "run", quiet=True)
+    recorded = pd.read_csv(folder / "run" / "trials.csv")
+    assert outcome.all_ran and (recorded["status"] == "ok").all() and len(recorded) == trials
+    if "epochs" in search["parameters"]:  # each epochs value scored from one training run of its configuration
+        for _, run in recorded.groupby("hidden_size"):
+            history = pd.read_csv(folder / "run" / "history.csv").set_index(["trial_id", "epoch"])
+            one, two = (run[run["epochs"] == e].iloc[0] for e in (1, 2))
+            assert one["val_loss"] == history.loc[(two["trial_id"], 1), "val_loss"]
+
+
+def test_a_hyperparameter_without_a_default_must_be_given(tmp_path, monkeypatch, capsys):
+    folder = with_models(tmp_path, **{**TWO_LAYER, "model": "models/needs.py:Needs", "parameters": {},
+                                      "fixed": {"epochs": 1}})
+    (folder / "models" / "needs.py").write_text((folder / "models" / "two_layer.py").read_text().replace(
+        "class TwoLayerNet:", "class Needs:").replace("hidden_size=50", "hidden_size"))
+    one_error_line(in_process(monkeypatch, capsys, folder, "run", "exp.yaml"),
+                   "models/needs.py:Needs: its constructor has no default for hidden_size: give it under "
+                   "`parameters` or `fixed`")
