@@ -82,6 +82,19 @@ def start(args, cwd, **kwargs):
                             preexec_fn=_as_from_a_terminal, **kwargs)
 
 
+def kill_9_once_paused(args, cwd: Path, run: Path, timeout: float = 120) -> None:
+    """Start ``sweep ARGS`` and ``kill -9`` its whole process group once ``run/paused/`` holds a state (a
+    trial waits at, or goes on from, a milestone of early termination)."""
+    proc = start(args, cwd)
+    paused = run / "paused"
+    deadline = time.monotonic() + timeout
+    while not (paused.is_dir() and any(paused.glob("*.npz"))):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
 def wait_for_rows(path: Path, rows: int, proc, timeout=60.0):
     """Block until the CSV at ``path`` has at least ``rows`` data rows."""
     deadline = time.monotonic() + timeout

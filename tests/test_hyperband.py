@@ -3,14 +3,11 @@ continuation from a paused state, the same trials stopped for any n_jobs, kill -
 
 from __future__ import annotations
 
-import os
-import signal
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import start, sweep_cli, write_experiment
+from conftest import kill_9_once_paused, sweep_cli, write_experiment
 
 from sweep.config import parse_experiment
 from sweep.data import load_dataset
@@ -244,14 +241,7 @@ def test_kill_9_mid_bracket_and_resume_gives_what_an_uninterrupted_sweep_gives(t
     write_experiment(tmp_path / "hb.yaml", **SLOW)
     whole = sweep_cli("run", "hb.yaml", "--out", "whole", "--no-plots", "--quiet", cwd=tmp_path, timeout=300)
     assert whole.returncode == 0, whole.stderr
-    proc = start(["run", "hb.yaml", "--out", "part", "--no-plots", "--quiet"], tmp_path)
-    paused = tmp_path / "part" / "paused"
-    deadline = time.monotonic() + 120
-    while not (paused.is_dir() and any(paused.glob("*.npz"))):  # a trial waits at (or goes on from) a milestone
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    kill_9_once_paused(["run", "hb.yaml", "--out", "part", "--no-plots", "--quiet"], tmp_path, tmp_path / "part")
     rest = sweep_cli("run", "hb.yaml", "--resume", "part", "--no-plots", "--quiet", cwd=tmp_path, timeout=300)
     assert rest.returncode == 0, rest.stderr
     assert "warning" not in rest.stderr  # every saved state and kept weight proven genuine, none set aside
@@ -260,7 +250,7 @@ def test_kill_9_mid_bracket_and_resume_gives_what_an_uninterrupted_sweep_gives(t
     columns = ["trial_id", "epoch", "train_loss", "val_loss", "val_acc"]
     pd.testing.assert_frame_equal(*(pd.read_csv(tmp_path / run / "history.csv").sort_values(["trial_id", "epoch"])
                                     .reset_index(drop=True)[columns] for run in ("whole", "part")))
-    assert not paused.exists()
+    assert not (tmp_path / "part" / "paused").exists()
 
 
 def test_a_resume_under_another_early_termination_rule_is_refused(tmp_path):

@@ -9,15 +9,12 @@ workers, the model file copied beside the experiment file.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, start, sweep_cli, write_experiment
+from conftest import ROOT, kill_9_once_paused, sweep_cli, write_experiment
 from test_hostile import in_process, one_error_line
 
 import sweep
@@ -112,14 +109,7 @@ def test_kill_9_of_a_user_model_sweep_then_resume_gives_the_uninterrupted_number
     folder = with_models(tmp_path, **THREE_LAYER)
     whole = sweep_cli("run", "exp.yaml", "--out", "whole", "--no-plots", "--quiet", cwd=folder)
     assert whole.returncode == 0, whole.stderr
-    proc = start(["run", "exp.yaml", "--out", "part", "--no-plots", "--quiet"], folder)
-    paused = folder / "part" / "paused"
-    deadline = time.monotonic() + 120
-    while not (paused.is_dir() and any(paused.glob("*.npz"))):  # a trial waits at (or goes on from) a milestone
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    kill_9_once_paused(["run", "exp.yaml", "--out", "part", "--no-plots", "--quiet"], folder, folder / "part")
     rest = sweep_cli("run", "exp.yaml", "--resume", "part", "--no-plots", "--quiet", cwd=folder)
     assert rest.returncode == 0, rest.stderr
     assert "warning" not in rest.stderr  # every saved state proven genuine and continued
