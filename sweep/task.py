@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .nn import FullyConnectedNet, TwoLayerNet
+from .nn import TwoLayerNet
+from .nn.builtin import builtin_net
 from .plan import TaskSpec, TrialSpec
 from .status import COMPLETED, CRASHED, DIVERGED, FAILED, OK, PAUSED, STOPPED  # noqa: F401 - re-exported for the callers
 from .params import TRAINER_NAMES
@@ -67,32 +68,13 @@ def model_seeds(seed: int) -> tuple[int, int]:
     return int(init_seed), int(batch_seed)
 
 
-def hidden_widths(params: dict) -> list[int]:
-    """The widths of the built-in net's hidden layers: ``hidden_size`` as a list, or ``num_layers``
-    layers of the width ``hidden_size``. ValueError for a list with ``num_layers`` other than 1."""
-    width, layers = params["hidden_size"], params.get("num_layers", 1)
-    if isinstance(width, list):
-        if layers != 1:
-            raise ValueError(f"num_layers {layers} with hidden_size {width}: give the widths of every hidden layer "
-                             "as a list, or one width and num_layers")
-        return list(width)
-    return [width] * layers
-
-
 def build_net(params: dict, seed: int, data):
-    """The trial's built-in network from its hyperparameters, initialised from its seed (untrained): a
-    :class:`~sweep.nn.TwoLayerNet` for one hidden layer (its fused path needs it; the deep net gives
-    it bitwise), else a :class:`~sweep.nn.FullyConnectedNet`."""
+    """The trial's built-in net from its hyperparameters, initialised from its seed (untrained): built
+    as a user's model is, by its constructor (:func:`~sweep.nn.builtin.builtin_net`) with every
+    hyperparameter the trainer does not take."""
     init_seed, _ = model_seeds(seed)
-    widths = hidden_widths(params)
-    options = dict(weight_scale=params["weight_scale"], init=params["init"], reg=params["reg"],
-                   activation=params["activation"], loss=params["loss"], dtype=params["dtype"], seed=init_seed,
-                   dropout=params["dropout"], input_dropout=params["input_dropout"])
-    normalization = params.get("normalization", "none")
-    if len(widths) == 1 and normalization == "none":
-        return TwoLayerNet(data.input_dim, widths[0], data.num_classes, **options)
-    return FullyConnectedNet(data.input_dim, widths, data.num_classes, **options,
-                             normalization=None if normalization == "none" else normalization)
+    hyperparameters = {name: value for name, value in params.items() if name not in TRAINER_NAMES}
+    return builtin_net(data.input_dim, data.num_classes, dtype=params["dtype"], seed=init_seed, **hyperparameters)
 
 
 def build_model(params: dict, seed: int, data, model=None):

@@ -97,3 +97,15 @@ def test_a_run_folder_from_before_the_deep_nets_resumes_with_the_same_trial_ids(
     trials = pd.read_csv(tmp_path / "run" / "trials.csv")
     assert len(trials) == 12 and set(kept["trial_id"]) <= set(trials["trial_id"])
     assert set(trials["num_layers"]) == {1} and set(trials["normalization"]) == {"none"}
+
+
+def test_the_built_in_net_takes_exactly_the_built_in_hyperparameters_the_trainer_does_not():
+    """Its constructor and the table agree on names and defaults: a hyperparameter added to one and not
+    the other fails here."""
+    from sweep.models import model_hyperparameters
+    from sweep.nn.builtin import builtin_net
+    from sweep.params import BUILTIN, TRAINER_NAMES
+
+    taken = model_hyperparameters(builtin_net)
+    assert set(taken) == set(BUILTIN) - set(TRAINER_NAMES)
+    assert all(taken[name].default == BUILTIN[name].default for name in taken)
