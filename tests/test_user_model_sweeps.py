@@ -106,8 +106,10 @@ def test_a_paused_user_model_with_global_rng_dropout_continues_bitwise(tmp_path)
 
 
 def test_kill_9_of_a_user_model_sweep_then_resume_gives_the_uninterrupted_numbers(tmp_path):
+    """The uninterrupted sweep runs on one worker, the killed and resumed one on two: the same numbers
+    for any n_jobs, and nothing lost or repeated by the kill."""
     folder = with_models(tmp_path, **THREE_LAYER)
-    whole = sweep_cli("run", "exp.yaml", "--out", "whole", "--no-plots", "--quiet", cwd=folder)
+    whole = sweep_cli("run", "exp.yaml", "--out", "whole", "--n-jobs", "1", "--no-plots", "--quiet", cwd=folder)
     assert whole.returncode == 0, whole.stderr
     kill_9_once_paused(["run", "exp.yaml", "--out", "part", "--no-plots", "--quiet"], folder, folder / "part")
     rest = sweep_cli("run", "exp.yaml", "--resume", "part", "--no-plots", "--quiet", cwd=folder)
