@@ -62,6 +62,7 @@ def log_data_identity(task, data):
     while no task there waits for it, and the worker fetches it again for its next task: a new
     object, on a new arrival. One id per (pid, arrivals) means every task of one stay received the
     same object; a copy pickled into each task would arrive as a new object each time, with no arrival.
+    A task that does not depend on exactly one key (the data set's) fails its trials.
     """
     from distributed import get_worker
     from distributed.worker import thread_state
@@ -69,11 +70,35 @@ def log_data_identity(task, data):
     if not any(seen is data for seen in _DATA_SEEN):
         _DATA_SEEN.append(data)
     worker = get_worker()
-    (data_key,) = {dep.key for dep in worker.state.tasks[thread_state.key].dependencies}
-    arrivals = sum(1 for record in worker.state.story(data_key) if len(record) > 2 and record[2] == "memory")
+    arrivals = _data_arrivals(worker, thread_state.key)
     with open(os.environ["SWEEP_TEST_DATA_LOG"], "a") as log:
         log.write(f"{os.getpid()} {id(data)} {arrivals}\n")
     return run_task(task, data)
+
+
+#: Seconds for the worker's event loop to answer :func:`_data_arrivals` (tasks run in other threads).
+_LOOP_TIMEOUT = 60
+
+
+def _data_arrivals(worker, task_key) -> int:
+    """How many times the one key task ``task_key`` depends on has arrived in ``worker``'s memory.
+
+    Read on the worker's event loop, the only thread that changes its state: read from the task's
+    own thread, ``story()`` iterated the transition log (a deque) while the loop appended to it, and
+    raised "deque mutated during iteration" (seen under load, once the log was full and long to read).
+    The log keeps Dask's last ``distributed.admin.low-level-log-length`` (1000) records: a sweep's
+    few tasks per worker leave its data set's arrivals in it.
+    """
+    import asyncio
+
+    async def on_the_loop():
+        dependencies = {dep.key for dep in worker.state.tasks[task_key].dependencies}
+        if len(dependencies) != 1:
+            raise AssertionError(f"the task depends on {sorted(map(str, dependencies))}, not on one data set key")
+        (data_key,) = dependencies
+        return sum(1 for record in worker.state.story(data_key) if len(record) > 2 and record[2] == "memory")
+
+    return asyncio.run_coroutine_threadsafe(on_the_loop(), worker.loop.asyncio_loop).result(timeout=_LOOP_TIMEOUT)
 
 
 def fail_in_training(task, data):
