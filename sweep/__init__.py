@@ -16,10 +16,10 @@ algebra or the data loaders for commands that do not need them.
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["Dataset", "History", "Run", "TwoLayerNet", "load_dataset", "load_run", "train", "__version__"]
+__all__ = ["Dataset", "History", "Run", "TwoLayerNet", "load_dataset", "load_run", "log", "train", "__version__"]
 
 _LAZY = {"Dataset": ".data", "load_dataset": ".data", "TwoLayerNet": ".nn", "History": ".trainer", "train": ".trainer",
-         "Run": ".results", "load_run": ".results"}
+         "Run": ".results", "load_run": ".results", "log": ".programs.log"}
 
 
 def __getattr__(name):

@@ -41,14 +41,14 @@ from .vocabulary import translate
 
 TOP_LEVEL_KEYS = ("name", "description", "dataset", "model", "method", "metric", "parameters", "run_cap", "seed",
                   "repeats", "n_jobs", "backend", "scheduler", "scheduler_file", "fixed", "time_limit",
-                  "early_terminate", "fuse")
-#: W&B keys that only make sense to W&B's agent: read, ignored, warned about.
-WANDB_IGNORED_KEYS = ("program", "command", "entity", "project")
+                  "early_terminate", "fuse", "program", "command", "timeout")
+#: W&B keys that only make sense to W&B's servers: read, ignored, warned about.
+WANDB_IGNORED_KEYS = ("entity", "project")
 #: W&B features this runner does not have yet: refused.
 #: (Messages follow the key path, as in ``exp.yaml:3: method: bayes is not supported yet``.)
 UNSUPPORTED: dict[str, str] = {}
 #: Written by the runner into a run folder's experiment.yaml; read back and ignored.
-INFORMATIONAL_KEYS = ("provenance", "model_hyperparameters", "model_source_sha256")
+INFORMATIONAL_KEYS = ("provenance", "model_hyperparameters", "model_source_sha256", "program_parameters")
 METHODS = ("grid", "random", "bayes")
 #: Metrics a sweep can rank by (columns of trials.csv) and their natural goal.
 METRICS = {"val_acc": "maximize", "best_val_acc": "maximize", "train_acc": "maximize",
@@ -104,13 +104,15 @@ class Experiment:
     warnings: tuple[str, ...] = ()
     table: ParamTable = BUILTIN  # the hyperparameters of its trials (the trials.csv columns)
     model: Any = None  # the user's model (a sweep.models.ModelSource); None: the built-in net
+    program: Any = None  # the user's script run per trial (a sweep.programs.ProgramSpec); None: a net is trained
 
     def to_dict(self) -> dict:
         """The resolved experiment as plain data, readable back by :func:`parse_experiment`."""
         searched = {name: dist.to_dict() for name, dist in self.parameters.items()}
         return {
             "name": self.name, "description": self.description,
-            "dataset": {"name": self.dataset, **self.dataset_options},
+            **({"dataset": {"name": self.dataset, **self.dataset_options}} if self.program is None else
+               {**self.program.to_dict(), "program_parameters": {name: self.table[name].kind for name in self.table}}),
             "method": self.method, "metric": {"name": self.metric.name, "goal": self.metric.goal},
             "parameters": searched, "fixed": dict(self.fixed), "run_cap": self.run_cap, "seed": self.seed,
             "repeats": self.repeats, "n_jobs": self.n_jobs, **self.backend.to_dict(),
@@ -304,7 +306,18 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
     if not isinstance(description, str):
         raise p.error(("description",), "must be text")
 
-    dataset, dataset_options = _parse_dataset(p, raw.get("dataset"))
+    runs_program = raw.get("program") is not None or raw.get("command") is not None
+    if runs_program:
+        if raw.get("dataset") is not None:
+            warnings.append(f"{p.source}: `dataset` is not used: the program loads its own data")
+        if raw.get("model") is not None:
+            raise p.error(("model",), "a sweep runs either a model or a program; remove `model` or `program`")
+        dataset, dataset_options = "", {}
+    else:
+        if raw.get("timeout") is not None:
+            raise p.error(("timeout",), "timeout (seconds a program's trial may run) needs `program:`; a model's "
+                                        "trials stop with time_limit")
+        dataset, dataset_options = _parse_dataset(p, raw.get("dataset"))
 
     method = raw.get("method", "grid")
     if not isinstance(method, str):
@@ -315,12 +328,21 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
         raise p.error(("method",), f"{shown(method)} is not allowed{did_you_mean(method, METHODS)}; "
                                    f"allowed: {', '.join(METHODS)}")
 
-    metric = _parse_metric(p, raw.get("metric"), warnings)
-    model, table = _parse_model(p, raw.get("model"))
-    parameters = _parse_parameters(p, translate(raw.get("parameters"), table, model is None, p.source, warnings),
-                                   table, grid=method == "grid")
-    fixed = _parse_fixed(p, translate(raw.get("fixed"), table, model is None, p.source, warnings), parameters, table)
-    _check_required(p, model, table, parameters, fixed)
+    if runs_program:
+        from .programs.spec import program_table
+
+        metric = _parse_program_metric(p, raw.get("metric"))
+        model, table = None, program_table(raw.get("parameters"), raw.get("fixed"))
+        parameters = _parse_parameters(p, raw.get("parameters"), table, grid=method == "grid")
+        fixed = _parse_fixed(p, raw.get("fixed"), parameters, table)
+    else:
+        metric = _parse_metric(p, raw.get("metric"), warnings)
+        model, table = _parse_model(p, raw.get("model"))
+        parameters = _parse_parameters(p, translate(raw.get("parameters"), table, model is None, p.source,
+                                                    warnings), table, grid=method == "grid")
+        fixed = _parse_fixed(p, translate(raw.get("fixed"), table, model is None, p.source, warnings), parameters,
+                             table)
+        _check_required(p, model, table, parameters, fixed)
 
     seed = _int(p, ("seed",), raw.get("seed", 0), 0, "seed must be a whole number >= 0")
     repeats = _int(p, ("repeats",), raw.get("repeats", 1), 1, "repeats (seeds per configuration) must be >= 1")
@@ -357,8 +379,12 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
         except ValueError as exc:
             raise p.error(("time_limit",), str(exc)) from None
 
-    early_terminate = _parse_early_terminate(p, raw.get("early_terminate"), parameters, fixed, warnings)
+    program = _parse_program(p, raw, metric, table) if runs_program else None
+    early_terminate = _parse_early_terminate(p, raw.get("early_terminate"), parameters, fixed, warnings,
+                                             program is not None)
     fuse = _parse_fuse(p, raw.get("fuse", 1), method, run_cap, early_terminate)
+    if fuse > 1 and program is not None:
+        raise p.error(("fuse",), f"fuse {fuse} trains the built-in nets only, not a program; remove `fuse`")
     if fuse > 1 and model is not None:
         raise p.error(("fuse",), f"fuse {fuse} trains the built-in nets only: a group of nets shares one product of "
                                  f"their first layers, which {model.ref} does not expose; remove `fuse`")
@@ -367,7 +393,7 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
                       parameters=parameters, fixed=fixed, run_cap=run_cap, seed=seed, repeats=repeats,
                       n_jobs=n_jobs, backend=backend, description=description, source=source,
                       time_limit=time_limit, early_terminate=early_terminate, fuse=fuse, warnings=tuple(warnings),
-                      table=table, model=model)
+                      table=table, model=model, program=program)
 
 
 def _parse_fuse(p: _Problems, value, method: str, run_cap: int | None, early_terminate) -> int:
@@ -386,8 +412,10 @@ def _parse_fuse(p: _Problems, value, method: str, run_cap: int | None, early_ter
     return fuse
 
 
-def _parse_early_terminate(p: _Problems, spec, parameters: dict, fixed: dict, warnings: list) -> Hyperband | None:
-    """The ``early_terminate`` block; its iterations are epochs, so ``epochs`` must be fixed."""
+def _parse_early_terminate(p: _Problems, spec, parameters: dict, fixed: dict, warnings: list,
+                           program: bool = False) -> Hyperband | None:
+    """The ``early_terminate`` block; its iterations are epochs, so ``epochs`` must be fixed (a
+    program's are the lines it writes with the metric, as W&B counts them: anything goes)."""
     if spec is None:
         return None
     try:
@@ -395,6 +423,8 @@ def _parse_early_terminate(p: _Problems, spec, parameters: dict, fixed: dict, wa
     except ValueError as exc:
         key, message = exc.args
         raise p.error(("early_terminate",) + ((key,) if key else ()), message) from None
+    if program:
+        return hyperband
     if "epochs" in parameters:
         raise p.error(("parameters", "epochs"), "early_terminate decides how many epochs each trial trains; "
                                                 "fix epochs (the most a trial trains) instead of searching it")
@@ -478,6 +508,66 @@ def _parse_metric(p: _Problems, spec, warnings: list[str]) -> Metric:
     if goal != METRICS[name]:
         raise p.error(("metric", "goal"), f"{name} should be {METRICS[name]}d, not {goal}d")
     return Metric(name, goal)
+
+
+def _parse_program_metric(p: _Problems, spec) -> Metric:
+    """A program's ``metric``: any name its lines carry (W&B's ``val/accuracy`` too); W&B's default goal,
+    minimize."""
+    if spec is None:
+        raise p.error(("metric",), "missing; name the metric the program logs, e.g. "
+                                   "`metric: {name: val_acc, goal: maximize}`")
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, Mapping):
+        raise p.error(("metric",), f"must be a mapping like {{name: val_acc, goal: maximize}}, got {shown(spec)}")
+    for key in spec:
+        if key not in ("name", "goal", "target", "impute", "impute_while_running"):
+            raise p.error(("metric", key), f"unknown key; allowed: name, goal")
+    name, goal = spec.get("name"), spec.get("goal", "minimize")
+    if not isinstance(name, str) or not name.strip() or "\n" in name:
+        raise p.error(("metric", "name"), f"{shown(name)} is not allowed; name the metric the program logs")
+    if not isinstance(goal, str) or goal not in GOALS:
+        raise p.error(("metric", "goal"), f"{shown(goal)} is not allowed{did_you_mean(goal, GOALS)}; "
+                                          "allowed: maximize, minimize")
+    return Metric(name, goal)
+
+
+def _parse_program(p: _Problems, raw: Mapping, metric: Metric, table: ParamTable):
+    """``program:``, ``command:`` and ``timeout:`` (see :mod:`sweep.programs`)."""
+    from .programs.command import build_argv
+    from .programs.spec import RESERVED_COLUMNS, ProgramSpec, resolve_folder
+
+    program, command = raw.get("program"), raw.get("command")
+    if program is not None and (not isinstance(program, str) or not program.strip()):
+        raise p.error(("program",), f"{shown(program)} is not allowed; name the training script, e.g. "
+                                    "`program: train.py`")
+    if command is not None:
+        if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
+            raise p.error(("command",), f"{shown(command)} is not allowed; give a list of words, e.g. "
+                                        "[\"${env}\", \"${interpreter}\", \"${program}\", \"${args}\"]")
+        command = tuple(command)
+    try:
+        build_argv(program, list(command) if command else None, {}, json_file="params.json")
+    except ValueError as exc:
+        raise p.error(("command" if command else "program",), str(exc)) from None
+    for name in table:
+        if name in RESERVED_COLUMNS or name == metric.name:
+            raise p.error(("parameters", name), f"`{name}` is a column of trials.csv ({', '.join(RESERVED_COLUMNS)}"
+                                                f", and the metric); rename the parameter"
+                                                + ("; each trial's seed reaches the program as SWEEP_SEED, and "
+                                                   "`repeats: N` runs each configuration with N seeds"
+                                                   if name == "seed" else ""))
+    if metric.name in RESERVED_COLUMNS:
+        raise p.error(("metric", "name"), f"`{metric.name}` is a column of trials.csv; log the metric under "
+                                          "another name")
+    timeout = None
+    if raw.get("timeout") is not None:
+        try:
+            timeout = parse_duration(raw["timeout"])
+        except ValueError as exc:
+            raise p.error(("timeout",), str(exc)) from None
+    return ProgramSpec(program=program, command=command, folder=resolve_folder(p.source), metric=metric.name,
+                       timeout=timeout)
 
 
 def _parse_model(p: _Problems, ref) -> tuple[Any, ParamTable]:

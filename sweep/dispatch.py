@@ -173,10 +173,10 @@ class Dispatcher:
     # ------------------------------------------------------------------------------ helpers
     def _submit(self, task: TaskSpec, alone: bool) -> bool:
         """Send ``task``; False when the pool turned out to be broken (the task goes back where it came from)."""
-        dtype = task.params["dtype"]
+        dtype = task.params.get("dtype")
         try:
-            if dtype not in self._shared:
-                self._shared[dtype] = self.pool.share(self.data.astype(dtype))
+            if dtype not in self._shared:  # no data set (a program's trials load their own): nothing to share
+                self._shared[dtype] = None if self.data is None else self.pool.share(self.data.astype(dtype))
             self.running[self.pool.submit(self.task_fn, self.prepare(task), self._shared[dtype])] = (task, alone)
         except Exception as exc:  # noqa: BLE001 - a worker died since the last wait
             if self.pool.classify(exc) != Outcome.LOST:

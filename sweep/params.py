@@ -302,6 +302,10 @@ def user_table(model_specs) -> ParamTable:
 def recorded_table(document) -> ParamTable:
     """The table a run's experiment.yaml (``document``, plain data) records: the built-in net's without
     ``model``; else from its ``model_hyperparameters`` (name -> kind). ValueError when those are damaged."""
+    if isinstance(document, dict) and "program_parameters" in document:
+        from .programs.spec import recorded_program_table
+
+        return recorded_program_table(document["program_parameters"])
     if not isinstance(document, dict) or "model" not in document:
         return BUILTIN
     kinds = document.get("model_hyperparameters")

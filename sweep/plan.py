@@ -82,6 +82,8 @@ class TaskSpec:
     batch_seed: int | None = None
     members: tuple["TaskSpec", ...] = ()
     model: Any = None  # the user's model it trains (a sweep.models.ModelSource); None: the built-in net
+    program: Any = None  # the user's script it runs instead (a sweep.programs.ProgramSpec), one trial per task
+    run_dir: str | None = None  # the run folder (a program's logs and folders are written there)
 
     @property
     def max_epochs(self) -> int:
@@ -234,5 +236,7 @@ def _group(members: list[TaskSpec]) -> TaskSpec:
 
 def tasks_of(trials: list[TrialSpec], experiment: Experiment) -> list[TaskSpec]:
     """The tasks that train ``trials``: one per training run, or fused groups of them (``fuse``)."""
+    if experiment.program is not None:  # a program trains as it likes: no epoch prefix to share
+        return [TaskSpec(t.trial_id, t.seed, t.params, (t,), program=experiment.program) for t in trials]
     tasks = fuse_tasks(group_tasks(trials), experiment.fuse, experiment.seed)
     return tasks if experiment.model is None else [replace(task, model=experiment.model) for task in tasks]

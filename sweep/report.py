@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .figures import PlotRun, caption, draw_all, load_run
+from .figures import PlotRun, caption, draw_all, is_program, load_run
 from .figures.style import fmt_metric, fmt_value, metric_label, param_label
 from .results.analysis import hyperparameter_columns, status_counts, training_run_columns
 from .results.files import PLAN_FILE, TRIALS_FILE
@@ -283,7 +283,7 @@ def _figures(run: PlotRun, plots: list[Path]) -> list[dict]:
     """The figures in page order: single ones, and the slices side by side after the first two."""
     figures, slices = [], []
     for path in plots:
-        title, text = caption(path.name, run.metric, accuracies=has_accuracies(run.trials))
+        title, text = caption(path.name, run.metric, accuracies=has_accuracies(run.trials), program=is_program(run))
         figure = {"stem": path.stem, "title": title, "caption": text,
                   "data": base64.b64encode(path.read_bytes()).decode("ascii")}
         (slices if path.name.startswith("slice_") else figures).append((path.name, figure))

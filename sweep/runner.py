@@ -29,9 +29,10 @@ from .plan import TaskSpec, TrialSpec, tasks_of
 from .pools import open_pool
 from .progress import Progress
 from .early import EarlyTermination
-from .results.records import history_records, read_history_table, read_trial_records
+from .programs.runner import ProgramMilestones, ProgramRunner
+from .results.records import history_records, read_history_table, read_trial_records, run_results
 from .results.candidates import kept_trials, remove_candidate, save_candidate
-from .results.files import BEST_DIR, METRIC_COLUMNS, SCRATCH_DIR, SUMMARY_FILE, own_folder
+from .results.files import BEST_DIR, SCRATCH_DIR, SUMMARY_FILE, own_folder
 from .results.store import RunStore, check_out_folder, latest_run_dir
 from .strategies import Strategy, make_strategy
 from .task import CRASHED, FAILED, PAUSED, TrialResult, run_task
@@ -124,10 +125,12 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
             if run_dir is not None:
                 run_dir = check_out_folder(run_dir)
             # Before the folder exists, so that bad data, a trial too large for memory or an unfit
-            # cluster leaves no empty run behind.
-            data = load_data(experiment)
+            # cluster leaves no empty run behind. A program loads its own data.
+            data = load_data(experiment) if experiment.program is None else None
             preview = trials or strategy.preview(MEMORY_PREVIEW)
-            notices += check_memory(preview, data, n_jobs or experiment.resolved_n_jobs(), experiment.model is None)
+            if data is not None:
+                notices += check_memory(preview, data, n_jobs or experiment.resolved_n_jobs(),
+                                        experiment.model is None)
             if experiment.model is not None:
                 dry_run(experiment.model, preview[0], data)
             if experiment.backend.name == "dask":
@@ -192,8 +195,8 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
     if limits.max_trials is not None:
         total = min(total, limits.max_trials) if total is not None else limits.max_trials
     outcome = SweepOutcome(run_dir, total if total is not None else len(finished), open_ended=total is None)
-    best_saved = (run_dir / BEST_DIR / SUMMARY_FILE).is_file()
-    problem = saved_best_problem(run_dir) if best_saved else None
+    best_saved = (run_dir / BEST_DIR / SUMMARY_FILE).is_file() or experiment.program is not None  # a program: no model
+    problem = saved_best_problem(run_dir) if best_saved and experiment.program is None else None
     if problem:  # saved again below: the run's best model is made from its own trials
         notices.append(f"warning: {run_dir / BEST_DIR}: {problem}; the best model is saved again")
         best_saved = False
@@ -203,7 +206,7 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
         outcome.counts = status_counts(run_dir)
         return outcome
     try:  # an interrupt from here on leaves what is recorded recorded: --resume goes on from there
-        if data is None:
+        if data is None and experiment.program is None:
             data = load_data(experiment)
         progress = Progress(total, experiment.metric.name, experiment.metric.maximize,
                             already_done=len(finished), quiet=quiet, stream=stream)
@@ -230,7 +233,7 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
         progress.close()
         if outcome.timed_out:
             progress.message(f"time limit reached: {outcome.ran} trial(s) ran in this call; choosing the best model")
-        if not outcome.interrupted and (outcome.ran or not best_saved or check_best):
+        if not outcome.interrupted and experiment.program is None and (outcome.ran or not best_saved or check_best):
             interrupts.check()
             outcome.best = finalize(run_dir, experiment, asked, data, check=check_best,
                                     last=_nothing_left(strategy, run_dir, outcome), warn=progress.message)
@@ -272,8 +275,9 @@ def status_counts(run_dir: Path) -> dict[str, int]:
 def recorded_results(run_dir: Path) -> dict[str, TrialResult]:
     """The trials recorded in ``run_dir`` as results, to tell a strategy on resume."""
     results = {}
+    columns = run_results(run_dir).metrics
     for row in read_trial_records(run_dir):
-        metrics = {c: row[c] for c in METRIC_COLUMNS}
+        metrics = {c: row[c] for c in columns}
         results[row["trial_id"]] = TrialResult(row["trial_id"], row["status"], metrics, [], row.get("error") or "",
                                                worker=row.get("worker") or "")
     return results
@@ -296,8 +300,13 @@ class _Session:
         self.keep_workers = keep_workers
         self.progress, self.n_jobs, self.task_fn, self.limits = progress, n_jobs, task_fn, limits
         self.recorded = recorded_results(store.run_dir)
-        self.early = EarlyTermination(experiment, store.run_dir, data, progress.message) \
-            if experiment.early_terminate else None
+        self.programs = ProgramRunner(experiment.program, store.run_dir) if experiment.program else None
+        if experiment.early_terminate and self.programs:
+            self.early = ProgramMilestones(experiment, progress.message)
+        elif experiment.early_terminate:
+            self.early = EarlyTermination(experiment, store.run_dir, data, progress.message)
+        else:
+            self.early = None
         self.recorded_history = recorded_histories(store.run_dir) if self.early else {}
         if self.early:
             progress.detail = self.early.describe
@@ -323,6 +332,8 @@ class _Session:
         try:
             with interrupts.deferred():  # see sweep.interrupts: no KeyboardInterrupt inside the pool's code
                 shutil.rmtree(scratch, ignore_errors=True)  # left by a run that was killed
+                if self.programs:
+                    self.programs.stop_leftovers(self.progress.message)
                 self.dispatcher = Dispatcher(None, self.task_fn, self.data, self.report, self.progress.message,
                                              prepare=self.with_bar)
                 while True:
@@ -341,12 +352,18 @@ class _Session:
                         self.open_pool(scratch)
                     with interrupts.shielded_children():  # a submit or a restart may start workers
                         self.dispatcher.step()
+                    if isinstance(self.early, ProgramMilestones):
+                        self.early.watch()
+                        self.settle()
         except KeyboardInterrupt:
             interrupts.acknowledge()
             if self.pool is not None:
                 with interrupts.deferred():
                     self.pool.shutdown(kill=True)
                 self.pool = None
+            if self.programs:
+                with interrupts.deferred():  # their workers are gone; their own process groups are not
+                    self.programs.stop_all()
             self.interrupted = True
         finally:
             if self.pool is not None:
@@ -381,7 +398,12 @@ class _Session:
         return asked
 
     def with_bar(self, task: TaskSpec) -> TaskSpec:
-        """``task`` as sent now: it sends back the weights of its trials that reach the bar of the moment."""
+        """``task`` as sent now: it sends back the weights of its trials that reach the bar of the moment
+        (a program's: it knows the run folder, and its metric lines are watched from now on)."""
+        if self.programs:
+            if isinstance(self.early, ProgramMilestones):
+                self.early.started(task, self.store.run_dir)
+            return replace(task, run_dir=str(self.store.run_dir))
         return replace(task, keep_model=self.best_bar.keep_model())
 
     def timed(self, task: TaskSpec) -> TaskSpec:
@@ -393,7 +415,9 @@ class _Session:
             return
         promoted = []
         for task, result in self.early.decisions():
-            if result is not None:
+            if self.programs and task is not None:  # a stop asked of a program that still runs
+                self.programs.request_stop(task)
+            elif result is not None:
                 self.record(result.trial_id, result)
             elif self.timed_out:
                 self.record(task.trials[0].trial_id, self.early.timed_out_result(task))
@@ -411,7 +435,9 @@ class _Session:
         self.dispatcher.queue.clear()
         self.dispatcher.suspects.clear()
         for task in cancelled:
-            if task.checkpoint is not None:  # a promoted trial that had not gone on yet
+            if isinstance(self.early, ProgramMilestones):
+                self.early.cancelled(task)  # never run: it reaches no milestone
+            elif task.checkpoint is not None:  # a promoted trial that had not gone on yet
                 self.record(task.trials[0].trial_id, self.early.timed_out_result(task))
 
     def stop_waiting(self) -> None:
@@ -438,7 +464,9 @@ class _Session:
 
     def report(self, task: TaskSpec, results: list[TrialResult]) -> None:
         for result in results:
-            if result.status == PAUSED:
+            if isinstance(self.early, ProgramMilestones):
+                self.early.hold(task, result)  # recorded once its milestones are decided (see settle)
+            elif result.status == PAUSED:
                 self.early.paused(task, result)
             else:
                 self.record(result.trial_id, result, task)

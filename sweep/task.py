@@ -123,6 +123,10 @@ def run_task(task: TaskSpec, data) -> list[TrialResult]:
     propagates (a worker that dies outright is the runner's business). A fused group goes to
     :func:`run_group`.
     """
+    if task.program is not None:
+        from .programs.run import run_program
+
+        return run_program(task, data)
     if task.members:
         return run_group(task, data)
     keeper = ModelKeeper(task) if task.keep_model is not None else None

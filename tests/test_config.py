@@ -46,7 +46,6 @@ def test_a_valid_file_and_its_defaults(tmp_path):
 
 def test_a_wandb_sweep_block_reads_unchanged(tmp_path):
     text = """\
-program: train.py
 project: mnist
 method: random
 metric:
@@ -75,7 +74,7 @@ dataset: digits
     exp = load_text(tmp_path, text)
     assert exp.method == "random" and exp.run_cap == 20 and not exp.metric.maximize
     assert exp.parameters["reg"].kind == "uniform" and exp.parameters["epochs"].kind == "constant"
-    assert any("program" in w for w in exp.warnings) and any("project" in w for w in exp.warnings)
+    assert any("project" in w for w in exp.warnings) and exp.program is None
 
 
 @pytest.mark.parametrize("edit, expected", [
@@ -248,10 +247,10 @@ def test_cli_missing_file_and_bad_set(tmp_path):
 
 
 def test_cli_warns_about_wandb_only_keys(tmp_path):
-    (tmp_path / "exp.yaml").write_text("program: train.py\nentity: me\n" + BASE)
+    (tmp_path / "exp.yaml").write_text("project: mine\nentity: me\n" + BASE)
     result = sweep_cli("list", "exp.yaml", cwd=tmp_path)
     assert result.returncode == 0
-    assert "`program` is a W&B agent setting" in result.stderr and "`entity`" in result.stderr
+    assert "`project` is a W&B agent setting" in result.stderr and "`entity`" in result.stderr
 
 
 def test_every_shipped_experiment_is_valid():

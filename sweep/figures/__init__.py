@@ -37,7 +37,7 @@ from ..results.owned import OwnedFiles
 from .fit import fit_figure
 from .heatmap import heatmap_figure
 from .history import history_figure
-from .learning_curves import learning_curves_figure
+from .learning_curves import learning_curves_figure, metric_curves_figure
 from .rungs import rungs_figure
 from .parallel import parallel_coordinates_figure
 from .slices import slice_figure
@@ -80,14 +80,27 @@ CAPTIONS_WITHOUT_ACCURACY = {
 }
 
 
-def caption(file_name: str, metric: str = "val_acc", accuracies: bool = True) -> tuple[str, str]:
+#: Captions of program sweeps, whose curves are the metric the program logged.
+CAPTIONS_OF_PROGRAMS = {
+    "learning_curves.png": "{metric} at each iteration (each line the program logged with it) of the best trials, "
+                           "one colour per trial.",
+    "rungs.png": "{metric} per iteration of every trial: blue ones ran to the end, red ones were stopped at a "
+                 "milestone (the cross) by the early-termination rule or a time limit.",
+}
+
+
+def caption(file_name: str, metric: str = "val_acc", accuracies: bool = True,
+            program: bool = False) -> tuple[str, str]:
     """(title, one-line caption) of a plot file written by :func:`draw_all`; ("name", "") if not ours.
 
-    ``accuracies`` is False for runs without class accuracies (regression), whose figures show losses.
+    ``accuracies`` is False for runs without class accuracies (regression), whose figures show losses;
+    ``program`` is True for a program sweep's.
     """
     name = Path(file_name).name
     for pattern, title, text in PLOTS:
-        if not accuracies:
+        if program:
+            text = CAPTIONS_OF_PROGRAMS.get(pattern, text)
+        elif not accuracies:
             text = CAPTIONS_WITHOUT_ACCURACY.get(pattern, text)
         if "{param}" in pattern:
             head, tail = pattern.split("{param}")
@@ -162,6 +175,11 @@ def best_weights(run: Run, notes: list[str]):
     return first, shape
 
 
+def is_program(run: Run) -> bool:
+    """Whether ``run`` is a program sweep (its history is the lines the program logged)."""
+    return "program_parameters" in run.experiment
+
+
 def build_figures(run: Run, top_k: int = 5) -> list[tuple[str, Figure]]:
     """Every figure that applies to ``run``, as (file name, Figure), in report order."""
     return list(iter_figures(run, top_k))
@@ -189,12 +207,18 @@ def iter_figures(run: Run, top_k: int = 5):
         add(f"slice_{param}.png", lambda p=param: slice_figure(trials, p, metric, maximize, log=p in logs,
                                                                 best_id=run.best_id))
     add("parallel.png", lambda: parallel_coordinates_figure(trials, metric, maximize, run.params, logs))
-    add("learning_curves.png", lambda: learning_curves_figure(run.history, trials, metric, maximize, top_k,
-                                                               params=run.params))
-    add("rungs.png", lambda: rungs_figure(run.history, trials, metric))
-    color_by = next((p for p in ("reg", "hidden_size", "epochs", "learning_rate") if p in run.params),
-                    run.params[0] if run.params else None)
-    add("fit.png", lambda: fit_figure(trials, metric, maximize, color_by, color_by in logs, run.best_id))
+    if is_program(run):  # curves of the metric it logged, per iteration; no train/validation pair to fit
+        by_iteration = run.history.dropna(subset=["iteration"]).assign(epoch=lambda h: h["iteration"])
+        add("learning_curves.png", lambda: metric_curves_figure(run.history, trials, metric, maximize, top_k,
+                                                                 params=run.params))
+        add("rungs.png", lambda: rungs_figure(by_iteration, trials, metric))
+    else:
+        add("learning_curves.png", lambda: learning_curves_figure(run.history, trials, metric, maximize, top_k,
+                                                                   params=run.params))
+        add("rungs.png", lambda: rungs_figure(run.history, trials, metric))
+        color_by = next((p for p in ("reg", "hidden_size", "epochs", "learning_rate") if p in run.params),
+                        run.params[0] if run.params else None)
+        add("fit.png", lambda: fit_figure(trials, metric, maximize, color_by, color_by in logs, run.best_id))
     if run.W1 is not None and run.image_shape:
         add("weights.png", lambda: weights_figure(run.W1, run.image_shape))
     for name, build in builders:

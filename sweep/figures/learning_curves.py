@@ -80,3 +80,31 @@ def learning_curves_figure(history: pd.DataFrame, trials: pd.DataFrame, metric: 
     fig.legend([handles[i] for i in order], [labels[i] for i in order], loc="outside lower center", ncol=ncol,
                fontsize=8, frameon=False, columnspacing=1.5)
     return fig
+
+
+def metric_curves_figure(history: pd.DataFrame, trials: pd.DataFrame, metric: str, maximize: bool,
+                         top_k: int = 5, params=()) -> Figure | None:
+    """A program sweep's learning curves: ``metric`` at each of its iterations (the lines that carry
+    it, see :func:`~sweep.results.analysis.program_history`) of the top ``top_k`` trials. None when no
+    scored trial logged it."""
+    if history.empty or metric not in history or "iteration" not in history:
+        return None
+    top = top_trials(trials, metric, maximize, top_k)
+    top = top[top["trial_id"].isin(history["trial_id"])].reset_index(drop=True)
+    if top.empty:
+        return None
+    rows = history[history["trial_id"].isin(top["trial_id"]) & history[metric].notna()]
+    fig = new_figure(7.5, 4.6)
+    ax = fig.subplots()
+    colors = colormaps["tab10"].colors
+    for i, trial in top.iterrows():
+        own = rows[rows["trial_id"] == trial["trial_id"]].sort_values("iteration")
+        label = f"#{i + 1} " + (short_params(trial, params) if params else trial["trial_id"])
+        ax.plot(own["iteration"], pd.to_numeric(own[metric], errors="coerce"), color=colors[i % len(colors)],
+                marker="o", markersize=3, label=label)
+    ax.set_xlabel("iteration (a line the program logged with the metric)")
+    ax.set_ylabel(metric)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return fig

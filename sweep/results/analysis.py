@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .ranking import SCORED, best_row, config_order, rank_rows, tie_break
-from .records import planned_rows, read_history_table, read_trials_table
+from .records import history_records, planned_rows, read_history_table, read_trials_table
 
 
 def read_trials(run_dir, problems: list | None = None) -> pd.DataFrame:
@@ -29,10 +29,29 @@ def read_trials(run_dir, problems: list | None = None) -> pd.DataFrame:
 
 
 def read_history(run_dir, problems: list | None = None) -> pd.DataFrame:
-    """history.csv as a DataFrame, one row per trial and epoch (proven rows only, as :func:`read_trials`)."""
+    """history.csv as a DataFrame, one row per trial and epoch (proven rows only, as :func:`read_trials`);
+    a program's, one row per line it logged (see :func:`program_history`)."""
     table = read_history_table(run_dir)
     _note(table, problems)
+    if table.results.program:
+        return program_history(table, table.results.required)
     return pd.read_csv(io.BytesIO(table.to_bytes()), dtype={"trial_id": str})
+
+
+def program_history(table, metric: str) -> pd.DataFrame:
+    """A program's history.csv (one row per value) as one row per line it logged: ``trial_id``, ``step``
+    (the line's number), ``iteration`` (how many lines up to it carried ``metric``: W&B's iterations,
+    the milestones' unit; NaN before the first) and a column per name it logged (its own ``epoch`` among
+    them), numbers as numbers."""
+    lines = history_records(table)
+    rows = [{"trial_id": trial_id, **line} for trial_id, records in lines.items() for line in records]
+    if not rows:
+        return pd.DataFrame(columns=["trial_id", "step", "iteration", metric])
+    frame = pd.DataFrame(rows)
+    carries = frame[metric].notna() if metric in frame else pd.Series(False, index=frame.index)
+    counts = carries.astype(int).groupby(frame["trial_id"]).cumsum()
+    frame.insert(2, "iteration", counts.where(counts > 0))
+    return frame
 
 
 def _note(table, problems: list | None) -> None:
@@ -71,9 +90,10 @@ def rank(trials: pd.DataFrame, metric: str, maximize: bool) -> pd.DataFrame:
 def _ranking_rows(trials: pd.DataFrame, metric: str) -> list[dict]:
     """The columns the ranking reads, as plain rows (metrics as floats)."""
     tie = tie_break(metric)
+    ties = trials[tie].astype(float) if tie in trials else np.full(len(trials), np.nan)  # a program logs no val_loss
     return [{"config_id": c, "status": s, "order": int(o), metric: float(m), tie: float(t)}
             for c, s, o, m, t in zip(trials["config_id"], trials["status"], trials["order"],
-                                     trials[metric].astype(float), trials[tie].astype(float))]
+                                     trials[metric].astype(float), ties)]
 
 
 def searched_columns(trials: pd.DataFrame) -> list[str]:
@@ -128,7 +148,8 @@ def run_metric(experiment: dict, problems: list | None = None) -> tuple[str, boo
     """The ranking metric of a run's experiment.yaml document: (name, maximize).
 
     A metric this runner does not rank by (a damaged or foreign file) is replaced by ``val_acc``,
-    with a line in ``problems``; its goal is always the metric's natural one.
+    with a line in ``problems``; its goal is always the metric's natural one. A program sweep ranks by
+    the metric its lines carry, with the goal its file gives (W&B's default: minimize).
     """
     from ..config import METRICS
 
@@ -136,6 +157,8 @@ def run_metric(experiment: dict, problems: list | None = None) -> tuple[str, boo
     doc = {"name": doc} if isinstance(doc, str) else doc
     doc = doc if isinstance(doc, dict) else {}
     name = doc.get("name", "val_acc")
+    if "program_parameters" in experiment and isinstance(name, str) and name:  # a program's: any name it logs
+        return name, doc.get("goal", "minimize") == "maximize"
     if not isinstance(name, str) or name not in METRICS:
         if problems is not None:
             problems.append(f"experiment.yaml names the metric {str(name)[:60]!r}, which is not one of "

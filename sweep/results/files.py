@@ -30,6 +30,7 @@ import hashlib
 import os
 import secrets
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SweepError
@@ -41,16 +42,43 @@ EXPERIMENT_FILE, PLAN_FILE, TRIALS_FILE, HISTORY_FILE = "experiment.yaml", "plan
 BEST_DIR, ERRORS_DIR, SUMMARY_FILE, MODEL_FILE = "best", "errors", "summary.json", "model.npz"
 PAUSED_DIR, CANDIDATES_DIR, PLOTS_DIR, SCRATCH_DIR = "paused", "candidates", "plots", ".scratch"
 #: The sub-folders a run makes, writes and deletes in.
-SUBFOLDERS = (BEST_DIR, ERRORS_DIR, PAUSED_DIR, CANDIDATES_DIR, PLOTS_DIR, SCRATCH_DIR)
+SUBFOLDERS = (BEST_DIR, ERRORS_DIR, PAUSED_DIR, CANDIDATES_DIR, PLOTS_DIR, SCRATCH_DIR, "logs", "trials")
 #: The files of the run folder itself that a run appends to or locks (the others are replaced by a rename).
 APPENDED_FILES = ("plan.csv", "trials.csv", "history.csv", ".drawn.lock")
 HISTORY_COLUMNS = ("trial_id", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+#: history.csv of a program sweep: one row per value a program logged (each line of it is a ``step``).
+PROGRAM_HISTORY_COLUMNS = ("trial_id", "step", "name", "value")
 
 
-def trial_columns(names=PARAMETER_NAMES) -> tuple[str, ...]:
+@dataclass(frozen=True)
+class ResultColumns:
+    """What a run records of each trial: the metric columns of trials.csv (``required``: the one an
+    ``ok`` row fills) and the columns of history.csv. A net's trials record :data:`METRIC_COLUMNS` and
+    one history row per epoch; a program's, its metric, ``steps`` and ``seconds``, and one history row
+    per value it logged (:data:`PROGRAM_HISTORY_COLUMNS`)."""
+
+    metrics: tuple = METRIC_COLUMNS
+    history: tuple = HISTORY_COLUMNS
+    required: str = "val_loss"
+
+    @property
+    def program(self) -> bool:
+        return self.history == PROGRAM_HISTORY_COLUMNS
+
+
+#: The result columns of a run that trains a net (built-in or the user's).
+MODEL_RESULTS = ResultColumns()
+
+
+def program_results(metric: str) -> ResultColumns:
+    """The result columns of a program sweep ranked by ``metric``."""
+    return ResultColumns((metric, "steps", "seconds"), PROGRAM_HISTORY_COLUMNS, metric)
+
+
+def trial_columns(names=PARAMETER_NAMES, metrics=METRIC_COLUMNS) -> tuple[str, ...]:
     """The columns of trials.csv for hyperparameters ``names`` (those of the run's :class:`~sweep.params.ParamTable`):
-    they stand between ``status`` and ``seed``."""
-    return ("trial_id", "status", *names, "seed", "repeat", "config_id", *METRIC_COLUMNS, "worker", "error")
+    they stand between ``status`` and ``seed``; ``metrics`` (those of its :class:`ResultColumns`) after ``config_id``."""
+    return ("trial_id", "status", *names, "seed", "repeat", "config_id", *metrics, "worker", "error")
 
 
 def plan_columns(names=PARAMETER_NAMES) -> tuple[str, ...]:

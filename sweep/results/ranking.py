@@ -58,7 +58,7 @@ def config_order(rows, metric: str, maximize: bool) -> list[str]:
         c["worst"] = max(c["worst"], status_rank(row["status"]))
         if row["status"] in SCORED:
             c["values"].append(row[metric])
-            c["ties"].append(row[tie])
+            c["ties"].append(row.get(tie, math.nan))
 
     def key(item):
         c = item[1]
@@ -75,7 +75,7 @@ def rank_rows(rows, metric: str, maximize: bool) -> list:
     then to the earlier trial."""
     tie = tie_break(metric)
     return sorted(rows, key=lambda r: (status_rank(r["status"]), _nan_last(-r[metric] if maximize else r[metric]),
-                                       _nan_last(r[tie]), r["order"]))
+                                       _nan_last(r.get(tie, math.nan)), r["order"]))
 
 
 def best_row(rows, metric: str, maximize: bool):

@@ -40,6 +40,9 @@ from .files import (
     HISTORY_COLUMNS,
     HISTORY_FILE,
     METRIC_COLUMNS,
+    MODEL_RESULTS,
+    ResultColumns,
+    program_results,
     COLUMN_DEFAULTS,
     PLAN_FILE,
     SUMMARY_FILE,
@@ -68,6 +71,7 @@ class Table:
     columns: tuple
     rows: list[dict] = field(default_factory=list)
     params: ParamTable = BUILTIN  # the run's hyperparameters (their columns and how their text reads)
+    results: ResultColumns = MODEL_RESULTS  # what the run records of its trials (trials.csv and history.csv)
     line_numbers: list[int] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)
     format_changes: list[str] = field(default_factory=list)
@@ -226,11 +230,13 @@ def _number_problem(row: dict, names) -> str | None:
     return None
 
 
-def trial_row_problem(planned: Mapping | None = None, params: ParamTable = BUILTIN) -> Callable[[dict], str | None]:
+def trial_row_problem(planned: Mapping | None = None, params: ParamTable = BUILTIN,
+                      results: ResultColumns = MODEL_RESULTS) -> Callable[[dict], str | None]:
     """Why a trials.csv row is not a finished trial of this run (None when it is).
 
     ``planned`` maps trial ids to their :class:`~sweep.plan.TrialSpec` (or to plan.csv rows): the
-    row's trial must be planned and its hyperparameters (``params``), seed and repeat must be the plan's.
+    row's trial must be planned and its hyperparameters (``params``), seed and repeat must be the plan's;
+    its metric columns (of ``results``) numbers.
     """
 
     def problem(row: dict) -> str | None:
@@ -240,11 +246,11 @@ def trial_row_problem(planned: Mapping | None = None, params: ParamTable = BUILT
         status = row.get("status", "")
         if status not in STATUSES:
             return f"unknown status {status[:40]!r} (a finished trial is {', '.join(STATUSES)})"
-        bad = _number_problem(row, METRIC_COLUMNS)
+        bad = _number_problem(row, results.metrics)
         if bad:
             return bad
-        if status == OK and row.get("val_loss", "") == "":
-            return "an ok trial without val_loss"
+        if status == OK and row.get(results.required, "") == "":
+            return f"an ok trial without {results.required}"
         if planned is None:
             return None
         spec = planned.get(trial_id)
@@ -298,12 +304,18 @@ def _same_number(text: str, value) -> bool:
         return False
 
 
-def history_row_problem(recorded: set | None = None) -> Callable[[dict], str | None]:
-    """Why a history.csv row is not an epoch of a recorded trial (None when it is)."""
+def history_row_problem(recorded: set | None = None, results: ResultColumns = MODEL_RESULTS) -> Callable:
+    """Why a history.csv row is not an epoch of a recorded trial (None when it is); a program's rows are
+    a value of a line it logged (``step`` a whole number >= 1, any value)."""
 
     def problem(row: dict) -> str | None:
         if not row.get("trial_id"):
             return "no trial_id"
+        if results.program:
+            step = row.get("step", "")
+            if not step.isdigit() or int(step) < 1:
+                return f"step is {step[:40]!r}, not a whole number >= 1"
+            return None if row.get("name") else "no name"
         try:
             epoch = float(row.get("epoch", ""))
         except ValueError:
@@ -336,9 +348,12 @@ def read_trials_table(run_dir: Path, planned: Mapping | None = None, params: Par
     """trials.csv of ``run_dir``, every row checked against ``planned`` when it is given; ``params`` as
     :func:`read_plan` takes them."""
     params = params or run_params(run_dir)
-    table = read_table(Path(run_dir) / TRIALS_FILE, trial_columns(params.names), key=lambda r: r["trial_id"],
-                       optional=("worker", *_added_later(params)), row_problem=trial_row_problem(planned, params))
+    results = run_results(run_dir)
+    table = read_table(Path(run_dir) / TRIALS_FILE, trial_columns(params.names, results.metrics),
+                       key=lambda r: r["trial_id"], optional=("worker", *_added_later(params)),
+                       row_problem=trial_row_problem(planned, params, results))
     table.params = params
+    table.results = results
     return table
 
 
@@ -348,9 +363,17 @@ def _added_later(params: ParamTable) -> tuple[str, ...]:
 
 
 def read_history_table(run_dir: Path) -> Table:
-    """history.csv of ``run_dir``."""
-    return read_table(Path(run_dir) / HISTORY_FILE, HISTORY_COLUMNS,
-                      key=lambda r: (r["trial_id"], float(r["epoch"])), row_problem=history_row_problem())
+    """history.csv of ``run_dir`` (of the columns its :func:`run_results` says)."""
+    results = run_results(run_dir)
+    if results.program:
+        table = read_table(Path(run_dir) / HISTORY_FILE, results.history,
+                           key=lambda r: (r["trial_id"], int(r["step"]), r["name"]),
+                           row_problem=history_row_problem(results=results))
+    else:
+        table = read_table(Path(run_dir) / HISTORY_FILE, HISTORY_COLUMNS,
+                           key=lambda r: (r["trial_id"], float(r["epoch"])), row_problem=history_row_problem())
+    table.results = results
+    return table
 
 
 def read_trial_records(run_dir: Path) -> list[dict]:
@@ -366,7 +389,7 @@ def trial_records(table: Table) -> list[dict]:
     records = []
     for order, row in enumerate(table.rows, start=1):
         record = dict(row, order=order)
-        for name in METRIC_COLUMNS:
+        for name in table.results.metrics:
             record[name] = _float(row.get(name, ""))
         for name in table.params:
             if name in row:
@@ -378,8 +401,17 @@ def trial_records(table: Table) -> list[dict]:
 
 
 def history_records(table: Table) -> dict[str, list[dict]]:
-    """trial_id -> the epochs of a history table as dicts of floats (``epoch`` an int), in epoch order."""
+    """trial_id -> the epochs of a history table as dicts of floats (``epoch`` an int), in epoch order;
+    a program's: its lines as dicts of values (numbers as floats), ``step`` an int, in step order."""
     by_trial: dict[str, list[dict]] = {}
+    if table.results.program:
+        lines: dict[tuple, dict] = {}
+        for row in table.rows:
+            step = int(row["step"])
+            lines.setdefault((row["trial_id"], step), {"step": step})[row["name"]] = _value(row["value"])
+        for (trial_id, _), line in sorted(lines.items(), key=lambda item: (item[0][0], item[0][1])):
+            by_trial.setdefault(trial_id, []).append(line)
+        return by_trial
     for row in table.rows:
         record = {name: _float(row[name]) for name in HISTORY_COLUMNS if name != "trial_id"}
         record["epoch"] = int(record["epoch"])
@@ -391,6 +423,14 @@ def history_records(table: Table) -> dict[str, list[dict]]:
 
 def _float(text: str) -> float:
     return float(text) if text.strip() else math.nan
+
+
+def _value(text: str):
+    """A program's logged value from its history.csv field: a number when it reads as one, else the text."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def planned_rows(run_dir: Path, params: ParamTable | None = None) -> dict | None:
@@ -415,6 +455,18 @@ def plan_spec(row: dict, params: ParamTable = BUILTIN) -> dict:
 
 
 _run_params_cache: dict[str, tuple[tuple, ParamTable]] = {}
+
+
+def run_results(run_dir: Path) -> ResultColumns:
+    """What the run in ``run_dir`` records of its trials: a program's metric columns when its
+    experiment.yaml runs a program, else a net's."""
+    document = read_experiment_document(run_dir)
+    if "program_parameters" in document:
+        metric = document.get("metric")
+        name = metric.get("name") if isinstance(metric, dict) else None
+        if isinstance(name, str) and name:
+            return program_results(name)
+    return MODEL_RESULTS
 
 
 def run_params(run_dir: Path) -> ParamTable:

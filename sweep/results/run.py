@@ -62,7 +62,8 @@ class Run:
         board = leaderboard(self.trials, self.metric, self.maximize, sort=sort)
         if (self.trials["status"] == STOPPED).any() and not self.history.empty:
             # Trials stopped early: how far each configuration trained (mean over its repeats).
-            trained = self.history.groupby("trial_id")["epoch"].max().reindex(self.trials["trial_id"])
+            unit = "iteration" if "iteration" in self.history else "epoch"  # a program's: lines with the metric
+            trained = self.history.groupby("trial_id")[unit].max().reindex(self.trials["trial_id"])
             epochs = pd.Series(trained.to_numpy(), index=self.trials["config_id"]).groupby(level=0).mean()
             board.insert(board.columns.get_loc("status"), "epochs_trained", board["config_id"].map(epochs))
         return board.head(top) if top else board
@@ -113,7 +114,8 @@ def load_run(run_dir) -> Run:
     notes: list[str] = []
     experiment = read_experiment_document(run_dir, notes)
     trials = read_trials(run_dir, notes)
-    history = pd.DataFrame(columns=list(HISTORY_COLUMNS))
+    history = pd.DataFrame(columns=list(HISTORY_COLUMNS) if "program_parameters" not in experiment else
+                           ["trial_id", "step", "iteration"])
     if (run_dir / HISTORY_FILE).is_file():
         try:
             history = read_history(run_dir, notes)

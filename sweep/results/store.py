@@ -57,13 +57,15 @@ from .files import (
     EXPERIMENT_FILE,
     HISTORY_COLUMNS,
     HISTORY_FILE,
-    METRIC_COLUMNS,
+    MODEL_RESULTS,
     PLAN_FILE,
     STAGING_PREFIX,
     TRIALS_FILE,
+    ResultColumns,
     atomic_write,
     fsync_dir,
     plan_columns,
+    program_results,
     trial_columns,
     own_folder,
     refuse_links,
@@ -118,9 +120,10 @@ class RunStore:
     ``notices`` collects lines for the user about what opening the folder found and repaired.
     """
 
-    def __init__(self, run_dir: Path, params: ParamTable = BUILTIN):
+    def __init__(self, run_dir: Path, params: ParamTable = BUILTIN, results: ResultColumns = MODEL_RESULTS):
         self.run_dir = Path(run_dir)
         self.params = params  # the run's hyperparameters: its columns
+        self.results = results  # what it records of each trial: its metric and history columns
         self.notices: list[str] = []
         self._lock: FolderLock | None = None
         self._fds: dict[str, int] = {}
@@ -184,7 +187,7 @@ class RunStore:
             if isinstance(exc, OSError):
                 raise write_error(f"cannot create the run folder {run_dir}", exc) from None
             raise
-        store = cls(run_dir, experiment.table)
+        store = cls(run_dir, experiment.table, results_of(experiment))
         store._lock = claim
         store._open_for_append()
         return store
@@ -215,7 +218,7 @@ class RunStore:
             os.mkdir(staging)
         except OSError as exc:
             raise write_error(f"cannot create a run folder in {parent}", exc) from None
-        store = cls(staging, experiment.table)
+        store = cls(staging, experiment.table, results_of(experiment))
         try:
             store._acquire_lock()
             document = experiment.to_dict()
@@ -224,9 +227,9 @@ class RunStore:
             header = _csv_line(plan_columns(store.params.names))
             plan = b"".join([header] + [_plan_line(t, store.params) for t in trials])
             write_file(staging / PLAN_FILE, plan)
-            write_file(staging / HISTORY_FILE, _csv_line(HISTORY_COLUMNS))
+            write_file(staging / HISTORY_FILE, _csv_line(store.results.history))
             write_file(staging / owned.MANIFEST, owned.EMPTY_MANIFEST)  # nothing drawn yet, and it is known
-            write_file(staging / TRIALS_FILE, _csv_line(trial_columns(store.params.names)))
+            write_file(staging / TRIALS_FILE, _csv_line(trial_columns(store.params.names, store.results.metrics)))
             fsync_dir(staging)
         except OSError as exc:
             store._abandon()
@@ -274,7 +277,7 @@ class RunStore:
         if run_params(run_dir).columns != experiment.table.columns:
             raise SweepError(f"cannot resume {run_dir}: the model's hyperparameters ({', '.join(experiment.table)}) "
                              f"are not the run's ({', '.join(run_params(run_dir))}); start a new run without --resume")
-        store = cls(run_dir, experiment.table)
+        store = cls(run_dir, experiment.table, results_of(experiment))
         try:
             store._acquire_lock()
             _check_writable(run_dir)
@@ -498,13 +501,11 @@ class RunStore:
             return False
         try:
             if result.history:
-                rows = b"".join(_csv_line([trial.trial_id, *(r[c] for c in HISTORY_COLUMNS[1:])])
-                                for r in result.history)
-                self._write(HISTORY_FILE, rows)
+                self._write(HISTORY_FILE, b"".join(map(_csv_line, self._history_rows(trial, result))))
             if result.traceback:
                 errors = own_folder(self.run_dir, ERRORS_DIR)
                 atomic_write(errors / f"{trial.trial_id}.txt", result.traceback.encode())
-            metrics = [result.metrics.get(c) for c in METRIC_COLUMNS]
+            metrics = [result.metrics.get(c) for c in self.results.metrics]
             values = (self.params[name].to_text(trial.params[name]) for name in self.params)
             row = [trial.trial_id, result.status, *values, trial.seed,
                    trial.repeat, trial.config_id, *metrics, result.worker, result.error]
@@ -514,6 +515,15 @@ class RunStore:
                                "before it are safe; free space or fix the folder, then --resume)", exc, "") from None
         self._recorded.add(trial.trial_id)
         return True
+
+    def _history_rows(self, trial: TrialSpec, result: TrialResult):
+        """The history.csv rows of ``result``: one per epoch, or one per value a program logged."""
+        if not self.results.program:
+            return ([trial.trial_id, *(r[c] for c in HISTORY_COLUMNS[1:])] for r in result.history)
+        from ..programs.metrics import text_of
+
+        return ([trial.trial_id, line["step"], name, text_of(value)]
+                for line in result.history for name, value in line.items() if name != "step")
 
     def plan_more(self, trials: list[TrialSpec]) -> None:
         """Add ``trials``, just handed out by a search that chooses as it goes, to plan.csv.
@@ -597,6 +607,11 @@ class RunStore:
         self.close()
 
 
+def results_of(experiment: Experiment) -> ResultColumns:
+    """What a run of ``experiment`` records of each trial (see :class:`~sweep.results.files.ResultColumns`)."""
+    return program_results(experiment.metric.name) if experiment.program is not None else MODEL_RESULTS
+
+
 def _check_run_folder(run_dir: Path) -> None:
     """SweepError unless ``run_dir`` holds the four files of a run."""
     if not run_dir.is_dir():
@@ -632,7 +647,8 @@ def _check_writable(folder: Path) -> None:
 #: decided) under these, and a change would mix numbers that are not comparable. ``fuse`` sets the
 #: groups, and so the minibatch stream, of every trial not yet recorded.
 RESUME_MUST_MATCH = (("name", "experiment"), ("dataset", "data set"), ("metric", "metric"),
-                     ("early_terminate", "early_terminate"), ("fuse", "fuse"), ("model", "model"))
+                     ("early_terminate", "early_terminate"), ("fuse", "fuse"), ("model", "model"),
+                     ("program", "program"), ("command", "command"))
 #: The value of a key an experiment file leaves out when it has its default.
 _UNWRITTEN = {"fuse": 1}
 

@@ -1,0 +1,122 @@
+"""A sweep of a user's training script: the ``program:`` and ``command:`` keys of a W&B sweep file.
+
+W&B's agent runs ``command`` (by default ``${env} ${interpreter} ${program} ${args}``) once per
+trial, from the folder of the sweep file, with the trial's parameters as arguments. The program owns
+its parameters, so they are not checked against any table of ours: each is a column of trials.csv,
+its kind (``int``, ``float``, ``bool``, ``text`` or ``json``) read from the values the sweep file gives.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..params import ParamSpec, ParamTable
+from ..space import SpaceError, parse_distribution
+
+#: Seconds a stopped program has between SIGTERM and SIGKILL (W&B agent's KILL_DELAY).
+GRACE_SECONDS = 30.0
+#: The kinds a program's parameter may have (see :class:`~sweep.params.ParamSpec`).
+PROGRAM_KINDS = ("int", "float", "bool", "text", "json")
+#: Columns of trials.csv that are not parameters: a program's parameter or metric may not take their names.
+RESERVED_COLUMNS = ("trial_id", "status", "seed", "repeat", "config_id", "steps", "seconds", "worker", "error")
+
+
+@dataclass(frozen=True)
+class ProgramSpec:
+    """How to run one trial of a program sweep (picklable: it travels with each task to the workers).
+
+    ``program``: the script as the sweep file names it (may be None when ``command`` does not use
+    ``${program}``); ``command``: the ``command:`` list, or None for W&B's default; ``folder``: the
+    absolute folder the program runs in (the experiment file's); ``timeout``: seconds a trial may run
+    (None: no limit); ``grace``: seconds between SIGTERM and SIGKILL when a trial is stopped;
+    ``metric``: the name of the metric the lines carry.
+    """
+
+    program: str | None
+    command: tuple[str, ...] | None
+    folder: str
+    metric: str
+    timeout: float | None = None
+    grace: float = GRACE_SECONDS
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {}
+        if self.program is not None:
+            out["program"] = self.program
+        if self.command is not None:
+            out["command"] = list(self.command)
+        if self.timeout is not None:
+            out["timeout"] = self.timeout
+        return out
+
+
+def parameter_kind(block: Any) -> str:
+    """The kind of a program's parameter from its W&B block (``{values: [...]}``, ``{value: x}``,
+    ``{distribution: ..., min: ..., max: ...}``) or from a fixed value: ``int`` or ``float`` when every
+    value is such a number (``int_uniform``, a quantized draw with whole ``q`` and bounds, and the
+    continuous distributions), ``bool``, ``text`` when every value is one, ``json`` otherwise (lists,
+    mixed values, null)."""
+    if not isinstance(block, Mapping):
+        return _kind_of_values([block])
+    try:
+        dist = parse_distribution(block)
+    except SpaceError:
+        return "json"  # the block's own error is raised where the parameters are read
+    if dist.kind in ("constant", "categorical"):
+        return _kind_of_values(dist.values)
+    if dist.kind == "int_uniform":
+        return "int"
+    if dist.is_quantized and all(float(getattr(dist, k, 1) or 1).is_integer() for k in ("q", "min", "max")):
+        return "int"  # a draw is rounded to a multiple of q: a whole number when q and the bounds are
+    return "float"
+
+
+def _kind_of_values(values) -> str:
+    values = list(values)
+    if values and all(isinstance(v, bool) for v in values):
+        return "bool"
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "int"
+    if values and all(isinstance(v, float) and math.isfinite(v) for v in values):
+        return "float"
+    if values and all(isinstance(v, str) for v in values):
+        return "text"
+    return "json"
+
+
+def program_table(parameters: Any, fixed: Any) -> ParamTable:
+    """The hyperparameters of a program sweep, in the order the file gives them (``parameters``,
+    then ``fixed``): every name the file names, with the kind its values have."""
+    specs = []
+    for blocks, fixed_values in ((parameters, False), (fixed, True)):
+        if not isinstance(blocks, Mapping):
+            continue
+        for name, block in blocks.items():
+            kind = _kind_of_values([block]) if fixed_values else parameter_kind(block)
+            specs.append(program_parameter(str(name), kind))
+    return ParamTable(specs)
+
+
+def program_parameter(name: str, kind: str) -> ParamSpec:
+    """A program's parameter ``name`` of ``kind``: any value of its kind, no default."""
+    from ..params import REQUIRED
+
+    return ParamSpec(name, kind, REQUIRED, "a parameter of the program")
+
+
+def recorded_program_table(kinds: Any) -> ParamTable:
+    """The table a run's experiment.yaml records under ``program_parameters`` (name -> kind);
+    ValueError when it is damaged."""
+    if not isinstance(kinds, dict) or not all(isinstance(k, str) and v in PROGRAM_KINDS for k, v in kinds.items()):
+        raise ValueError(f"program_parameters is not a mapping of parameter names to {', '.join(PROGRAM_KINDS)}")
+    return ParamTable(program_parameter(name, kind) for name, kind in kinds.items())
+
+
+def resolve_folder(source: str | None) -> str:
+    """The folder a program runs in: the experiment file's (the working directory without a file)."""
+    if source and source != "<experiment>" and Path(source).exists():
+        return str(Path(source).resolve().parent)
+    return str(Path.cwd())
