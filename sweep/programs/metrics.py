@@ -3,8 +3,9 @@
 Any language can write them (``echo '{"epoch": 1, "val_acc": 0.9}' >> "$SWEEP_METRICS"``); from
 Python :func:`sweep.log` does. A line may carry ``epoch`` (or W&B's ``_step``); every key is kept.
 The sweep's metric is read from the lines that carry it: its last value is the trial's (W&B's
-summary), and the number of such lines is how far the trial got (W&B's hyperband counts its
-iterations so). Lines are numbered from 1 in the order written (their ``step``).
+summary), and the number of lines that carry it as a finite number is how far the trial got (W&B's
+hyperband counts its iterations so: ``metric_history(filter_invalid=True)`` in wandb/sweeps
+``hyperband_stopping.py``). Lines are numbered from 1 in the order written (their ``step``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class MetricLines:
     path: Path
     metric: str
     records: list[dict] = field(default_factory=list)  # each line's object, with ``step`` (1-based)
-    values: list[float] = field(default_factory=list)  # the metric, from the lines that carry it
+    values: list[float] = field(default_factory=list)  # the metric, from the lines that carry it finite
     offset: int = 0
     problem: str = ""  # the first malformed line, in words (nothing is read after it)
 
@@ -68,24 +69,32 @@ class MetricLines:
             value = line[self.metric]
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise MalformedLine(f"gives {self.metric} {str(value)[:40]!r}, not a number")
-            self.values.append(float(value))
+            if math.isfinite(value):
+                self.values.append(float(value))
         self.records.append({**line, "step": len(self.records) + 1})
 
     def cut(self, iterations: int) -> list[dict]:
-        """The records up to the line that carries the metric for the ``iterations``-th time."""
+        """The records up to the line that carries the metric (finite) for the ``iterations``-th time."""
         seen = 0
         for index, record in enumerate(self.records):
-            seen += self.metric in record
+            seen += iteration_of(record, self.metric)
             if seen == iterations:
                 return self.records[:index + 1]
         return list(self.records)
 
 
+def iteration_of(record: dict, metric: str) -> bool:
+    """Whether a line counts as an iteration: it carries ``metric`` as a finite number."""
+    value = record.get(metric)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def summary(records: list[dict], metric: str, seconds: float) -> dict:
-    """The trials.csv metrics of a trial from its records: the metric's last value, how many lines
-    carried it (``steps``), and ``seconds`` of running."""
+    """The trials.csv metrics of a trial from its records: the metric's last value (NaN when it logged
+    none, or a NaN last), its iterations (``steps``), and ``seconds`` of running."""
     values = [float(r[metric]) for r in records if metric in r]
-    return {metric: values[-1] if values else math.nan, "steps": len(values), "seconds": seconds}
+    steps = sum(iteration_of(r, metric) for r in records)
+    return {metric: values[-1] if values else math.nan, "steps": steps, "seconds": seconds}
 
 
 def text_of(value) -> str:

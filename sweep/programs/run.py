@@ -17,6 +17,7 @@ group, then SIGKILL after the grace period.
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import threading
@@ -25,7 +26,7 @@ from collections import deque
 from pathlib import Path
 
 from ..results.files import own_folder
-from ..status import FAILED, OK, STOPPED
+from ..status import DIVERGED, FAILED, OK, STOPPED
 from .command import args_json_text, build_argv
 from .metrics import MetricLines, summary
 from .processes import stop_group, write_pid_file
@@ -115,9 +116,11 @@ def _run(task, trial, spec) -> tuple:
         how = (f"was killed by signal {-process.returncode}" if process.returncode < 0 else
                f"exited with status {process.returncode}")
         return FAILED, metrics, lines.records, f"the program {how}" + _quoted(stderr)
-    if not metrics["steps"]:
+    if not any(spec.metric in record for record in lines.records):
         return FAILED, metrics, lines.records, (f"the program logged no {spec.metric} (append JSON lines to "
                                                 "$SWEEP_METRICS, or call sweep.log)" + _quoted(stderr))
+    if not math.isfinite(metrics[spec.metric]):
+        return DIVERGED, metrics, lines.records, f"the program's last {spec.metric} is {metrics[spec.metric]}"
     return OK, metrics, lines.records, ""
 
 

@@ -18,12 +18,22 @@ from pathlib import Path
 
 from ..status import OK, STOPPED
 from ..stopping import MilestoneRule
-from .metrics import MetricLines, summary
+from .metrics import MetricLines, iteration_of, summary
 from .processes import stop_recorded
 from .run import LOGS_DIR, trial_paths
 
 #: Milestones looked for when the program's length is not known (W&B's code makes up to 100).
 UNBOUNDED = 10 ** 9
+
+
+def _known_length(experiment) -> int:
+    """The iterations every trial runs to when the file says (an ``epochs`` it fixes, or gives one
+    ``value``); milestones at or past it are not looked at. Otherwise :data:`UNBOUNDED`."""
+    epochs = experiment.fixed.get("epochs")
+    searched = experiment.parameters.get("epochs")
+    if searched is not None and searched.kind == "constant":
+        epochs = searched.values[0]
+    return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1 else UNBOUNDED
 
 
 class ProgramRunner:
@@ -76,8 +86,7 @@ class ProgramMilestones:
     def __init__(self, experiment, warn=None):
         self.hyperband = experiment.early_terminate
         self.metric, self.maximize = experiment.metric.name, experiment.metric.maximize
-        epochs = experiment.fixed.get("epochs")
-        bound = epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else UNBOUNDED
+        bound = _known_length(experiment)
         self.milestones = self.hyperband.milestones(bound)
         self.rule = MilestoneRule(self.hyperband, self.milestones)
         self.trials: dict[int, _Trial] = {}  # plan index -> its progress (trials not yet ended)
@@ -111,7 +120,7 @@ class ProgramMilestones:
         [trial] = task.trials
         state = self.trials.setdefault(trial.index, _Trial(trial, task))
         state.result = result
-        state.values = [float(r[self.metric]) for r in result.history if self.metric in r]
+        state.values = [float(r[self.metric]) for r in result.history if iteration_of(r, self.metric)]
 
     def cancelled(self, task) -> None:
         """A queued trial that will not run in this call (the time limit): it reaches no milestone."""
@@ -124,7 +133,7 @@ class ProgramMilestones:
         if trial.index in self.trials and self.trials[trial.index].result is not None:
             return  # recorded through decisions(): told already
         records = result.history if records is None else records
-        values = [float(r[self.metric]) for r in records if self.metric in r and _number(r[self.metric])]
+        values = [float(r[self.metric]) for r in records if iteration_of(r, self.metric)]
         for milestone in self.milestones:
             if milestone <= len(values):
                 self._reached(trial.index, milestone, values)
@@ -170,15 +179,12 @@ class ProgramMilestones:
 
     def _reached(self, index: int, milestone: int, values: list) -> None:
         oriented = [-v if self.maximize else v for v in values[:milestone]]
-        best = min(oriented) if not any(math.isnan(v) for v in oriented) else math.nan
-        self.rule.reached(index, milestone, oriented[-1], best)
+        self.rule.reached(index, milestone, oriented[-1], min(oriented))
 
     def _recorded_result(self, state: _Trial):
         """The trial's result as recorded: cut at the milestone it was stopped at."""
         result = state.result
         if state.stopped_at is None:
-            if result.status == STOPPED and result.error == "stopped by the runner":  # cannot happen; kept honest
-                result.error = "stopped"
             return result
         lines = MetricLines(Path(), self.metric, records=list(result.history))
         records = lines.cut(state.stopped_at)
@@ -211,6 +217,3 @@ class ProgramMilestones:
         reached = max((len(values) for values in self.rule.values.values()), default=0)
         return f"rung {reached + 1}/{len(self.milestones) + 1}, {self.stopped} stopped early"
 
-
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
