@@ -535,7 +535,7 @@ def _parse_program_metric(p: _Problems, spec) -> Metric:
 def _parse_program(p: _Problems, raw: Mapping, metric: Metric, table: ParamTable):
     """``program:``, ``command:`` and ``timeout:`` (see :mod:`sweep.programs`)."""
     from .programs.command import build_argv
-    from .programs.spec import RESERVED_COLUMNS, ProgramSpec, resolve_folder
+    from .programs.spec import RESERVED_COLUMNS, ProgramSpec, kill_delay, resolve_folder
 
     program, command = raw.get("program"), raw.get("command")
     if program is not None and (not isinstance(program, str) or not program.strip()):
@@ -567,7 +567,7 @@ def _parse_program(p: _Problems, raw: Mapping, metric: Metric, table: ParamTable
         except ValueError as exc:
             raise p.error(("timeout",), str(exc)) from None
     return ProgramSpec(program=program, command=command, folder=resolve_folder(p.source), metric=metric.name,
-                       timeout=timeout)
+                       timeout=timeout, grace=kill_delay())
 
 
 def _parse_model(p: _Problems, ref) -> tuple[Any, ParamTable]:

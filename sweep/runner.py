@@ -403,7 +403,7 @@ class _Session:
         if self.programs:
             if isinstance(self.early, ProgramMilestones):
                 self.early.started(task, self.store.run_dir)
-            return replace(task, run_dir=str(self.store.run_dir))
+            return replace(task, run_dir=str(self.store.run_dir.resolve()))  # the program runs elsewhere
         return replace(task, keep_model=self.best_bar.keep_model())
 
     def timed(self, task: TaskSpec) -> TaskSpec:

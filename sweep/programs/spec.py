@@ -115,6 +115,18 @@ def recorded_program_table(kinds: Any) -> ParamTable:
     return ParamTable(program_parameter(name, kind) for name, kind in kinds.items())
 
 
+def kill_delay() -> float:
+    """Seconds between SIGTERM and SIGKILL: ``$SWEEP_KILL_DELAY`` when set (W&B's agent reads
+    ``$WANDB_AGENT_KILL_DELAY``), else :data:`GRACE_SECONDS`."""
+    import os
+
+    try:
+        seconds = float(os.environ.get("SWEEP_KILL_DELAY", GRACE_SECONDS))
+    except ValueError:
+        return GRACE_SECONDS
+    return seconds if 0 <= seconds < math.inf else GRACE_SECONDS
+
+
 def resolve_folder(source: str | None) -> str:
     """The folder a program runs in: the experiment file's (the working directory without a file)."""
     if source and source != "<experiment>" and Path(source).exists():
