@@ -232,7 +232,8 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
             outcome.total = len(store.finished())
         progress.close()
         if outcome.timed_out:
-            progress.message(f"time limit reached: {outcome.ran} trial(s) ran in this call; choosing the best model")
+            progress.message(f"time limit reached: {outcome.ran} trial(s) ran in this call"
+                             + ("; choosing the best model" if experiment.program is None else ""))
         if not outcome.interrupted and experiment.program is None and (outcome.ran or not best_saved or check_best):
             interrupts.check()
             outcome.best = finalize(run_dir, experiment, asked, data, check=check_best,

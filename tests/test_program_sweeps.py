@@ -334,3 +334,20 @@ def test_a_program_sweep_on_dask_workers_records_what_it_records_on_loky(tmp_pat
         assert result.returncode == 0, result.stderr
         runs.append(comparable(folder / "run"))
     assert runs[0] == runs[1] and len(runs[0][0]) == 4
+
+
+def test_an_open_ended_program_search_stops_at_max_trials_and_its_time_limit_stops_the_programs(tmp_path):
+    stepper_experiment(tmp_path, method="random",
+                       parameters={"x": {"min": 0.0, "max": 1.0}, "epochs": {"value": 3}})
+    capped = sweep_cli("run", "sweep.yaml", "--out", "capped", "--max-trials", "3", "--quiet", cwd=tmp_path)
+    assert capped.returncode == 0, capped.stderr
+    assert [r["status"] for r in rows(tmp_path / "capped" / "trials.csv")] == ["ok"] * 3
+    stepper_experiment(tmp_path, method="random",
+                       parameters={"x": {"min": 0.0, "max": 1.0}, "epochs": {"value": 200}, "delay": {"value": 0.1}})
+    timed = sweep_cli("run", "sweep.yaml", "--out", "timed", "--n-jobs", "2", "--time-limit", "3s", "--quiet",
+                      cwd=tmp_path)
+    trials = rows(tmp_path / "timed" / "trials.csv")
+    assert trials and all(r["status"] == "stopped" and int(r["steps"]) < 200 for r in trials), timed.stderr
+    assert all(r["error"] == "stopped by the time limit" for r in trials)
+    wait_until(lambda: not any(alive(pid) for pid in program_pids(tmp_path)), timeout=15,
+               what="the programs to be stopped")
