@@ -351,3 +351,34 @@ def test_an_open_ended_program_search_stops_at_max_trials_and_its_time_limit_sto
     assert all(r["error"] == "stopped by the time limit" for r in trials)
     wait_until(lambda: not any(alive(pid) for pid in program_pids(tmp_path)), timeout=15,
                what="the programs to be stopped")
+
+
+def test_a_pid_file_is_not_trusted_only_the_program_started_for_its_trial_is_stopped(tmp_path):
+    """A run folder is shared and edited: a pid file naming another process (with its true start
+    time) must not get that process signalled on --resume or Ctrl-C."""
+    import subprocess
+
+    from sweep.programs.processes import stop_recorded, write_pid_file
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    metrics = {t: str(logs / f"{t}.metrics.jsonl") for t in ("innocent", "program", "other")}
+    innocent = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    program = subprocess.Popen(["sleep", "60"], start_new_session=True,
+                               env={**os.environ, "SWEEP_METRICS": metrics["program"]})
+    other = subprocess.Popen(["sleep", "60"], start_new_session=True,  # a program, but of another trial
+                             env={**os.environ, "SWEEP_METRICS": metrics["program"]})
+    try:
+        for name, proc in (("innocent", innocent), ("program", program), ("other", other)):
+            wait_until(lambda p=proc: Path(f"/proc/{p.pid}/environ").read_bytes() != b"" and
+                       b"sleep" in Path(f"/proc/{p.pid}/cmdline").read_bytes(), what="sleep to start")
+            write_pid_file(logs / f"{name}.pid", proc.pid)
+        stopped = stop_recorded(logs, 1.0, lambda trial_id: ("SWEEP_METRICS", metrics[trial_id]))
+        assert stopped == ["program"]
+        assert program.wait(timeout=10) == -signal.SIGTERM
+        assert innocent.poll() is None and other.poll() is None
+        assert not list(logs.glob("*.pid"))
+    finally:
+        for proc in (innocent, program, other):
+            proc.kill()
+            proc.wait()

@@ -73,6 +73,8 @@ def _run(task, trial, spec) -> tuple:
     own_folder(run_dir, LOGS_DIR)
     own_folder(run_dir, TRIALS_DIR)
     paths = trial_paths(run_dir, trial.trial_id)
+    if paths["folder"].is_symlink():  # a link put there: replaced by a folder, never written through
+        paths["folder"].unlink()
     paths["folder"].mkdir(exist_ok=True)
     for name in ("metrics", "stop"):
         paths[name].unlink(missing_ok=True)  # an earlier attempt's (a resume runs a trial from its start)
@@ -84,7 +86,8 @@ def _run(task, trial, spec) -> tuple:
            "SWEEP_METRICS": str(paths["metrics"]), "SWEEP_SEED": str(trial.seed),
            "SWEEP_TRIAL_ID": trial.trial_id, "SWEEP_TRIAL_DIR": str(paths["folder"])}
     lines = MetricLines(paths["metrics"], spec.metric)
-    log_fd = os.open(paths["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
+    paths["log"].unlink(missing_ok=True)  # an earlier attempt's; a link or another name of a file is not written
+    log_fd = os.open(paths["log"], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
     started = time.monotonic()
     try:
         try:

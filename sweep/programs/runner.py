@@ -13,6 +13,7 @@ same for any ``n_jobs``; only how soon a program is stopped (how much time is sa
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -46,22 +47,26 @@ class ProgramRunner:
         """Ask the worker running ``task``'s program to stop it (it looks for this file)."""
         [trial] = task.trials
         path = trial_paths(self.run_dir, trial.trial_id)["stop"]
-        try:
-            path.touch()
-        except OSError:  # its folder went away with the task: nothing left to stop
+        try:  # never through a link at that name
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o666))
+        except OSError:  # its folder went away with the task, or a link is there: nothing to stop
             pass
 
     def stop_leftovers(self, message) -> None:
         """Stop the programs an earlier run of this folder left running (it was killed): they would
         write into the files of the trials run again now."""
-        stopped = stop_recorded(self.run_dir / LOGS_DIR, self.spec.grace)
+        stopped = stop_recorded(self.run_dir / LOGS_DIR, self.spec.grace, self._proof)
         if stopped:
             message(f"note: stopped {len(stopped)} program(s) a killed run of this folder had left running "
                     f"(trial {', '.join(stopped[:3])}{', ...' if len(stopped) > 3 else ''}); they run again")
 
     def stop_all(self) -> None:
         """Stop every program of this run still running (Ctrl-C: their workers are gone)."""
-        stop_recorded(self.run_dir / LOGS_DIR, self.spec.grace)
+        stop_recorded(self.run_dir / LOGS_DIR, self.spec.grace, self._proof)
+
+    def _proof(self, trial_id: str) -> tuple[str, str]:
+        """What the environment of trial ``trial_id``'s program holds (see :mod:`.run`)."""
+        return "SWEEP_METRICS", str(trial_paths(self.run_dir.resolve(), trial_id)["metrics"])
 
 
 @dataclass
