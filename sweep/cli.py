@@ -210,8 +210,9 @@ def cmd_run(args) -> int:
         return EXIT_INTERRUPTED
     failed = outcome.counts.get("failed", 0) + outcome.counts.get("crashed", 0)
     if failed:  # said even with --quiet: the exit status alone does not say where to look
-        print(f"sweep: {failed} of {outcome.total} trials failed or crashed; their tracebacks are in "
-              f"{outcome.run_dir / ERRORS_DIR}/", file=sys.stderr)
+        where = (f"their output is in {outcome.run_dir / 'logs'}/" if (outcome.run_dir / "logs").is_dir() else
+                 f"their tracebacks are in {outcome.run_dir / ERRORS_DIR}/")
+        print(f"sweep: {failed} of {outcome.total} trials failed or crashed; {where}", file=sys.stderr)
     return EXIT_OK if outcome.all_ran else EXIT_TRIALS_FAILED
 
 
@@ -327,7 +328,24 @@ def _print_leaderboard(run, top: int, sort: str | None) -> None:
     print(f"({shown} of {len(board)} configurations, {len(run.trials)} trials, ranked by {run.metric})")
 
 
+def _program_best(run) -> dict | None:
+    """A program sweep's best trial (it saves no model): its id, metric, parameters and folder."""
+    if "program_parameters" not in run.experiment or run.best_id is None:
+        return None
+    row = run.trials[run.trials["trial_id"] == run.best_id].iloc[0]
+    params = {name: (row[name].item() if hasattr(row[name], "item") else row[name])
+              for name in run.experiment["program_parameters"] if name in row}
+    return {"trial_id": run.best_id, "metric": {"name": run.metric, "value": float(row[run.metric])},
+            "status": row["status"], "steps": int(row["steps"]), "params": params,
+            "folder": str(run.run_dir / "trials" / run.best_id), "log": str(run.run_dir / "logs" / f"{run.best_id}.log")}
+
+
 def _print_best(run) -> None:
+    program = _program_best(run)
+    if program is not None:
+        print(f"best trial {program['trial_id']}: {run.metric} {program['metric']['value']:.4g}; its files: "
+              f"{program['folder']}")
+        return
     s = run.best
     if s is None:
         return
@@ -357,10 +375,14 @@ def cmd_show(args) -> int:
 
 
 def cmd_best(args) -> int:
-    from .results.records import read_summary
+    from .results.records import read_experiment_document, read_summary
 
     run_dir = find_run_dir(args.run_dir, args.results)
     summary = read_summary(run_dir)
+    if summary is None and "program_parameters" in read_experiment_document(run_dir):  # a program's: no model
+        from .results import load_run
+
+        summary = _program_best(load_run(run_dir))
     if summary is None:
         raise SweepError(f"{run_dir} has no best model yet (the run has not finished, or no trial finished ok)")
     print(json.dumps(summary, indent=2))

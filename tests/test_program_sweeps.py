@@ -114,6 +114,11 @@ def test_a_wandb_file_with_program_runs_its_numpy_script_offline(tmp_path):
     assert float(loaded.leaderboard().iloc[0]["val/accuracy_mean"]) == pytest.approx(float(best["val/accuracy"]))
     shown = sweep_cli("show", "run", cwd=tmp_path)
     assert shown.returncode == 0 and "ranked by val/accuracy" in shown.stdout
+    assert f"best trial {best['trial_id']}" in shown.stdout
+    printed = sweep_cli("best", "run", cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout)["params"] == {"learning_rate": float(best["learning_rate"]), "hidden_size": 32,
+                                                    "epochs": 3}
     report = sweep_cli("report", "run", cwd=tmp_path)
     assert report.returncode == 0 and "warning" not in report.stderr, report.stderr
     assert (run / "plots" / "learning_curves.png").is_file() and (run / "report.html").is_file()
