@@ -56,6 +56,8 @@ _RECONNECT_SECONDS = 0.1
 #: Seconds the check of an address may take beyond its timeout to close its event loop (a name lookup
 #: still running in that loop's thread pool is then abandoned with the thread).
 _LOOP_CLOSE_SECONDS = 1
+#: Preloaded into each ``dask-local`` worker: the cluster's own shutdown is not logged as an error.
+QUIET_SHUTDOWN = "sweep.pools.dask_worker_setup"
 #: Seconds to wait for a first worker to join the scheduler.
 WORKERS_TIMEOUT = 30
 #: Seconds for the probe to come back from the scheduler and every worker.
@@ -507,7 +509,8 @@ def start_local_cluster(n_workers: int, scratch: Path | None):
     try:
         with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
                               "distributed.scheduler.allowed-failures": 0,
-                              "distributed.worker.profile.enabled": False}):
+                              "distributed.worker.profile.enabled": False,
+                              "distributed.worker.preload": [QUIET_SHUTDOWN]}):
             return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                 dashboard_address=LOCAL_DASHBOARD if has_dashboard else None,
                                 local_directory=str(scratch) if scratch else None, silence_logs=logging.WARNING,
