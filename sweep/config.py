@@ -48,7 +48,8 @@ WANDB_IGNORED_KEYS = ("entity", "project")
 #: (Messages follow the key path, as in ``exp.yaml:3: method: bayes is not supported yet``.)
 UNSUPPORTED: dict[str, str] = {}
 #: Written by the runner into a run folder's experiment.yaml; read back and ignored.
-INFORMATIONAL_KEYS = ("provenance", "model_hyperparameters", "model_source_sha256", "program_parameters")
+INFORMATIONAL_KEYS = ("provenance", "model_hyperparameters", "model_source_sha256", "program_parameters",
+                      "program_source_sha256")
 METHODS = ("grid", "random", "bayes")
 #: Metrics a sweep can rank by (columns of trials.csv) and their natural goal.
 METRICS = {"val_acc": "maximize", "best_val_acc": "maximize", "train_acc": "maximize",
@@ -112,7 +113,8 @@ class Experiment:
         return {
             "name": self.name, "description": self.description,
             **({"dataset": {"name": self.dataset, **self.dataset_options}} if self.program is None else
-               {**self.program.to_dict(), "program_parameters": {name: self.table[name].kind for name in self.table}}),
+               {**self.program.to_dict(), "program_parameters": {name: self.table[name].kind for name in self.table},
+                "program_source_sha256": self.program.source_sha256()}),
             "method": self.method, "metric": {"name": self.metric.name, "goal": self.metric.goal},
             "parameters": searched, "fixed": dict(self.fixed), "run_cap": self.run_cap, "seed": self.seed,
             "repeats": self.repeats, "n_jobs": self.n_jobs, **self.backend.to_dict(),
@@ -220,7 +222,8 @@ def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set",
         except yaml.YAMLError as exc:
             raise ConfigError(f"--set {shown(item)}: the value is refused: {yamlio.problem_of(exc)[1]}") from None
         parts = key.split(".")
-        bare_hyperparameter = parts[0] in PARAMETERS or ("model" in raw and parts[0] not in INFORMATIONAL_KEYS)
+        owns_its_parameters = "model" in raw or "program" in raw or "command" in raw  # any name is a parameter
+        bare_hyperparameter = parts[0] in PARAMETERS or (owns_its_parameters and parts[0] not in INFORMATIONAL_KEYS)
         if len(parts) == 1 and bare_hyperparameter and parts[0] not in TOP_LEVEL_KEYS:
             params = raw.get("parameters")
             if isinstance(params, dict):
@@ -331,7 +334,7 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
     if runs_program:
         from .programs.spec import program_table
 
-        metric = _parse_program_metric(p, raw.get("metric"))
+        metric = _parse_program_metric(p, raw.get("metric"), warnings)
         model, table = None, program_table(raw.get("parameters"), raw.get("fixed"))
         parameters = _parse_parameters(p, raw.get("parameters"), table, grid=method == "grid")
         fixed = _parse_fixed(p, raw.get("fixed"), parameters, table)
@@ -480,20 +483,7 @@ def _parse_metric(p: _Problems, spec, warnings: list[str]) -> Metric:
         spec = {"name": spec}
     if not isinstance(spec, Mapping):
         raise p.error(("metric",), f"must be a mapping like {{name: val_acc, goal: maximize}}, got {shown(spec)}")
-    keys = ("name", "goal", "target", "impute", "impute_while_running")
-    for key in spec:
-        if key == "target":
-            warnings.append(f"{p.source}: metric.target (W&B's early stop at a value) is ignored by this runner")
-        elif key == "impute":
-            if spec[key] not in IMPUTE:
-                raise p.error(("metric", key), f"{spec[key]!r} is not supported; failed and crashed trials rank below "
-                                               "every finished one here, which is W&B's default `worst`")
-        elif key == "impute_while_running":
-            if spec[key] not in (False, "false"):
-                raise p.error(("metric", key), f"{spec[key]!r} is not supported; trials are ranked when they finish "
-                                               "(W&B's default `false`)")
-        elif key not in keys:
-            raise p.error(("metric", key), f"unknown key{did_you_mean(key, keys)}; allowed: {', '.join(keys)}")
+    _check_wandb_metric_keys(p, spec, warnings)
     name = spec.get("name", "val_acc")
     if not isinstance(name, str) or name not in METRICS:
         raise p.error(("metric", "name"), f"{shown(name)} is not a metric{did_you_mean(name, METRICS)}; "
@@ -510,7 +500,26 @@ def _parse_metric(p: _Problems, spec, warnings: list[str]) -> Metric:
     return Metric(name, goal)
 
 
-def _parse_program_metric(p: _Problems, spec) -> Metric:
+def _check_wandb_metric_keys(p: _Problems, spec: Mapping, warnings: list[str]) -> None:
+    """The keys of ``metric`` besides name and goal: W&B's ``target`` is ignored with a warning, and
+    ``impute`` and ``impute_while_running`` are accepted with the only behaviour this runner has."""
+    keys = ("name", "goal", "target", "impute", "impute_while_running")
+    for key in spec:
+        if key == "target":
+            warnings.append(f"{p.source}: metric.target (W&B's early stop at a value) is ignored by this runner")
+        elif key == "impute":
+            if spec[key] not in IMPUTE:
+                raise p.error(("metric", key), f"{spec[key]!r} is not supported; failed and crashed trials rank below "
+                                               "every finished one here, which is W&B's default `worst`")
+        elif key == "impute_while_running":
+            if spec[key] not in (False, "false"):
+                raise p.error(("metric", key), f"{spec[key]!r} is not supported; trials are ranked when they finish "
+                                               "(W&B's default `false`)")
+        elif key not in keys:
+            raise p.error(("metric", key), f"unknown key{did_you_mean(key, keys)}; allowed: {', '.join(keys)}")
+
+
+def _parse_program_metric(p: _Problems, spec, warnings: list[str]) -> Metric:
     """A program's ``metric``: any name its lines carry (W&B's ``val/accuracy`` too); W&B's default goal,
     minimize."""
     if spec is None:
@@ -520,11 +529,9 @@ def _parse_program_metric(p: _Problems, spec) -> Metric:
         spec = {"name": spec}
     if not isinstance(spec, Mapping):
         raise p.error(("metric",), f"must be a mapping like {{name: val_acc, goal: maximize}}, got {shown(spec)}")
-    for key in spec:
-        if key not in ("name", "goal", "target", "impute", "impute_while_running"):
-            raise p.error(("metric", key), f"unknown key; allowed: name, goal")
+    _check_wandb_metric_keys(p, spec, warnings)
     name, goal = spec.get("name"), spec.get("goal", "minimize")
-    if not isinstance(name, str) or not name.strip() or "\n" in name:
+    if not isinstance(name, str) or not name.strip() or has_control_characters(name):
         raise p.error(("metric", "name"), f"{shown(name)} is not allowed; name the metric the program logs")
     if not isinstance(goal, str) or goal not in GOALS:
         raise p.error(("metric", "goal"), f"{shown(goal)} is not allowed{did_you_mean(goal, GOALS)}; "
@@ -535,31 +542,40 @@ def _parse_program_metric(p: _Problems, spec) -> Metric:
 def _parse_program(p: _Problems, raw: Mapping, metric: Metric, table: ParamTable):
     """``program:``, ``command:`` and ``timeout:`` (see :mod:`sweep.programs`)."""
     from .programs.command import build_argv
-    from .programs.spec import RESERVED_COLUMNS, ProgramSpec, kill_delay, resolve_folder
+    from .programs.spec import HISTORY_COLUMNS, RESERVED_COLUMNS, ProgramSpec, kill_delay, resolve_folder
 
     program, command = raw.get("program"), raw.get("command")
     if program is not None and (not isinstance(program, str) or not program.strip()):
         raise p.error(("program",), f"{shown(program)} is not allowed; name the training script, e.g. "
                                     "`program: train.py`")
     if command is not None:
-        if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
+        if not isinstance(command, list) or not command:
             raise p.error(("command",), f"{shown(command)} is not allowed; give a list of words, e.g. "
                                         "[\"${env}\", \"${interpreter}\", \"${program}\", \"${args}\"]")
-        command = tuple(command)
+        command = tuple(command)  # its items are checked by build_argv, as W&B's agent reads them
     try:
         build_argv(program, list(command) if command else None, {}, json_file="params.json")
     except ValueError as exc:
         raise p.error(("command" if command else "program",), str(exc)) from None
     for name in table:
+        if not name.strip() or has_control_characters(name):
+            raise p.error(("parameters", name), f"{shown(name)} is not allowed as a parameter's name (an empty name, "
+                                                "or one with a control character such as a newline)")
+        if any(has_control_characters(text) for text in _texts_in(raw.get("parameters", {}).get(name)
+                                                                  if isinstance(raw.get("parameters"), Mapping)
+                                                                  else None, (raw.get("fixed") or {}).get(name)
+                                                                  if isinstance(raw.get("fixed"), Mapping) else None)):
+            raise p.error(("parameters", name), "a value with a control character (a newline, a tab, NUL) is not "
+                                                "allowed: it would reach the program and trials.csv garbled")
         if name in RESERVED_COLUMNS or name == metric.name:
-            raise p.error(("parameters", name), f"`{name}` is a column of trials.csv ({', '.join(RESERVED_COLUMNS)}"
-                                                f", and the metric); rename the parameter"
+            raise p.error(("parameters", name), f"`{name}` is a column of trials.csv or of the leaderboard "
+                                                f"({', '.join(RESERVED_COLUMNS)}, and the metric); rename the parameter"
                                                 + ("; each trial's seed reaches the program as SWEEP_SEED, and "
                                                    "`repeats: N` runs each configuration with N seeds"
                                                    if name == "seed" else ""))
-    if metric.name in RESERVED_COLUMNS:
-        raise p.error(("metric", "name"), f"`{metric.name}` is a column of trials.csv; log the metric under "
-                                          "another name")
+    if metric.name in RESERVED_COLUMNS + HISTORY_COLUMNS:
+        raise p.error(("metric", "name"), f"`{metric.name}` is a column of trials.csv or of the history; log the "
+                                          "metric under another name")
     timeout = None
     if raw.get("timeout") is not None:
         try:
@@ -568,6 +584,26 @@ def _parse_program(p: _Problems, raw: Mapping, metric: Metric, table: ParamTable
             raise p.error(("timeout",), str(exc)) from None
     return ProgramSpec(program=program, command=command, folder=resolve_folder(p.source), metric=metric.name,
                        timeout=timeout, grace=kill_delay())
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds a control character (a newline, a tab, NUL, DEL...)."""
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def _texts_in(*values) -> list[str]:
+    """Every string inside ``values`` (nested lists and mappings too, keys included)."""
+    out, todo = [], list(values)
+    while todo:
+        value = todo.pop()
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, Mapping):
+            todo.extend(value.keys())
+            todo.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            todo.extend(value)
+    return out
 
 
 def _parse_model(p: _Problems, ref) -> tuple[Any, ParamTable]:

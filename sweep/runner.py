@@ -127,6 +127,8 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
             # Before the folder exists, so that bad data, a trial too large for memory or an unfit
             # cluster leaves no empty run behind. A program loads its own data.
             data = load_data(experiment) if experiment.program is None else None
+            if experiment.program is not None and experiment.program.missing_program():
+                raise SweepError(experiment.program.missing_program())
             preview = trials or strategy.preview(MEMORY_PREVIEW)
             if data is not None:
                 notices += check_memory(preview, data, n_jobs or experiment.resolved_n_jobs(),

@@ -21,7 +21,9 @@ Files (see :data:`PLOTS` for their captions)::
 
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -180,6 +182,16 @@ def is_program(run: Run) -> bool:
     return "program_parameters" in run.experiment
 
 
+def slice_file_name(param: str) -> str:
+    """``slice_<param>.png``, a file name of ``plots/`` whatever the parameter's name (a program's may
+    hold ``/``, ``..`` or spaces): other characters than letters, digits, ``_`` and ``-`` become
+    ``_``, and a name so changed gets a short hash of the real one, so that two names stay two files."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", param) or "_"
+    if safe != param:
+        safe += "-" + hashlib.sha256(param.encode()).hexdigest()[:8]
+    return f"slice_{safe}.png"
+
+
 def build_figures(run: Run, top_k: int = 5) -> list[tuple[str, Figure]]:
     """Every figure that applies to ``run``, as (file name, Figure), in report order."""
     return list(iter_figures(run, top_k))
@@ -204,7 +216,7 @@ def iter_figures(run: Run, top_k: int = 5):
     add("heatmap.png", lambda: heatmap_figure(trials, metric, maximize, logs))
     add("history.png", lambda: history_figure(trials, metric, maximize))
     for param in run.params:
-        add(f"slice_{param}.png", lambda p=param: slice_figure(trials, p, metric, maximize, log=p in logs,
+        add(slice_file_name(param), lambda p=param: slice_figure(trials, p, metric, maximize, log=p in logs,
                                                                 best_id=run.best_id))
     add("parallel.png", lambda: parallel_coordinates_figure(trials, metric, maximize, run.params, logs))
     if is_program(run):  # curves of the metric it logged, per iteration; no train/validation pair to fit

@@ -61,17 +61,22 @@ class MetricLines:
     def _take(self, raw: bytes) -> None:
         try:
             line = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: JSON nested too deep
             raise MalformedLine(f"is not JSON: {raw[:80].decode('utf-8', 'replace')!r}") from None
         if not isinstance(line, dict):
             raise MalformedLine(f"is not a JSON object: {raw[:80].decode('utf-8', 'replace')!r}")
-        if self.metric in line:
-            value = line[self.metric]
+        record = {_own_name(key): value for key, value in line.items()}
+        if self.metric in record:
+            value = record[self.metric]
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise MalformedLine(f"gives {self.metric} {str(value)[:40]!r}, not a number")
+            try:
+                value = record[self.metric] = float(value)
+            except OverflowError:  # a whole number past float's range
+                raise MalformedLine(f"gives {self.metric} {str(value)[:40]}, beyond a float's range") from None
             if math.isfinite(value):
-                self.values.append(float(value))
-        self.records.append({**line, "step": len(self.records) + 1})
+                self.values.append(value)
+        self.records.append({**record, "step": len(self.records) + 1})
 
     def cut(self, iterations: int) -> list[dict]:
         """The records up to the line that carries the metric (finite) for the ``iterations``-th time."""
@@ -81,6 +86,16 @@ class MetricLines:
             if seen == iterations:
                 return self.records[:index + 1]
         return list(self.records)
+
+
+def _own_name(key: str) -> str:
+    """A logged name as the history keeps it: control characters (a newline would break history.csv)
+    become spaces, and a name the history gives its own column (``step``, ``trial_id``, ``iteration``)
+    is kept as ``logged_<name>``."""
+    from .spec import HISTORY_COLUMNS
+
+    key = _without_control_characters(key)
+    return f"logged_{key}" if key in HISTORY_COLUMNS else key
 
 
 def iteration_of(record: dict, metric: str) -> bool:
@@ -98,10 +113,14 @@ def summary(records: list[dict], metric: str, seconds: float) -> dict:
 
 
 def text_of(value) -> str:
-    """A logged value as a history.csv field: numbers as Python writes them, text as it is, anything
-    else as JSON."""
+    """A logged value as a history.csv field (one line of its own): numbers as Python writes them, text
+    with its control characters (a newline, NUL) as spaces, anything else as JSON."""
     if isinstance(value, bool) or value is None or isinstance(value, (list, dict)):
         return json.dumps(value)
     if isinstance(value, (int, float)):
         return repr(value) if not isinstance(value, float) or math.isfinite(value) else str(value)
-    return str(value)
+    return _without_control_characters(str(value))
+
+
+def _without_control_characters(text: str) -> str:
+    return "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in text)

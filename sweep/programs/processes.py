@@ -1,12 +1,12 @@
-"""The programs a sweep started, as process groups it can stop: from the worker that runs one, and
-from the runner (Ctrl-C, a resume after ``kill -9``) through the pid files in the run's ``logs/``.
+"""The programs a sweep started, as sessions it can stop: from the worker that runs one, and from the
+runner (Ctrl-C, a resume after ``kill -9``) through the pid files in the run's ``logs/``.
 
 Each program runs in a session (and so a process group) of its own, so that stopping it stops the
-children it started too, and so that a worker killed by the runner does not take the program's
-group with it silently. A pid file holds the group's id and its leader's start time
-(``/proc/<pid>/stat``). A pid file is not trusted (a run folder is shared and edited): the runner
-signals a process only when it is still the leader of its own session and its environment names
-the metrics file this run gave that trial, so no other process is ever signalled.
+children it started too, and so that a worker killed by the runner does not take the program with
+it silently. A pid file holds the session's id (the program's pid) and its start time. A pid file
+is not trusted (a run folder is shared and edited): the runner signals only the processes of that
+session whose environment names the metrics file this run gave that trial, so no other process is
+ever signalled; and it finds them even when the program itself has ended and left children behind.
 """
 
 from __future__ import annotations
@@ -39,16 +39,35 @@ def write_pid_file(path: Path, pid: int) -> None:
         f.write(f"{pid} {start_time(pid) or ''}\n")
 
 
-def is_program_of(pid: int, started: str, variable: str, value: str) -> bool:
-    """Whether ``pid`` is the process a worker started as a program: the same start time, the leader
-    of its own session, and ``variable=value`` in the environment it was started with."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (index 0 is the state, 3 the session,
+    19 the start time); None when the process is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _has_in_environment(pid: int, variable: str, value: str) -> bool:
+    try:
+        return f"{variable}={value}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     except OSError:
         return False
-    session_leader = fields[2] == str(pid) and fields[3] == str(pid)  # its group and session are its own
-    return fields[19] == started and session_leader and f"{variable}={value}".encode() in environ
+
+
+def session_members(session: int, variable: str, value: str) -> dict[int, str]:
+    """pid -> start time of every live process in session ``session`` whose environment holds
+    ``variable=value``: a program started for one trial, and whatever it started that still runs,
+    even once the program itself has ended (its children keep its session)."""
+    members = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields and fields[3] == str(session) and fields[0] != "Z" and \
+                _has_in_environment(int(entry.name), variable, value):
+            members[int(entry.name)] = fields[19]
+    return members
 
 
 def group_alive(pgid: int) -> bool:
@@ -88,22 +107,46 @@ def _signal(pgid: int, signum: int) -> None:
 
 
 def stop_recorded(folder: Path, grace: float, proof) -> list[str]:
-    """Stop every program whose pid file is in ``folder`` and that proves to be the program started
-    for that trial (:func:`is_program_of` with ``proof(trial_id)``, a (variable, value) pair of its
-    environment); remove the pid files. Returns the trial ids stopped."""
-    stopped = []
+    """Stop every program whose pid file is in ``folder``: the processes of the session it started
+    that prove to belong to that trial (``proof(trial_id)``, a (variable, value) pair of their
+    environment, see :func:`session_members`); SIGTERM, then SIGKILL after ``grace`` seconds. The pid
+    files are removed. Returns the trial ids whose programs were stopped."""
     if not folder.is_dir() or folder.is_symlink():
-        return stopped
+        return []
+    members: dict[tuple[int, str], str] = {}  # (pid, start time) -> trial id
     for path in sorted(folder.glob("*.pid")):
         if path.is_symlink() or not path.is_file():
             continue
         try:
-            pid_text, _, started = path.read_text()[:100].strip().partition(" ")
-            pid = int(pid_text)
-        except (OSError, ValueError, UnicodeDecodeError):
-            pid, started = 0, ""
-        if pid > 1 and started and is_program_of(pid, started, *proof(path.stem)):
-            stop_group(pid, grace)
-            stopped.append(path.stem)
+            session = int(path.read_text()[:100].split()[0])
+        except (OSError, ValueError, UnicodeDecodeError, IndexError):
+            session = 0
+        if session > 1:
+            for pid, started in session_members(session, *proof(path.stem)).items():
+                members[(pid, started)] = path.stem
         path.unlink(missing_ok=True)
+    stopped = sorted(set(members.values()))
+    left = list(members)
+    _signal_each(left, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while left and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        left = [key for key in left if _same_process(*key)]
+    _signal_each([key for key in left if _same_process(*key)], signal.SIGKILL)
     return stopped
+
+
+def _same_process(pid: int, started: str) -> bool:
+    """Whether ``pid`` is still the process that started at ``started`` (not a zombie, not a new one)."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[19] == started and fields[0] != "Z"
+
+
+def _signal_each(processes, signum: int) -> None:
+    for pid, _ in processes:
+        try:
+            os.kill(pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import select
 import subprocess
 import threading
 import time
@@ -35,8 +36,10 @@ from .processes import stop_group, write_pid_file
 LOGS_DIR, TRIALS_DIR = "logs", "trials"
 #: Seconds between looks at a running program (its end, its time, a stop request).
 POLL_SECONDS = 0.1
-#: Lines of stderr a failed trial's error quotes.
-STDERR_LINES = 5
+#: Lines of stderr a failed trial's error quotes, and the bytes kept of each (the end of the line).
+STDERR_LINES, LINE_BYTES = 5, 4096
+#: Seconds the program's stderr is still copied once it has ended or been stopped.
+DRAIN_SECONDS = 2
 #: Thread-count variables set to 1 for a program unless the environment sets them.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
                     "NUMEXPR_NUM_THREADS")
@@ -95,18 +98,25 @@ def _run(task, trial, spec) -> tuple:
                                        stderr=subprocess.PIPE, start_new_session=True)
         except OSError as exc:
             return FAILED, {}, [], f"cannot run {' '.join(argv)[:200]}: {exc.strerror or exc}"
-        write_pid_file(paths["pid"], process.pid)
         tail: deque[str] = deque(maxlen=STDERR_LINES)
-        copier = threading.Thread(target=_copy_stderr, args=(process.stderr, log_fd, tail), daemon=True)
+        done = threading.Event()
+        copier = threading.Thread(target=_copy_stderr, args=(process.stderr.fileno(), log_fd, tail, done),
+                                  daemon=True)
         copier.start()
-        why_stopped = _watch(process, task, spec, paths, lines, started)
-        stop_group(process.pid, 0 if why_stopped is None else spec.grace, process)  # what it left running
-        copier.join()
-        paths["pid"].unlink(missing_ok=True)
+        why_stopped = None
+        try:
+            write_pid_file(paths["pid"], process.pid)
+            why_stopped = _watch(process, task, spec, paths, lines, started)
+        finally:  # whatever happened here, nothing the program started is left running
+            stop_group(process.pid, 0 if why_stopped is None else spec.grace, process)
+            done.set()
+            copier.join()  # it ends soon after `done`, even when a process that left the group holds stderr
+            process.stderr.close()
+            paths["pid"].unlink(missing_ok=True)
     finally:
         os.close(log_fd)
     seconds = time.monotonic() - started
-    lines.read_more(final=True)
+    lines.read_more(final=why_stopped is None)  # a stopped program's unfinished last line is not read
     metrics = summary(lines.records, spec.metric, seconds)
     stderr = " | ".join(line.strip() for line in tail if line.strip())
     if lines.problem:
@@ -146,11 +156,31 @@ def _watch(process, task, spec, paths, lines: MetricLines, started: float) -> st
             return "stopped by the time limit"
 
 
-def _copy_stderr(stream, log_fd: int, tail: deque) -> None:
-    for line in iter(stream.readline, b""):
-        os.write(log_fd, line)
-        tail.append(line.decode("utf-8", "replace"))
-    stream.close()
+def _copy_stderr(fd: int, log_fd: int, tail: deque, done: threading.Event) -> None:
+    """Copy the program's stderr (``fd``) into its log, keeping its last lines (each cut to its last
+    :data:`LINE_BYTES`) in ``tail``, until the pipe closes, or until ``done`` is set and nothing more
+    comes for :data:`POLL_SECONDS` (or :data:`DRAIN_SECONDS` in all: a daemon the program left behind
+    may hold the pipe open forever)."""
+    partial, drain_until = b"", None
+    while True:
+        if done.is_set() and drain_until is None:
+            drain_until = time.monotonic() + DRAIN_SECONDS
+        if drain_until is not None and time.monotonic() > drain_until:
+            break
+        ready, _, _ = select.select([fd], [], [], POLL_SECONDS)
+        if not ready:
+            if done.is_set():
+                break
+            continue
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        os.write(log_fd, chunk)
+        *complete, partial = (partial + chunk).split(b"\n")
+        partial = partial[-LINE_BYTES:]
+        tail.extend(line[-LINE_BYTES:].decode("utf-8", "replace") for line in complete)
+    if partial:
+        tail.append(partial.decode("utf-8", "replace"))
 
 
 def _quoted(stderr: str) -> str:

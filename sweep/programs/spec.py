@@ -20,8 +20,13 @@ from ..space import SpaceError, parse_distribution
 GRACE_SECONDS = 30.0
 #: The kinds a program's parameter may have (see :class:`~sweep.params.ParamSpec`).
 PROGRAM_KINDS = ("int", "float", "bool", "text", "json")
-#: Columns of trials.csv that are not parameters: a program's parameter or metric may not take their names.
-RESERVED_COLUMNS = ("trial_id", "status", "seed", "repeat", "config_id", "steps", "seconds", "worker", "error")
+#: Columns of trials.csv and of the leaderboard that are not parameters: a program's parameter or metric
+#: may not take their names.
+RESERVED_COLUMNS = ("trial_id", "status", "seed", "repeat", "config_id", "steps", "seconds", "worker", "error",
+                    "rank", "order", "runs", "ok")
+#: Columns of a program's history (:func:`sweep.results.analysis.program_history`) that are not logged
+#: names: the metric may not take their names (a logged key that does is kept as ``logged_<key>``).
+HISTORY_COLUMNS = ("trial_id", "step", "iteration")
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,34 @@ class ProgramSpec:
     metric: str
     timeout: float | None = None
     grace: float = GRACE_SECONDS
+
+    def missing_program(self) -> str | None:
+        """Why the program cannot run, in one line, when the command runs ``${program}`` and no such file
+        is in its folder (nor, for a bare name, on the PATH); else None."""
+        import shutil
+
+        from .command import DEFAULT_COMMAND
+
+        command = self.command if self.command is not None else DEFAULT_COMMAND
+        if self.program is None or not any("${program}" in str(item) for item in command):
+            return None
+        if (Path(self.folder) / self.program).exists() or ("/" not in self.program and shutil.which(self.program)):
+            return None
+        return (f"program {self.program} not found in {self.folder} (the folder of the experiment file, where each "
+                "trial runs)")
+
+    def source_sha256(self) -> str | None:
+        """The SHA-256 of the program's file (None when ``program`` names no file in its folder): a
+        resume refuses a changed script, whose trials would not be comparable with those recorded."""
+        import hashlib
+
+        if self.program is None:
+            return None
+        path = Path(self.folder) / self.program
+        try:
+            return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        except OSError:
+            return None
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {}

@@ -110,12 +110,14 @@ def leaderboard(trials: pd.DataFrame, metric: str, maximize: bool, sort: str | N
     no such repeat come last. ``ok`` counts those repeats. ``sort`` names another
     column to sort by (descending for mean accuracies, ascending otherwise).
     """
-    params = searched_columns(trials) or ["hidden_size"]
+    # When nothing varies, one parameter still says what was run (the built-in net's width, if it has one).
+    columns = hyperparameter_columns(trials)
+    params = searched_columns(trials) or (["hidden_size"] if "hidden_size" in columns else columns[:1])
     ok = trials[trials["status"].isin(SCORED)]
     stats = ok.groupby("config_id")[metric].agg(["mean", "std", "count"])
     first = trials.drop_duplicates("config_id").set_index("config_id")
     statuses = trials.groupby("config_id")["status"].agg(lambda s: ",".join(sorted(set(s))))
-    board = pd.DataFrame({p: first[p] for p in params})
+    board = pd.DataFrame({p: first[p] for p in params}, index=first.index)
     board[f"{metric}_mean"] = stats["mean"]
     board[f"{metric}_std"] = stats["std"]
     board["runs"] = trials.groupby("config_id").size()

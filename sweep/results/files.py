@@ -184,8 +184,11 @@ def own_folder(run_dir: Path, name: str, create: bool = True) -> Path | None:
     except FileNotFoundError:
         if not create:
             return None
-        os.mkdir(path)
-        return path
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:  # made meanwhile by another process of this run (two trials starting): checked below
+            mode = os.lstat(path).st_mode
     if stat.S_ISLNK(mode):
         raise SweepError(_linked(path))
     if not stat.S_ISDIR(mode):

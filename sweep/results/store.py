@@ -273,7 +273,7 @@ class RunStore:
         _check_run_folder(run_dir)
         refuse_links(run_dir)
         recorded = _check_same_experiment(run_dir, experiment)
-        _check_same_model_source(run_dir, recorded, experiment)
+        _check_same_source(run_dir, recorded, experiment)
         if run_params(run_dir).columns != experiment.table.columns:
             raise SweepError(f"cannot resume {run_dir}: the model's hyperparameters ({', '.join(experiment.table)}) "
                              f"are not the run's ({', '.join(run_params(run_dir))}); start a new run without --resume")
@@ -684,14 +684,16 @@ def _plan_setting_changed(recorded: dict, experiment: Experiment) -> str | None:
     return next((key for key in PLAN_SETTINGS if recorded.get(key) != now.get(key)), None)
 
 
-def _check_same_model_source(run_dir: Path, recorded: dict, experiment: Experiment) -> None:
-    """SweepError when the user's model file is not the text the run was made with: its code gives the
+def _check_same_source(run_dir: Path, recorded: dict, experiment: Experiment) -> None:
+    """SweepError when the user's model or program file is not the text the run was made with: its code gives the
     numbers, and the trials recorded would not be comparable with those still to run."""
-    then, now = recorded.get("model_source_sha256"), experiment.to_dict().get("model_source_sha256")
-    if then != now:
-        raise SweepError(f"cannot resume {run_dir}: the model's file {experiment.model.path} changed since the run "
-                         "was made (its code gives the numbers of every trial); undo the change, or start a new run "
-                         "without --resume")
+    now = experiment.to_dict()
+    for key, what in (("model_source_sha256", "the model's file"), ("program_source_sha256", "the program's file")):
+        if recorded.get(key) != now.get(key):
+            path = (experiment.model.path if key.startswith("model")
+                    else Path(experiment.program.folder, experiment.program.program))
+            raise SweepError(f"cannot resume {run_dir}: {what} {path} changed since the run was made (its code gives "
+                             "the numbers of every trial); undo the change, or start a new run without --resume")
 
 
 def _inline(value) -> str:
