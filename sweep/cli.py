@@ -250,20 +250,22 @@ def cmd_list(args) -> int:
             + ([str(t.repeat)] if experiment.repeats > 1 else []) for t in trials]
     print(_table(columns, rows))
     fixed = ", ".join(f"{k}={_fmt(v)}" for k, v in experiment.fixed.items())
+    data = experiment.dataset if experiment.program is None else "the program's own data"
     if strategy.planned_in_advance:
         configurations = len({t.config_id for t in trials})
         draws = len(trials) // experiment.repeats
         again = f"; {draws - configurations} drawn again, run with new seeds" if draws > configurations else ""
         print(f"\n{len(trials)} trials ({experiment.method}, {configurations} configurations x "
-              f"{experiment.repeats} seed(s){again}) in {len(tasks)} training runs on {experiment.dataset}")
+              f"{experiment.repeats} seed(s){again}) in {len(tasks)} training runs on {data}")
         if experiment.fuse > 1:
             groups = fuse_tasks(tasks, experiment.fuse, experiment.seed)
             sizes = [len(g.members) for g in groups if g.members]
             print(f"fuse {experiment.fuse}: {sum(sizes)} of the {len(tasks)} training runs train in {len(sizes)} "
                   f"fused group(s) of {'/'.join(map(str, sizes)) or '-'} runs; {len(groups) - len(sizes)} train alone")
     else:
-        print(f"\nthe first {len(trials)} trials of {_describe_search(experiment)} on {experiment.dataset}")
-    print(f"fixed: {fixed}")
+        print(f"\nthe first {len(trials)} trials of {_describe_search(experiment)} on {data}")
+    if fixed:
+        print(f"fixed: {fixed}")
     return EXIT_OK
 
 
