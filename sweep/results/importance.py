@@ -88,8 +88,9 @@ def describe(series: pd.Series) -> str:
     """One line saying what ``series`` (from :func:`parameter_importance`) is."""
     a = series.attrs
     stopped = f"; {a['stopped']} stopped early left out" if a.get("stopped") else ""
-    return (f"{a.get('method', METHOD)} (Optuna, seed {a.get('seed', 0)}) over {a.get('trials', '?')} trials finished "
-            f"ok{stopped}: the share of {a.get('metric', 'the metric')}'s variation each parameter explains alone")
+    return (f"{a.get('method', METHOD)} (Optuna's FanovaImportanceEvaluator, seed {a.get('seed', 0)}) over "
+            f"{a.get('trials', '?')} trials finished ok{stopped}: the share of {a.get('metric', 'the metric')}'s "
+            "variation each searched parameter explains alone")
 
 
 def _scored_trials(run) -> tuple[pd.DataFrame, int]:
