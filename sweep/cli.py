@@ -1,4 +1,4 @@
-"""The command line: ``sweep run | list | show | best | plot | report | gradcheck | data fetch``.
+"""The command line: ``sweep run | list | show | best | importance | plot | report | gradcheck | data fetch``.
 
 User errors (bad experiment file, missing data, bad values) print one line on stderr and exit with
 status 2. ``sweep run`` exits 0 when every trial ran (diverged included), 1 when any failed or
@@ -63,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     lst.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
 
     for name, text in (("show", "print the leaderboard of a run"), ("best", "print the best trial of a run"),
+                       ("importance", "print how much of the metric each searched parameter explains (fANOVA)"),
                        ("plot", "draw the plots of a run into RUN_DIR/plots/"),
                        ("report", "write RUN_DIR/report.html")):
         cmd = sub.add_parser(name, help=text)
@@ -98,7 +99,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; every user error is one line on stderr and status 2, an interrupt one line and 130."""
     args = _parser().parse_args(argv)
-    command = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "best": cmd_best, "plot": cmd_plot,
+    command = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "best": cmd_best,
+               "importance": cmd_importance, "plot": cmd_plot,
                "report": cmd_report, "gradcheck": cmd_gradcheck, "data": cmd_data}[args.command]
     with interrupts.handled(), interrupts.output_outlives_the_terminal():  # a closed terminal is an interrupt too
         try:
@@ -388,6 +390,26 @@ def cmd_best(args) -> int:
     if summary is None:
         raise SweepError(f"{run_dir} has no best model yet (the run has not finished, or no trial finished ok)")
     print(json.dumps(summary, indent=2))
+    return EXIT_OK
+
+
+#: Characters of the bar of a parameter that explains everything.
+BAR_WIDTH = 30
+
+
+def cmd_importance(args) -> int:
+    from .results import load_run
+    from .results.importance import describe
+
+    run = load_run(find_run_dir(args.run_dir, args.results))
+    _warn(run.notes)
+    importance = run.importance()
+    _warn(importance.attrs.get("notes", []))
+    width = max(len("parameter"), *(len(str(name)) for name in importance.index))
+    print(f"{'parameter'.ljust(width)}  importance")
+    for name, share in importance.items():
+        print(f"{str(name).ljust(width)}  {100 * share:9.1f}%  {'#' * int(round(BAR_WIDTH * share))}".rstrip())
+    print(describe(importance))
     return EXIT_OK
 
 

@@ -2,7 +2,8 @@
 
 The page holds the experiment (name, data set, method, trials by status, time), the best trial
 (parameters, validation metric, test accuracy), a leaderboard of every trial that sorts on a click
-of its header, and every figure of :mod:`sweep.figures` with a one-line caption. Images are embedded as
+of its header, the searched parameters' importance (fANOVA, :mod:`sweep.results.importance`; or why
+it could not be computed), and every figure of :mod:`sweep.figures` with a one-line caption. Images are embedded as
 ``data:`` URIs and the style and the small sorting script are inline: the file needs no network and
 can be mailed or archived alone.
 
@@ -22,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from .figures import PlotRun, caption, draw_all, is_program, load_run
+from .errors import SweepError
 from .figures.style import fmt_metric, fmt_value, metric_label, param_label
 from .results.analysis import hyperparameter_columns, status_counts, training_run_columns
 from .results.files import PLAN_FILE, TRIALS_FILE
@@ -73,7 +75,7 @@ def render(run: PlotRun, plots: list[Path]) -> str:
         description=str(exp.get("description") or ""), **_experiment_facts(run),
         metric=run.metric, maximize=run.maximize, notes=run.notes,
         command=str(provenance.get("command") or ""),
-        best=_best(run), board=_leaderboard(run), figures=_figures(run, plots),
+        best=_best(run), board=_leaderboard(run), importance=_importance(run), figures=_figures(run, plots),
         written=datetime.now().strftime("%Y-%m-%d %H:%M"))
 
 
@@ -271,6 +273,26 @@ def _cell(value, key: str, kind: str, log: bool = False) -> dict:
     else:
         text = fmt_value(number, log=log)
     return {"kind": "num", "text": text, "sort": repr(number)}
+
+
+# ------------------------------------------------------------------------------------------ importance
+def _importance(run: PlotRun) -> dict:
+    """The parameters' importance as rows (name, percent, bar width in percent of the column), with its
+    caption; or why there is none.
+
+    Whatever goes wrong here is said on the page: the report of a run is never lost to its importance."""
+    from .results.importance import describe, parameter_importance
+
+    try:
+        series = parameter_importance(run)
+    except Exception as exc:  # noqa: BLE001 - a SweepError says why; anything else is said too, not raised
+        reason = str(exc) if isinstance(exc, SweepError) else f"{type(exc).__name__}: {exc}"
+        return {"rows": [], "caption": "", "reason": reason.removeprefix(f"{run.run_dir}: "), "notes": []}
+    rows = [{"label": param_label(str(name)), "name": str(name), "percent": f"{100 * share:.1f}%",
+             "width": f"{100 * share:.1f}"}
+            for name, share in series.items()]
+    return {"rows": rows, "caption": describe(series) + "; normalised to sum to 100%.", "reason": "",
+            "notes": list(series.attrs.get("notes", []))}
 
 
 # ------------------------------------------------------------------------------------------ plots

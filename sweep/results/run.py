@@ -8,6 +8,7 @@
     run.leaderboard(top=10)    # one row per configuration, best first (mean and std over repeats)
     run.best                   # best/summary.json: the best trial, its metric and test accuracy
     run.best_model().predict(X)
+    run.importance()           # pandas: how much of the metric each searched parameter explains (fANOVA)
 
 Only what can be trusted is read: rows that are not finished trials of the run are left out, and a
 damaged experiment.yaml or summary.json is read as missing; each such problem is a line in
@@ -100,6 +101,14 @@ class Run:
         from ..modelfile import model_file_arrays
 
         return self._checked_best_file(model_file_arrays)
+
+    def importance(self, seed: int = 0) -> pd.Series:
+        """How much of the metric's variation each searched parameter explains: Optuna's fANOVA over
+        the trials finished ``ok``, a Series ``parameter -> share`` summing to 1, largest first (see
+        :mod:`sweep.results.importance`). SweepError when there are too few trials or nothing varies."""
+        from .importance import parameter_importance
+
+        return parameter_importance(self, seed=seed)
 
     def spec(self, param: str) -> dict | None:
         """The W&B parameter block the experiment gave ``param`` (None when not searched or unreadable)."""

@@ -103,6 +103,53 @@ def value_of(dist: Distribution, internal):
     return quantize(x, dist.q) if dist.is_quantized else x
 
 
+def internal_of(dist: Distribution, value):
+    """The inverse of :func:`value_of`: the value of :func:`optuna_distribution` ``(dist)`` that gives the
+    hyperparameter ``value`` (as read back from trials.csv), kept inside that distribution's bounds (a
+    ``q_`` kind's rounding may step past them). ValueError when ``value`` is not one ``dist`` can give."""
+    kind = dist.kind
+    if kind in ("constant", "categorical"):
+        return _position(dist.values, value)
+    if kind == "int_uniform":
+        return min(max(int(value), int(dist.min)), int(dist.max))
+    x = float(value)
+    if not math.isfinite(x):
+        raise ValueError(f"{value!r} is not a finite number")
+    if kind in ("uniform", "q_uniform") or "log_uniform" in kind:
+        low, high = (dist.min, dist.max) if "log_uniform" not in kind else dist.support()
+        return min(max(x, float(low)), float(high))
+    if "beta" in kind:
+        from scipy.stats import beta
+
+        u = float(beta.cdf(x, dist.a, dist.b))
+    else:
+        if "log_normal" in kind:
+            if x <= 0:
+                raise ValueError(f"{value!r} is not a log_normal value (> 0)")
+            x = math.log(x)
+        u = statistics.NormalDist(dist.mu, dist.sigma).cdf(x)
+    return min(max(u, _U_MARGIN), 1.0 - _U_MARGIN)
+
+
+def _position(values: tuple, value) -> int:
+    """The position of ``value`` among a categorical's ``values``: equal, or equal once both are written as
+    text or read as numbers (a CSV gives ``True`` back for True, ``0.1`` for 0.1, but ``[64, 32]`` as text)."""
+    for test in (lambda v: type(v) is type(value) and v == value, lambda v: str(v) == str(value),
+                 lambda v: _close(v, value)):
+        for i, v in enumerate(values):
+            if test(v):
+                return i
+    raise ValueError(f"{value!r} is not one of its values")
+
+
+def _close(a, b) -> bool:
+    try:
+        x, y = float(a), float(b)
+    except (TypeError, ValueError):
+        return False
+    return math.isclose(x, y, rel_tol=1e-9, abs_tol=0.0) or x == y
+
+
 class BayesSearch(Strategy):
     """TPE proposals in rounds of :data:`ROUND_CONFIGURATIONS` configurations (each run ``repeats``
     times); ``run_cap`` configurations in all, or without it until stopped."""
