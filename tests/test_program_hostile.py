@@ -118,15 +118,17 @@ with open(os.environ["SWEEP_METRICS"], "a") as f:
 
 
 def test_parameters_named_like_paths_draw_their_figures_inside_the_run_folder(tmp_path):
-    write(tmp_path / "own.py", OWN_NAMES)
-    experiment(tmp_path, program="own.py", method="grid", metric={"name": "score", "goal": "maximize"},
-               parameters={"../../escape": {"values": [1, 2]}, "a/b": {"values": [1, 2]}})
-    result = sweep_cli("run", "sweep.yaml", "--out", "run", cwd=tmp_path)
+    work = tmp_path / "a" / "b" / "c"  # where a name climbing out of plots/ would land, inside tmp_path
+    work.mkdir(parents=True)
+    write(work / "own.py", OWN_NAMES)
+    experiment(work, program="own.py", method="grid", metric={"name": "score", "goal": "maximize"},
+               parameters={"../../../escape": {"values": [1, 2]}, "a/b": {"values": [1, 2]}})
+    result = sweep_cli("run", "sweep.yaml", "--out", "run", cwd=work)
     assert result.returncode == 0, result.stderr
     assert "could not draw" not in result.stderr
-    slices = sorted(p.name for p in (tmp_path / "run" / "plots").glob("slice_*.png"))
+    slices = sorted(p.name for p in (work / "run" / "plots").glob("slice_*.png"))
     assert len(slices) == 2, slices
-    outside = [p for p in tmp_path.parent.rglob("*.png") if tmp_path / "run" not in p.parents]
+    outside = [p for p in tmp_path.rglob("*.png") if work / "run" / "plots" not in p.parents]
     assert outside == []
 
 
