@@ -2,7 +2,9 @@
 
 User errors (bad experiment file, missing data, bad values) print one line on stderr and exit with
 status 2. ``sweep run`` exits 0 when every trial ran (diverged included), 1 when any failed or
-crashed, 130 when interrupted. ``sweep gradcheck`` exits 1 when a gradient is wrong.
+crashed, 130 when interrupted. ``sweep gradcheck`` exits 1 when a gradient is wrong. A command whose
+output pipe was closed by its reader (``sweep best | head``) finishes quietly and exits 141, the status
+a shell reports for a tool killed by SIGPIPE (see :mod:`sweep.pipes`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import interrupts
+from . import interrupts, pipes
 from .errors import SweepError
 from .results.files import BEST_DIR, ERRORS_DIR, MODEL_FILE, TRIALS_FILE
 
@@ -97,7 +99,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; every user error is one line on stderr and status 2, an interrupt one line and 130."""
+    """Run one command; every user error is one line on stderr and status 2, an interrupt one line and 130;
+    output cut short by its reader (``sweep best | head``) is dropped quietly and the status is 141."""
+    with pipes.output_may_be_cut():
+        status = _main(argv)
+    return pipes.EXIT_OUTPUT_CUT if status == EXIT_OK and pipes.output_was_cut() else status
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     command = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "best": cmd_best,
                "importance": cmd_importance, "plot": cmd_plot,

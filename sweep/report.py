@@ -22,17 +22,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from .figures import PlotRun, caption, draw_all, is_program, load_run
 from .errors import SweepError
+from .figures import PlotRun, draw_all, has_accuracies, load_run, run_caption  # noqa: F401 - has_accuracies re-exported
 from .figures.style import fmt_metric, fmt_value, metric_label, param_label
 from .results.analysis import hyperparameter_columns, status_counts, training_run_columns
 from .results.files import PLAN_FILE, TRIALS_FILE
 from .results.folders import rows_after_header
 from .results.owned import OwnedFiles
-from .status import CRASHED, DIVERGED, FAILED, OK, STOPPED
+from .status import CRASHED, DIVERGED, FAILED, OK, PAUSED, STOPPED
 
 REPORT_FILE = "report.html"
-STATUS_ORDER = (OK, STOPPED, DIVERGED, FAILED, CRASHED)
+STATUS_ORDER = (OK, STOPPED, PAUSED, DIVERGED, FAILED, CRASHED)
 #: Result columns of the leaderboard after the metric, with their headers.
 RESULT_COLUMNS = (("val_acc", "val acc"), ("train_acc", "train acc"), ("val_loss", "val loss"),
                   ("best_val_acc", "best val acc"), ("best_epoch", "best epoch"),
@@ -100,6 +100,8 @@ def _experiment_facts(run: PlotRun) -> dict:
     if isinstance(repeats, int) and repeats > 1:
         method += f", {repeats} seeds per configuration"
     counts = status_counts(trials) if not trials.empty else {}
+    if run.paused:  # not recorded yet: waiting at a milestone when the run stopped
+        counts[PAUSED] = len(run.paused)
     planned = _planned(run.run_dir)
     total = sum(counts.values())
     fixed = exp.get("fixed") if isinstance(exp.get("fixed"), dict) else {}
@@ -108,7 +110,8 @@ def _experiment_facts(run: PlotRun) -> dict:
         "method": method,
         "searched": ", ".join(run.params),
         "trials": {"total": total,
-                   "text": f"{total}" + (f" of {planned} planned" if planned is not None and planned != total else ""),
+                   "text": f"{total - len(run.paused)}" + (f" of {planned} planned" if planned is not None
+                                                            and planned != total - len(run.paused) else ""),
                    "badges": [(s, counts[s]) for s in (*STATUS_ORDER, *sorted(set(counts) - set(STATUS_ORDER)))
                               if counts.get(s)]},
         "time": _time_text(run),
@@ -296,16 +299,11 @@ def _importance(run: PlotRun) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ plots
-def has_accuracies(trials: pd.DataFrame) -> bool:
-    """Whether any trial has a class accuracy (False for regression runs)."""
-    return bool("val_acc" in trials and pd.to_numeric(trials["val_acc"], errors="coerce").notna().any())
-
-
 def _figures(run: PlotRun, plots: list[Path]) -> list[dict]:
     """The figures in page order: single ones, and the slices side by side after the first two."""
     figures, slices = [], []
     for path in plots:
-        title, text = caption(path.name, run.metric, accuracies=has_accuracies(run.trials), program=is_program(run))
+        title, text = run_caption(run, path.name)
         figure = {"stem": path.stem, "title": title, "caption": text,
                   "data": base64.b64encode(path.read_bytes()).decode("ascii")}
         (slices if path.name.startswith("slice_") else figures).append((path.name, figure))

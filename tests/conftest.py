@@ -82,13 +82,18 @@ def start(args, cwd, **kwargs):
                             preexec_fn=_as_from_a_terminal, **kwargs)
 
 
-def kill_9_once_paused(args, cwd: Path, run: Path, timeout: float = 120) -> None:
+def kill_9_once_paused(args, cwd: Path, run: Path, timeout: float = 120, rows: int = 0) -> None:
     """Start ``sweep ARGS`` and ``kill -9`` its whole process group once ``run/paused/`` holds a state (a
-    trial waits at, or goes on from, a milestone of early termination)."""
+    trial waits at, or goes on from, a milestone of early termination) and ``run/trials.csv`` records at
+    least ``rows`` trials."""
     proc = start(args, cwd)
-    paused = run / "paused"
+    paused, trials = run / "paused", run / "trials.csv"
     deadline = time.monotonic() + timeout
-    while not (paused.is_dir() and any(paused.glob("*.npz"))):
+
+    def recorded() -> int:
+        return len(trials.read_text().splitlines()) - 1 if trials.is_file() else 0
+
+    while not (paused.is_dir() and any(paused.glob("*.npz")) and recorded() >= rows):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)

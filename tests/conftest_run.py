@@ -52,7 +52,27 @@ REGRESSION = {
     "fixed": {"loss": "mse", "epochs": 2, "init": "he", "optimizer": "sgd_momentum", "hidden_size": 8},
     "n_jobs": 2,
 }
-EXPERIMENTS = {"grid": GRID, "one": ONE, "failed": FAILED, "allfailed": ALL_FAILED, "regression": REGRESSION}
+#: Hyperband over a learning rate x reg grid: most trials are stopped at epoch 1 or 3 of 9, with scores.
+HYPERBAND = {
+    "name": "hb",
+    "dataset": {"name": "digits"},
+    "method": "grid",
+    "parameters": {"hidden_size": {"values": [8, 16]}, "learning_rate": {"values": [0.3, 0.1, 0.01, 0.001]},
+                   "reg": {"values": [0.0, 1e-3]}},
+    "fixed": {**_FIXED, "epochs": 9, "optimizer": "sgd_momentum"},
+    "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 3},
+    "n_jobs": 2,
+}
+#: The same, searching one parameter only.
+HYPERBAND_ONE_PARAM = {**HYPERBAND, "name": "hb1", "parameters": {"learning_rate": {"values": [0.3, 0.1, 0.01, 0.001]}},
+                       "fixed": {**HYPERBAND["fixed"], "hidden_size": 16}}
+#: Slow enough to kill mid-bracket (see :func:`make_paused_run`).
+SLOW_HYPERBAND = {**HYPERBAND, "name": "slowhb",
+                  "parameters": {"hidden_size": {"values": [128, 136, 144, 152]},
+                                 "learning_rate": {"values": [0.1, 0.01, 0.001]}},
+                  "fixed": {"epochs": 9, "optimizer": "sgd_momentum", "init": "he", "batch_size": 32}}
+EXPERIMENTS = {"grid": GRID, "one": ONE, "failed": FAILED, "allfailed": ALL_FAILED, "regression": REGRESSION,
+               "hyperband": HYPERBAND, "hyperband1": HYPERBAND_ONE_PARAM}
 
 
 def fail_some(task, data):
@@ -63,6 +83,20 @@ def fail_some(task, data):
 
 
 _CACHE: dict[str, Path] = {}
+
+
+def make_paused_run(tmp_path_factory, rows: int) -> Path:
+    """An unfinished Hyperband run folder, made by ``sweep run`` killed with ``kill -9`` once trials wait
+    in ``paused/`` and trials.csv records at least ``rows`` trials (0: maybe none)."""
+    from conftest import kill_9_once_paused, write_experiment
+
+    key = f"paused-{rows}"
+    if key not in _CACHE:
+        root = tmp_path_factory.mktemp(key)
+        write_experiment(root / "hb.yaml", **SLOW_HYPERBAND)
+        kill_9_once_paused(["run", "hb.yaml", "--out", "run", "--no-plots", "--quiet"], root, root / "run", rows=rows)
+        _CACHE[key] = root / "run"
+    return _CACHE[key]
 
 
 def make_run(tmp_path_factory, kind: str) -> Path:

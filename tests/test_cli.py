@@ -1,6 +1,7 @@
 """The command line in subprocesses: a full run, progress, exit codes, kill -9, Ctrl-C and resume."""
 
 import json
+import shlex
 import os
 import pty
 import shutil
@@ -253,3 +254,27 @@ def test_user_errors_at_run_time_are_one_line(tmp_path):
     assert not (tmp_path / "results").exists()  # a data error leaves no empty run folder behind
     shown = sweep_cli("show", cwd=tmp_path / "..")
     assert shown.returncode == 2 and "no run folder under results/" in shown.stderr
+
+
+def _piped(command: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``command`` in bash with pipefail (its status is the first failing one's), sweep's stderr in err.txt."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore",
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], cwd=cwd, env=env, capture_output=True,
+                          timeout=120)
+
+
+def test_commands_piped_into_head_end_quietly_with_status_141(finished, tmp_path):
+    sweep = f"{shlex.quote(sys.executable)} -m sweep"
+    run = shlex.quote(str(finished))
+    head = _piped(f"{sweep} best {run} 2>err.txt | head -c 10", tmp_path)
+    assert head.stdout == b'{\n  "trial' and (tmp_path / "err.txt").read_text() == ""
+    assert head.returncode in (0, 141)  # 0 when head read before it left: nothing was cut
+    # a reader gone before sweep writes a byte (`true` exits at once; Python takes far longer to start):
+    for command in (f"best {run}", f"show {run}", "list exp.yaml", f"show {run} --top 1"):
+        write_experiment(tmp_path / "exp.yaml", name="x", dataset="digits", fixed={"epochs": 1})
+        cut = _piped(f"{sweep} {command} 2>err.txt | true", tmp_path)
+        assert cut.returncode == 141 and (tmp_path / "err.txt").read_text() == "", command
+    # still a user error when there is one, said on stderr
+    error = _piped(f"{sweep} best {shlex.quote(str(tmp_path / 'nowhere'))} 2>err.txt | true", tmp_path)
+    assert error.returncode == 2 and "sweep: error:" in (tmp_path / "err.txt").read_text()

@@ -184,7 +184,7 @@ def test_learning_curves_of_the_top_trials(run):
     assert legend[0].startswith("#1 h=") and "lr=" in legend[0]
     # trials that share a training run (they differ in epochs only) appear once
     top = top_trials(run.trials, run.metric, run.maximize, 4)
-    per_trial = ["trial_id", "config_id", "epochs", "order", "train_loss", "train_acc", "val_loss", "val_acc",
+    per_trial = ["rank", "trial_id", "config_id", "epochs", "order", "train_loss", "train_acc", "val_loss", "val_acc",
                  "best_val_acc", "best_epoch", "seconds", "worker", "error"]
     assert len(top) == 4 and not top.drop(columns=per_trial).duplicated().any()
 

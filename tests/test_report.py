@@ -270,6 +270,9 @@ class WebDriver:
     def get(self, url: str) -> None:
         self.do("POST", "/url", {"url": url})
 
+    def resize(self, width: int, height: int) -> None:
+        self.do("POST", "/window/rect", {"width": width, "height": height})
+
     def script(self, source: str, *args):
         return self.do("POST", "/execute/sync", {"script": source, "args": list(args)})
 
@@ -335,6 +338,36 @@ def test_report_renders_in_headless_chromium(grid_report, browser):
     for image in seen["images"]:
         assert image["complete"] and min(image["natural"]) > 100, image
         assert min(image["box"]) > 100, image  # laid out with a real size on the page
+
+
+OVERFLOW = """
+const page = document.scrollingElement;
+const wrap = document.querySelector('.table-wrap');
+const right = el => el.getBoundingClientRect().right;
+const wide = Array.from(document.querySelectorAll('main *')).filter(el => !wrap.contains(el) && right(el) > innerWidth + 0.5)
+  .map(el => el.tagName + '.' + el.className + '#' + el.id).slice(0, 10);
+return {window: innerWidth, page: page.scrollWidth, wide: wide,
+        images: Array.from(document.images, img => img.getBoundingClientRect().width),
+        table: {scroll: wrap.scrollWidth, client: wrap.clientWidth, right: right(wrap)}};
+"""
+
+
+@needs_browser
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["grid", "hyperband"])
+def test_nothing_overflows_a_420_px_wide_window(kind, browser, tmp_path_factory):
+    report = write_report(make_run(tmp_path_factory, kind))
+    browser.resize(420, 900)
+    try:
+        browser.get(report.as_uri())
+        seen = browser.script(OVERFLOW)
+    finally:
+        browser.resize(1280, 1600)
+    assert seen["window"] <= 420
+    assert seen["page"] <= seen["window"] and not seen["wide"], seen  # no sideways scrolling of the page
+    assert seen["images"] and max(seen["images"]) <= seen["window"], seen  # figures shrink to the width
+    # the leaderboard scrolls sideways in its own box, which stays inside the window
+    assert seen["table"]["scroll"] > seen["table"]["client"] and seen["table"]["right"] <= seen["window"]
 
 
 @needs_browser

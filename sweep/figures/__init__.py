@@ -29,15 +29,16 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from .. import interrupts
 from ..results import Run
 from ..results import load_run as results_load_run
-from ..results.files import PLOTS_DIR, own_folder
+from ..results.files import PAUSED_DIR, PLOTS_DIR, own_folder
 from ..results.owned import OwnedFiles
 from .fit import fit_figure
-from .heatmap import heatmap_figure
+from .heatmap import heatmap_figure, heatmap_layout
 from .history import history_figure
 from .learning_curves import learning_curves_figure, metric_curves_figure
 from .rungs import rungs_figure
@@ -45,38 +46,57 @@ from .parallel import parallel_coordinates_figure
 from .slices import slice_figure
 from .style import DPI, is_log_param, metric_label, param_label
 from .weights import weights_figure
+from ..status import STOPPED
+
+#: A trial id (see :mod:`sweep.plan`): the name of a paused state.
+_TRIAL_ID = re.compile(r"[0-9a-f]{12}")
 
 
 #: The figures in report order: (file name, or pattern with {param}; title; one-line caption).
-#: Captions may use {metric} (the metric's name in words) and {param}.
+#: Captions may use {metric} (the metric's name in words) and {param}; :func:`run_caption` adds what
+#: depends on the run (stopped and paused trials, the heatmap's layout).
 PLOTS: tuple[tuple[str, str, str], ...] = (
     ("heatmap.png", "Learning rate x regularization",
      "{metric} of the best configuration in each cell, one panel per hidden size when it varies; blank cells "
      "were not run, hatched ones diverged or failed, the outlined cell holds the best trial."),
     ("history.png", "Optimization history",
-     "{metric} of each trial in the order the trials finished, and the best so far; "
+     "{metric} of each trial in the order the trials finished; the line is the best score so far; "
      "crosses at the bottom are trials without a score."),
     ("slice_{param}.png", "Slice: {param}",
-     "{metric} of every trial against {param}, the best trial starred; the line joins the best trial at each value."),
+     "{metric} of every trial against {param}, the best trial starred; the line joins the best score at each value."),
     ("parallel.png", "Parallel coordinates",
      "every trial as a line through its hyperparameters to its {metric}, coloured by the {metric}; "
-     "grey dashed lines have no score."),
+     "grey dotted lines have no score."),
     ("learning_curves.png", "Learning curves of the top trials",
      "training loss per epoch (left) and train (dashed) and validation (solid) accuracy per epoch (right) "
-     "of the best trials, one colour per trial."),
+     "of the best trials, one colour per trial; #k is the trial's rank in the leaderboard."),
     ("rungs.png", "Early termination",
-     "{metric} per epoch of every trial: blue ones trained to the end, red ones were stopped at a milestone "
-     "(the cross) by the early-termination rule or a time limit."),
+     "{metric} per epoch of every trial: blue ones trained to the end, orange ones were stopped at a milestone "
+     "(the triangle) by the early-termination rule or a time limit."),
     ("fit.png", "Training against validation",
      "final training against validation accuracy of every trial: far below the diagonal is over-fitting, "
      "low on both axes is under-fitting."),
     ("weights.png", "First-layer weights of the best model",
      "each hidden unit's input weights reshaped to an image and scaled to its own range (dark = low, light = high)."),
 )
+#: The heatmap's caption when it is a scatter (a continuous search: see :func:`.heatmap.heatmap_layout`).
+HEATMAP_SCATTER = ("{metric} of every trial (its colour) at its learning rate and regularization, one panel per "
+                   "hidden size when it varies; crosses diverged (red) or failed (grey), the hollow star is the "
+                   "best trial.")
+#: What each figure adds about trials stopped early, when the run has some.
+STOPPED_TEXT = {
+    "heatmap.png": "A cell whose trials were all stopped early shows their best last score, outlined dashed in orange.",
+    "heatmap-scatter": "Triangles are trials stopped early, coloured by the score of the last epoch they trained.",
+    "history.png": "Orange triangles are trials stopped early, at the score of the last epoch they trained.",
+    "slice_": "Orange triangles are trials stopped early, at the score of the last epoch they trained.",
+    "parallel.png": "Dashed lines are trials stopped early, ending at the score of the last epoch they trained.",
+    "learning_curves.png": "A trial marked (stopped) was stopped early: its curves end there.",
+    "fit.png": "Orange triangles are trials stopped early, at the last epoch they trained.",
+}
 #: Captions of runs without class accuracies (regression), where the figures show losses.
 CAPTIONS_WITHOUT_ACCURACY = {
     "learning_curves.png": "training loss (left) and validation loss (right) per epoch of the best trials, "
-                           "one colour per trial.",
+                           "one colour per trial; #k is the trial's rank in the leaderboard.",
     "fit.png": "final training against validation loss of every trial: far above the diagonal is over-fitting, "
                "high on both axes is under-fitting.",
 }
@@ -85,9 +105,9 @@ CAPTIONS_WITHOUT_ACCURACY = {
 #: Captions of program sweeps, whose curves are the metric the program logged.
 CAPTIONS_OF_PROGRAMS = {
     "learning_curves.png": "{metric} at each iteration (each line the program logged with it) of the best trials, "
-                           "one colour per trial.",
-    "rungs.png": "{metric} per iteration of every trial: blue ones ran to the end, red ones were stopped at a "
-                 "milestone (the cross) by the early-termination rule or a time limit.",
+                           "one colour per trial; #k is the trial's rank in the leaderboard.",
+    "rungs.png": "{metric} per iteration of every trial: blue ones ran to the end, orange ones were stopped at a "
+                 "milestone (the triangle) by the early-termination rule or a time limit.",
 }
 
 
@@ -118,15 +138,45 @@ def caption(file_name: str, metric: str = "val_acc", accuracies: bool = True,
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
+
+def run_caption(run: Run, file_name: str) -> tuple[str, str]:
+    """(title, caption) of a plot file of ``run``: :func:`caption`, with the heatmap's caption of its
+    layout (grid or scatter) and a sentence each on trials stopped early and trials paused (not shown)."""
+    run = as_plot_run(run)
+    name = Path(file_name).name
+    program = is_program(run)
+    title, text = caption(name, run.metric, accuracies=has_accuracies(run.trials), program=program)
+    if not text or name == "weights.png":
+        return title, text
+    key = "slice_" if name.startswith("slice_") else name
+    if name == "heatmap.png" and heatmap_layout(run.trials, run.log_params) == "scatter":
+        text, key = _sentence(HEATMAP_SCATTER.format(metric=metric_label(run.metric))), "heatmap-scatter"
+    extra = []
+    if (run.trials["status"] == STOPPED).any() and key in STOPPED_TEXT:
+        extra.append(STOPPED_TEXT[key])
+    if run.paused:
+        n = len(run.paused)
+        extra.append(f"{n} trial{'s' * (n > 1)} paused at a milestone of early termination (the run has not "
+                     f"finished) {'are' if n > 1 else 'is'} not shown.")
+    return title, " ".join([text, *extra])
+
+
+def has_accuracies(trials) -> bool:
+    """Whether any trial has a class accuracy (False for regression runs)."""
+    return bool("val_acc" in trials and pd.to_numeric(trials["val_acc"], errors="coerce").notna().any())
+
 @dataclass
 class PlotRun(Run):
     """A run as the figures see it: the :class:`~sweep.results.Run`, plus the searched
-    hyperparameters that belong on a log axis and the best model's first layer with the image
-    shape of its inputs (None when the inputs are not images, or the model cannot be read)."""
+    hyperparameters that belong on a log axis, the best model's first layer with the image
+    shape of its inputs (None when the inputs are not images, or the model cannot be read), and
+    the ids of trials ``paused`` at a milestone and not recorded yet (an unfinished run: they
+    are in no figure)."""
 
     log_params: set = field(default_factory=set)
     W1: np.ndarray | None = None
     image_shape: tuple | None = None
+    paused: list = field(default_factory=list)
 
     @property
     def summary(self) -> dict | None:
@@ -140,7 +190,18 @@ def as_plot_run(run: Run) -> PlotRun:
         return run
     W1, image_shape = best_weights(run, run.notes)
     return PlotRun(**{f.name: getattr(run, f.name) for f in fields(Run)}, log_params=log_params(run), W1=W1,
-                   image_shape=image_shape)
+                   image_shape=image_shape, paused=paused_trials(run))
+
+
+def paused_trials(run: Run) -> list[str]:
+    """Ids of the trials with a state in ``paused/`` that trials.csv does not record: trials waiting at
+    (or going on from) a milestone of early termination when the run stopped. Only the file names
+    are read; whatever else is in the folder is ignored."""
+    folder = run.run_dir / PAUSED_DIR
+    if not folder.is_dir():
+        return []
+    recorded = set(run.trials["trial_id"]) if "trial_id" in run.trials else set()
+    return sorted(p.stem for p in folder.glob("*.npz") if _TRIAL_ID.fullmatch(p.stem) and p.stem not in recorded)
 
 
 def load_run(run_dir) -> PlotRun:

@@ -8,28 +8,41 @@ from matplotlib import colormaps
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from ..status import OK
-from .style import BEST_COLOR, OK_COLOR, SHORT, Scale, fmt_value, new_figure, param_label, plain_log_axis
+from ..status import OK, STOPPED
+from .style import (
+    BEST_COLOR,
+    OK_COLOR,
+    SHORT,
+    Scale,
+    fmt_value,
+    new_figure,
+    param_label,
+    plain_log_axis,
+    scored_points,
+)
 
 
 def fit_figure(trials: pd.DataFrame, metric: str = "val_acc", maximize: bool = True, color_by: str | None = None,
                log_color: bool = False, best_id: str | None = None) -> Figure | None:
-    """Final training against validation accuracy of every ``ok`` trial, with the y = x diagonal.
+    """Final training against validation accuracy of every ``ok`` trial, with the y = x diagonal; trials
+    stopped early are orange triangles at the last epoch they trained.
 
-    Points are coloured by ``color_by`` (e.g. reg): a legend for a few values, a colour bar
+    Finished trials are coloured by ``color_by`` (e.g. reg): a legend for a few values, a colour bar
     otherwise. Without accuracies (regression) the axes are training and validation loss.
     None when no trial has both values.
     """
     if trials.empty:
         return None
-    ok = trials[trials["status"] == OK]
-    use_acc = ok[["train_acc", "val_acc"]].notna().all(axis=1).any()
+    scored = trials[trials["status"].isin([OK, STOPPED])]
+    use_acc = scored[["train_acc", "val_acc"]].notna().all(axis=1).any()
     xcol, ycol = ("train_acc", "val_acc") if use_acc else ("train_loss", "val_loss")
-    ok = ok[np.isfinite(ok[xcol].astype(float)) & np.isfinite(ok[ycol].astype(float))]
-    if ok.empty:
+    scored = scored[np.isfinite(scored[xcol].astype(float)) & np.isfinite(scored[ycol].astype(float))]
+    if scored.empty:
         return None
+    ok, stopped = scored[scored["status"] == OK], scored[scored["status"] == STOPPED]
     fig = new_figure(5.8, 5.0)
     ax = fig.subplots()
+    scored_points(ax, stopped[xcol], stopped[ycol], stopped["status"], size=26, zorder=0.9)  # under the finished
     x, y = ok[xcol].astype(float), ok[ycol].astype(float)
     if color_by and color_by in ok and ok[color_by].nunique() > 1:
         scale = Scale.of(color_by, trials[color_by], log_color)
@@ -46,13 +59,14 @@ def fit_figure(trials: pd.DataFrame, metric: str = "val_acc", maximize: bool = T
             points = ax.scatter(x, y, c=c, s=26, cmap="viridis", norm=LogNorm() if scale.kind == "log" else None,
                                 alpha=0.85, edgecolors="none")
             fig.colorbar(points, ax=ax, label=param_label(color_by))
-    else:
+    elif not ok.empty:
         ax.scatter(x, y, s=26, color=OK_COLOR, alpha=0.8, edgecolors="none", label="trial")
-    if best_id is not None and (ok["trial_id"] == best_id).any():
-        row = ok[ok["trial_id"] == best_id].iloc[0]
+    if best_id is not None and (scored["trial_id"] == best_id).any():
+        row = scored[scored["trial_id"] == best_id].iloc[0]
         ax.scatter([row[xcol]], [row[ycol]], marker="*", s=260, color=BEST_COLOR, edgecolors="white",
                    linewidths=0.8, zorder=5, label="best trial")
-    lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+    both = pd.concat([scored[xcol], scored[ycol]]).astype(float)
+    lo, hi = float(both.min()), float(both.max())
     if use_acc:
         pad = 0.03 * (hi - lo or 1)
         lo, hi = max(lo - pad, -0.01), min(hi + pad, 1.01)

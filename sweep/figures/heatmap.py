@@ -8,12 +8,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..results.analysis import best_trial
-from ..status import CRASHED, DIVERGED, FAILED, OK
+from ..status import CRASHED, DIVERGED, FAILED, OK, STOPPED
 from .style import (
     BAD_COLOR,
     BEST_COLOR,
     FAILED_COLOR,
     MAX_PANELS,
+    STOPPED_COLOR,
     Scale,
     apply_ticks,
     fmt_metric,
@@ -22,22 +23,38 @@ from .style import (
     metric_norm,
     new_figure,
     param_label,
+    scored_points,
     scored_trials,
 )
 
+#: The axes of :func:`heatmap_figure` unless told otherwise.
+X, Y, PANEL, LOG_AXES = "learning_rate", "reg", "hidden_size", ("learning_rate", "reg")
 
-def heatmap_figure(trials: pd.DataFrame, metric: str, maximize: bool, log_axes=("learning_rate", "reg"),
-                   x: str = "learning_rate", y: str = "reg", panel: str = "hidden_size") -> Figure | None:
+
+def heatmap_layout(trials: pd.DataFrame, log_axes=LOG_AXES, x: str = X, y: str = Y) -> str | None:
+    """How :func:`heatmap_figure` draws ``trials``: ``"grid"`` (cells) when both axes take at most
+    ``MAX_GRID_VALUES`` values, ``"scatter"`` (one point per trial) otherwise, None when ``x`` or ``y``
+    does not vary (no figure). The report's caption follows it."""
+    if trials.empty or any(c not in trials or trials[c].nunique() < 2 for c in (x, y)):
+        return None
+    grid = Scale.of(x, trials[x], x in log_axes).discrete and Scale.of(y, trials[y], y in log_axes).discrete
+    return "grid" if grid else "scatter"
+
+
+def heatmap_figure(trials: pd.DataFrame, metric: str, maximize: bool, log_axes=LOG_AXES,
+                   x: str = X, y: str = Y, panel: str = PANEL) -> Figure | None:
     """The metric over ``x`` (learning rate) and ``y`` (reg), one panel per ``panel`` (hidden size).
 
     Each cell shows the best configuration in it (mean over repeats), so other searched
     parameters are maximised over. Cells of value pairs not run stay blank; cells whose trials all
     diverged (or failed) are hatched and say so; a cell where some trials diverged says how many.
-    The best cell is outlined. With more than ``MAX_GRID_VALUES`` distinct values (a random search
-    over a continuous range) each panel is a scatter plot on the same axes instead.
-    None when ``x`` or ``y`` does not vary.
+    A cell where no trial finished but some were stopped early shows their best last score, outlined
+    dashed in orange. The best cell is outlined. With more than ``MAX_GRID_VALUES`` distinct values
+    (a random search over a continuous range) each panel is a scatter plot on the same axes instead
+    (see :func:`heatmap_layout`), stopped trials as triangles. None when ``x`` or ``y`` does not vary.
     """
-    if trials.empty or any(c not in trials or trials[c].nunique() < 2 for c in (x, y)):
+    layout = heatmap_layout(trials, log_axes, x, y)
+    if layout is None:
         return None
     xs, ys = Scale.of(x, trials[x], x in log_axes), Scale.of(y, trials[y], y in log_axes)
     panels = sorted(trials[panel].dropna().unique()) if panel in trials else []
@@ -45,7 +62,7 @@ def heatmap_figure(trials: pd.DataFrame, metric: str, maximize: bool, log_axes=(
         panels = [None]
     scored = scored_trials(trials, metric)
     norm, cmap = metric_norm(scored[metric], maximize)
-    grid = xs.discrete and ys.discrete
+    grid = layout == "grid"
     width = 0.9 * len(xs.uniques) + 1.6 if grid else 4.2
     fig = new_figure(min(width * len(panels), 18) + 1.2, 0.6 * len(ys.uniques) + 2.0 if grid else 4.0)
     axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
@@ -67,27 +84,47 @@ def heatmap_figure(trials: pd.DataFrame, metric: str, maximize: bool, log_axes=(
     if mappable is not None:
         bar = fig.colorbar(mappable, ax=list(axes), shrink=0.9, pad=0.02)
         bar.set_label(metric_label(metric))
+    _legend(fig, axes)
     return fig
+
+
+def _legend(fig, axes) -> None:
+    """One legend under the panels for every kind of mark they hold (each label once)."""
+    seen = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    if seen:
+        fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=min(len(seen), 4),
+                   fontsize=8, frameon=False, handletextpad=0.3, columnspacing=1.2)
 
 
 def heatmap_cells(part: pd.DataFrame, metric: str, maximize: bool, xs: Scale, ys: Scale,
                   best_trial_id: str | None = None) -> pd.DataFrame:
     """The cells of one heatmap panel, apart from the drawing: one row per (``yi``, ``xi``) grid cell
-    that holds trials, with the ``value`` shown (the best configuration's mean over its ``ok``
-    repeats, NaN when none finished), how many trials ``diverged`` and ``failed`` (or crashed), and
-    whether it holds the ``best`` trial."""
+    that holds trials (``yi``, ``xi``: indexes into ``ys.uniques`` and ``xs.uniques``), with the
+    ``value`` shown (the best configuration's mean over its ``ok`` repeats; when none finished, over
+    its ``stopped`` ones, at the last epoch they trained, and ``from_stopped`` is True; NaN when no
+    trial has a score), how many trials were ``stopped``, ``diverged`` and ``failed`` (or crashed),
+    and whether it holds the ``best`` trial."""
     cells = pd.DataFrame({"xi": xs.index(part[xs.name]), "yi": ys.index(part[ys.name]),
                           "status": part["status"].to_numpy(), "config_id": part["config_id"].to_numpy(),
                           "metric": part[metric].to_numpy(dtype=float), "trial_id": part["trial_id"].to_numpy()})
+    finite = cells["metric"].notna() & np.isfinite(cells["metric"])
     rows = []
     for (i, j), cell in cells.groupby(["yi", "xi"]):
-        ok = cell[(cell["status"] == OK) & cell["metric"].notna()]
+        ok = cell[(cell["status"] == OK) & finite[cell.index]]
+        from_stopped = ok.empty
+        if from_stopped:
+            ok = cell[(cell["status"] == STOPPED) & finite[cell.index]]
         means = ok.groupby("config_id")["metric"].mean()
         rows.append({"yi": i, "xi": j, "value": (means.max() if maximize else means.min()) if len(means) else np.nan,
+                     "from_stopped": bool(from_stopped and len(means)),
+                     "stopped": int((cell["status"] == STOPPED).sum()),
                      "diverged": int((cell["status"] == DIVERGED).sum()),
                      "failed": int(cell["status"].isin([FAILED, CRASHED]).sum()),
                      "best": bool(best_trial_id is not None and (cell["trial_id"] == best_trial_id).any())})
-    return pd.DataFrame(rows, columns=["yi", "xi", "value", "diverged", "failed", "best"])
+    return pd.DataFrame(rows, columns=["yi", "xi", "value", "from_stopped", "stopped", "diverged", "failed", "best"])
 
 
 def _heatmap_cells(ax, part, metric, maximize, xs: Scale, ys: Scale, norm, cmap, best):
@@ -103,7 +140,10 @@ def _heatmap_cells(ax, part, metric, maximize, xs: Scale, ys: Scale, norm, cmap,
         if np.isfinite(values[i, j]):
             r, g, b, _ = image.cmap(image.norm(values[i, j]))
             dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
-            text = fmt_metric(values[i, j], metric)
+            text = fmt_metric(values[i, j], metric) + ("\nstopped" if cell.from_stopped else "")
+            if cell.from_stopped:
+                ax.add_patch(Rectangle((j - 0.44, i - 0.44), 0.88, 0.88, fill=False, edgecolor=STOPPED_COLOR,
+                                       linestyle="--", linewidth=1.6, label="stopped early (its last score)"))
             if diverged or failed:
                 text += "\n" + ", ".join(s for s in (f"+{diverged} diverged" if diverged else "",
                                                      f"+{failed} failed" if failed else "") if s)
@@ -138,14 +178,19 @@ def grid_labels(scale: Scale) -> list[str]:
 
 def _heatmap_scatter(ax, part, metric, xs: Scale, ys: Scale, norm, cmap, best):
     scored = scored_trials(part, metric)
-    points = ax.scatter(xs.data(scored[xs.name]), ys.data(scored[ys.name]), c=scored[metric].astype(float),
-                        cmap=cmap, norm=norm, s=40, edgecolors="white", linewidths=0.5)
+    points = scored_points(ax, xs.data(scored[xs.name]), ys.data(scored[ys.name]), scored["status"],
+                           values=scored[metric].astype(float), cmap=cmap, norm=norm, size=40,
+                           label="finished trial")
     unscored = part[~part.index.isin(scored.index)]
-    if not unscored.empty:
-        ax.scatter(xs.data(unscored[xs.name]), ys.data(unscored[ys.name]), marker="x", color=BAD_COLOR, s=30)
+    if not unscored.empty:  # where they were run, in red (diverged) and grey (failed or crashed)
+        for statuses, color, label in (([DIVERGED], BAD_COLOR, "diverged (no score)"),
+                                       ([FAILED, CRASHED], FAILED_COLOR, "failed or crashed")):
+            own = unscored[unscored["status"].isin(statuses)]
+            if not own.empty:
+                ax.scatter(xs.data(own[xs.name]), ys.data(own[ys.name]), marker="x", color=color, s=30, label=label)
     if best is not None and (part["trial_id"] == best["trial_id"]).any():
         ax.scatter(xs.data([best[xs.name]]), ys.data([best[ys.name]]), marker="*", s=220, facecolor="none",
-                   edgecolor=BEST_COLOR, linewidths=1.5)
+                   edgecolor=BEST_COLOR, linewidths=1.5, label="best trial")
     apply_ticks(ax.xaxis, xs)
     apply_ticks(ax.yaxis, ys)
     return points

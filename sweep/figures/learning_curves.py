@@ -7,23 +7,37 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
 
 from ..results.analysis import rank, training_run_columns
-from .style import new_figure, plain_log_axis, scored_trials, short_params
+from ..status import STOPPED
+from .style import epoch_axis, new_figure, plain_log_axis, scored_trials, short_params
 
 
 def top_trials(trials: pd.DataFrame, metric: str, maximize: bool, top_k: int = 5) -> pd.DataFrame:
-    """The ``top_k`` best scored trials, one per training run.
+    """The ``top_k`` best scored trials, one per training run, best first, with their ``rank``.
 
-    Trials that differ only in ``epochs`` share a training run (their histories are prefixes of
-    one another), so only the best of them is kept, and the next run takes the freed place.
+    ``rank`` is the trial's place (1-based) among all ``trials`` as the report's leaderboard ranks
+    them (:func:`~sweep.results.analysis.rank`: finished ones by the metric, then stopped ones by their
+    last score, ...). Trials that differ only in ``epochs`` share a training run (their histories are
+    prefixes of one another), so only the best of them is kept, and the next run takes the freed
+    place: the ranks shown may skip a number.
     """
-    scored = rank(scored_trials(trials, metric), metric, maximize)
+    if trials.empty:
+        return trials.assign(rank=pd.Series(dtype=int))
+    ranked = rank(trials, metric, maximize)
+    ranked.insert(0, "rank", range(1, len(ranked) + 1))
+    scored = ranked.loc[scored_trials(ranked, metric).index]
     if scored.empty:
-        return scored
+        return scored.reset_index(drop=True)
     keys = scored[training_run_columns(scored)].astype(str).agg("|".join, axis=1)
     return scored[~keys.duplicated()].head(top_k).reset_index(drop=True)
+
+
+def curve_label(trial: pd.Series, params=()) -> str:
+    """A legend entry of one curve: the trial's leaderboard rank, its searched ``params`` (or its id),
+    and "(stopped)" when it was stopped early."""
+    text = f"#{trial['rank']} " + (short_params(trial, params) if params else str(trial["trial_id"]))
+    return text + (" (stopped)" if trial["status"] == STOPPED else "")
 
 
 def learning_curves_figure(history: pd.DataFrame, trials: pd.DataFrame, metric: str = "val_acc",
@@ -31,8 +45,9 @@ def learning_curves_figure(history: pd.DataFrame, trials: pd.DataFrame, metric: 
     """Training loss per epoch (left) and accuracy per epoch (right) of the top ``top_k`` trials.
 
     The right panel has a dashed training and a solid validation line per trial. Without class
-    accuracies (regression) it shows the validation loss instead. Legend entries name the rank
-    and the searched ``params``. None when no scored trial has a history.
+    accuracies (regression) it shows the validation loss instead. Legend entries name the rank in
+    the report's leaderboard and the searched ``params`` (see :func:`curve_label`); a stopped trial's
+    curves end at the epoch it was stopped at. None when no scored trial has a history.
     """
     if history.empty:
         return None
@@ -48,7 +63,7 @@ def learning_curves_figure(history: pd.DataFrame, trials: pd.DataFrame, metric: 
     for i, trial in top.iterrows():
         own = rows[rows["trial_id"] == trial["trial_id"]].sort_values("epoch")
         color = colors[i % len(colors)]
-        label = f"#{i + 1} " + (short_params(trial, params) if params else trial["trial_id"])
+        label = curve_label(trial, params)
         loss_ax.plot(own["epoch"], own["train_loss"], color=color, marker="o", markersize=3, label=label)
         if has_acc:
             right_ax.plot(own["epoch"], own["train_acc"], color=color, linestyle="--", marker="o", markersize=3)
@@ -73,7 +88,7 @@ def learning_curves_figure(history: pd.DataFrame, trials: pd.DataFrame, metric: 
     for ax in (loss_ax, right_ax):
         ax.set_xlabel("epoch")
         ax.grid(True, alpha=0.3)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        epoch_axis(ax.xaxis, rows["epoch"])
     handles, labels = loss_ax.get_legend_handles_labels()
     ncol = min(len(handles), 3)
     order = [i for c in range(ncol) for i in range(c, len(handles), ncol)]  # read row by row: #1 #2 #3 / #4 #5
@@ -99,12 +114,12 @@ def metric_curves_figure(history: pd.DataFrame, trials: pd.DataFrame, metric: st
     colors = colormaps["tab10"].colors
     for i, trial in top.iterrows():
         own = rows[rows["trial_id"] == trial["trial_id"]].sort_values("iteration")
-        label = f"#{i + 1} " + (short_params(trial, params) if params else trial["trial_id"])
+        label = curve_label(trial, params)
         ax.plot(own["iteration"], pd.to_numeric(own[metric], errors="coerce"), color=colors[i % len(colors)],
                 marker="o", markersize=3, label=label)
     ax.set_xlabel("iteration (a line the program logged with the metric)")
     ax.set_ylabel(metric)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    epoch_axis(ax.xaxis, rows["iteration"])
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return fig

@@ -11,15 +11,28 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .style import Scale, fmt_metric, metric_label, metric_norm, new_figure, param_label, scored_trials
+from ..status import STOPPED
+from .style import (
+    STOPPED_COLOR,
+    STOPPED_LABEL,
+    Scale,
+    figure_legend,
+    fmt_metric,
+    metric_label,
+    metric_norm,
+    new_figure,
+    param_label,
+    scored_trials,
+)
 
 
 def parallel_coordinates_figure(trials: pd.DataFrame, metric: str, maximize: bool, params,
                                 log_params=()) -> Figure | None:
     """Every trial as a line across one vertical axis per parameter and a last one for the metric.
 
-    Scored trials are coloured by the metric (best drawn on top); trials without a score are grey
-    dashed lines that end at "no score" below the metric axis. None without parameters.
+    Scored trials are coloured by the metric (best drawn on top), those stopped early dashed and
+    ending at the score of the last epoch they trained; trials without a score are grey dotted lines
+    that end at "no score" below the metric axis. None without parameters.
     """
     params = [p for p in params if p in trials]
     if trials.empty or not params:
@@ -51,15 +64,19 @@ def parallel_coordinates_figure(trials: pd.DataFrame, metric: str, maximize: boo
     # last, on top: a high normalised value is good when maximising, a low one when minimising.
     good = np.where(isscored, m if maximize else 1 - m, -np.inf)
     order = np.argsort(good, kind="stable")
+    stopped = (trials["status"] == STOPPED).to_numpy() & isscored
     bad_segments = [np.column_stack([xs, points[i]]) for i in order if not isscored[i]]
     ok_segments = [np.column_stack([xs, points[i]]) for i in order if isscored[i]]
     if bad_segments:
-        ax.add_collection(LineCollection(bad_segments, colors="#aaaaaa", linestyles="--", linewidths=0.9,
+        ax.add_collection(LineCollection(bad_segments, colors="#aaaaaa", linestyles=":", linewidths=0.9,
                                          label="no score"))
     if ok_segments:
         colors = [cmap(m[i]) for i in order if isscored[i]]
-        lines = LineCollection(ok_segments, colors=colors, linewidths=1.4, alpha=0.9)
+        styles = [(0, (4, 2)) if stopped[i] else "solid" for i in order if isscored[i]]
+        lines = LineCollection(ok_segments, colors=colors, linestyles=styles, linewidths=1.4, alpha=0.9)
         ax.add_collection(lines)
+    if stopped.any():  # a legend entry for the dashes: the colours are the metric's
+        ax.plot([], [], color=STOPPED_COLOR, linestyle=(0, (4, 2)), label=STOPPED_LABEL)
     ax.vlines(xs, 0, 1, colors="black", linewidths=0.8)
     for k, scale in enumerate(scales):
         lo_u, hi_u = scale.unit_range()
@@ -96,4 +113,6 @@ def parallel_coordinates_figure(trials: pd.DataFrame, metric: str, maximize: boo
 
         bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02, shrink=0.9)
         bar.set_label(metric_label(metric))
+    if stopped.any():
+        figure_legend(fig, ax)
     return fig

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from ..status import STOPPED
-from .style import metric_label, new_figure
+from .style import OK_COLOR, STOPPED_COLOR, STOPPED_MARKER, epoch_axis, metric_label, new_figure
 
-#: Colours: trials that trained to the end, and those stopped early.
-FINISHED_COLOR, STOPPED_COLOR = "#1f77b4", "#d62728"
+#: Colours: trials that trained to the end, and those stopped early (as in every figure).
+FINISHED_COLOR = OK_COLOR
 
 
 def curves_data(history: pd.DataFrame, trials: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -27,7 +26,7 @@ def curves_data(history: pd.DataFrame, trials: pd.DataFrame, metric: str) -> pd.
 
 
 def rungs_figure(history: pd.DataFrame, trials: pd.DataFrame, metric: str = "val_acc") -> Figure | None:
-    """Every trial's ``metric`` per epoch, finished trials in blue, stopped ones in red ending in a cross.
+    """Every trial's ``metric`` per epoch, finished trials in blue, stopped ones in orange ending in a triangle.
 
     None unless some trial was stopped early (without early termination the learning curves say it).
     """
@@ -41,12 +40,14 @@ def rungs_figure(history: pd.DataFrame, trials: pd.DataFrame, metric: str = "val
         color = STOPPED_COLOR if stopped else FINISHED_COLOR
         ax.plot(own["epoch"], own["value"], color=color, alpha=0.45 if stopped else 0.8, linewidth=1)
         if stopped:
-            ax.plot(own["epoch"].iloc[-1], own["value"].iloc[-1], marker="x", color=color, markersize=5)
-    ax.plot([], [], color=FINISHED_COLOR, label=f"trained to the end ({(~data.drop_duplicates('trial_id')['stopped']).sum()})")
-    ax.plot([], [], color=STOPPED_COLOR, marker="x", label=f"stopped early ({data.drop_duplicates('trial_id')['stopped'].sum()})")
+            ax.plot(own["epoch"].iloc[-1], own["value"].iloc[-1], marker=STOPPED_MARKER, color=color, markersize=5)
+    per_trial = data.drop_duplicates("trial_id")["stopped"]
+    if (~per_trial).any():
+        ax.plot([], [], color=FINISHED_COLOR, label=f"trained to the end ({(~per_trial).sum()})")
+    ax.plot([], [], color=STOPPED_COLOR, marker=STOPPED_MARKER, label=f"stopped early ({per_trial.sum()})")
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric_label(metric))
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    epoch_axis(ax.xaxis, data["epoch"])
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return fig

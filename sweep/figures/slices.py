@@ -12,10 +12,12 @@ from .style import (
     OK_COLOR,
     Scale,
     apply_ticks,
+    figure_legend,
     metric_label,
     metric_ylim,
     new_figure,
     param_label,
+    scored_points,
     scored_trials,
     unscored_marks,
 )
@@ -25,9 +27,11 @@ from .style import (
 class SliceData:
     """What a slice figure shows, apart from the drawing (as Optuna's ``_get_slice_plot_info``).
 
-    ``points`` has one row per trial: its ``x`` position on the axis (spread sideways when trials
-    share a value), its ``value`` (NaN without a score) and ``status``; ``best_line`` the points of
-    the best score at each value (discrete axes only); ``best`` the (x, value) of the best trial.
+    ``points`` has one row per trial: its ``x`` position on the axis (plot coordinates: the value,
+    a category's index; spread sideways when trials share a value), its ``value`` (the metric; a
+    stopped trial's from the last epoch it trained; NaN without a score) and ``status``;
+    ``best_line`` the points of the best score at each value, stopped trials included (discrete
+    axes only); ``best`` the (x, value) of the best trial.
     """
 
     scale: Scale
@@ -63,8 +67,9 @@ def slice_figure(trials: pd.DataFrame, param: str, metric: str, maximize: bool, 
                  best_id: str | None = None) -> Figure | None:
     """The metric of every trial against one hyperparameter; the best trial starred.
 
-    Trials sharing a value are spread a little sideways. A line joins the best score at each
-    value (for discrete values). Trials without a score are crosses along the bottom.
+    Trials sharing a value are spread a little sideways; stopped trials are triangles at their last
+    score. A line joins the best score at each value (for discrete values). Trials without a score
+    are crosses along the bottom. 5.6 x 4.0 inches at 100 dpi.
     """
     data = slice_data(trials, param, metric, maximize, log, best_id)
     if data is None:
@@ -73,8 +78,7 @@ def slice_figure(trials: pd.DataFrame, param: str, metric: str, maximize: bool, 
     ax = fig.subplots()
     scored = data.points[data.points["value"].notna()]
     if not scored.empty:
-        ax.scatter(scored["x"], scored["value"], s=22, alpha=0.75, color=OK_COLOR,
-                   edgecolors="none", label="trial", zorder=3)
+        scored_points(ax, scored["x"], scored["value"], scored["status"], label="finished trial")
     if not data.best_line.empty:
         ax.plot(data.best_line["x"], data.best_line["value"], color=OK_COLOR, linewidth=1, alpha=0.6,
                 zorder=2, label="best at each value")
@@ -88,9 +92,7 @@ def slice_figure(trials: pd.DataFrame, param: str, metric: str, maximize: bool, 
     ax.set_ylabel(metric_label(metric))
     ax.grid(True, alpha=0.3)
     metric_ylim(ax, scored["value"], metric)
-    handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8, frameon=False,
-               handletextpad=0.3, columnspacing=1.2)
+    figure_legend(fig, ax, ncol=3)
     return fig
 
 

@@ -18,7 +18,7 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
-from ..status import CRASHED, DIVERGED, FAILED, OK
+from ..status import CRASHED, DIVERGED, FAILED, OK, STOPPED
 
 DPI = 100
 #: Distribution kinds whose values spread over orders of magnitude (plotted on log axes).
@@ -42,6 +42,11 @@ SHORT = {"hidden_size": "h", "learning_rate": "lr", "reg": "reg", "epochs": "ep"
 
 
 OK_COLOR, BEST_COLOR, BAD_COLOR, FAILED_COLOR = "#1f77b4", "#d62728", "#d62728", "#555555"
+#: How every figure draws a trial stopped before its last epoch (early termination or a time limit):
+#: at the score of the last epoch it trained, as an orange downward triangle (dashed line, for lines).
+STOPPED_COLOR, STOPPED_MARKER, STOPPED_LABEL = "#ff7f0e", "v", "stopped early (last score)"
+#: Statuses of trials with a score: trained to the end, or stopped early at the last epoch it trained.
+SCORED_STATUSES = (OK, STOPPED)
 
 
 def metric_label(metric: str) -> str:
@@ -247,11 +252,66 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def scored_trials(trials: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Trials that finished ``ok`` with a finite metric."""
+    """Trials with a finite metric that finished ``ok`` or were ``stopped`` early (with the metric of the
+    last epoch they trained, as the leaderboard ranks them: see :mod:`sweep.results.ranking`)."""
     if trials.empty or metric not in trials:
         return trials.iloc[0:0]
     values = pd.to_numeric(trials[metric], errors="coerce")
-    return trials[(trials["status"] == OK) & values.notna() & np.isfinite(values)]
+    return trials[trials["status"].isin(SCORED_STATUSES) & values.notna() & np.isfinite(values)]
+
+
+def scored_points(ax, x, y, statuses, *, values=None, cmap=None, norm=None, size: float = 22,
+                  color=OK_COLOR, label: str | None = "trial", zorder: float = 3):
+    """Scatter scored trials on ``ax``: finished ones as dots, stopped ones as :data:`STOPPED_MARKER`
+    triangles edged in :data:`STOPPED_COLOR` and labelled :data:`STOPPED_LABEL` for the legend.
+
+    ``x``, ``y``, ``statuses`` (and ``values``) are aligned sequences, one item per trial. Without
+    ``values`` dots are ``color`` and triangles orange; with them both are coloured by ``values``
+    through ``cmap`` and ``norm``. Returns the first collection drawn (for a colour bar), or None.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    stopped = pd.Series(statuses).to_numpy() == STOPPED
+    first = None
+    for is_stopped, mask in ((False, ~stopped), (True, stopped)):
+        if not mask.any():
+            continue
+        style: dict = {}
+        if values is not None:
+            style.update(c=np.asarray(values, dtype=float)[mask], cmap=cmap, norm=norm)
+        if is_stopped:
+            style.update(marker=STOPPED_MARKER, s=size * 1.5, edgecolors=STOPPED_COLOR, linewidths=1.0,
+                         label=STOPPED_LABEL)
+            if values is None:
+                style["color"] = STOPPED_COLOR
+        else:
+            style.update(s=size, edgecolors="white" if values is not None else "none", linewidths=0.5, label=label)
+            if values is None:
+                style["color"] = color
+        points = ax.scatter(x[mask], y[mask], alpha=0.85, zorder=zorder, **style)
+        first = first if first is not None else points
+    return first
+
+
+def epoch_axis(axis, epochs) -> None:
+    """Whole-number ticks on an epoch (or iteration) axis; a single value is centred with one tick
+    (matplotlib would label a range of a tenth of an epoch around it)."""
+    epochs = pd.to_numeric(pd.Series(epochs), errors="coerce").dropna()
+    if len(epochs) and epochs.min() == epochs.max():
+        value = float(epochs.iloc[0])
+        (axis.axes.set_xlim if axis is axis.axes.xaxis else axis.axes.set_ylim)(value - 1, value + 1)
+        axis.set_ticks([value])
+        return
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
+def figure_legend(fig, ax, ncol: int | None = None) -> None:
+    """The legend of ``ax``'s labelled artists in one row (or ``ncol`` columns) under ``fig``; none when
+    nothing is labelled."""
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return
+    fig.legend(handles, labels, loc="outside lower center", ncol=ncol or min(len(labels), 4), fontsize=8,
+               frameon=False, handletextpad=0.3, columnspacing=1.2)
 
 
 def metric_norm(values, maximize: bool):
