@@ -20,18 +20,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import interrupts
-from .best import BestBar, finalize, saved_best_problem
+from .best import finalize, saved_best_problem
 from .config import Experiment, cpu_count
 from .durations import format_duration
 from .dispatch import Dispatcher
 from .errors import ConfigError, SweepError
 from .plan import TaskSpec, TrialSpec, tasks_of
 from .pools import open_pool
+from .observers import BestModelKeeper, MilestoneEvents, Observers, ProgressObserver, SweepStatus
 from .progress import Progress
 from .early import EarlyTermination
 from .programs.runner import ProgramMilestones, ProgramRunner
 from .results.records import history_records, read_history_table, read_trial_records, run_results
-from .results.candidates import kept_trials, remove_candidate, save_candidate
 from .results.files import BEST_DIR, SCRATCH_DIR, SUMMARY_FILE, own_folder
 from .results.store import RunStore, check_out_folder, latest_run_dir
 from .strategies import Strategy, make_strategy
@@ -294,11 +294,14 @@ def recorded_histories(run_dir: Path) -> dict[str, list[dict]]:
 class _Session:
     """One call's dispatch loop: ask ``strategy`` for trials until it is finished (or a limit is
     reached), run the unrecorded ones on a pool opened when the first is ready, append each result
-    to ``store`` and tell the strategy. Afterwards ``ran``, ``interrupted``, ``timed_out`` and
-    ``asked`` (every trial handed out, in plan order) say what happened."""
+    to ``store`` and tell the strategy. Whatever follows the sweep (the progress line, the best
+    model's bookkeeping, the milestones, the live report) hears of it through ``observers`` (see
+    :mod:`sweep.observers`); the milestones' decisions (stop, pause, go on) are this loop's to act
+    on. Afterwards ``ran``, ``interrupted``, ``timed_out`` and ``asked`` (every trial handed out, in
+    plan order) say what happened."""
 
     def __init__(self, strategy: Strategy, data, experiment: Experiment, store: RunStore, progress: Progress,
-                 n_jobs: int, task_fn, limits: Limits, keep_workers: bool = True):
+                 n_jobs: int, task_fn, limits: Limits, keep_workers: bool = True, observers=()):
         self.strategy, self.data, self.experiment, self.store = strategy, data, experiment, store
         self.keep_workers = keep_workers
         self.progress, self.n_jobs, self.task_fn, self.limits = progress, n_jobs, task_fn, limits
@@ -316,10 +319,16 @@ class _Session:
         self.asked: list[TrialSpec] = []
         self.trial_by_id: dict[str, TrialSpec] = {}
         self.ran, self.interrupted, self.timed_out = 0, False, False
+        self.started = time.monotonic()
         self.deadline = None if limits.time_limit is None else time.time() + limits.time_limit
         self.pool = None
         self.dispatcher: Dispatcher | None = None
-        self.best_bar = BestBar(experiment.metric.name, experiment.metric.maximize)
+        metric = experiment.metric
+        self.observers = Observers([
+            MilestoneEvents(self.early) if self.early else None,
+            None if self.programs else BestModelKeeper(store.run_dir, metric.name, metric.maximize, self.recorded),
+            ProgressObserver(progress, metric.name),
+            *observers])
 
     @property
     def asking(self) -> bool:
@@ -338,7 +347,7 @@ class _Session:
                 if self.programs:
                     self.programs.stop_leftovers(self.progress.message)
                 self.dispatcher = Dispatcher(None, self.task_fn, self.data, self.report, self.progress.message,
-                                             prepare=self.with_bar)
+                                             prepare=self.sending)
                 while True:
                     interrupts.check()
                     self.check_time()
@@ -358,6 +367,7 @@ class _Session:
                     if isinstance(self.early, ProgramMilestones):
                         self.early.watch()
                         self.settle()
+                    self.observers.polled(self.status())
         except KeyboardInterrupt:
             interrupts.acknowledge()
             if self.pool is not None:
@@ -373,8 +383,18 @@ class _Session:
                 with interrupts.deferred():  # an interrupt now is acted on after the clean-up (see run_sweep)
                     self.pool.shutdown(keep=self.keep_workers)
             shutil.rmtree(scratch, ignore_errors=True)
-            if self.early:
-                self.early.close()
+            self.observers.finished(self.interrupted)
+
+    def status(self) -> SweepStatus:
+        """Where the sweep is now (see :class:`~sweep.observers.SweepStatus`)."""
+        progress, dispatcher = self.progress, self.dispatcher
+        elapsed = time.monotonic() - self.started
+        total = progress.total
+        ran = self.ran
+        eta = elapsed / ran * max(total - progress.done, 0) if ran and total is not None else math.nan
+        return SweepStatus(done=progress.done, running=len(dispatcher.running),
+                           queued=len(dispatcher.queue) + len(dispatcher.suspects), total=total,
+                           elapsed=elapsed, eta=eta)
 
     def ask(self) -> list[TrialSpec]:
         """One round from the strategy: recorded trials are told at once, the others queued."""
@@ -384,15 +404,12 @@ class _Session:
         self.store.plan_more(asked)
         self.asked += asked
         self.trial_by_id.update((t.trial_id, t) for t in asked)
-        self.best_bar.asked(asked)
-        if self.early:
-            self.early.asked(asked)
+        self.observers.asked(asked)
         for trial in asked:  # recorded before a resume: told at once, not run again
             if trial.trial_id in self.recorded:
                 self.strategy.tell(trial, self.recorded[trial.trial_id])
-                self.best_bar.recorded(trial, self.recorded[trial.trial_id])
-                if self.early:
-                    self.early.ended(trial, self.recorded[trial.trial_id], self.recorded_history.get(trial.trial_id, []))
+                self.observers.resumed(trial, self.recorded[trial.trial_id],
+                                       self.recorded_history.get(trial.trial_id, []))
         tasks = pending_tasks(tasks_of(asked, self.experiment), self.recorded)
         if self.early:
             tasks = [first for first in map(self.early.first_task, tasks) if first is not None]
@@ -400,14 +417,12 @@ class _Session:
         self.settle()
         return asked
 
-    def with_bar(self, task: TaskSpec) -> TaskSpec:
-        """``task`` as sent now: it sends back the weights of its trials that reach the bar of the moment
-        (a program's: it knows the run folder, and its metric lines are watched from now on)."""
+    def sending(self, task: TaskSpec) -> TaskSpec:
+        """``task`` as sent now: a program's knows the run folder (it runs elsewhere), and the observers
+        may amend it (see :meth:`~sweep.observers.SweepObserver.sending`)."""
         if self.programs:
-            if isinstance(self.early, ProgramMilestones):
-                self.early.started(task, self.store.run_dir)
-            return replace(task, run_dir=str(self.store.run_dir.resolve()))  # the program runs elsewhere
-        return replace(task, keep_model=self.best_bar.keep_model())
+            task = replace(task, run_dir=str(self.store.run_dir.resolve()))
+        return self.observers.sending(task)
 
     def timed(self, task: TaskSpec) -> TaskSpec:
         return task if self.deadline is None else replace(task, deadline=self.deadline)
@@ -449,14 +464,6 @@ class _Session:
             for result in self.early.give_up_waiting():
                 self.record(result.trial_id, result)
 
-    def drop_candidates(self) -> None:
-        """Remove the kept weights of trials that can no longer be the best model."""
-        metric = self.experiment.metric.name
-        for trial_id in kept_trials(self.store.run_dir):
-            result = self.recorded.get(trial_id)
-            if result is not None and not self.best_bar.may_be_best(result.metrics.get(metric, math.nan)):
-                remove_candidate(self.store.run_dir, trial_id)
-
     def open_pool(self, scratch: Path) -> None:
         with interrupts.shielded_children():
             self.pool = open_pool(self.experiment.backend, self.n_jobs, scratch)
@@ -478,22 +485,13 @@ class _Session:
     def record(self, trial_id: str, result: TrialResult, task: TaskSpec | None = None) -> None:
         """Append a finished trial to the store, and tell the strategy and the milestones."""
         trial = self.trial_by_id[trial_id]
-        metric = result.metrics.get(self.experiment.metric.name, math.nan)
-        if result.model is not None and self.best_bar.may_be_best(metric):
-            try:  # written before its row, so a recorded best keeps its weights
-                save_candidate(self.store.run_dir, trial_id, result.model_epoch, result.model)
-            except OSError:  # a full disk: the row below says so; without its weights a best trial is retrained
-                remove_candidate(self.store.run_dir, trial_id)
-        result.model = None  # on disk now: not kept in memory for the rest of the sweep
+        self.observers.recording(trial, result)
+        result.model = None  # on disk now (or not kept): not held in memory for the rest of the sweep
         if self.store.append(trial, result):
             self.ran += 1
             self.recorded[trial.trial_id] = result
-            self.best_bar.recorded(trial, result)
-            self.drop_candidates()
-            self.progress.update(result.metrics.get(self.experiment.metric.name), result.status, result.trial_id)
             self.strategy.tell(trial, result)
-            if self.early:
-                records = result.history
-                if not records and task is not None and task.checkpoint is not None:
-                    records = task.checkpoint.records  # a continuation that failed: what it had trained
-                self.early.ended(trial, result, records)
+            records = result.history
+            if not records and task is not None and task.checkpoint is not None:
+                records = task.checkpoint.records  # a continuation that failed: what it had trained
+            self.observers.recorded(trial, result, records)

@@ -106,9 +106,10 @@ class ProgramMilestones:
         for trial in trials:
             self.rule.cohort([trial.index])
 
-    def started(self, task, run_dir: Path) -> None:
+    def started(self, task) -> None:
+        """``task``'s program is about to start (its ``run_dir`` set): its lines are watched from now on."""
         [trial] = task.trials
-        path = trial_paths(run_dir, trial.trial_id)["metrics"]
+        path = trial_paths(Path(task.run_dir), trial.trial_id)["metrics"]
         state = self.trials.setdefault(trial.index, _Trial(trial))
         state.task, state.lines = task, MetricLines(path, self.metric)  # a task sent again starts again
 
