@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--results", type=Path, default=RESULTS_ROOT, help="root of run folders (default: results)")
     run.add_argument("--quiet", action="store_true", help="no progress and no leaderboard")
     run.add_argument("--no-plots", action="store_true", help="do not draw plots and the report at the end")
+    run.add_argument("--no-live-report", action="store_true",
+                     help="do not write report.html while the sweep runs (only at the end)")
     run.add_argument("--max-trials", type=int, metavar="N",
                      help="stop after N trials in the run (the end of an open-ended search; --resume goes on)")
     run.add_argument("--check-best", action="store_true",
@@ -191,7 +193,8 @@ def cmd_run(args) -> int:
     outcome = run_sweep(experiment, run_dir=run_dir, results_root=args.results, resume=resume,
                         retry_failed=args.retry_failed, n_jobs=n_jobs, quiet=args.quiet, command=command,
                         max_trials=args.max_trials, time_limit=time_limit, check_best=args.check_best,
-                        keep_workers=False)  # this process exits after the report: workers need not wait
+                        keep_workers=False,  # this process exits after the report: workers need not wait
+                        live_report=not (args.no_plots or args.no_live_report))
     finished = sum(outcome.counts.values())
     if outcome.interrupted:
         if outcome.open_ended:

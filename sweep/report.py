@@ -39,17 +39,18 @@ RESULT_COLUMNS = (("val_acc", "val acc"), ("train_acc", "train acc"), ("val_loss
                   ("seconds", "seconds"))
 
 
-def write_report(run_dir) -> Path:
+def write_report(run_dir, live: dict | None = None) -> Path:
     """Draw the plots of ``run_dir`` and write ``run_dir/report.html`` (atomically); return its path.
 
     A ``report.html`` sweep did not write (or that was changed since) is left as it is: the new
-    page goes to ``report-N.html`` instead.
+    page goes to ``report-N.html`` instead. ``live``: the page of a sweep still running (see
+    :mod:`sweep.live`), which says how far it is and reloads itself.
     """
     run_dir = Path(run_dir)
     run = load_run(run_dir)
     with OwnedFiles(run_dir) as owned:
         plots = draw_all(run_dir, run=run, owned=owned)
-        page = render(run, plots)
+        page = render(run, plots, live=live)
         name, n = REPORT_FILE, 1
         while not owned.may_replace(name):
             n += 1
@@ -66,8 +67,8 @@ def _template():
     return environment.get_template(REPORT_FILE)
 
 
-def render(run: PlotRun, plots: list[Path]) -> str:
-    """The report page of ``run`` with the PNG files ``plots`` embedded."""
+def render(run: PlotRun, plots: list[Path], live: dict | None = None) -> str:
+    """The report page of ``run`` with the PNG files ``plots`` embedded (``live``: see :func:`write_report`)."""
     exp = run.experiment
     provenance = exp.get("provenance") if isinstance(exp.get("provenance"), dict) else {}
     return _template().render(
@@ -76,7 +77,7 @@ def render(run: PlotRun, plots: list[Path]) -> str:
         metric=run.metric, maximize=run.maximize, notes=run.notes,
         command=str(provenance.get("command") or ""),
         best=_best(run), board=_leaderboard(run), importance=_importance(run), figures=_figures(run, plots),
-        written=datetime.now().strftime("%Y-%m-%d %H:%M"))
+        written=datetime.now().strftime("%Y-%m-%d %H:%M"), live=live)
 
 
 def _experiment_facts(run: PlotRun) -> dict:

@@ -27,6 +27,7 @@ from .dispatch import Dispatcher
 from .errors import ConfigError, SweepError
 from .plan import TaskSpec, TrialSpec, tasks_of
 from .pools import open_pool
+from .live import LiveReport
 from .observers import BestModelKeeper, MilestoneEvents, Observers, ProgressObserver, SweepStatus
 from .progress import Progress
 from .early import EarlyTermination
@@ -93,7 +94,7 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
               task_fn=run_task, command: str | None = None, stream=None,
               strategy: Strategy | None = None, max_trials: int | None = None,
               time_limit: float | None = None, check_best: bool = False,
-              keep_workers: bool = True) -> SweepOutcome:
+              keep_workers: bool = True, live_report: bool = False) -> SweepOutcome:
     """Run (or resume) ``experiment`` and return what happened.
 
     ``run_dir`` is the run folder to create (or, with ``resume``, to continue; by default the latest
@@ -106,7 +107,8 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
     on to the best model. ``check_best`` retrains the best trial and says whether its weights are
     bitwise the kept ones. ``keep_workers`` leaves loky's workers running, idle, for the next
     sweep of this process when this one ends well (see :mod:`sweep.pools.loky`); the command line,
-    which exits afterwards, stops them. SIGTERM is handled like Ctrl-C for the whole call.
+    which exits afterwards, stops them. ``live_report`` writes the run's report.html again as results
+    land (see :mod:`sweep.live`). SIGTERM is handled like Ctrl-C for the whole call.
     """
     limits = Limits(max_trials, time_limit if time_limit is not None else experiment.time_limit)
     if retry_failed and (experiment.method == "bayes" or experiment.early_terminate is not None):
@@ -143,7 +145,7 @@ def run_sweep(experiment: Experiment, *, run_dir: Path | None = None, results_ro
                      else RunStore.create_new(results_root, experiment, trials, command))
         with store:
             return _run(experiment, strategy, trials, store, data, n_jobs, quiet, task_fn, stream,
-                        notices + store.notices, limits, check_best, keep_workers)
+                        notices + store.notices, limits, check_best, keep_workers, live_report)
 
 
 #: Rows of the training split a user's model is tried on before the sweep starts.
@@ -189,7 +191,7 @@ def check_memory(trials: list[TrialSpec], data, n_jobs: int, builtin: bool = Tru
 
 def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], store: RunStore, data,
          n_jobs: int | None, quiet: bool, task_fn, stream, notices: list[str], limits: Limits,
-         check_best: bool = False, keep_workers: bool = True) -> SweepOutcome:
+         check_best: bool = False, keep_workers: bool = True, live_report: bool = False) -> SweepOutcome:
     run_dir = store.run_dir
     finished = store.finished()
     pending = pending_tasks(tasks_of(trials, experiment), finished) if strategy.planned_in_advance else None
@@ -225,7 +227,9 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
         if jobs > cpu_count() and experiment.backend.name != "dask":
             progress.message(f"warning: n_jobs {jobs} is more than the {cpu_count()} cores here; "
                              "trials will compete for them")
-        session = _Session(strategy, data, experiment, store, progress, jobs, task_fn, limits, keep_workers)
+        live = [LiveReport(run_dir, progress.message)] if live_report else []
+        session = _Session(strategy, data, experiment, store, progress, jobs, task_fn, limits, keep_workers,
+                           observers=live)
         if pending != []:
             session.run()
         outcome.ran, outcome.interrupted, outcome.timed_out = session.ran, session.interrupted, session.timed_out
