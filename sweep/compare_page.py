@@ -76,10 +76,11 @@ def render(comparison: Comparison, runs) -> str:
     rows = [{"name": str(name), "cells": [_setting(row[label], label, row["searched"]) for label in labels],
              "differs": bool(row["differs"])} for name, row in settings.iterrows()]
     return environment.get_template("compare.html").render(
-        generator=GENERATOR, runs=[{"label": r.label, "folder": str(r.run_dir), "name": r.name} for r in comparison.runs],
+        generator=GENERATOR,
+        runs=[{"label": r.label, "folder": str(r.run_dir), "name": r.name} for r in comparison.runs],
         facts=[{"name": str(name), "cells": [str(v) for v in row]} for name, row in table.iterrows()],
         settings=rows, verdict=comparison.verdict, comparable=comparison.comparable, better=comparison.better or "",
-        notes=comparison.notes, figure=_figure(comparison, runs, labels),
+        notes=comparison.notes, figure=_figure(runs, labels),
         command="sweep compare " + " ".join(shlex.quote(str(r.run_dir)) for r in comparison.runs) + " --html FILE",
         written=datetime.now().strftime("%Y-%m-%d %H:%M"))
 
@@ -93,7 +94,7 @@ def _setting(value, label: str, searched: str) -> dict:
     return {"text": text, "fixed": label not in searched.split(",")}
 
 
-def _figure(comparison: Comparison, runs, labels) -> dict | None:
+def _figure(runs, labels) -> dict | None:
     from .figures.compare import compare_history_data, compare_history_figure
     from .figures.style import DPI
 

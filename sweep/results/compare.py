@@ -146,7 +146,7 @@ def run_facts(label: str, run: Run) -> RunFacts:
         value = pd.to_numeric(pd.Series([row.get(run.metric)]), errors="coerce").iloc[0]
         best_value = None if pd.isna(value) else float(value)
         settings = {name: _plain(row[name]) for name in _parameter_columns(run) if name in row.index}
-    start, wall = started_and_wall(exp, run.run_dir)
+    _, wall = started_and_wall(exp, run.run_dir)
     seconds = training_seconds(run.trials) if "seconds" in run.trials and not run.trials.empty else None
     return RunFacts(label=label, run_dir=run.run_dir, name=str(exp.get("name") or run.run_dir.name),
                     method=_method(exp), data=_data(exp), metric=run.metric, maximize=run.maximize, counts=counts,
