@@ -1,4 +1,4 @@
-"""The command line: ``sweep run | list | show | best | importance | plot | report | gradcheck | data fetch``.
+"""The command line: ``sweep run | list | show | best | importance | compare | plot | report | gradcheck | data fetch``.
 
 User errors (bad experiment file, missing data, bad values) print one line on stderr and exit with
 status 2. ``sweep run`` exits 0 when every trial ran (diverged included), 1 when any failed or
@@ -77,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--top", type=int, default=20, help="rows to show (default 20)")
             cmd.add_argument("--sort", help="column to sort by (default: the experiment's metric)")
 
+    compare = sub.add_parser("compare", help="print two or more runs side by side (and write a page with --html)",
+                             description="The runs side by side: experiment, method, metric, trials, the best trial, "
+                                         "its settings (those that differ between the runs' best trials marked *) "
+                                         "and which run's best is better, when they rank by the same metric.")
+    compare.add_argument("run_dirs", nargs="*", type=Path, metavar="RUN_DIR", help="two or more run folders")
+    compare.add_argument("--html", type=Path, metavar="OUT.html",
+                         help="also write a self-contained page with the table and the runs' best so far in one "
+                              "figure (default: print only)")
+
     grad = sub.add_parser("gradcheck", help="check a model's gradients against centered differences (float64)",
                           description="Compare each parameter's gradient from loss(X, y) with centered differences "
                                       "on a few random rows, in float64 (CS231n's check). Exit 0 when every "
@@ -111,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     command = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "best": cmd_best,
-               "importance": cmd_importance, "plot": cmd_plot,
+               "importance": cmd_importance, "compare": cmd_compare, "plot": cmd_plot,
                "report": cmd_report, "gradcheck": cmd_gradcheck, "data": cmd_data}[args.command]
     with interrupts.handled(), interrupts.output_outlives_the_terminal():  # a closed terminal is an interrupt too
         try:
@@ -423,6 +432,64 @@ def cmd_importance(args) -> int:
         print(f"{str(name).ljust(width)}  {100 * share:9.1f}%  {'#' * int(round(BAR_WIDTH * share))}".rstrip())
     print(describe(importance))
     return EXIT_OK
+
+
+def cmd_compare(args) -> int:
+    from .results import load_run
+    from .results.compare import compare_runs
+
+    if len(args.run_dirs) < 2:
+        raise SweepError(f"sweep compare needs two or more run folders, got {len(args.run_dirs)}")
+    run_dirs = [find_run_dir(d) for d in args.run_dirs]
+    seen = {}
+    for run_dir in run_dirs:
+        key = run_dir.resolve()
+        if key in seen:
+            names = f" (as {seen[key]} and {run_dir})" if str(seen[key]) != str(run_dir) else ""
+            raise SweepError(f"the run {run_dir} is given twice{names}; compare different runs")
+        seen[key] = run_dir
+    if args.html is not None:  # before reading the runs: a page that cannot be written is said at once
+        from .compare_page import check_page_path
+
+        check_page_path(args.html)
+    runs = [load_run(d) for d in run_dirs]
+    for run in runs:
+        _warn(run.notes)
+    comparison = compare_runs(runs)
+    _print_comparison(comparison)
+    if args.html is not None:
+        from .compare_page import write_page
+
+        with interrupts.deferred():  # as in _draw: a Ctrl-C lands between matplotlib's steps, not inside one
+            path = write_page(comparison, runs, args.html)
+        print(f"comparison page: {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _print_comparison(comparison) -> None:
+    """The runs side by side, the settings of their best trials (* where they differ), then the verdict."""
+    labels = [r.label for r in comparison.runs]
+    table = comparison.table()
+    rows = [[f"  {name}", *map(str, row)] for name, row in table.iterrows()]
+    settings = []
+    for name, row in comparison.settings.iterrows():
+        searched = row["searched"].split(",")
+        cells = ["-" if row[label] is None else _fmt(row[label]) + ("" if label in searched else " (fixed)")
+                 for label in labels]
+        settings.append([("* " if row["differs"] else "  ") + str(name), *cells])
+    width = [max(len(r[i]) for r in [["", *labels], *rows, *settings]) for i in range(len(labels) + 1)]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) for c, w in zip(cells, width)).rstrip()
+
+    print(line(["", *labels]))
+    print("\n".join(line(r) for r in rows))
+    if settings:
+        print("best trial's settings (* differs between the best trials; (fixed): not searched in that run)")
+        print("\n".join(line(r) for r in settings))
+    for note in comparison.notes:
+        print(f"note: {note}")
+    print(comparison.verdict)
 
 
 def cmd_plot(args) -> int:

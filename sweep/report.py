@@ -25,8 +25,9 @@ import pandas as pd
 from .errors import SweepError
 from .figures import PlotRun, draw_all, has_accuracies, load_run, run_caption  # noqa: F401 - has_accuracies re-exported
 from .figures.style import fmt_metric, fmt_value, metric_label, param_label
-from .results.analysis import hyperparameter_columns, status_counts, training_run_columns
-from .results.files import PLAN_FILE, TRIALS_FILE
+from .results.analysis import hyperparameter_columns, started_and_wall, status_counts
+from .results.analysis import training_seconds  # noqa: F401 - where it was first, tests import it here
+from .results.files import PLAN_FILE
 from .results.folders import rows_after_header
 from .results.owned import OwnedFiles
 from .status import CRASHED, DIVERGED, FAILED, OK, PAUSED, STOPPED
@@ -141,36 +142,15 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-def training_seconds(trials: pd.DataFrame) -> float:
-    """Seconds of training the run took, summed over training runs.
-
-    Trials that differ only in ``epochs`` are scored from one training run, and each records the
-    time of its own epochs, so each run is counted once, by its longest trial.
-    """
-    if trials.empty or "seconds" not in trials:
-        return 0.0
-    key = training_run_columns(trials)
-    seconds = pd.to_numeric(trials["seconds"], errors="coerce").fillna(0.0)
-    if not key:
-        return float(seconds.sum())
-    return float(seconds.groupby([trials[k].astype(str) for k in key]).max().sum())
-
-
 def _time_text(run: PlotRun) -> str:
     parts = [f"{_duration(training_seconds(run.trials))} of training"]
+    start, wall = started_and_wall(run.experiment, run.run_dir)
+    if wall is not None:
+        parts.append(f"{_duration(wall)} from start to the last result")
+    if start is not None:
+        parts.append(f"started {datetime.fromtimestamp(start).strftime('%Y-%m-%d %H:%M')}")
     provenance = run.experiment.get("provenance")
     provenance = provenance if isinstance(provenance, dict) else {}
-    started = provenance.get("started")
-    trials_file = run.run_dir / TRIALS_FILE
-    if started and trials_file.is_file():
-        try:
-            start = datetime.strptime(str(started), "%Y-%m-%dT%H:%M:%S%z").timestamp()
-            wall = trials_file.stat().st_mtime - start
-            if wall >= 0:
-                parts.append(f"{_duration(wall)} from start to the last result")
-            parts.append(f"started {datetime.fromtimestamp(start).strftime('%Y-%m-%d %H:%M')}")
-        except (ValueError, OverflowError, OSError):
-            pass
     cpus = provenance.get("host_cpus")
     if cpus:
         parts.append(f"{cpus} CPUs")

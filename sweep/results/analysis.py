@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .ranking import SCORED, best_row, config_order, rank_rows, tie_break
+from .files import TRIALS_FILE
 from .records import history_records, planned_rows, read_history_table, read_trials_table
 
 
@@ -172,3 +175,37 @@ def run_metric(experiment: dict, problems: list | None = None) -> tuple[str, boo
 def status_counts(trials: pd.DataFrame) -> dict[str, int]:
     """How many trials ended with each status."""
     return {str(k): int(v) for k, v in trials["status"].value_counts().items()}
+
+
+def training_seconds(trials: pd.DataFrame) -> float:
+    """Seconds of training the run took, summed over training runs.
+
+    Trials that differ only in ``epochs`` are scored from one training run, and each records the
+    time of its own epochs, so each run is counted once, by its longest trial.
+    """
+    if trials.empty or "seconds" not in trials:
+        return 0.0
+    key = training_run_columns(trials)
+    seconds = pd.to_numeric(trials["seconds"], errors="coerce").fillna(0.0)
+    if not key:
+        return float(seconds.sum())
+    return float(seconds.groupby([trials[k].astype(str) for k in key]).max().sum())
+
+
+def started_and_wall(experiment: dict, run_dir) -> tuple[float | None, float | None]:
+    """(start time as a POSIX timestamp, seconds from the start to the last result) of a run, each None
+    when not recorded: the start is experiment.yaml's ``provenance.started``, the last result the time
+    trials.csv was last written (a resumed run counts the time between its sessions too)."""
+    provenance = experiment.get("provenance")
+    started = provenance.get("started") if isinstance(provenance, dict) else None
+    if not started:
+        return None, None
+    try:
+        start = datetime.strptime(str(started), "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    except (ValueError, OverflowError):
+        return None, None
+    try:
+        wall = (Path(run_dir) / TRIALS_FILE).stat().st_mtime - start
+    except OSError:
+        return start, None
+    return start, (wall if wall >= 0 else None)
