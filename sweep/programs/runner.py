@@ -46,11 +46,7 @@ class ProgramRunner:
     def request_stop(self, task) -> None:
         """Ask the worker running ``task``'s program to stop it (it looks for this file)."""
         [trial] = task.trials
-        path = trial_paths(self.run_dir, trial.trial_id)["stop"]
-        try:  # never through a link at that name
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o666))
-        except OSError:  # its folder went away with the task, or a link is there: nothing to stop
-            pass
+        _touch_new(trial_paths(self.run_dir, trial.trial_id)["stop"])
 
     def stop_leftovers(self, message) -> None:
         """Stop the programs an earlier run of this folder left running (it was killed): they would
@@ -61,12 +57,26 @@ class ProgramRunner:
                     f"(trial {', '.join(stopped[:3])}{', ...' if len(stopped) > 3 else ''}); they run again")
 
     def stop_all(self) -> None:
-        """Stop every program of this run still running (Ctrl-C: their workers are gone)."""
-        stop_recorded(self.run_dir / LOGS_DIR, self.spec.grace, self._proof)
+        """Stop every program of this run still running (Ctrl-C: their workers are gone, or, on a Dask
+        cluster, go on running them): those of this machine are signalled, and each running trial gets
+        its stop file, which the worker running it on another machine looks for."""
+        logs = self.run_dir / LOGS_DIR
+        if logs.is_dir() and not logs.is_symlink():
+            for pid_file in logs.glob("*.pid"):
+                _touch_new(logs / f"{pid_file.stem}.stop")
+        stop_recorded(logs, self.spec.grace, self._proof)
 
     def _proof(self, trial_id: str) -> tuple[str, str]:
         """What the environment of trial ``trial_id``'s program holds (see :mod:`.run`)."""
         return "SWEEP_METRICS", str(trial_paths(self.run_dir.resolve(), trial_id)["metrics"])
+
+
+def _touch_new(path: Path) -> None:
+    """Make the empty file ``path``, never through a link at that name."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o666))
+    except OSError:  # its folder went away with the task, or a link is there: nothing to stop
+        pass
 
 
 @dataclass
