@@ -6,7 +6,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-import sweep.runner
 from sweep.best import BestBar
 from sweep.config import parse_experiment
 from sweep.data import load_dataset
@@ -56,8 +55,10 @@ def test_only_trials_that_may_be_the_best_send_their_weights(tmp_path, monkeypat
            "parameters": {"learning_rate": {"values": [0.1, 1e-5, 2e-5, 3e-5]}, "epochs": {"values": [2, 3]}},
            "fixed": {"optimizer": "sgd_momentum", "init": "he", "batch_size": 64, "hidden_size": 32}}
     saved = []
-    real_save = sweep.runner.save_candidate
-    monkeypatch.setattr(sweep.runner, "save_candidate", lambda *args: (saved.append(args[1]), real_save(*args)))
+    import sweep.results.candidates as candidates
+
+    real_save = candidates.save_candidate
+    monkeypatch.setattr(candidates, "save_candidate", lambda *args: (saved.append(args[1]), real_save(*args)))
     outcome = run(doc, tmp_path, n_jobs=1)
     trials = plan_trials(parse_experiment(doc))
     first_two_tasks = {t.trial_id for task in group_tasks(trials)[:2] for t in task.trials}
