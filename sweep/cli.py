@@ -27,7 +27,10 @@ LIST_PREVIEW = 20
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="sweep", description="Hyperparameter sweeps for small NumPy networks.")
+    parser.add_argument("--version", action="version", version=f"sweep {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run (or resume) the sweep of an experiment file")
@@ -106,7 +109,17 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("name", help="mnist, fashion-mnist or cifar10")
     fetch.add_argument("--dir", type=Path, help="destination (default ./data/NAME/)")
     fetch.add_argument("--base-url", help="mirror to download from instead of the official host")
+    _describe_each(sub)
+    _describe_each(data_sub)
     return parser
+
+
+def _describe_each(subparsers) -> None:
+    """Each subcommand's ``--help`` page opens with the line ``sweep --help`` lists it with."""
+    for action in subparsers._choices_actions:
+        page = subparsers.choices[action.dest]
+        if not page.description:
+            page.description = action.help[:1].upper() + action.help[1:] + "."
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -314,17 +327,10 @@ def _table(columns: list[str], rows: list[list[str]]) -> str:
 
 
 def find_run_dir(run_dir: Path | None, results_root: Path = RESULTS_ROOT) -> Path:
-    """The given run folder, checked, or the most recently written run under ``results_root``."""
-    if run_dir is not None:
-        from .results.folders import check_run_to_read
+    """The run folder a reading command means (see :func:`sweep.results.folders.find_run`)."""
+    from .results.folders import find_run
 
-        return check_run_to_read(run_dir)
-    runs = sorted((p for p in Path(results_root).glob(f"*/*/{TRIALS_FILE}")
-                   if not any(part.startswith(".") for part in p.relative_to(results_root).parts)),
-                  key=lambda p: p.stat().st_mtime)
-    if not runs:
-        raise SweepError(f"no run folder under {results_root}/; run one with: sweep run EXPERIMENT.yaml")
-    return runs[-1].parent
+    return find_run(run_dir, results_root)
 
 
 def _warn(problems: list[str]) -> None:

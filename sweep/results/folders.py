@@ -96,6 +96,36 @@ def check_run_to_read(run_dir: Path) -> Path:
     raise SweepError(f"{run_dir} is not a run folder ({why})")
 
 
+#: Where ``sweep run`` makes run folders by default, and where the latest run is looked for.
+RESULTS_ROOT = Path("results")
+
+
+def find_run(run_dir: Path | str | None = None, results_root: Path = RESULTS_ROOT) -> Path:
+    """The run folder a reading command means (``sweep show``, :func:`sweep.load_run`): ``run_dir``
+    itself when it is a run; the latest run inside it when it is an experiment's folder of runs
+    (``results/digits-grid``, or just ``digits-grid`` under ``results_root``); and with no
+    ``run_dir``, the latest run under ``results_root``. "Latest" is the run whose trials.csv was
+    written last. SweepError in one line when there is none."""
+    if run_dir is None:
+        latest = _latest_run(results_root, "*/*")
+        if latest is None:
+            raise SweepError(f"no run folder under {results_root}/; run one with: sweep run EXPERIMENT.yaml")
+        return latest
+    run_dir = Path(run_dir)
+    if not (run_dir / TRIALS_FILE).is_file():
+        for folder in (run_dir, Path(results_root) / run_dir):
+            latest = _latest_run(folder, "*") if folder.is_dir() else None
+            if latest is not None:
+                return latest
+    return check_run_to_read(run_dir)
+
+
+def _latest_run(root: Path, pattern: str) -> Path | None:
+    runs = [p for p in Path(root).glob(f"{pattern}/{TRIALS_FILE}")
+            if not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    return max(runs, key=lambda p: p.stat().st_mtime).parent if runs else None
+
+
 def not_a_run(folder: Path) -> str | None:
     """Why ``folder`` is not a run folder (a file of :data:`RUN_FILES` missing, and what to do), or None.
 

@@ -27,7 +27,7 @@ from ..errors import SweepError
 from ..status import STOPPED
 from .analysis import best_trial, hyperparameter_columns, leaderboard, rank, read_history, read_trials, run_metric
 from .files import BEST_DIR, HISTORY_COLUMNS, HISTORY_FILE, MODEL_FILE
-from .folders import check_run_to_read, model_file_problem
+from .folders import find_run, model_file_problem
 from .records import read_experiment_document, read_summary
 
 
@@ -117,9 +117,11 @@ class Run:
         return block if isinstance(block, dict) else None
 
 
-def load_run(run_dir) -> Run:
-    """Read the run folder ``run_dir`` (see the module docstring)."""
-    run_dir = check_run_to_read(run_dir)
+def load_run(run_dir=None, results_root="results") -> Run:
+    """Read a run folder (see the module docstring): ``run_dir``, or the latest run inside it when it
+    is an experiment's folder of runs (``"results/digits-grid"`` or ``"digits-grid"``), or with no
+    argument the latest run under ``results_root``, as the command line's ``sweep show`` does."""
+    run_dir = find_run(run_dir, Path(results_root))
     notes: list[str] = []
     experiment = read_experiment_document(run_dir, notes)
     trials = read_trials(run_dir, notes)
