@@ -9,6 +9,7 @@ call's: trials recorded before a ``--resume`` count towards the total, not the r
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 
@@ -32,6 +33,15 @@ def in_notebook() -> bool:
         return False
 
 
+def _terminal_columns(stream) -> int:
+    """The width of the terminal ``stream`` writes to; 0 when it is no terminal, or one that gives no
+    size (a pseudo-terminal nobody sized: a bar would be drawn zero characters wide)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns if stream.isatty() else 0
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
 class Progress:
     """Counts finished trials and shows done/total, elapsed time, time left and the best metric so far.
 
@@ -50,7 +60,7 @@ class Progress:
         self.failures = 0
         self.detail = None  # () -> text added to each line (e.g. trials paused at a milestone)
         self.bar = None
-        if not quiet and (in_notebook() or (hasattr(self.stream, "isatty") and self.stream.isatty())):
+        if not quiet and (in_notebook() or _terminal_columns(self.stream) > 0):
             self.bar = self._new_bar()
 
     def _new_bar(self):

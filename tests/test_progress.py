@@ -68,3 +68,17 @@ def test_on_an_80_column_terminal_the_bar_fits_on_one_line_and_messages_go_above
     last = frames[-1]
     assert last.startswith("60/60 trials") and "best val/accuracy 0.9480" in last
     assert "warning: a message while the bar is shown" in frames
+
+
+def test_a_terminal_that_gives_no_size_gets_plain_lines():
+    leader, follower = pty.openpty()  # never sized: 0 columns
+    stream = open(follower, "w", encoding="utf-8", closefd=True)
+    try:
+        progress = Progress(2, "val_acc", True, stream=stream)
+        assert not progress.live
+        progress.update(0.5, "ok", "a1")
+        progress.close()
+    finally:
+        stream.close()
+    assert os.read(leader, 4096).decode().startswith("[1/2] a1 ok val_acc=0.5000")
+    os.close(leader)
