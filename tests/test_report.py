@@ -41,12 +41,14 @@ class Page(HTMLParser):
         self.rows: list[dict] = []  # leaderboard body rows: {"class": ..., "cells": [...]}
         self.headers: list[str] = []
         self.images: list[dict] = []
+        self.noscript_images: list[dict] = []  # the fallbacks shown when scripts do not run
         self.urls: list[str] = []  # every src / href value
         self.scripts: list[dict] = []
         self.styles: list[dict] = []
         self.captions: list[str] = []
         self._stack: list[str] = []
         self._in_board = self._in_head = self._in_body = False
+        self._noscript = 0
         self._cell: list[str] | None = None
         self._caption: list[str] | None = None
         self.text_parts: list[str] = []
@@ -70,6 +72,10 @@ class Page(HTMLParser):
             self._cell = []
         elif tag == "img":
             self.images.append(attrs)
+            if self._noscript:
+                self.noscript_images.append(attrs)
+        elif tag == "noscript":
+            self._noscript += 1
         elif tag == "script":
             self.scripts.append(attrs)
         elif tag in ("style", "link"):
@@ -78,6 +84,8 @@ class Page(HTMLParser):
             self._caption = []
 
     def handle_endtag(self, tag):
+        if tag == "noscript":
+            self._noscript -= 1
         if tag in ("td", "th") and self._cell is not None:
             text = " ".join("".join(self._cell).split())
             if self._in_head:
@@ -127,7 +135,11 @@ def test_report_has_one_row_per_trial_and_every_plot_embedded(grid_report):
         embedded.add(data)
         assert image.get("alt")
     assert embedded == {p.read_bytes() for p in plots}
-    assert len(page.captions) == len(plots) and all(len(c) > 30 for c in page.captions)
+    # every figure's caption, and the interactive parallel coordinates', which replace parallel.png
+    # (kept inside <noscript>, for a browser that runs no script)
+    assert len(page.captions) == len(plots) + 1 and all(len(c) > 30 for c in page.captions)
+    assert [base64.b64decode(i["src"].split(",", 1)[1]) for i in page.noscript_images] == [
+        (run_dir / "plots" / "parallel.png").read_bytes()]
 
 
 def test_report_is_self_contained(grid_report):
@@ -135,7 +147,8 @@ def test_report_is_self_contained(grid_report):
     page = Page(text)
     assert all(u.startswith("data:") for u in page.urls)
     assert "http://" not in text and "https://" not in text
-    assert page.scripts == [{}]  # one inline script, nothing fetched
+    # one inline script, nothing fetched, and the parallel coordinates' data as JSON (not run)
+    assert page.scripts == [{"type": "application/json", "id": "parallel-data"}, {}]
     assert [s["tag"] for s in page.styles] == ["style"]
     assert not list(grid_report.parent.glob(".*.tmp"))
 
@@ -334,7 +347,7 @@ def test_report_renders_in_headless_chromium(grid_report, browser):
     trials = read_trials(grid_report.parent)
     assert seen["rows"] == len(trials) and sorted(seen["ids"]) == sorted(trials["trial_id"])
     assert seen["title"].startswith("grid")
-    assert len(seen["images"]) == 10
+    assert len(seen["images"]) == 9  # parallel.png is inside <noscript>: the interactive chart replaces it
     for image in seen["images"]:
         assert image["complete"] and min(image["natural"]) > 100, image
         assert min(image["box"]) > 100, image  # laid out with a real size on the page
@@ -446,7 +459,8 @@ def hostile_report(tmp_path_factory):
 def test_a_hostile_run_folder_cannot_put_markup_into_the_report(hostile_report):
     text = hostile_report.read_text()
     page = Page(text)
-    assert page.scripts == [{}] and "<img src=x" not in text and "<script>window" not in text
+    assert page.scripts == [{"type": "application/json", "id": "parallel-data"}, {}]
+    assert "<img src=x" not in text and "<script>window" not in text
     assert all(image["src"].startswith("data:image/png;base64,") for image in page.images)
     assert len(page.rows) == 3  # every trial reached the page, as text; the one with a hostile status is noted
     assert HOSTILE in page.text and SCRIPT_TAG in page.text and "1 line left out" in page.text
@@ -461,8 +475,12 @@ def test_a_hostile_run_folder_runs_no_script_in_the_browser(hostile_report, brow
             el => Array.from(el.attributes).filter(a => a.name.startsWith('on')).map(a => el.tagName + ' ' + a.name));
         return {pwned: window.__pwned || null, scripts: document.scripts.length, handlers: handlers,
                 images: Array.from(document.images, img => img.src.slice(0, 22)),
-                title: document.title, rows: document.querySelectorAll('#leaderboard-table tbody tr').length};
+                title: document.title, rows: document.querySelectorAll('#leaderboard-table tbody tr').length,
+                ids: JSON.parse(document.getElementById('parallel-data').textContent).rows.map(r => r.id),
+                lines: document.querySelectorAll('#pc-plot polyline').length};
     """)
-    assert seen["pwned"] is None and seen["scripts"] == 1 and seen["handlers"] == []
+    # two script elements: the inline script and the chart's data (type application/json: never run)
+    assert seen["pwned"] is None and seen["scripts"] == 2 and seen["handlers"] == []
+    assert len(set(seen["ids"]) & {f"{HOSTILE}{i}" for i in range(4)}) == 3 and seen["lines"] == 3  # intact
     assert set(seen["images"]) == {"data:image/png;base64,"} and seen["rows"] == 3
     assert seen["title"].startswith(HOSTILE)
