@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import shutil
 import socket
 import subprocess
@@ -296,6 +297,23 @@ class WebDriver:
     def click(self, element: str) -> None:
         self.do("POST", f"/element/{element}/click", {})
 
+    def type(self, element: str, text: str) -> None:
+        self.do("POST", f"/element/{element}/value", {"text": text})
+
+    def mouse(self, *steps) -> None:
+        """W3C pointer actions of a mouse (what Selenium's ActionChains sends), at viewport points:
+        ("move", x, y), ("down",), ("up",); the input state is released afterwards."""
+        actions = []
+        for step in steps:
+            if step[0] == "move":
+                actions.append({"type": "pointerMove", "duration": 50, "origin": "viewport",
+                                "x": int(round(step[1])), "y": int(round(step[2]))})
+            else:
+                actions.append({"type": f"pointer{step[0].capitalize()}", "button": 0})
+        self.do("POST", "/actions", {"actions": [{"type": "pointer", "id": "mouse",
+                                                  "parameters": {"pointerType": "mouse"}, "actions": actions}]})
+        self.do("DELETE", "/actions")
+
     def quit(self) -> None:
         try:
             self.do("DELETE", "")
@@ -408,6 +426,85 @@ def test_clicking_a_header_sorts_the_leaderboard(grid_report, browser):
     browser.click(header)
     statuses = browser.script(COLUMN, "status")["values"]
     assert statuses == sorted(statuses)
+
+
+AXIS = """
+document.getElementById('parallel-chart').scrollIntoView({block: 'center'});
+const data = JSON.parse(document.getElementById('parallel-data').textContent);
+const k = data.axes.findIndex(a => a.key === arguments[0]);
+const box = document.querySelector('#pc-plot .hit[data-axis="' + k + '"]').getBoundingClientRect();
+return {x: box.left + box.width / 2, top: box.top, height: box.height, range: data.axes[k].range, kind: data.axes[k].kind};
+"""
+SHOWN = """
+const rows = Array.from(document.querySelectorAll('#leaderboard-table tbody tr'));
+return {ids: rows.filter(r => r.getClientRects().length > 0).map(r => r.dataset.trial),
+        count: document.getElementById('board-count').textContent,
+        faded: document.querySelectorAll('#pc-plot polyline.out').length,
+        lines: document.querySelectorAll('#pc-plot polyline').length,
+        brushes: document.querySelectorAll('#pc-plot rect.brush').length,
+        filter: document.getElementById('board-filter').value,
+        clear: document.getElementById('board-clear').disabled};
+"""
+
+
+def _axis_y(axis: dict, value: float) -> float:
+    """The viewport y of ``value`` on a chart axis read by AXIS (linear or log)."""
+    lo, hi = axis["range"]
+    if axis["kind"] == "log":
+        lo, hi, value = math.log(lo), math.log(hi), math.log(value)
+    return axis["top"] + (1 - (value - lo) / (hi - lo)) * axis["height"]
+
+
+def _drag(browser, axis: dict, start: float, end: float) -> None:
+    """Press on the axis at ``start``, release at ``end`` (which may be past the axis' end)."""
+    browser.mouse(("move", axis["x"], _axis_y(axis, start)), ("down",), ("move", axis["x"], _axis_y(axis, end)),
+                  ("up",))
+
+
+@needs_browser
+@pytest.mark.slow
+def test_brushing_the_parallel_coordinates_filters_the_leaderboard(grid_report, browser):
+    """Drags on the chart's axes keep the trials inside the ranges (AND), a click clears an axis, the text
+    filter adds its own condition, and "clear filters" shows every trial again."""
+    trials = read_trials(grid_report.parent).set_index("trial_id")
+    everything = set(trials.index)
+    browser.get(grid_report.as_uri())
+    seen = browser.script(SHOWN)
+    assert set(seen["ids"]) == everything and seen["count"] == "36 of 36 shown" and seen["clear"]
+    assert seen["lines"] == 36 and seen["faded"] == 0
+
+    rate = browser.script(AXIS, "learning_rate")  # a log axis from 0.01 to 50
+    assert rate["kind"] == "log" and rate["range"] == [0.01, 50.0]
+    _drag(browser, rate, 0.5, 0.05)  # around 0.1 only, dragged downwards
+    inside = set(trials.index[trials["learning_rate"] == 0.1])
+    seen = browser.script(SHOWN)
+    assert set(seen["ids"]) == inside and seen["count"] == "12 of 36 shown" and seen["faded"] == 24
+    assert seen["brushes"] == 1 and not seen["clear"]
+
+    _drag(browser, rate, 0.02, 0.05)  # a second drag replaces the range: nothing is run between 0.02 and 0.05
+    assert browser.script(SHOWN)["count"] == "0 of 36 shown"
+    _drag(browser, rate, 0.05, 0.5)
+
+    hidden = browser.script(AXIS, "hidden_size")  # linear, 10 to 20: keep the upper half
+    _drag(browser, hidden, 15, 25)  # upwards, released above the axis' end
+    both = set(trials.index[(trials["learning_rate"] == 0.1) & (trials["hidden_size"] == 20)])
+    seen = browser.script(SHOWN)
+    assert set(seen["ids"]) == both and len(both) == 6 and seen["brushes"] == 2
+
+    rate = browser.script(AXIS, "learning_rate")
+    browser.mouse(("move", rate["x"], _axis_y(rate, 1.0)), ("down",), ("up",))  # a click clears that axis
+    wide = set(trials.index[trials["hidden_size"] == 20])
+    seen = browser.script(SHOWN)
+    assert set(seen["ids"]) == wide and seen["count"] == "18 of 36 shown" and seen["brushes"] == 1
+
+    browser.type(browser.find("#board-filter"), "diverged")  # the text filter combines with the ranges
+    diverged = set(trials.index[(trials["hidden_size"] == 20) & (trials["status"] == "diverged")])
+    assert set(browser.script(SHOWN)["ids"]) == diverged and len(diverged) == 2
+
+    browser.click(browser.find("#board-clear"))
+    seen = browser.script(SHOWN)
+    assert set(seen["ids"]) == everything and seen["count"] == "36 of 36 shown" and seen["faded"] == 0
+    assert seen["brushes"] == 0 and seen["filter"] == "" and seen["clear"]
 
 
 # ------------------------------------------------------------------------------------------ hostile run folders
