@@ -174,6 +174,25 @@ def test_report_states_the_experiment_and_the_best_trial(grid_report):
     assert all(v == "\u2013" for v, s in zip(column(page, "val acc"), statuses) if s == "diverged")
 
 
+def test_report_leaderboard_shows_standard_errors_and_ties_with_the_best(grid_report):
+    summary = json.loads((grid_report.parent / "best" / "summary.json").read_text())
+    page = Page(grid_report.read_text())
+    n = summary["val_rows"]
+    assert f"on the n = {n} validation rows" in page.text and "|best − x| ≤ 2·√(se_best² + se_x²)" in page.text
+    accuracy = [float(v) if v != "\u2013" else None for v in column(page, "val acc")]
+    errors = column(page, "± s.e.")
+    ties = column(page, "≈ best")
+    assert float(errors[0]) == pytest.approx(math.sqrt(accuracy[0] * (1 - accuracy[0]) / n), abs=1e-4)
+    assert ties[0] == "≈" and "tied" in page.rows[0]["class"].split()
+    for acc, se, tie in zip(accuracy, errors, ties):
+        if acc is None:  # diverged: no score, no standard error, never tied
+            assert se == "\u2013" and tie == "\u2013"
+            continue
+        gap = 2 * math.sqrt(float(errors[0]) ** 2 + float(se) ** 2)
+        assert (tie == "≈") == (accuracy[0] - acc <= gap + 1e-3), (acc, se, tie)  # 4-decimal cells
+    assert 1 < ties.count("≈") < len(ties)  # the grid has both: ties and clear losers
+
+
 def test_report_of_failed_trials_shows_their_errors(tmp_path_factory):
     path = write_report(make_run(tmp_path_factory, "failed"))
     text = path.read_text()
