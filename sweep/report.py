@@ -2,10 +2,14 @@
 
 The page holds the experiment (name, data set, method, trials by status, time), the best trial
 (parameters, validation metric, test accuracy), a leaderboard of every trial that sorts on a click
-of its header, the searched parameters' importance (fANOVA, :mod:`sweep.results.importance`; or why
-it could not be computed), and every figure of :mod:`sweep.figures` with a one-line caption. Images are embedded as
-``data:`` URIs and the style and the small sorting script are inline: the file needs no network and
-can be mailed or archived alone.
+of its header, with the metric's standard error and the configurations tied with the best
+(:mod:`sweep.results.uncertainty`), above it interactive parallel coordinates whose brushed ranges
+(and a text box) filter the leaderboard, the searched parameters' importance (fANOVA,
+:mod:`sweep.results.importance`; or why it could not be computed), and every figure of
+:mod:`sweep.figures` with a one-line caption (``parallel.png`` inside ``<noscript>``: the interactive
+chart replaces it where scripts run). Images are embedded as ``data:`` URIs, the style and the small
+script are inline and the chart's data is one JSON block (:func:`sweep.figures.parallel.parallel_data`,
+escaped by Jinja2's ``tojson``): the file needs no network and can be mailed or archived alone.
 
 The page is the template ``templates/report.html`` rendered by Jinja2 with autoescaping: this
 module gathers plain values (text and numbers, never markup) and the template escapes every one

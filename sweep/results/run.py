@@ -5,7 +5,7 @@
     run = sweep.load_run("results/digits-grid/20261201-101500")
     run.trials                 # pandas: one row per finished trial, completion order
     run.history                # pandas: one row per trial and epoch
-    run.leaderboard(top=10)    # one row per configuration, best first (mean and std over repeats)
+    run.leaderboard(top=10)    # one row per configuration, best first (mean and std over repeats; se, tied)
     run.best                   # best/summary.json: the best trial, its metric and test accuracy
     run.best_model().predict(X)
     run.importance()           # pandas: how much of the metric each searched parameter explains (fANOVA)
@@ -57,7 +57,8 @@ class Run:
 
     def leaderboard(self, top: int | None = None, sort: str | None = None) -> pd.DataFrame:
         """One row per configuration, best first (see :func:`~sweep.results.analysis.leaderboard`);
-        the first ``top`` rows when given; ``sort`` names another column to sort by."""
+        the first ``top`` rows when given; ``sort`` names another column to sort by. With the metric's
+        standard error and ``tied`` (with the best) when known: see :mod:`sweep.results.uncertainty`."""
         if self.trials.empty:
             return self.trials
         board = leaderboard(self.trials, self.metric, self.maximize, sort=sort, n_val=self.val_rows)
