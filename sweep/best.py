@@ -159,6 +159,7 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
         "val_acc": clean(final["val_acc"]), "val_loss": clean(final["val_loss"]),
         "train_acc": clean(final["train_acc"]), "train_loss": clean(final["train_loss"]),
         "test_acc": clean(test_acc), "test_loss": clean(test_loss), "test_rows": int(len(typed.X_test)),
+        "val_rows": int(len(typed.X_val)),  # n of the validation accuracy's standard error
         "model_from": "trial" if kept is not None else "retrain", "reproduced": reproduced,
         "retrain_seconds": seconds,
         "dataset": experiment.dataset, "image_shape": list(data.image_shape) if data.image_shape else None,

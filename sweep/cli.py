@@ -351,12 +351,19 @@ def _print_leaderboard(run, top: int, sort: str | None) -> None:
         columns = run.leaderboard().columns
         names = sorted({c.removesuffix("_mean") for c in columns if c not in ("rank", "config_id")})
         raise SweepError(f"--sort {sort}: no such column; try one of {', '.join(names)}") from None
+    from .results.uncertainty import describe
+
     if not (board["runs"] > 1).any():
         board = board.drop(columns=[f"{run.metric}_std", "runs", "ok"])
+    if "tied" in board:  # a mark, not True/False
+        board = board.assign(tied=board["tied"].map({True: "~", False: ""}))
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(board.head(top).drop(columns=["config_id"]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     shown = min(top, len(board))
     print(f"({shown} of {len(board)} configurations, {len(run.trials)} trials, ranked by {run.metric})")
+    repeats = int(board["runs"].max()) if "runs" in board else 1
+    print(describe(run.metric, run.val_rows, repeats, program="program_parameters" in run.experiment,
+                   ascii=True))
 
 
 def _program_best(run) -> dict | None:

@@ -2,10 +2,14 @@
 
 The page holds the experiment (name, data set, method, trials by status, time), the best trial
 (parameters, validation metric, test accuracy), a leaderboard of every trial that sorts on a click
-of its header, the searched parameters' importance (fANOVA, :mod:`sweep.results.importance`; or why
-it could not be computed), and every figure of :mod:`sweep.figures` with a one-line caption. Images are embedded as
-``data:`` URIs and the style and the small sorting script are inline: the file needs no network and
-can be mailed or archived alone.
+of its header, with the metric's standard error and the configurations tied with the best
+(:mod:`sweep.results.uncertainty`), above it interactive parallel coordinates whose brushed ranges
+(and a text box) filter the leaderboard, the searched parameters' importance (fANOVA,
+:mod:`sweep.results.importance`; or why it could not be computed), and every figure of
+:mod:`sweep.figures` with a one-line caption (``parallel.png`` inside ``<noscript>``: the interactive
+chart replaces it where scripts run). Images are embedded as ``data:`` URIs, the style and the small
+script are inline and the chart's data is one JSON block (:func:`sweep.figures.parallel.parallel_data`,
+escaped by Jinja2's ``tojson``): the file needs no network and can be mailed or archived alone.
 
 The page is the template ``templates/report.html`` rendered by Jinja2 with autoescaping: this
 module gathers plain values (text and numbers, never markup) and the template escapes every one
@@ -23,13 +27,16 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import SweepError
-from .figures import PlotRun, draw_all, has_accuracies, load_run, run_caption  # noqa: F401 - has_accuracies re-exported
+from .figures import PlotRun, draw_all, has_accuracies, is_program, load_run, run_caption  # noqa: F401 - has_accuracies re-exported
+from .figures.parallel import parallel_data
 from .figures.style import fmt_metric, fmt_value, metric_label, param_label
 from .results.analysis import hyperparameter_columns, started_and_wall, status_counts
 from .results.analysis import training_seconds  # noqa: F401 - where it was first, tests import it here
 from .results.files import PLAN_FILE
 from .results.folders import rows_after_header
 from .results.owned import OwnedFiles
+from .results.uncertainty import describe as describe_uncertainty
+from .results.uncertainty import fmt_se
 from .status import CRASHED, DIVERGED, FAILED, OK, PAUSED, STOPPED
 
 REPORT_FILE = "report.html"
@@ -78,6 +85,7 @@ def render(run: PlotRun, plots: list[Path], live: dict | None = None) -> str:
         metric=run.metric, maximize=run.maximize, notes=run.notes,
         command=str(provenance.get("command") or ""),
         best=_best(run), board=_leaderboard(run), importance=_importance(run), figures=_figures(run, plots),
+        parallel=_parallel(run),
         written=datetime.now().strftime("%Y-%m-%d %H:%M"), live=live)
 
 
@@ -213,9 +221,17 @@ def _leaderboard(run: PlotRun) -> dict:
     if show_repeat:
         columns.append(("repeat", "repeat", "num"))
     columns += [(c, h, "num") for c, h in results]
+    uncertainty = _uncertainty(run)
+    if uncertainty["known"]:  # the configuration's standard error, and whether it is tied with the best
+        at = [key for key, _, _ in columns].index(run.metric) + 1
+        extra = [("se", "± s.e.", "num"), ("tied", "≈ best", "text")]
+        if uncertainty["repeats"] > 1:
+            extra.insert(0, ("seeds", "mean ± std over seeds", "num"))
+        columns[at:at] = extra
     if ranked["error"].astype(str).str.strip().ne("").any():
         columns.append(("error", "error", "text"))
     logs = run.log_params
+    by_config = uncertainty["by_config"]
     rows = []
     for i, row in ranked.iterrows():
         status = str(row["status"])
@@ -230,11 +246,50 @@ def _leaderboard(run: PlotRun) -> dict:
                 cells.append({"kind": "badge", "text": status})
             elif key == "error":
                 cells.append({"kind": "err", "text": str(row["error"])})
+            elif key in ("se", "tied", "seeds"):
+                cells.append(_uncertainty_cell(key, by_config.get(str(row["config_id"])), run.metric))
             else:
                 cells.append(_cell(row[key], key, kind, log=key in logs))
-        rows.append({"classes": f"st-{status}" + (" best" if best else ""), "cells": cells})
+        tied = bool((by_config.get(str(row["config_id"])) or {}).get("tied"))
+        rows.append({"classes": f"st-{status}" + (" best" if best else "") + (" tied" if tied else ""),
+                     "cells": cells, "id": str(row["trial_id"])})
     return {"columns": [{"key": key, "label": label, "kind": kind, "metric": key == run.metric}
-                        for key, label, kind in columns], "rows": rows}
+                        for key, label, kind in columns], "rows": rows, "uncertainty": uncertainty["text"]}
+
+
+def _uncertainty(run: PlotRun) -> dict:
+    """The standard error of each configuration's metric and whether it is tied with the best
+    (:mod:`sweep.results.uncertainty`), by config_id; with the sentence that says where they come from."""
+    board = run.leaderboard()
+    repeats = int(board["runs"].max()) if "runs" in board and len(board) else 1
+    text = describe_uncertainty(run.metric, run.val_rows, repeats, program=is_program(run))
+    se = f"{run.metric}_se"
+    if se not in board:
+        return {"known": False, "repeats": repeats, "by_config": {}, "text": text}
+    by_config = {str(r["config_id"]): {"se": r[se], "tied": bool(r["tied"]), "mean": r[f"{run.metric}_mean"],
+                                       "std": r[f"{run.metric}_std"], "n": int(r["ok"])}
+                 for _, r in board.iterrows()}
+    return {"known": True, "repeats": repeats, "by_config": by_config, "text": text}
+
+
+def _uncertainty_cell(key: str, config: dict | None, metric: str) -> dict:
+    if not config or not math.isfinite(float(config["se"])):
+        return {"kind": "na"}
+    if key == "se":
+        return {"kind": "num", "text": fmt_se(config["se"]), "sort": repr(float(config["se"]))}
+    if key == "tied":
+        return {"kind": "tied", "text": "≈" if config["tied"] else "", "sort": "1" if config["tied"] else "0"}
+    mean, std = float(config["mean"]), float(config["std"])
+    text = f"{mean:.4f}" + (f" ± {std:.4f}" if math.isfinite(std) else "") + f" ({config['n']})"
+    return {"kind": "num", "text": text, "sort": repr(mean)}
+
+
+def _parallel(run: PlotRun) -> dict | None:
+    """The interactive parallel coordinates' data (:func:`sweep.figures.parallel.parallel_data`), or None
+    when nothing was searched (the PNG is not drawn either)."""
+    if run.trials.empty or not run.params or run.metric not in run.trials:
+        return None
+    return parallel_data(run)
 
 
 def _cell(value, key: str, kind: str, log: bool = False) -> dict:

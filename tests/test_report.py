@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import shutil
 import socket
 import subprocess
@@ -41,12 +42,14 @@ class Page(HTMLParser):
         self.rows: list[dict] = []  # leaderboard body rows: {"class": ..., "cells": [...]}
         self.headers: list[str] = []
         self.images: list[dict] = []
+        self.noscript_images: list[dict] = []  # the fallbacks shown when scripts do not run
         self.urls: list[str] = []  # every src / href value
         self.scripts: list[dict] = []
         self.styles: list[dict] = []
         self.captions: list[str] = []
         self._stack: list[str] = []
         self._in_board = self._in_head = self._in_body = False
+        self._noscript = 0
         self._cell: list[str] | None = None
         self._caption: list[str] | None = None
         self.text_parts: list[str] = []
@@ -70,6 +73,10 @@ class Page(HTMLParser):
             self._cell = []
         elif tag == "img":
             self.images.append(attrs)
+            if self._noscript:
+                self.noscript_images.append(attrs)
+        elif tag == "noscript":
+            self._noscript += 1
         elif tag == "script":
             self.scripts.append(attrs)
         elif tag in ("style", "link"):
@@ -78,6 +85,8 @@ class Page(HTMLParser):
             self._caption = []
 
     def handle_endtag(self, tag):
+        if tag == "noscript":
+            self._noscript -= 1
         if tag in ("td", "th") and self._cell is not None:
             text = " ".join("".join(self._cell).split())
             if self._in_head:
@@ -127,7 +136,11 @@ def test_report_has_one_row_per_trial_and_every_plot_embedded(grid_report):
         embedded.add(data)
         assert image.get("alt")
     assert embedded == {p.read_bytes() for p in plots}
-    assert len(page.captions) == len(plots) and all(len(c) > 30 for c in page.captions)
+    # every figure's caption, and the interactive parallel coordinates', which replace parallel.png
+    # (kept inside <noscript>, for a browser that runs no script)
+    assert len(page.captions) == len(plots) + 1 and all(len(c) > 30 for c in page.captions)
+    assert [base64.b64decode(i["src"].split(",", 1)[1]) for i in page.noscript_images] == [
+        (run_dir / "plots" / "parallel.png").read_bytes()]
 
 
 def test_report_is_self_contained(grid_report):
@@ -135,7 +148,8 @@ def test_report_is_self_contained(grid_report):
     page = Page(text)
     assert all(u.startswith("data:") for u in page.urls)
     assert "http://" not in text and "https://" not in text
-    assert page.scripts == [{}]  # one inline script, nothing fetched
+    # one inline script, nothing fetched, and the parallel coordinates' data as JSON (not run)
+    assert page.scripts == [{"type": "application/json", "id": "parallel-data"}, {}]
     assert [s["tag"] for s in page.styles] == ["style"]
     assert not list(grid_report.parent.glob(".*.tmp"))
 
@@ -158,6 +172,25 @@ def test_report_states_the_experiment_and_the_best_trial(grid_report):
     accuracies = [float(v) for v, s in zip(column(page, "val acc"), statuses) if s == "ok"]
     assert accuracies == sorted(accuracies, reverse=True)
     assert all(v == "\u2013" for v, s in zip(column(page, "val acc"), statuses) if s == "diverged")
+
+
+def test_report_leaderboard_shows_standard_errors_and_ties_with_the_best(grid_report):
+    summary = json.loads((grid_report.parent / "best" / "summary.json").read_text())
+    page = Page(grid_report.read_text())
+    n = summary["val_rows"]
+    assert f"on the n = {n} validation rows" in page.text and "|best − x| ≤ 2·√(se_best² + se_x²)" in page.text
+    accuracy = [float(v) if v != "\u2013" else None for v in column(page, "val acc")]
+    errors = column(page, "± s.e.")
+    ties = column(page, "≈ best")
+    assert float(errors[0]) == pytest.approx(math.sqrt(accuracy[0] * (1 - accuracy[0]) / n), abs=1e-4)
+    assert ties[0] == "≈" and "tied" in page.rows[0]["class"].split()
+    for acc, se, tie in zip(accuracy, errors, ties):
+        if acc is None:  # diverged: no score, no standard error, never tied
+            assert se == "\u2013" and tie == "\u2013"
+            continue
+        gap = 2 * math.sqrt(float(errors[0]) ** 2 + float(se) ** 2)
+        assert (tie == "≈") == (accuracy[0] - acc <= gap + 1e-3), (acc, se, tie)  # 4-decimal cells
+    assert 1 < ties.count("≈") < len(ties)  # the grid has both: ties and clear losers
 
 
 def test_report_of_failed_trials_shows_their_errors(tmp_path_factory):
@@ -283,6 +316,23 @@ class WebDriver:
     def click(self, element: str) -> None:
         self.do("POST", f"/element/{element}/click", {})
 
+    def type(self, element: str, text: str) -> None:
+        self.do("POST", f"/element/{element}/value", {"text": text})
+
+    def mouse(self, *steps) -> None:
+        """W3C pointer actions of a mouse (what Selenium's ActionChains sends), at viewport points:
+        ("move", x, y), ("down",), ("up",); the input state is released afterwards."""
+        actions = []
+        for step in steps:
+            if step[0] == "move":
+                actions.append({"type": "pointerMove", "duration": 50, "origin": "viewport",
+                                "x": int(round(step[1])), "y": int(round(step[2]))})
+            else:
+                actions.append({"type": f"pointer{step[0].capitalize()}", "button": 0})
+        self.do("POST", "/actions", {"actions": [{"type": "pointer", "id": "mouse",
+                                                  "parameters": {"pointerType": "mouse"}, "actions": actions}]})
+        self.do("DELETE", "/actions")
+
     def quit(self) -> None:
         try:
             self.do("DELETE", "")
@@ -334,7 +384,7 @@ def test_report_renders_in_headless_chromium(grid_report, browser):
     trials = read_trials(grid_report.parent)
     assert seen["rows"] == len(trials) and sorted(seen["ids"]) == sorted(trials["trial_id"])
     assert seen["title"].startswith("grid")
-    assert len(seen["images"]) == 10
+    assert len(seen["images"]) == 9  # parallel.png is inside <noscript>: the interactive chart replaces it
     for image in seen["images"]:
         assert image["complete"] and min(image["natural"]) > 100, image
         assert min(image["box"]) > 100, image  # laid out with a real size on the page
@@ -397,6 +447,85 @@ def test_clicking_a_header_sorts_the_leaderboard(grid_report, browser):
     assert statuses == sorted(statuses)
 
 
+AXIS = """
+document.getElementById('parallel-chart').scrollIntoView({block: 'center'});
+const data = JSON.parse(document.getElementById('parallel-data').textContent);
+const k = data.axes.findIndex(a => a.key === arguments[0]);
+const box = document.querySelector('#pc-plot .hit[data-axis="' + k + '"]').getBoundingClientRect();
+return {x: box.left + box.width / 2, top: box.top, height: box.height, range: data.axes[k].range, kind: data.axes[k].kind};
+"""
+SHOWN = """
+const rows = Array.from(document.querySelectorAll('#leaderboard-table tbody tr'));
+return {ids: rows.filter(r => r.getClientRects().length > 0).map(r => r.dataset.trial),
+        count: document.getElementById('board-count').textContent,
+        faded: document.querySelectorAll('#pc-plot polyline.out').length,
+        lines: document.querySelectorAll('#pc-plot polyline').length,
+        brushes: document.querySelectorAll('#pc-plot rect.brush').length,
+        filter: document.getElementById('board-filter').value,
+        clear: document.getElementById('board-clear').disabled};
+"""
+
+
+def _axis_y(axis: dict, value: float) -> float:
+    """The viewport y of ``value`` on a chart axis read by AXIS (linear or log)."""
+    lo, hi = axis["range"]
+    if axis["kind"] == "log":
+        lo, hi, value = math.log(lo), math.log(hi), math.log(value)
+    return axis["top"] + (1 - (value - lo) / (hi - lo)) * axis["height"]
+
+
+def _drag(browser, axis: dict, start: float, end: float) -> None:
+    """Press on the axis at ``start``, release at ``end`` (which may be past the axis' end)."""
+    browser.mouse(("move", axis["x"], _axis_y(axis, start)), ("down",), ("move", axis["x"], _axis_y(axis, end)),
+                  ("up",))
+
+
+@needs_browser
+@pytest.mark.slow
+def test_brushing_the_parallel_coordinates_filters_the_leaderboard(grid_report, browser):
+    """Drags on the chart's axes keep the trials inside the ranges (AND), a click clears an axis, the text
+    filter adds its own condition, and "clear filters" shows every trial again."""
+    trials = read_trials(grid_report.parent).set_index("trial_id")
+    everything = set(trials.index)
+    browser.get(grid_report.as_uri())
+    seen = browser.script(SHOWN)
+    assert set(seen["ids"]) == everything and seen["count"] == "36 of 36 shown" and seen["clear"]
+    assert seen["lines"] == 36 and seen["faded"] == 0
+
+    rate = browser.script(AXIS, "learning_rate")  # a log axis from 0.01 to 50
+    assert rate["kind"] == "log" and rate["range"] == [0.01, 50.0]
+    _drag(browser, rate, 0.5, 0.05)  # around 0.1 only, dragged downwards
+    inside = set(trials.index[trials["learning_rate"] == 0.1])
+    seen = browser.script(SHOWN)
+    assert set(seen["ids"]) == inside and seen["count"] == "12 of 36 shown" and seen["faded"] == 24
+    assert seen["brushes"] == 1 and not seen["clear"]
+
+    _drag(browser, rate, 0.02, 0.05)  # a second drag replaces the range: nothing is run between 0.02 and 0.05
+    assert browser.script(SHOWN)["count"] == "0 of 36 shown"
+    _drag(browser, rate, 0.05, 0.5)
+
+    hidden = browser.script(AXIS, "hidden_size")  # linear, 10 to 20: keep the upper half
+    _drag(browser, hidden, 15, 25)  # upwards, released above the axis' end
+    both = set(trials.index[(trials["learning_rate"] == 0.1) & (trials["hidden_size"] == 20)])
+    seen = browser.script(SHOWN)
+    assert set(seen["ids"]) == both and len(both) == 6 and seen["brushes"] == 2
+
+    rate = browser.script(AXIS, "learning_rate")
+    browser.mouse(("move", rate["x"], _axis_y(rate, 1.0)), ("down",), ("up",))  # a click clears that axis
+    wide = set(trials.index[trials["hidden_size"] == 20])
+    seen = browser.script(SHOWN)
+    assert set(seen["ids"]) == wide and seen["count"] == "18 of 36 shown" and seen["brushes"] == 1
+
+    browser.type(browser.find("#board-filter"), "diverged")  # the text filter combines with the ranges
+    diverged = set(trials.index[(trials["hidden_size"] == 20) & (trials["status"] == "diverged")])
+    assert set(browser.script(SHOWN)["ids"]) == diverged and len(diverged) == 2
+
+    browser.click(browser.find("#board-clear"))
+    seen = browser.script(SHOWN)
+    assert set(seen["ids"]) == everything and seen["count"] == "36 of 36 shown" and seen["faded"] == 0
+    assert seen["brushes"] == 0 and seen["filter"] == "" and seen["clear"]
+
+
 # ------------------------------------------------------------------------------------------ hostile run folders
 HOSTILE = '<img src=x onerror="window.__pwned=(window.__pwned||[]).concat(1)">'
 SCRIPT_TAG = "<script>window.__pwned=(window.__pwned||[]).concat(2)</script>"
@@ -446,7 +575,8 @@ def hostile_report(tmp_path_factory):
 def test_a_hostile_run_folder_cannot_put_markup_into_the_report(hostile_report):
     text = hostile_report.read_text()
     page = Page(text)
-    assert page.scripts == [{}] and "<img src=x" not in text and "<script>window" not in text
+    assert page.scripts == [{"type": "application/json", "id": "parallel-data"}, {}]
+    assert "<img src=x" not in text and "<script>window" not in text
     assert all(image["src"].startswith("data:image/png;base64,") for image in page.images)
     assert len(page.rows) == 3  # every trial reached the page, as text; the one with a hostile status is noted
     assert HOSTILE in page.text and SCRIPT_TAG in page.text and "1 line left out" in page.text
@@ -461,8 +591,12 @@ def test_a_hostile_run_folder_runs_no_script_in_the_browser(hostile_report, brow
             el => Array.from(el.attributes).filter(a => a.name.startsWith('on')).map(a => el.tagName + ' ' + a.name));
         return {pwned: window.__pwned || null, scripts: document.scripts.length, handlers: handlers,
                 images: Array.from(document.images, img => img.src.slice(0, 22)),
-                title: document.title, rows: document.querySelectorAll('#leaderboard-table tbody tr').length};
+                title: document.title, rows: document.querySelectorAll('#leaderboard-table tbody tr').length,
+                ids: JSON.parse(document.getElementById('parallel-data').textContent).rows.map(r => r.id),
+                lines: document.querySelectorAll('#pc-plot polyline').length};
     """)
-    assert seen["pwned"] is None and seen["scripts"] == 1 and seen["handlers"] == []
+    # two script elements: the inline script and the chart's data (type application/json: never run)
+    assert seen["pwned"] is None and seen["scripts"] == 2 and seen["handlers"] == []
+    assert len(set(seen["ids"]) & {f"{HOSTILE}{i}" for i in range(4)}) == 3 and seen["lines"] == 3  # intact
     assert set(seen["images"]) == {"data:image/png;base64,"} and seen["rows"] == 3
     assert seen["title"].startswith(HOSTILE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from .style import (
     Scale,
     figure_legend,
     fmt_metric,
+    fmt_value,
     metric_label,
     metric_norm,
     new_figure,
@@ -116,3 +118,72 @@ def parallel_coordinates_figure(trials: pd.DataFrame, metric: str, maximize: boo
     if stopped.any():
         figure_legend(fig, ax)
     return fig
+
+
+def parallel_data(run) -> dict:
+    """The interactive parallel coordinates of the report, as plain JSON-ready data (no NaN).
+
+    ``axes``: one per searched parameter, then the metric; each ``{"key", "label", "kind", "range",
+    "ticks"}`` where ``kind`` is ``category`` (values are the category's index, evenly spaced;
+    ``categories`` names them), ``log`` (values on a log axis; a 0 sits a decade below the smallest
+    positive value, as in the PNG) or ``linear``; ``range`` is [low, high] in values (indexes for
+    categories); ``ticks`` are ``[value, label]`` pairs. The metric's axis has ``"metric": true``,
+    ``maximize`` and spans the scored trials.
+
+    ``rows``: every trial in leaderboard order, ``{"id", "rank", "status", "values", "scored"}``:
+    ``values`` follow ``axes`` (None where a trial has no value: the metric of a diverged or failed
+    trial); ``scored`` is False for trials without a score (drawn grey, below the metric axis).
+    """
+    from .style import SCORED_STATUSES
+
+    ranked = run.ranked()
+    params = [p for p in run.params if p in ranked]
+    axes, columns = [], []
+    for p in params:
+        scale = Scale.of(p, ranked[p], p in run.log_params)
+        positions, labels = scale.ticks(max_labels=8)
+        values = scale.data(ranked[p])
+        if scale.kind == "category":
+            span = [0.0, float(max(len(scale.uniques) - 1, 0))]
+            ticks = [[float(i), str(c)] for i, c in enumerate(scale.uniques)]
+        else:
+            finite = values[np.isfinite(values)]
+            span = [float(finite.min()), float(finite.max())] if len(finite) else [0.0, 1.0]
+            ticks = [[float(v), _plain_label(label)] for v, label in zip(positions, labels)
+                     if np.isfinite(v) and span[0] - 1e-9 * abs(span[0]) <= v <= span[1] + 1e-9 * abs(span[1])]
+        axis = {"key": str(p), "label": param_label(str(p)), "kind": scale.kind, "range": span, "ticks": ticks}
+        if scale.kind == "category":
+            axis["categories"] = [str(c) for c in scale.uniques]
+        axes.append(axis)
+        columns.append(values)
+    metric = run.metric
+    scores = pd.to_numeric(ranked[metric], errors="coerce").to_numpy(dtype=float) if metric in ranked else \
+        np.full(len(ranked), np.nan)
+    scored = ranked["status"].isin(SCORED_STATUSES).to_numpy() & np.isfinite(scores)
+    norm, _ = metric_norm(scores[scored], run.maximize)
+    log_metric = isinstance(norm, LogNorm)
+    lo, hi = (float(norm.vmin), float(norm.vmax)) if scored.any() else (0.0, 1.0)
+    if log_metric:
+        ticks = [10.0 ** k for k in range(math.ceil(math.log10(lo)), math.floor(math.log10(hi)) + 1)]
+    else:
+        ticks = list(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi))
+    ticks = [lo, hi] + [float(v) for v in ticks if 0.08 < float(norm(v)) < 0.92] if scored.any() else []
+    axes.append({"key": metric, "label": metric_label(metric), "kind": "log" if log_metric else "linear",
+                 "range": [lo, hi], "ticks": [[v, fmt_metric(v, metric)] for v in ticks], "metric": True,
+                 "maximize": bool(run.maximize)})
+    columns.append(np.where(scored, scores, np.nan))
+    rows = []
+    for i, (trial_id, status) in enumerate(zip(ranked["trial_id"], ranked["status"])):
+        rows.append({"id": str(trial_id), "rank": i + 1, "status": str(status),
+                     "values": [_json_number(c[i]) for c in columns], "scored": bool(scored[i])})
+    return {"axes": axes, "rows": rows, "metric": metric, "stopped": STOPPED}
+
+
+def _plain_label(label: str) -> str:
+    """A tick label without matplotlib's math text: ``$10^{-2}$`` reads ``0.01``, ``$10^{-4}$`` ``1e-4``."""
+    return re.sub(r"\$(-?)10\^\{(-?\d+)\}\$", lambda m: m[1] + fmt_value(10.0 ** int(m[2])), label).replace("$", "")
+
+
+def _json_number(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None

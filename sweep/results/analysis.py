@@ -11,6 +11,7 @@ import pandas as pd
 
 from .ranking import SCORED, best_row, config_order, rank_rows, tie_break
 from .files import TRIALS_FILE
+from .uncertainty import add_uncertainty
 from .records import history_records, planned_rows, read_history_table, read_trials_table
 
 
@@ -104,7 +105,8 @@ def searched_columns(trials: pd.DataFrame) -> list[str]:
     return [p for p in hyperparameter_columns(trials) if trials[p].nunique(dropna=False) > 1]
 
 
-def leaderboard(trials: pd.DataFrame, metric: str, maximize: bool, sort: str | None = None) -> pd.DataFrame:
+def leaderboard(trials: pd.DataFrame, metric: str, maximize: bool, sort: str | None = None,
+                n_val: int | None = None) -> pd.DataFrame:
     """One row per configuration: its parameters, the metric's mean and std over repeats, the seeds run.
 
     Configurations whose repeats all finished ``ok`` come first, ranked by their mean; then those
@@ -112,6 +114,10 @@ def leaderboard(trials: pd.DataFrame, metric: str, maximize: bool, sort: str | N
     ``ok`` and ``stopped`` repeats, so one lucky seed does not beat three steady ones); those with
     no such repeat come last. ``ok`` counts those repeats. ``sort`` names another
     column to sort by (descending for mean accuracies, ascending otherwise).
+
+    When the metric's standard error is known (:mod:`sweep.results.uncertainty`: a validation accuracy
+    measured on ``n_val`` rows, or repeats), the columns ``<metric>_se`` and ``tied`` (statistically tied
+    with the best configuration) follow ``<metric>_std``.
     """
     # When nothing varies, one parameter still says what was run (the built-in net's width, if it has one).
     columns = hyperparameter_columns(trials)
@@ -130,6 +136,11 @@ def leaderboard(trials: pd.DataFrame, metric: str, maximize: bool, sort: str | N
             board[f"{extra}_mean"] = ok.groupby("config_id")[extra].mean()
     board["status"] = statuses
     board = board.loc[config_order(_ranking_rows(trials, metric), metric, maximize)].reset_index()
+    board = add_uncertainty(board, metric, n_val)  # before any other sort: the first row is the best
+    if "tied" in board:  # beside the mean and std
+        at = board.columns.get_loc(f"{metric}_std") + 1
+        board = board[[*board.columns[:at], f"{metric}_se", "tied",
+                       *[c for c in board.columns[at:] if c not in (f"{metric}_se", "tied")]]]
     if sort:
         column = sort if sort in board else f"{sort}_mean"
         if column not in board:

@@ -549,7 +549,7 @@ def _summary_problem(summary) -> str | None:
     for key in _NUMBER_KEYS:
         if not _number_or_none(summary.get(key)):
             return f"{key} is {summary.get(key)!r}, not a number"
-    for key in ("test_rows", "epochs_trained"):
+    for key in ("test_rows", "val_rows", "epochs_trained"):
         value = summary.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             return f"{key} is {value!r}, not a whole number"

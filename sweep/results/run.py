@@ -5,7 +5,7 @@
     run = sweep.load_run("results/digits-grid/20261201-101500")
     run.trials                 # pandas: one row per finished trial, completion order
     run.history                # pandas: one row per trial and epoch
-    run.leaderboard(top=10)    # one row per configuration, best first (mean and std over repeats)
+    run.leaderboard(top=10)    # one row per configuration, best first (mean and std over repeats; se, tied)
     run.best                   # best/summary.json: the best trial, its metric and test accuracy
     run.best_model().predict(X)
     run.importance()           # pandas: how much of the metric each searched parameter explains (fANOVA)
@@ -57,10 +57,11 @@ class Run:
 
     def leaderboard(self, top: int | None = None, sort: str | None = None) -> pd.DataFrame:
         """One row per configuration, best first (see :func:`~sweep.results.analysis.leaderboard`);
-        the first ``top`` rows when given; ``sort`` names another column to sort by."""
+        the first ``top`` rows when given; ``sort`` names another column to sort by. With the metric's
+        standard error and ``tied`` (with the best) when known: see :mod:`sweep.results.uncertainty`."""
         if self.trials.empty:
             return self.trials
-        board = leaderboard(self.trials, self.metric, self.maximize, sort=sort)
+        board = leaderboard(self.trials, self.metric, self.maximize, sort=sort, n_val=self.val_rows)
         if (self.trials["status"] == STOPPED).any() and not self.history.empty:
             # Trials stopped early: how far each configuration trained (mean over its repeats).
             unit = "iteration" if "iteration" in self.history else "epoch"  # a program's: lines with the metric
@@ -68,6 +69,13 @@ class Run:
             epochs = pd.Series(trained.to_numpy(), index=self.trials["config_id"]).groupby(level=0).mean()
             board.insert(board.columns.get_loc("status"), "epochs_trained", board["config_id"].map(epochs))
         return board.head(top) if top else board
+
+    @property
+    def val_rows(self) -> int | None:
+        """The number of validation rows the metric was measured on (recorded with the best model in
+        ``best/summary.json``); None when not known (a program sweep, an unfinished or older run)."""
+        rows = (self.best or {}).get("val_rows")
+        return rows if isinstance(rows, int) and not isinstance(rows, bool) and rows > 0 else None
 
     def best_model(self):
         """The saved best model (:class:`~sweep.nn.TwoLayerNet`, or for a user's model a
