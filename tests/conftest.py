@@ -161,9 +161,10 @@ def small_grid():
 #: Test files that take the longest, longest first. `make test` hands whole files to two pytest
 #: workers in collection order (--no-loadscope-reorder); starting with the long ones keeps one worker
 #: from finishing a long file alone at the end.
-LONGEST_FILES = ["test_dask.py", "test_hostile.py", "test_cli.py", "test_run_folder_trust.py", "test_report.py",
-                 "test_hyperband.py", "test_signals_and_handshake.py", "test_bayes.py", "test_open_ended.py",
-                 "test_plots.py"]
+LONGEST_FILES = ["test_program_sweeps.py", "test_dask.py", "test_hostile.py", "test_cli.py", "test_report.py",
+                 "test_run_folder_trust.py", "test_program_hostile.py", "test_hyperband.py", "test_adaptive_figures.py",
+                 "test_live_report.py", "test_signals_and_handshake.py", "test_bayes.py", "test_open_ended.py",
+                 "test_plots.py", "test_compare.py"]
 
 
 def pytest_collection_modifyitems(items):
