@@ -33,6 +33,8 @@ import signal
 import sys
 import threading
 
+from .streams import GuardedStream
+
 _state = {"count": 0, "acknowledged": 0, "deferred": 0}
 #: The signals that interrupt a command: Ctrl-C, ``kill``, and the terminal hanging up.
 INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -73,36 +75,6 @@ def _leave_a_hung_up_terminal() -> None:
             os.close(devnull)
 
 
-class _HangUpProof:
-    """A text stream whose write that finds the terminal hung up (EIO) goes to /dev/null instead of failing.
-
-    The SIGHUP comes too late to redirect every write itself: the kernel fails writes to the
-    terminal before it signals, and the main thread holds SIGHUP back while it may start workers
-    (:func:`shielded_children`), where results are reported and the progress bar written.
-    """
-
-    def __init__(self, stream):
-        self._stream = stream
-
-    def write(self, text):
-        return self._retried(self._stream.write, text)
-
-    def flush(self):
-        return self._retried(self._stream.flush)
-
-    def _retried(self, operation, *args):
-        try:
-            return operation(*args)
-        except OSError as exc:
-            if exc.errno != errno.EIO:
-                raise
-            _leave_a_hung_up_terminal()
-            return operation(*args)  # to /dev/null, or the same error if the stream was no terminal
-
-    def __getattr__(self, name):
-        return getattr(self._stream, name)
-
-
 @contextlib.contextmanager
 def output_outlives_the_terminal():
     """Within the block, sys.stdout and sys.stderr, when they are a terminal, go to /dev/null once it hangs up.
@@ -115,7 +87,11 @@ def output_outlives_the_terminal():
         with contextlib.suppress(AttributeError, ValueError, OSError):  # no file behind it (a test's capture)
             if os.isatty(stream.fileno()):
                 _terminals.add(stream.fileno())
-                setattr(sys, name, _HangUpProof(stream))
+                # A write to the terminal that hung up (EIO) goes to /dev/null instead of failing: the
+                # SIGHUP comes too late to redirect every write itself (the kernel fails writes to the
+                # terminal before it signals, and the main thread holds SIGHUP back while it may start
+                # workers, where results are reported and the progress bar written).
+                setattr(sys, name, GuardedStream(stream, errno.EIO, _leave_a_hung_up_terminal))
     try:
         yield
     finally:

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import sys
+
+from .streams import GuardedStream
 
 #: Exit status of a command whose output was cut short by its reader: 128 + SIGPIPE, as a shell reports it.
 EXIT_OUTPUT_CUT = 141
@@ -30,30 +33,10 @@ def output_was_cut() -> bool:
     return bool(_cut)
 
 
-class _CutProof:
-    """A text stream whose write or flush into a closed pipe (EPIPE) goes to /dev/null instead of failing."""
-
-    def __init__(self, stream, name: str):
-        self._stream, self._name = stream, name
-
-    def write(self, text):
-        return self._retried(self._stream.write, text)
-
-    def flush(self):
-        return self._retried(self._stream.flush)
-
-    def _retried(self, operation, *args):
-        try:
-            return operation(*args)
-        except OSError as exc:
-            if exc.errno != errno.EPIPE:
-                raise
-            _to_devnull(self._stream)
-            _cut.add(self._name)
-            return operation(*args)  # into /dev/null: what was buffered is dropped there
-
-    def __getattr__(self, name):
-        return getattr(self._stream, name)
+def _cut_off(stream, name: str) -> None:
+    """``stream``'s pipe is closed: what follows (and what was buffered) goes to /dev/null."""
+    _to_devnull(stream)
+    _cut.add(name)
 
 
 def _to_devnull(stream) -> None:
@@ -77,7 +60,7 @@ def output_may_be_cut():
         stream = getattr(sys, name)
         with contextlib.suppress(AttributeError, ValueError, OSError):  # no file behind it (a test's capture)
             stream.fileno()
-            setattr(sys, name, _CutProof(stream, name))
+            setattr(sys, name, GuardedStream(stream, errno.EPIPE, functools.partial(_cut_off, stream, name)))
     try:
         yield
     finally:
