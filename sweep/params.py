@@ -299,12 +299,27 @@ def user_table(model_specs) -> ParamTable:
     return ParamTable([*model_specs, *(PARAMETERS[name] for name in TRAINER_NAMES)])
 
 
+#: The kinds a program's parameter may have (see :mod:`sweep.programs`): its values' kind.
+PROGRAM_KINDS = ("int", "float", "bool", "text", "json")
+
+
+def program_parameter(name: str, kind: str) -> ParamSpec:
+    """A program's parameter ``name`` of ``kind``: any value of its kind, no default."""
+    return ParamSpec(name, kind, REQUIRED, "a parameter of the program")
+
+
+def recorded_program_table(kinds: Any) -> ParamTable:
+    """The table a run's experiment.yaml records under ``program_parameters`` (name -> kind);
+    ValueError when it is damaged."""
+    if not isinstance(kinds, dict) or not all(isinstance(k, str) and v in PROGRAM_KINDS for k, v in kinds.items()):
+        raise ValueError(f"program_parameters is not a mapping of parameter names to {', '.join(PROGRAM_KINDS)}")
+    return ParamTable(program_parameter(name, kind) for name, kind in kinds.items())
+
+
 def recorded_table(document) -> ParamTable:
     """The table a run's experiment.yaml (``document``, plain data) records: the built-in net's without
     ``model``; else from its ``model_hyperparameters`` (name -> kind). ValueError when those are damaged."""
     if isinstance(document, dict) and "program_parameters" in document:
-        from .programs.spec import recorded_program_table
-
         return recorded_program_table(document["program_parameters"])
     if not isinstance(document, dict) or "model" not in document:
         return BUILTIN

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import sys
 import time
-import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -22,32 +20,13 @@ from .nn.builtin import builtin_net
 from .plan import TaskSpec, TrialSpec
 from .status import COMPLETED, CRASHED, DIVERGED, FAILED, OK, PAUSED, STOPPED  # noqa: F401 - re-exported for the callers
 from .params import TRAINER_NAMES
+from .programs.run import run_program
 from .trainer import History, TrainState, train
+from .trial_result import TrialResult, failed_result, worker_name  # noqa: F401 - re-exported for the callers
 
 #: BLAS threads per trial. OpenBLAS rounds differently with 1 and 2 threads, so a fixed count is what
 #: makes results identical whatever n_jobs is; parallelism comes from running trials side by side.
 BLAS_THREADS_PER_TRIAL = 1
-
-
-@dataclass
-class TrialResult:
-    """The outcome of one trial: its status, final metrics, per-epoch history and error text."""
-
-    trial_id: str
-    status: str
-    metrics: dict = field(default_factory=dict)
-    history: list = field(default_factory=list)
-    error: str = ""
-    traceback: str = ""
-    worker: str = ""  # host:pid of the process that ran it (empty when no worker reported back)
-    checkpoint: TrainState | None = None  # status paused: the state to go on from
-    model: dict | None = None  # the weights the trial is judged by, when its task was to send them back
-    model_epoch: int = 0  # the epoch after which ``model`` was taken
-
-
-def worker_name() -> str:
-    """``host:pid`` of this process, recorded with each trial it runs."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def process_identity() -> dict:
@@ -124,8 +103,6 @@ def run_task(task: TaskSpec, data) -> list[TrialResult]:
     :func:`run_group`.
     """
     if task.program is not None:
-        from .programs.run import run_program
-
         return run_program(task, data)
     if task.members:
         return run_group(task, data)
@@ -270,17 +247,3 @@ def score_trial(trial: TrialSpec, history: History) -> TrialResult:
     else:
         status, error = OK, ""
     return TrialResult(trial.trial_id, status, metrics, records, error)
-
-
-def failed_result(trial: TrialSpec, exc: BaseException, status: str = FAILED, model=None) -> TrialResult:
-    """A ``failed`` (or ``crashed``) result carrying the one-line error and the traceback; an error in a
-    user's ``model`` names its file and line."""
-    message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0] if str(exc) else type(exc).__name__
-    if model is not None and model.path is not None:
-        from .models import user_location
-
-        where = user_location(exc, model.path)
-        if where and where not in message:
-            message = f"{where}: {message}"
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return TrialResult(trial.trial_id, status, {}, [], message, tb)

@@ -56,7 +56,7 @@ def trial_paths(run_dir: Path, trial_id: str) -> dict[str, Path]:
 def run_program(task, data=None) -> list:
     """Run the one trial of ``task`` (a :class:`~sweep.plan.TaskSpec` with ``program`` and ``run_dir``)
     and return its :class:`~sweep.task.TrialResult`, whose ``history`` is every line it logged."""
-    from ..task import TrialResult, failed_result, worker_name
+    from ..trial_result import TrialResult, failed_result, worker_name
 
     [trial] = task.trials
     spec = task.program

@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..params import ParamSpec, ParamTable
+from ..params import ParamTable, program_parameter
 from ..space import SpaceError, parse_distribution
 
 #: Seconds a stopped program has between SIGTERM and SIGKILL (W&B agent's KILL_DELAY).
 GRACE_SECONDS = 30.0
-#: The kinds a program's parameter may have (see :class:`~sweep.params.ParamSpec`).
-PROGRAM_KINDS = ("int", "float", "bool", "text", "json")
 #: Columns of trials.csv and of the leaderboard that are not parameters: a program's parameter or metric
 #: may not take their names.
 RESERVED_COLUMNS = ("trial_id", "status", "seed", "repeat", "config_id", "steps", "seconds", "worker", "error",
@@ -131,21 +129,6 @@ def program_table(parameters: Any, fixed: Any) -> ParamTable:
             kind = _kind_of_values([block]) if fixed_values else parameter_kind(block)
             specs.append(program_parameter(str(name), kind))
     return ParamTable(specs)
-
-
-def program_parameter(name: str, kind: str) -> ParamSpec:
-    """A program's parameter ``name`` of ``kind``: any value of its kind, no default."""
-    from ..params import REQUIRED
-
-    return ParamSpec(name, kind, REQUIRED, "a parameter of the program")
-
-
-def recorded_program_table(kinds: Any) -> ParamTable:
-    """The table a run's experiment.yaml records under ``program_parameters`` (name -> kind);
-    ValueError when it is damaged."""
-    if not isinstance(kinds, dict) or not all(isinstance(k, str) and v in PROGRAM_KINDS for k, v in kinds.items()):
-        raise ValueError(f"program_parameters is not a mapping of parameter names to {', '.join(PROGRAM_KINDS)}")
-    return ParamTable(program_parameter(name, kind) for name, kind in kinds.items())
 
 
 def kill_delay() -> float:
