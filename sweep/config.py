@@ -423,7 +423,7 @@ def _parse_ensemble(p: _Problems, raw: Mapping, program: bool, model, warnings: 
         spec = {}
     if not isinstance(spec, Mapping):
         raise p.error(("ensemble",), f"{shown(spec)} is not allowed; give true, false or a mapping like "
-                                     "{top_k: 10, rounds: 25, max_disk: 200MB}")
+                                     "{top_k: 10, rounds: 10, max_disk: 200MB}")
     for key in spec:
         if key not in ENSEMBLE_KEYS:
             raise p.error(("ensemble", key), f"unknown key{did_you_mean(key, ENSEMBLE_KEYS)}; allowed: "

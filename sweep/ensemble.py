@@ -50,7 +50,7 @@ from .results.files import BEST_DIR, atomic_write, own_folder, sha256_of, write_
 ENSEMBLE_FILE, ENSEMBLE_JSON = "ensemble.npz", "ensemble.json"
 FORMAT = "sweep ensemble 1"
 #: Defaults, from measurement on digits (see the README's ``ensemble:`` section).
-DEFAULT_TOP_K, DEFAULT_ROUNDS, DEFAULT_MAX_DISK = 10, 25, 500 * 1000 ** 2
+DEFAULT_TOP_K, DEFAULT_ROUNDS, DEFAULT_MAX_DISK = 10, 10, 500 * 1000 ** 2
 #: Largest ``top_k`` and ``rounds`` an experiment may ask for.
 MAX_TOP_K, MAX_ROUNDS = 1000, 10_000
 #: Smallest probability a log-loss takes the log of.
