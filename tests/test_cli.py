@@ -46,9 +46,10 @@ def test_run_show_best_list(tmp_path, small_grid):
     assert "best val_acc" in progress[-1]
 
     shown = sweep_cli("show", run_dir, "--top", "3", "--sort", "seconds", cwd=tmp_path)
-    assert shown.returncode == 0 and len(shown.stdout.splitlines()) == 1 + 3 + 2
+    assert shown.returncode == 0 and len(shown.stdout.splitlines()) == 1 + 3 + 2 + 1  # + the ensemble's line
+    assert shown.stdout.splitlines()[-1].startswith("ensemble of ")
     latest = sweep_cli("show", cwd=tmp_path).stdout.splitlines()
-    assert latest[:-1] == sweep_cli("show", run_dir, cwd=tmp_path).stdout.splitlines()[:-1]
+    assert latest[:-2] == sweep_cli("show", run_dir, cwd=tmp_path).stdout.splitlines()[:-2]  # the last two name files
     bad_sort = sweep_cli("show", "--sort", "nope", cwd=tmp_path)
     assert bad_sort.returncode == 2 and "--sort nope: no such column" in bad_sort.stderr
 
