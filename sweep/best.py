@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -128,12 +129,69 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
     Returns the summary written to ``best/summary.json``, or None when no trial has a metric.
     """
     metric = experiment.metric
-    row = best_row(read_trial_records(run_dir), metric.name, metric.maximize)
+    rows = read_trial_records(run_dir)
+    row = best_row(rows, metric.name, metric.maximize)
     if row is None:
         return None
+    histories = history_records(read_history_table(run_dir))
+    trained = trial_model(run_dir, experiment, trials, data, row, histories, warn, check)
+    spec, epochs, net, recorded, typed = trained.spec, trained.epochs, trained.net, trained.records, trained.data
+    kept, reproduced, seconds = trained.kept, trained.reproduced, trained.seconds
+    test_loss, test_acc = evaluate(net, typed.X_test, typed.y_test)
+    final = recorded[-1]
+    summary = {
+        "trial_id": spec.trial_id, "config_id": spec.config_id, "repeat": spec.repeat, "seed": spec.seed,
+        "params": spec.params, "epochs_trained": epochs,
+        "metric": {"name": metric.name, "goal": metric.goal, "value": clean(row[metric.name])},
+        "val_acc": clean(final["val_acc"]), "val_loss": clean(final["val_loss"]),
+        "train_acc": clean(final["train_acc"]), "train_loss": clean(final["train_loss"]),
+        "test_acc": clean(test_acc), "test_loss": clean(test_loss), "test_rows": int(len(typed.X_test)),
+        "val_rows": int(len(typed.X_val)),  # n of the validation accuracy's standard error
+        "model_from": "trial" if kept else "retrain", "reproduced": reproduced,
+        "retrain_seconds": seconds,
+        "dataset": experiment.dataset, "image_shape": list(data.image_shape) if data.image_shape else None,
+        "class_names": list(data.class_names) if data.class_names else None,
+    }
+    if experiment.model is not None:  # a user's model: saved with what rebuilds it (sweep.modelfile)
+        hyperparameters = {k: v for k, v in spec.params.items() if k not in TRAINER_NAMES}
+        net = SavedUserModel(net, experiment.model, hyperparameters, data.input_dim, data.num_classes,
+                             spec.params["dtype"])
+    write_best(run_dir, net, summary, data.preprocessing)
+    from .ensemble import make_ensemble
+
+    make_ensemble(run_dir, experiment, trials, data, rows, histories, trained, summary, warn)
+    if last:
+        recorded_ids = {r["trial_id"] for r in read_trial_records(run_dir)}
+        remove_candidates(run_dir, {t.trial_id for t in trials} | recorded_ids)
+    return summary
+
+
+@dataclass
+class TrainedTrial:
+    """A scored trial's model as :func:`trial_model` gives it: ``net`` after ``epochs`` epochs, its
+    per-epoch ``records`` to there, ``data`` in its dtype; ``kept`` whether the weights are the ones
+    the run kept (else retrained), ``reproduced`` and ``seconds`` of a retrain (None without one)."""
+
+    spec: TrialSpec
+    epochs: int
+    net: object
+    records: list
+    data: object
+    kept: bool
+    reproduced: bool | None = None
+    seconds: float | None = None
+
+
+def trial_model(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], data, row: dict, histories: dict,
+                warn=print, check: bool = False) -> TrainedTrial:
+    """The model of the scored trial of trials.csv ``row``: taken after its last epoch (where it was
+    stopped if it was), or at its best epoch with metric ``best_val_acc``; its kept weights when they
+    prove to be its own (:func:`saved_weights`), else retrained from its seed (bitwise the same run).
+    With ``check`` it is retrained anyway, and ``reproduced`` says whether that gave bitwise the kept
+    weights and the recorded validation numbers. ``histories``: trial id -> its history.csv records."""
     spec = next((t for t in trials if t.trial_id == row["trial_id"]), None) or spec_of(row, experiment.table)
-    recorded = history_records(read_history_table(run_dir)).get(spec.trial_id, [])
-    epochs = model_epoch(metric.name, row["best_epoch"],
+    recorded = histories.get(spec.trial_id, [])
+    epochs = model_epoch(experiment.metric.name, row["best_epoch"],
                          len(recorded) if row["status"] == STOPPED else spec.params["epochs"])
     recorded = recorded[:epochs]
     typed = data.astype(spec.params["dtype"])
@@ -150,30 +208,7 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
             net, recorded = retrained, history.records
         else:
             reproduced = reproduced and all(np.array_equal(net.params[k], retrained.params[k]) for k in net.params)
-    test_loss, test_acc = evaluate(net, typed.X_test, typed.y_test)
-    final = recorded[-1]
-    summary = {
-        "trial_id": spec.trial_id, "config_id": spec.config_id, "repeat": spec.repeat, "seed": spec.seed,
-        "params": spec.params, "epochs_trained": epochs,
-        "metric": {"name": metric.name, "goal": metric.goal, "value": clean(row[metric.name])},
-        "val_acc": clean(final["val_acc"]), "val_loss": clean(final["val_loss"]),
-        "train_acc": clean(final["train_acc"]), "train_loss": clean(final["train_loss"]),
-        "test_acc": clean(test_acc), "test_loss": clean(test_loss), "test_rows": int(len(typed.X_test)),
-        "val_rows": int(len(typed.X_val)),  # n of the validation accuracy's standard error
-        "model_from": "trial" if kept is not None else "retrain", "reproduced": reproduced,
-        "retrain_seconds": seconds,
-        "dataset": experiment.dataset, "image_shape": list(data.image_shape) if data.image_shape else None,
-        "class_names": list(data.class_names) if data.class_names else None,
-    }
-    if experiment.model is not None:  # a user's model: saved with what rebuilds it (sweep.modelfile)
-        hyperparameters = {k: v for k, v in spec.params.items() if k not in TRAINER_NAMES}
-        net = SavedUserModel(net, experiment.model, hyperparameters, data.input_dim, data.num_classes,
-                             spec.params["dtype"])
-    write_best(run_dir, net, summary)
-    if last:
-        recorded_ids = {r["trial_id"] for r in read_trial_records(run_dir)}
-        remove_candidates(run_dir, {t.trial_id for t in trials} | recorded_ids)
-    return summary
+    return TrainedTrial(spec, epochs, net, recorded, typed, kept is not None, reproduced, seconds)
 
 
 def _without_seconds(records: list[dict]) -> list[dict]:

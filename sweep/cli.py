@@ -378,6 +378,23 @@ def _program_best(run) -> dict | None:
             "folder": str(run.run_dir / "trials" / run.best_id), "log": str(run.run_dir / "logs" / f"{run.best_id}.log")}
 
 
+def _ensemble_line(run_dir: Path) -> dict | None:
+    """What ``sweep best`` shows of the run's ensemble (best/ensemble.json): its validation and test
+    accuracy and its members' weights; None when it has none. A damaged record is a warning."""
+    from .ensemble import read_ensemble_record
+
+    try:
+        record = read_ensemble_record(run_dir)
+    except SweepError as exc:
+        _warn([str(exc)])
+        return None
+    if record is None:
+        return None
+    return {"val_acc": record.get("val_acc"), "test_acc": record.get("test_acc"), "size": record.get("size"),
+            "members": {m.get("trial_id"): m.get("weight") for m in record["members"] if isinstance(m, dict)},
+            "file": str(run_dir / BEST_DIR / "ensemble.npz")}
+
+
 def _print_best(run) -> None:
     program = _program_best(run)
     if program is not None:
@@ -393,6 +410,13 @@ def _print_best(run) -> None:
     shown = f"{value:.4f}" if value is not None else "n/a"
     print(f"best trial {s['trial_id']}: {s['metric']['name']} {shown}, {test} "
           f"(measured once on {s.get('test_rows', '?')} test rows); weights: {run.run_dir / BEST_DIR / MODEL_FILE}")
+    ensemble = _ensemble_line(run.run_dir)
+    if ensemble is not None and ensemble["val_acc"] is not None and ensemble["test_acc"] is not None:
+        print(f"ensemble of {len(ensemble['members'])} trial(s): val_acc {ensemble['val_acc']:.4f}, test_acc "
+              f"{ensemble['test_acc']:.4f} (single best: val_acc {s['val_acc']:.4f}); weights: {ensemble['file']}"
+              if s.get("val_acc") is not None else
+              f"ensemble of {len(ensemble['members'])} trial(s): val_acc {ensemble['val_acc']:.4f}, test_acc "
+              f"{ensemble['test_acc']:.4f}; weights: {ensemble['file']}")
 
 
 def _show(run_dir: Path, top: int, sort: str | None) -> None:
@@ -423,6 +447,9 @@ def cmd_best(args) -> int:
         summary = _program_best(load_run(run_dir))
     if summary is None:
         raise SweepError(f"{run_dir} has no best model yet (the run has not finished, or no trial finished ok)")
+    ensemble = _ensemble_line(run_dir)
+    if ensemble is not None:  # beside the single best's figures, in the same JSON
+        summary = {**summary, "ensemble": ensemble}
     print(json.dumps(summary, indent=2))
     return EXIT_OK
 

@@ -31,6 +31,7 @@ import yaml
 
 from . import yamlio
 from .durations import format_duration, parse_duration
+from .ensemble import MAX_ROUNDS, MAX_TOP_K, EnsembleSpec, parse_size
 from .stopping import Hyperband, parse_early_terminate
 from .backend import BACKENDS, Backend, parse_backend  # noqa: F401 - Backend and BACKENDS are part of the config API
 from .errors import ConfigError, did_you_mean, shorten, shown
@@ -41,7 +42,7 @@ from .vocabulary import translate
 
 TOP_LEVEL_KEYS = ("name", "description", "dataset", "model", "method", "metric", "parameters", "run_cap", "seed",
                   "repeats", "n_jobs", "backend", "scheduler", "scheduler_file", "fixed", "time_limit",
-                  "early_terminate", "fuse", "program", "command", "timeout")
+                  "early_terminate", "fuse", "program", "command", "timeout", "ensemble")
 #: W&B keys that only make sense to W&B's servers: read, ignored, warned about.
 WANDB_IGNORED_KEYS = ("entity", "project")
 #: W&B features this runner does not have yet: refused.
@@ -106,6 +107,7 @@ class Experiment:
     table: ParamTable = BUILTIN  # the hyperparameters of its trials (the trials.csv columns)
     model: Any = None  # the user's model (a sweep.models.ModelSource); None: the built-in net
     program: Any = None  # the user's script run per trial (a sweep.programs.ProgramSpec); None: a net is trained
+    ensemble: EnsembleSpec | None = EnsembleSpec()  # the ensemble of the top trials (sweep.ensemble); None: off
 
     def to_dict(self) -> dict:
         """The resolved experiment as plain data, readable back by :func:`parse_experiment`."""
@@ -125,6 +127,8 @@ class Experiment:
                 "model_hyperparameters": {name: self.table[name].kind for name in self.table
                                           if name not in TRAINER_NAMES},
                 "model_source_sha256": _source_sha256(self.model)} if self.model is not None else {}),
+            **({"ensemble": self.ensemble.to_dict() if self.ensemble is not None else False}
+               if self.program is None and self.model is None else {}),
         }
 
     @property
@@ -392,11 +396,60 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
         raise p.error(("fuse",), f"fuse {fuse} trains the built-in nets only: a group of nets shares one product of "
                                  f"their first layers, which {model.ref} does not expose; remove `fuse`")
 
+    ensemble = _parse_ensemble(p, raw, program is not None, model, warnings)
+
     return Experiment(name=name, dataset=dataset, dataset_options=dataset_options, method=method, metric=metric,
                       parameters=parameters, fixed=fixed, run_cap=run_cap, seed=seed, repeats=repeats,
                       n_jobs=n_jobs, backend=backend, description=description, source=source,
                       time_limit=time_limit, early_terminate=early_terminate, fuse=fuse, warnings=tuple(warnings),
-                      table=table, model=model, program=program)
+                      table=table, model=model, program=program, ensemble=ensemble)
+
+
+#: The keys of an ``ensemble:`` mapping.
+ENSEMBLE_KEYS = ("top_k", "rounds", "max_disk")
+
+
+def _parse_ensemble(p: _Problems, raw: Mapping, program: bool, model, warnings: list) -> EnsembleSpec | None:
+    """``ensemble:`` (see :mod:`sweep.ensemble`): absent or ``true`` for the defaults, ``false`` for none, or a
+    mapping of ``top_k`` (trials in the pool), ``rounds`` (selection rounds) and ``max_disk`` (the most
+    bytes of kept weights: ``200MB``, ``1GiB``, a number of bytes). Off for a program or a user's model,
+    with a warning when the file asks for it."""
+    if "ensemble" not in raw:
+        return None if program or model is not None else EnsembleSpec()
+    spec = raw["ensemble"]
+    if spec is False or spec is None:
+        return None
+    if spec is True:
+        spec = {}
+    if not isinstance(spec, Mapping):
+        raise p.error(("ensemble",), f"{shown(spec)} is not allowed; give true, false or a mapping like "
+                                     "{top_k: 10, rounds: 10, max_disk: 200MB}")
+    for key in spec:
+        if key not in ENSEMBLE_KEYS:
+            raise p.error(("ensemble", key), f"unknown key{did_you_mean(key, ENSEMBLE_KEYS)}; allowed: "
+                                             f"{', '.join(ENSEMBLE_KEYS)}")
+    top_k = _int(p, ("ensemble", "top_k"), spec.get("top_k", EnsembleSpec.top_k), 1,
+                 "top_k (the trials the ensemble is chosen from) must be a whole number >= 1")
+    if top_k > MAX_TOP_K:
+        raise p.error(("ensemble", "top_k"), f"{top_k} is more than the {MAX_TOP_K} trials an ensemble may be chosen "
+                                             "from")
+    rounds = _int(p, ("ensemble", "rounds"), spec.get("rounds", EnsembleSpec.rounds), 0,
+                  "rounds (members added to the best trial, with replacement) must be a whole number >= 0")
+    if rounds > MAX_ROUNDS:
+        raise p.error(("ensemble", "rounds"), f"{rounds} is more than the {MAX_ROUNDS} rounds allowed")
+    max_disk = spec.get("max_disk", EnsembleSpec.max_disk)
+    try:
+        max_disk = parse_size(max_disk)
+    except (ValueError, OverflowError):
+        raise p.error(("ensemble", "max_disk"), f"{shown(max_disk)} is not allowed; give a size such as 200MB, "
+                                                "1.5GB, 512MiB or a number of bytes (0 keeps no weights beyond the "
+                                                "best model's: members are retrained)") from None
+    if program or model is not None:
+        what = "a program's trials leave no model to combine" if program else \
+            "the ensemble combines the built-in nets, not a user's model"
+        warnings.append(f"{p.source}: ensemble is off: {what}")
+        return None
+    return EnsembleSpec(top_k, rounds, max_disk, asked=True)
 
 
 def _parse_fuse(p: _Problems, value, method: str, run_cap: int | None, early_terminate) -> int:

@@ -112,14 +112,21 @@ class ProgressObserver(SweepObserver):
 
 
 class BestModelKeeper(SweepObserver):
-    """Which trials' weights are kept (``candidates/``) for the best model: a task is asked to send back
-    the weights of a trial that reaches the bar of the moment (:class:`~sweep.best.BestBar`); they are
-    saved before the trial's row, and those that can no longer be the best are removed."""
+    """Which trials' weights are kept (``candidates/``) for the best model and the ensemble: a task is
+    asked to send back the weights of a trial that reaches the bar of the moment (:class:`~sweep.best.BestBar`,
+    or with an ensemble (``top_k`` > 0) the metric of the ``top_k``-th best trial recorded so far, whichever
+    is lower); they are saved before the trial's row, and those that can no longer be the best nor among
+    the ``top_k`` best are removed. Weights kept only for the ensemble stay within ``max_disk`` bytes of
+    ``candidates/`` (beyond it they are not kept: the ensemble retrains such a member from its seed).
+    A trial in the final top ``top_k`` is in the top ``top_k`` of the trials recorded when it is, so its
+    weights are kept unless the budget is spent."""
 
-    def __init__(self, run_dir: Path, metric: str, maximize: bool, recorded: dict):
+    def __init__(self, run_dir: Path, metric: str, maximize: bool, recorded: dict, top_k: int = 0,
+                 max_disk: int = 0):
         from .best import BestBar
 
-        self.run_dir, self.metric = Path(run_dir), metric
+        self.run_dir, self.metric, self.maximize = Path(run_dir), metric, maximize
+        self.top_k, self.max_disk = top_k, max_disk
         self.bar = BestBar(metric, maximize)
         self.values = {trial_id: r.metrics.get(metric, math.nan) for trial_id, r in recorded.items()}
 
@@ -129,20 +136,56 @@ class BestModelKeeper(SweepObserver):
     def resumed(self, trial, result, records):
         self.bar.recorded(trial, result)
 
+    def top_bar(self) -> float | None:
+        """The metric of the ``top_k``-th best trial recorded (None: fewer are, or no ensemble)."""
+        if not self.top_k:
+            return None
+        values = sorted((v for v in self.values.values() if v is not None and math.isfinite(v)),
+                        reverse=self.maximize)
+        return values[self.top_k - 1] if len(values) >= self.top_k else None
+
+    def in_top(self, value) -> bool:
+        """Whether a trial of metric ``value`` is (or, not recorded yet, would be) among the ``top_k`` best."""
+        if not self.top_k or value is None or not math.isfinite(value):
+            return False
+        bar = self.top_bar()
+        return bar is None or (value >= bar if self.maximize else value <= bar)
+
     def sending(self, task):
         from dataclasses import replace
 
-        return replace(task, keep_model=self.bar.keep_model())
+        from .plan import KeepModel
+
+        keep = self.bar.keep_model()
+        if self.top_k:
+            top = self.top_bar()
+            bar = None if keep.bar is None or top is None else (min if self.maximize else max)(keep.bar, top)
+            keep = KeepModel(keep.metric, keep.maximize, bar)
+        return replace(task, keep_model=keep)
 
     def recording(self, trial, result):
         from .results.candidates import remove_candidate, save_candidate
 
-        if result.model is not None and self.bar.may_be_best(result.metrics.get(self.metric, math.nan)):
+        value = result.metrics.get(self.metric, math.nan)
+        best = self.bar.may_be_best(value)
+        if result.model is not None and (best or (self.in_top(value) and self._fits(result.model))):
             try:  # written before its row, so a recorded best keeps its weights
                 save_candidate(self.run_dir, trial.trial_id, result.model_epoch, result.model)
             except OSError:  # a full disk: the row says so; without its weights a best trial is retrained
                 remove_candidate(self.run_dir, trial.trial_id)
         result.model = None  # on disk now: not kept in memory for the rest of the sweep
+
+    def _fits(self, weights: dict) -> bool:
+        """Whether ``weights`` fit in what ``max_disk`` leaves beside the candidates kept now."""
+        from .results.candidates import candidate_path, kept_trials
+
+        used = 0
+        for trial_id in kept_trials(self.run_dir):
+            try:
+                used += candidate_path(self.run_dir, trial_id).stat().st_size
+            except OSError:
+                pass
+        return used + sum(int(getattr(v, "nbytes", 0)) for v in weights.values()) <= self.max_disk
 
     def recorded(self, trial, result, records):
         from .results.candidates import kept_trials, remove_candidate
@@ -150,7 +193,8 @@ class BestModelKeeper(SweepObserver):
         self.values[trial.trial_id] = result.metrics.get(self.metric, math.nan)
         self.bar.recorded(trial, result)
         for trial_id in kept_trials(self.run_dir):
-            if trial_id in self.values and not self.bar.may_be_best(self.values[trial_id]):
+            if trial_id in self.values and not self.bar.may_be_best(self.values[trial_id]) and \
+                    not self.in_top(self.values[trial_id]):
                 remove_candidate(self.run_dir, trial_id)
 
 

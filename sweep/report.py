@@ -198,7 +198,31 @@ def _best(run: PlotRun) -> dict:
         unfinished = False
     searched = set(run.params)
     rows = [{"label": param_label(str(p)), "value": _plain(v), "searched": p in searched} for p, v in params.items()]
-    return {"none": False, "unfinished": unfinished, "facts": facts, "params": rows}
+    return {"none": False, "unfinished": unfinished, "facts": facts, "params": rows,
+            "ensemble": None if unfinished else _ensemble(run, s)}
+
+
+def _ensemble(run: PlotRun, summary: dict) -> dict | None:
+    """The ensemble beside the best trial (best/ensemble.json, see :mod:`sweep.ensemble`): its and the single
+    best's validation and test accuracy, its members and their weights; None when the run has none."""
+    from .ensemble import ensemble_problem, read_ensemble_record
+
+    try:
+        record = read_ensemble_record(run.run_dir)
+    except SweepError as exc:
+        return {"problem": str(exc), "rows": [], "members": []}
+    if record is None:
+        return None
+    problem = ensemble_problem(run.run_dir)
+    single = record.get("single_best") if isinstance(record.get("single_best"), dict) else {}
+    rows = [{"label": f"ensemble of {len(record['members'])} trial(s)",
+             "val": fmt_metric(record.get("val_acc"), "val_acc"), "test": fmt_metric(record.get("test_acc"), "test_acc")},
+            {"label": "best trial alone", "val": fmt_metric(single.get("val_acc", summary.get("val_acc")), "val_acc"),
+             "test": fmt_metric(single.get("test_acc", summary.get("test_acc")), "test_acc")}]
+    members = [{"trial": str(m.get("trial_id")), "weight": f"{100 * float(m.get('weight') or 0):.0f}%",
+                "count": str(m.get("count"))} for m in record["members"] if isinstance(m, dict)]
+    return {"problem": problem and f"{run.run_dir / 'best'}: {problem}", "rows": rows, "members": members,
+            "size": str(record.get("size"))}
 
 
 def _fact(label, value, kind: str = "plain", note: str = "") -> dict:

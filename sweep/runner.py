@@ -204,6 +204,10 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
     if problem:  # saved again below: the run's best model is made from its own trials
         notices.append(f"warning: {run_dir / BEST_DIR}: {problem}; the best model is saved again")
         best_saved = False
+    elif best_saved and experiment.program is None and _ensemble_missing(run_dir, experiment):
+        notices.append(f"{run_dir / BEST_DIR}: {_ensemble_missing(run_dir, experiment)}; the best model and the "
+                       "ensemble are made again")
+        best_saved = False
     if pending == [] and best_saved and not check_best:
         for notice in notices:
             print(notice, file=stream or sys.stderr)
@@ -252,6 +256,32 @@ def _run(experiment: Experiment, strategy: Strategy, trials: list[TrialSpec], st
     with interrupts.deferred():  # a second Ctrl-C now is part of the first
         outcome.counts = status_counts(run_dir)
     return outcome
+
+
+def _ensemble_missing(run_dir: Path, experiment: Experiment) -> str | None:
+    """Why a run whose experiment makes an ensemble has none saved whole (a kill between the best model
+    and the ensemble, a removed or edited file), or None. A best model without test accuracy (real-valued
+    targets) has no ensemble to make."""
+    from .ensemble import ensemble_problem
+    from .results.records import read_summary
+
+    if experiment.ensemble is None or experiment.model is not None:
+        return None
+    try:
+        summary = read_summary(run_dir)
+    except SweepError:
+        return None
+    if summary is None or summary.get("test_acc") is None:
+        return None
+    return ensemble_problem(run_dir)
+
+
+def _kept_for_ensemble(experiment: Experiment) -> tuple[int, int]:
+    """``(top_k, max_disk)`` of the weights kept for the ensemble ((0, 0): none)."""
+    spec = experiment.ensemble
+    if spec is None or experiment.model is not None or experiment.program is not None:
+        return 0, 0
+    return spec.top_k, spec.max_disk
 
 
 def _nothing_left(strategy: Strategy, run_dir: Path, outcome: SweepOutcome) -> bool:
@@ -330,7 +360,8 @@ class _Session:
         metric = experiment.metric
         self.observers = Observers([
             MilestoneEvents(self.early) if self.early else None,
-            None if self.programs else BestModelKeeper(store.run_dir, metric.name, metric.maximize, self.recorded),
+            None if self.programs else BestModelKeeper(store.run_dir, metric.name, metric.maximize, self.recorded,
+                                                       *_kept_for_ensemble(experiment)),
             ProgressObserver(progress, metric.name),
             *observers])
 

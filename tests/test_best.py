@@ -53,7 +53,8 @@ def test_only_trials_that_may_be_the_best_send_their_weights(tmp_path, monkeypat
     # bar is set, and only the two tasks sent before it (one training run each) may send weights.
     doc = {"name": "bar", "dataset": {"name": "digits"}, "method": "grid",
            "parameters": {"learning_rate": {"values": [0.1, 1e-5, 2e-5, 3e-5]}, "epochs": {"values": [2, 3]}},
-           "fixed": {"optimizer": "sgd_momentum", "init": "he", "batch_size": 64, "hidden_size": 32}}
+           "fixed": {"optimizer": "sgd_momentum", "init": "he", "batch_size": 64, "hidden_size": 32},
+           "ensemble": False}  # an ensemble keeps the weights of its top trials too (tests/test_ensemble.py)
     saved = []
     import sweep.results.candidates as candidates
 

@@ -49,13 +49,14 @@ def test_run_show_best_list(tmp_path, small_grid):
     assert "best val_acc" in progress[-1]
 
     shown = sweep_cli("show", run_dir, "--top", "3", "--sort", "seconds", cwd=tmp_path)
-    # header, 3 rows, the count, where the standard errors come from and the tie rule, the best trial
-    assert shown.returncode == 0 and len(shown.stdout.splitlines()) == 1 + 3 + 3
+    # header, 3 rows, the count, where the standard errors come from and the tie rule, the best trial, the ensemble
+    assert shown.returncode == 0 and len(shown.stdout.splitlines()) == 1 + 3 + 3 + 1, shown.stdout
     assert "val_acc_se" in shown.stdout.splitlines()[0] and "tied" in shown.stdout.splitlines()[0]
     assert json.loads((run_dir / "best" / "summary.json").read_text())["val_rows"] == 144  # the digits validation rows
     assert "on the n = 144 validation rows" in shown.stdout and "|best - x| <= 2*sqrt(" in shown.stdout
+    assert shown.stdout.splitlines()[-1].startswith("ensemble of ")
     latest = sweep_cli("show", cwd=tmp_path).stdout.splitlines()
-    assert latest[:-1] == sweep_cli("show", run_dir, cwd=tmp_path).stdout.splitlines()[:-1]
+    assert latest[:-2] == sweep_cli("show", run_dir, cwd=tmp_path).stdout.splitlines()[:-2]  # the last two name files
     bad_sort = sweep_cli("show", "--sort", "nope", cwd=tmp_path)
     assert bad_sort.returncode == 2 and "--sort nope: no such column" in bad_sort.stderr
 

@@ -34,9 +34,9 @@ def test_the_leaderboard_and_the_best_model(run):
     summary = json.loads((run.run_dir / "best" / "summary.json").read_text())
     assert run.best == summary and run.best_id == summary["trial_id"]
     model = run.best_model()
-    data = sweep.load_dataset("digits")
-    predictions = model.predict(data.X_test.astype(np.float32))
-    assert predictions.shape == (len(data.X_test),)
+    raw = sweep.load_dataset("digits", scale=False)  # the splits of the run, the values its files hold
+    predictions = model.predict(raw.X_test)
+    assert predictions.shape == (len(raw.X_test),)
     assert run.ranked()["trial_id"].iloc[0] == board["config_id"].map(
         run.trials.set_index("config_id")["trial_id"]).iloc[0]
 

@@ -304,7 +304,7 @@ def test_a_genuine_kept_candidate_becomes_the_best_model_without_a_retrain(workd
 def test_a_replaced_best_model_is_not_served_and_check_best_saves_it_again(workdir, monkeypatch, capsys):
     run = workdir / "run"
     model = run / "best" / "model.npz"
-    original = sweep.load_run(run).best_model()
+    original = sweep.load_run(run).best_model().net
     other = original.__class__(original.input_dim, original.hidden_dim, original.num_classes, seed=7)
     other.save(model)
     with pytest.raises(SweepError, match="best/model.npz: it is not the model this run saved"):

@@ -54,8 +54,8 @@ from sweep.errors import DataError
 
 #: Bump when what :func:`~sweep.data.prep.build_dataset` produces, or what an entry holds, changes
 #: for the same inputs. 2: meta.json carries :data:`MARKER`; entries of format 1 (without it) are
-#: neither read nor removed.
-FORMAT = 2
+#: neither read nor removed. 3: meta.json carries the preprocessing (a saved model applies it to raw inputs).
+FORMAT = 3
 MAX_ENTRIES = 4
 META = "meta.json"
 #: The key of meta.json that proves the cache wrote the folder (its value: the FORMAT that wrote it).
@@ -191,8 +191,11 @@ def _mapped(folder: Path, meta: dict) -> Dataset:
             raise ValueError(f"{path.name} is not as written")
     shape = tuple(meta["image_shape"]) if meta["image_shape"] else None
     names = tuple(meta["class_names"]) if meta["class_names"] else None
+    from sweep.data.transform import Preprocessing
+
+    preprocessing = Preprocessing.from_json(meta["preprocessing"]) if meta.get("preprocessing") else None
     return Dataset(str(meta["name"]), **arrays, image_shape=shape, class_names=names,
-                   info={**meta["info"], "cache": str(folder)})
+                   info={**meta["info"], "cache": str(folder)}, preprocessing=preprocessing)
 
 
 def _check_arrays(data: Dataset) -> None:
@@ -270,6 +273,7 @@ def _meta(data: Dataset) -> dict:
             "image_shape": list(data.image_shape) if data.image_shape else None,
             "class_names": list(data.class_names) if data.class_names else None,
             "info": json.loads(json.dumps(data.info, default=str)),
+            "preprocessing": data.preprocessing.to_json() if data.preprocessing is not None else None,
             "shapes": {a: list(getattr(data, a).shape) for a in Dataset.ARRAYS},
             "dtypes": {a: str(getattr(data, a).dtype) for a in Dataset.ARRAYS}}
 

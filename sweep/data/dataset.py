@@ -18,7 +18,9 @@ class Dataset:
 
     ``image_shape`` is the shape of one input as an image, ``(H, W)`` for gray or ``(H, W, 3)`` for
     colour, or None when the inputs are not images. ``class_names`` has one name per class
-    (None for regression). ``info`` records how the set was built (source, preprocessing, sizes).
+    (None for regression). ``info`` records how the set was built (source, preprocessing, sizes);
+    ``preprocessing`` holds the numbers that turn a raw row into a row of ``X_*`` (what a saved model
+    applies to raw inputs).
     """
 
     name: str
@@ -31,6 +33,8 @@ class Dataset:
     image_shape: tuple[int, ...] | None = None
     class_names: tuple[str, ...] | None = None
     info: dict = field(default_factory=dict)
+    #: How the loader's raw rows became ``X_*`` (:class:`~sweep.data.transform.Preprocessing`); None when unknown.
+    preprocessing: object = None
 
     @property
     def task(self) -> str:
@@ -68,7 +72,7 @@ class Dataset:
             conv(self.X_train, False), conv(self.y_train, True),
             conv(self.X_val, False), conv(self.y_val, True),
             conv(self.X_test, False), conv(self.y_test, True),
-            self.image_shape, self.class_names, dict(self.info),
+            self.image_shape, self.class_names, dict(self.info), self.preprocessing,
         )
 
     ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")

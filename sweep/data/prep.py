@@ -27,6 +27,7 @@ import numpy as np
 from sweep.data.dataset import Dataset
 from sweep.data.options import describe
 from sweep.data.raw import RawData
+from sweep.data.transform import Preprocessing
 from sweep.errors import DataError
 from sweep.memory import require
 
@@ -245,11 +246,14 @@ def _column_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def preprocess(X_train: np.ndarray, others: list[np.ndarray], divisor: float | None,
-               center: str) -> dict:
+               center: str, fitted: dict | None = None) -> dict:
     """Scale and center ``X_train`` and ``others`` in place with statistics of ``X_train``.
 
-    Returns a JSON-friendly summary for ``info``.
+    Returns a JSON-friendly summary for ``info``; ``fitted``, when given, receives the arrays
+    applied (``mean``, ``inv_std``, in ``X_train``'s dtype), which
+    :class:`~sweep.data.transform.Preprocessing` applies again to raw inputs.
     """
+    fitted = {} if fitted is None else fitted
     arrays = [X_train, *others]
     if divisor is not None and divisor != 1.0:
         for a in arrays:
@@ -259,11 +263,13 @@ def preprocess(X_train: np.ndarray, others: list[np.ndarray], divisor: float | N
         return summary
     mean, std = _column_stats(X_train)
     mean = mean.astype(X_train.dtype)
+    fitted["mean"] = mean
     for a in arrays:
         a -= mean
     if center == "standardize":
         std[std == 0] = 1.0
         inv = (1.0 / std).astype(X_train.dtype)
+        fitted["inv_std"] = inv
         for a in arrays:
             a *= inv
         summary["zero_std_columns"] = int(np.count_nonzero(std == 1.0))
@@ -374,7 +380,11 @@ def build_dataset(name: str, raw: RawData, opts: dict) -> Dataset:
 
     # 5. preprocess (in place, fitted on train)
     divisor = _divisor(raw, opts["scale"], raw.where("train"))
-    pre = preprocess(X_train, [X_val, X_test], divisor, opts["center"])
+    fitted: dict = {}
+    pre = preprocess(X_train, [X_val, X_test], divisor, opts["center"], fitted)
+    transform = Preprocessing(tuple(int(d) for d in raw.X_train.shape[1:]), dtype.name,
+                              divisor if divisor != 1.0 else None, opts["center"], fitted.get("mean"),
+                              fitted.get("inv_std"), tuple(raw.image_shape) if raw.image_shape else None)
     for split, X in (("train", X_train), ("val", X_val), ("test", X_test)):
         _check_representable(X, raw.where(split), f"{split} features", dtype)
     if regression:
@@ -410,4 +420,4 @@ def build_dataset(name: str, raw: RawData, opts: dict) -> Dataset:
     }
     return Dataset(name, X_train, y_train, X_val, y_val, X_test, y_test,
                    tuple(raw.image_shape) if raw.image_shape else None,
-                   None if regression else tuple(class_names), info)
+                   None if regression else tuple(class_names), info, transform)

@@ -230,13 +230,13 @@ class FullyConnectedNet:
             "normalization": self.normalization,
         }
 
-    def save(self, path, **metadata) -> Path:
+    def save(self, path, arrays: dict | None = None, **metadata) -> Path:
         """Write the params, buffers and hyperparameters (plus any JSON-able ``metadata``) to an
-        ``.npz`` with a JSON header, as :meth:`TwoLayerNet.save` (no pickle)."""
+        ``.npz`` with a JSON header, as :meth:`TwoLayerNet.save` (no pickle); ``arrays`` as there."""
         path = Path(path)
         header = json.dumps({"hyperparameters": self.hyperparameters(), "metadata": metadata})
         with open(path, "wb") as f:  # a file object, so numpy does not append a second ".npz"
-            np.savez(f, __header__=np.array(header), **self.params, **self.buffers)
+            np.savez(f, __header__=np.array(header), **self.params, **self.buffers, **(arrays or {}))
         return path
 
     @classmethod
@@ -255,7 +255,7 @@ class FullyConnectedNet:
             header = json.loads(str(f["__header__"])) if "__header__" in f.files else None
             hp = header.get("hyperparameters") if isinstance(header, dict) else None
             shapes = _saved_shapes(hp, len(f.files), path)
-            if set(f.files) != {*shapes, "__header__"}:
+            if {name for name in f.files if "/" not in name} != {*shapes, "__header__"}:  # "prep/...": not the net's
                 raise ValueError(f"{path}: its arrays are not the {', '.join(shapes)} its hyperparameters give")
             arrays = {name: f[name] for name in shapes}
             for name, shape in shapes.items():

@@ -171,15 +171,16 @@ class TwoLayerNet:
             "input_dropout": self.input_dropout,
         }
 
-    def save(self, path, **metadata) -> Path:
+    def save(self, path, arrays: dict | None = None, **metadata) -> Path:
         """Write the weights and hyperparameters (plus any JSON-able ``metadata``) to an ``.npz``.
 
-        The hyperparameters are stored as a JSON string, so :meth:`load` needs no pickle.
+        The hyperparameters are stored as a JSON string, so :meth:`load` needs no pickle. ``arrays``:
+        more arrays to store, under names with a ``/`` (``prep/mean``: see :mod:`sweep.modelfile`).
         """
         path = Path(path)
         header = json.dumps({"hyperparameters": self.hyperparameters(), "metadata": metadata})
         with open(path, "wb") as f:  # a file object, so numpy does not append a second ".npz"
-            np.savez(f, __header__=np.array(header), **self.params)
+            np.savez(f, __header__=np.array(header), **self.params, **(arrays or {}))
         return path
 
     @classmethod

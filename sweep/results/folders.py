@@ -196,15 +196,18 @@ def provenance(command: str | None) -> dict:
             "host_cpus": os.cpu_count(), "versions": versions}
 
 
-def write_best(run_dir: Path, net, summary: dict) -> Path:
-    """Write ``best/model.npz`` and ``best/summary.json`` (atomically replacing earlier ones); the
-    summary records the model file's SHA-256 (``model_sha256``), which :func:`model_file_problem` checks."""
+def write_best(run_dir: Path, net, summary: dict, preprocessing=None) -> Path:
+    """Write ``best/model.npz`` (with ``preprocessing``: see :func:`sweep.modelfile.save_model`) and
+    ``best/summary.json`` (atomically replacing earlier ones); the summary records the model file's
+    SHA-256 (``model_sha256``), which :func:`model_file_problem` checks."""
+    from ..modelfile import save_model
+
     tmp = None
     try:
         best = own_folder(run_dir, BEST_DIR)
         tmp = best / f".{MODEL_FILE}.tmp"
         tmp.unlink(missing_ok=True)  # left by a kill (or a link put there: removed, never followed)
-        net.save(tmp, trial_id=summary.get("trial_id"))
+        save_model(net, tmp, preprocessing, trial_id=summary.get("trial_id"))
         summary = {**summary, "model_sha256": sha256_of(tmp)}
         summary["seal"] = seal(BEST_SEAL_KIND, _best_identity(summary), {})
         text = json.dumps(summary, indent=2, default=_json_default, allow_nan=False) + "\n"

@@ -7,7 +7,8 @@
     run.history                # pandas: one row per trial and epoch
     run.leaderboard(top=10)    # one row per configuration, best first (mean and std over repeats; se, tied)
     run.best                   # best/summary.json: the best trial, its metric and test accuracy
-    run.best_model().predict(X)
+    run.best_model().predict(X)   # X: raw inputs, as the data set's files hold them
+    run.ensemble()             # the ensemble of the top trials (best/ensemble.json), or None
     run.importance()           # pandas: how much of the metric each searched parameter explains (fANOVA)
 
 Only what can be trusted is read: rows that are not finished trials of the run are left out, and a
@@ -78,16 +79,29 @@ class Run:
         return rows if isinstance(rows, int) and not isinstance(rows, bool) and rows > 0 else None
 
     def best_model(self):
-        """The saved best model (:class:`~sweep.nn.TwoLayerNet`, or for a user's model a
-        :class:`~sweep.modelfile.LoadedModel`, whose loading runs the model's code), or None when the
-        run has none yet.
+        """The saved best model, a :class:`~sweep.modelfile.Model` that predicts on raw inputs (the
+        rows the data set's loader reads, before scaling and centring: ``predict(X)``,
+        ``predict_proba(X)``, ``accuracy(X, y)``; its ``net`` is the :class:`~sweep.nn.TwoLayerNet`,
+        or for a user's model a :class:`~sweep.modelfile.LoadedModel`, whose loading runs the model's
+        code), or None when the run has none yet. The model of an older run's file takes
+        preprocessed inputs, with a warning.
 
         SweepError when ``best/model.npz`` is not the file the run saved (its SHA-256 is recorded in
         ``best/summary.json``): a replaced model is never served beside the summary's test accuracy.
         """
-        from ..modelfile import load_model_file
+        from ..modelfile import load_saved_model
 
-        return self._checked_best_file(load_model_file)
+        return self._checked_best_file(load_saved_model)
+
+    def ensemble(self):
+        """The ensemble of the run's top trials (:class:`~sweep.ensemble.Ensemble`: ``predict`` and
+        ``predict_proba`` on raw inputs, as :meth:`best_model`), or None when the run has none.
+
+        SweepError when ``best/ensemble.npz`` is not the file the run saved (its SHA-256 is recorded in
+        ``best/ensemble.json``)."""
+        from ..ensemble import load_ensemble
+
+        return load_ensemble(self.run_dir)
 
     def _checked_best_file(self, read):
         """``read(path)`` of ``best/model.npz`` once it proves to be the file the run saved; None when absent."""

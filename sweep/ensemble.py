@@ -1,0 +1,468 @@
+"""Ensemble selection over a sweep's top trials (Caruana, Niculescu-Mizil, Crew and Ksikes, ICML 2004).
+
+A sweep trains dozens of good models and keeps one. After it (in :func:`sweep.best.finalize`), the
+top ``top_k`` scored trials (ranked by the experiment's metric; ties to the lower validation loss,
+then to the lower trial id) and the best trial are the *pool*. Their class probabilities on the
+validation split (softmax of the scores, float64) are combined by greedy forward selection with
+replacement:
+
+1. the ensemble starts as the pool's best single member on validation accuracy (ties to the lower
+   validation log-loss, then to the lower trial id): the run's best trial when the sweep ranks by
+   validation accuracy with one repeat;
+2. each of ``rounds`` rounds adds the member (already in it or not) whose addition gives the
+   highest validation accuracy of the averaged probabilities, ties to the lower log-loss, then to
+   the lower trial id;
+3. the ensemble kept is the best of those ``rounds + 1`` prefixes by the same rule (the earliest of
+   equals), so it never scores below its best member on validation.
+
+A member's weight is how many times it was picked over the ensemble's size. The ensemble is then
+scored once on the test split, as the best single model is. Every number depends on the trials'
+recorded results and their weights alone (weights not kept are retrained from the trial's seed,
+bitwise), never on n_jobs, completion order or a resume: the same run gives the same ensemble.
+
+Results: ``best/ensemble.npz`` (each member's arrays ``member<i>/<name>``, the preprocessing of raw
+inputs ``prep/...``, and a JSON header: members' classes and hyperparameters, the order in which
+they were picked; no pickle) and ``best/ensemble.json`` (members with their counts and weights,
+``val_acc``, ``test_acc``, the single best's for comparison, and the SHA-256 of ensemble.npz, which
+:func:`load_ensemble` checks). The probabilities are summed in the order the members were picked, so
+the saved ensemble's predictions are bitwise those it was scored with.
+
+Weights: while the sweep runs, the runner keeps in ``candidates/`` the weights of each trial that may
+end in the top ``top_k`` (see :class:`~sweep.observers.BestModelKeeper`), within ``max_disk`` bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SweepError
+from .modelfile import softmax
+from .results.files import BEST_DIR, atomic_write, own_folder, sha256_of, write_error
+
+ENSEMBLE_FILE, ENSEMBLE_JSON = "ensemble.npz", "ensemble.json"
+FORMAT = "sweep ensemble 1"
+#: Defaults, from measurement on digits (see the README's ``ensemble:`` section).
+DEFAULT_TOP_K, DEFAULT_ROUNDS, DEFAULT_MAX_DISK = 10, 10, 500 * 1000 ** 2
+#: Largest ``top_k`` and ``rounds`` an experiment may ask for.
+MAX_TOP_K, MAX_ROUNDS = 1000, 10_000
+#: Smallest probability a log-loss takes the log of.
+EPSILON = 1e-15
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3, "tb": 1000 ** 4,
+          "kib": 1024, "mib": 1024 ** 2, "gib": 1024 ** 3, "tib": 1024 ** 4}
+_SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([a-zA-Z]*)\s*")
+
+
+@dataclass(frozen=True)
+class EnsembleSpec:
+    """The experiment's ``ensemble:`` key: ``top_k`` trials in the pool, ``rounds`` of selection,
+    ``max_disk`` bytes of kept weights at most; ``asked``: the experiment file named the key (warnings
+    about an ensemble that cannot be made are given only then)."""
+
+    top_k: int = DEFAULT_TOP_K
+    rounds: int = DEFAULT_ROUNDS
+    max_disk: int = DEFAULT_MAX_DISK
+    asked: bool = False
+
+    def to_dict(self) -> dict:
+        return {"top_k": self.top_k, "rounds": self.rounds, "max_disk": human_size(self.max_disk)}
+
+
+def parse_size(value) -> int:
+    """Bytes of ``200MB``, ``1.5 GiB``, ``1000000`` (ValueError for anything else, or a size below 0)."""
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError
+        return value
+    if not isinstance(value, str):
+        raise ValueError
+    match = _SIZE.fullmatch(value)
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ValueError
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def human_size(n: int) -> str:
+    """``500MB`` for 500,000,000 bytes: the shortest decimal unit that gives a whole number."""
+    for unit in ("TB", "GB", "MB", "kB"):
+        size = _UNITS[unit.lower()]
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    return f"{n}B"
+
+
+# ------------------------------------------------------------------------------------- selection
+@dataclass(frozen=True)
+class Selection:
+    """What :func:`select` chose: ``order``, the pool indices in the order they were picked (the
+    first is the start), its validation accuracy and log-loss, and the scores of every prefix."""
+
+    order: tuple[int, ...]
+    val_acc: float
+    val_loss: float
+    history: tuple[tuple[float, float], ...]
+
+    def counts(self, n: int) -> list[int]:
+        out = [0] * n
+        for i in self.order:
+            out[i] += 1
+        return out
+
+
+def _score(total: np.ndarray, size: int, y: np.ndarray) -> tuple[float, float]:
+    """Accuracy and log-loss of the average ``total / size`` of ``size`` members' probabilities."""
+    return score(total / size, y)
+
+
+def score(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Accuracy and log-loss of the class probabilities ``p`` (N, C) against labels ``y``."""
+    acc = float(np.mean(p.argmax(axis=1) == y))
+    loss = float(-np.mean(np.log(np.maximum(p[np.arange(len(y)), y], EPSILON))))
+    return acc, loss
+
+
+def _better(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Whether (accuracy, log-loss) ``a`` beats ``b``: higher accuracy, then lower log-loss."""
+    return a[0] > b[0] or (a[0] == b[0] and a[1] < b[1])
+
+
+def select(probabilities: list[np.ndarray], y: np.ndarray, rounds: int, names: list[str] | None = None) -> Selection:
+    """Greedy forward selection with replacement (see the module's docstring) over the members'
+    validation ``probabilities`` ((N, C) arrays) against labels ``y``; ``names`` (the trial ids)
+    break ties, lower first (by default the pool order)."""
+    if not probabilities:
+        raise ValueError("nothing to select from")
+    y = np.asarray(y)
+    names = list(names) if names is not None else [f"{i:09d}" for i in range(len(probabilities))]
+    by_name = sorted(range(len(probabilities)), key=lambda i: names[i])  # ties go to the first of this order
+    singles = [_score(p, 1, y) for p in probabilities]
+    start = by_name[0]
+    for i in by_name[1:]:
+        if _better(singles[i], singles[start]):
+            start = i
+    order, total = [start], np.array(probabilities[start], dtype=np.float64)
+    history = [singles[start]]
+    for _ in range(rounds):
+        size = len(order) + 1
+        chosen, chosen_score, chosen_total = None, None, None
+        for i in by_name:
+            candidate = total + probabilities[i]
+            score = _score(candidate, size, y)
+            if chosen is None or _better(score, chosen_score):
+                chosen, chosen_score, chosen_total = i, score, candidate
+        order.append(chosen)
+        total = chosen_total
+        history.append(chosen_score)
+    best = 0
+    for n, score in enumerate(history):
+        if _better(score, history[best]):
+            best = n
+    return Selection(tuple(order[:best + 1]), history[best][0], history[best][1], tuple(history))
+
+
+def combine(probabilities: list[np.ndarray], order) -> np.ndarray:
+    """The ensemble's probabilities: the members' summed in the ``order`` they were picked, over its
+    size (the arithmetic of :func:`select`, so the result is bitwise the one it scored)."""
+    order = list(order)
+    total = np.array(probabilities[order[0]], dtype=np.float64)
+    for i in order[1:]:
+        total = total + probabilities[i]
+    return total / len(order)
+
+
+# ------------------------------------------------------------------------------------- the pool
+def pool_rows(rows, metric: str, maximize: bool, top_k: int, best_id: str) -> list[dict]:
+    """The top ``top_k`` scored trials of trials.csv ``rows`` (``ok`` before ``stopped``, then by the
+    metric, the lower validation loss, the lower trial id), and the best trial ``best_id`` when it is
+    not among them; in that order."""
+    from .results.ranking import SCORED, status_rank, tie_break
+
+    tie = tie_break(metric)
+
+    def key(r):
+        value = r[metric]
+        other = r.get(tie, math.nan)
+        return (status_rank(r["status"]), -value if maximize else value,
+                math.inf if math.isnan(other) else other, r["trial_id"])
+
+    scored = sorted((r for r in rows if r["status"] in SCORED and math.isfinite(r[metric])), key=key)
+    pool = scored[:top_k]
+    if not any(r["trial_id"] == best_id for r in pool):
+        pool += [r for r in scored if r["trial_id"] == best_id]
+    return pool
+
+
+def off_reason(experiment, data) -> str | None:
+    """Why the run makes no ensemble, or None when it makes one."""
+    if experiment.ensemble is None:
+        return "ensemble: false"
+    if experiment.program is not None:
+        return "a program's trials leave no model to combine"
+    if experiment.model is not None:
+        return "the ensemble combines the built-in nets, not a user's model"
+    if data is not None and data.task == "regression":
+        return "the data set has real-valued targets, and the ensemble combines class probabilities"
+    return None
+
+
+def make_ensemble(run_dir: Path, experiment, trials, data, rows, histories, best, summary: dict, warn=print):
+    """Select, score and save the ensemble of the run (see the module's docstring); ``best`` is the best
+    trial's :class:`~sweep.best.TrainedTrial` and ``summary`` its summary. Returns what
+    ``best/ensemble.json`` holds, or None when the run makes no ensemble (said in a line to ``warn``
+    when the experiment asked for one)."""
+    from .best import clean, trial_model
+    from .trainer import scores_of
+
+    spec = experiment.ensemble
+    reason = off_reason(experiment, data)
+    if reason is not None:
+        if spec is not None and spec.asked:
+            warn(f"warning: no ensemble is made: {reason}")
+        return None
+    start = time.perf_counter()
+    metric = experiment.metric
+    pool = pool_rows(rows, metric.name, metric.maximize, spec.top_k, best.spec.trial_id)
+    members, val, test, retrained = [], [], [], []
+    for row in pool:
+        trained = best if row["trial_id"] == best.spec.trial_id else \
+            trial_model(run_dir, experiment, trials, data, row, histories, warn)
+        if not trained.kept and trained is not best:
+            retrained.append(trained.spec.trial_id)
+        members.append(trained)
+        val.append(softmax(scores_of(trained.net, trained.data.X_val)))
+        test.append(softmax(scores_of(trained.net, trained.data.X_test)))
+    names = [m.spec.trial_id for m in members]
+    selection = select(val, data.y_val, spec.rounds, names)
+    used = sorted(set(selection.order), key=lambda i: names[i])  # members, by trial id
+    position = {i: n for n, i in enumerate(used)}
+    order = [position[i] for i in selection.order]
+    val_p = combine([val[i] for i in used], order)
+    test_p = combine([test[i] for i in used], order)
+    val_acc, val_loss = score(val_p, data.y_val)
+    test_acc, test_loss = score(test_p, data.y_test)
+    counts = selection.counts(len(members))
+    seconds = round(time.perf_counter() - start, 3)
+    record = {
+        "method": "greedy forward selection with replacement (Caruana et al. 2004)",
+        "top_k": spec.top_k, "rounds": spec.rounds, "pool": len(members), "size": len(order),
+        "members": [{"trial_id": names[i], "config_id": members[i].spec.config_id, "count": counts[i],
+                     "weight": counts[i] / len(order), "epochs": members[i].epochs,
+                     "val_acc": clean(float(np.mean(val[i].argmax(axis=1) == data.y_val))),
+                     "params": members[i].spec.params} for i in used],
+        "order": [names[i] for i in selection.order],
+        "val_acc": clean(val_acc), "val_loss": clean(val_loss),
+        "test_acc": clean(test_acc), "test_loss": clean(test_loss), "test_rows": int(len(data.y_test)),
+        "single_best": {"trial_id": summary["trial_id"], "val_acc": summary.get("val_acc"),
+                        "test_acc": summary.get("test_acc")},
+        "retrained": retrained, "seconds": seconds,
+    }
+    write_ensemble(run_dir, [members[i].net for i in used], order, data.preprocessing, record)
+    return record
+
+
+# ------------------------------------------------------------------------------------- files
+def _net_record(net) -> tuple[dict, dict]:
+    """The JSON record of a built-in net (its class and constructor arguments) and its arrays."""
+    arrays = {**net.params, **getattr(net, "buffers", {})}
+    return {"class": type(net).__name__, "hyperparameters": net.hyperparameters(), "arrays": sorted(arrays)}, arrays
+
+
+def write_ensemble(run_dir: Path, nets: list, order: list[int], preprocessing, record: dict) -> dict:
+    """Write ``best/ensemble.npz`` and then ``best/ensemble.json`` (``record`` plus the npz's SHA-256),
+    each atomically: a kill between them leaves a json that does not name the npz, which
+    :func:`load_ensemble` refuses and the next ``--resume`` makes again."""
+    header = {"format": FORMAT, "members": [], "order": list(order),
+              "preprocessing": preprocessing.header() if preprocessing is not None else None}
+    arrays = {} if preprocessing is None else dict(preprocessing.arrays())
+    for n, net in enumerate(nets):
+        member, values = _net_record(net)
+        header["members"].append(member)
+        arrays.update({f"member{n}/{name}": value for name, value in values.items()})
+    tmp = None
+    try:
+        best = own_folder(run_dir, BEST_DIR)
+        tmp = best / f".{ENSEMBLE_FILE}.tmp"
+        tmp.unlink(missing_ok=True)  # left by a kill (or a link put there: removed, never followed)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+        with open(fd, "wb") as f:
+            np.savez(f, __header__=np.array(json.dumps(header)), **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        record = {**record, "ensemble_sha256": sha256_of(tmp)}
+        text = json.dumps(record, indent=2, allow_nan=False, default=_plain) + "\n"
+        os.replace(tmp, best / ENSEMBLE_FILE)
+        atomic_write(best / ENSEMBLE_JSON, text.encode())
+    except OSError as exc:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise write_error(f"cannot save the ensemble in {Path(run_dir) / BEST_DIR} (every trial and the best model "
+                          "are recorded; free space or fix the folder, then --resume finishes the run)", exc,
+                          full_disk="") from None
+    return record
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+#: Largest ensemble.json read.
+MAX_RECORD_BYTES = 1 << 22
+
+
+def read_ensemble_record(run_dir: Path) -> dict | None:
+    """``best/ensemble.json``, or None when the run has none; SweepError (one line) when it is damaged."""
+    path = Path(run_dir) / BEST_DIR / ENSEMBLE_JSON
+    if not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_RECORD_BYTES + 1)
+        if len(data) > MAX_RECORD_BYTES:
+            raise ValueError(f"larger than {MAX_RECORD_BYTES:,} bytes")
+        record = json.loads(data.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise SweepError(f"{path} is damaged ({str(exc).splitlines()[0][:120]})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("ensemble_sha256"), str) or \
+            not isinstance(record.get("members"), list):
+        raise SweepError(f"{path} is damaged: not the record of an ensemble")
+    return record
+
+
+def ensemble_problem(run_dir: Path) -> str | None:
+    """Why ``best/`` does not hold an ensemble this run saved whole (no record, a damaged one, an
+    ensemble.npz that is not the file it names), or None."""
+    try:
+        record = read_ensemble_record(run_dir)
+    except SweepError as exc:
+        return str(exc)
+    path = Path(run_dir) / BEST_DIR / ENSEMBLE_FILE
+    if record is None:
+        return f"it has no {ENSEMBLE_JSON}"
+    if not path.is_file() or path.is_symlink():
+        return f"it has no {ENSEMBLE_FILE}"
+    if sha256_of(path) != record["ensemble_sha256"]:
+        return f"{ENSEMBLE_FILE} is not the ensemble this run saved (its SHA-256 is not the one {ENSEMBLE_JSON} records)"
+    return None
+
+
+class Ensemble:
+    """A saved ensemble that predicts on raw inputs (as :class:`~sweep.modelfile.Model` does: the rows
+    the data set's loader reads, (N, D) or (N, *shape), any real dtype): the members' class
+    probabilities summed in the order they were picked, over its size. ``record`` is
+    ``best/ensemble.json``; ``nets`` the members' networks, ``weights`` their shares."""
+
+    def __init__(self, nets: list, order: list[int], preprocessing, record: dict):
+        self.nets, self.order, self.preprocessing, self.record = nets, order, preprocessing, record
+
+    @property
+    def weights(self) -> list[float]:
+        return [self.order.count(n) / len(self.order) for n in range(len(self.nets))]
+
+    def transform(self, X) -> np.ndarray:
+        return np.asarray(X) if self.preprocessing is None else self.preprocessing.apply(X)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (N, C), float64, for raw inputs ``X``."""
+        from .trainer import scores_of
+
+        X = self.transform(X)
+        return combine([softmax(scores_of(net, X)) for net in self.nets], self.order)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted class labels (N,) for raw inputs ``X``."""
+        return self.predict_proba(X).argmax(axis=1)
+
+    def accuracy(self, X, y) -> float:
+        return float(np.mean(self.predict(X) == np.asarray(y)))
+
+    def __repr__(self) -> str:
+        return (f"Ensemble({len(self.nets)} members, size {len(self.order)}, val_acc {self.record.get('val_acc')}, "
+                f"test_acc {self.record.get('test_acc')})")
+
+
+def load_ensemble(run_dir: Path) -> Ensemble | None:
+    """The run's saved ensemble, or None when it has none. SweepError (one line) when ensemble.npz is not
+    the file ensemble.json names by its SHA-256 (a replaced or edited file), or is damaged."""
+    run_dir = Path(run_dir)
+    path = run_dir / BEST_DIR / ENSEMBLE_FILE
+    if not (run_dir / BEST_DIR / ENSEMBLE_JSON).is_file() and not path.exists():
+        return None
+    problem = ensemble_problem(run_dir)
+    if problem:
+        raise SweepError(f"{run_dir / BEST_DIR}: {problem}; `sweep run EXP.yaml --resume {run_dir}` makes the "
+                         "ensemble again")
+    record = read_ensemble_record(run_dir)
+    try:
+        return _read(path, record)
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        raise SweepError(f"{path} is damaged ({str(exc).splitlines()[0][:160]})") from None
+
+
+def _read(path: Path, record: dict) -> Ensemble:
+    from .data.transform import Preprocessing
+    from .memory import npz_bytes
+
+    npz_bytes(path, str(path))
+    with np.load(path, allow_pickle=False) as f:
+        header = json.loads(str(f["__header__"]))
+        if not isinstance(header, dict) or header.get("format") != FORMAT or not isinstance(header.get("members"), list):
+            raise ValueError("not an ensemble sweep wrote")
+        n = len(header["members"])
+        order = header["order"]
+        if not n or not isinstance(order, list) or not order or \
+                not all(isinstance(i, int) and 0 <= i < n for i in order):
+            raise ValueError("its order of members is damaged")
+        nets = []
+        for i, member in enumerate(header["members"]):
+            prefix = f"member{i}/"
+            arrays = {name.removeprefix(prefix): f[name] for name in f.files if name.startswith(prefix)}
+            nets.append(_member_net(member, arrays, f"member {i}"))
+        preprocessing = None
+        if header.get("preprocessing") is not None:
+            preprocessing = Preprocessing.from_saved(header["preprocessing"],
+                                                     {name: f[name] for name in f.files if name.startswith("prep/")},
+                                                     str(path))
+    return Ensemble(nets, order, preprocessing, record)
+
+
+def _member_net(member: dict, arrays: dict, what: str):
+    """A member's built-in net from its record and arrays, their shapes checked against its
+    hyperparameters before the net is built."""
+    from .nn import FullyConnectedNet, TwoLayerNet
+    from .nn.fc_net import _saved_shapes
+
+    hp = member.get("hyperparameters") if isinstance(member, dict) else None
+    if not isinstance(hp, dict):
+        raise ValueError(f"{what}: its hyperparameters are damaged")
+    if member.get("class") == "TwoLayerNet":
+        sizes = [hp.get(k) for k in ("input_dim", "hidden_dim", "num_classes")]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sizes):
+            raise ValueError(f"{what}: its hyperparameters are damaged")
+        d, h, c = sizes
+        shapes = {"W1": (d, h), "b1": (h,), "W2": (h, c), "b2": (c,)}
+    elif member.get("class") == "FullyConnectedNet":
+        shapes = _saved_shapes(hp, len(arrays) + 1, what)
+    else:
+        raise ValueError(f"{what}: not a built-in net")
+    if set(arrays) != set(shapes) or any(tuple(arrays[k].shape) != tuple(shapes[k]) for k in shapes):
+        raise ValueError(f"{what}: its arrays are not shaped as its hyperparameters say")
+    if member["class"] == "TwoLayerNet":
+        rest = {k: v for k, v in hp.items() if k not in ("input_dim", "hidden_dim", "num_classes")}
+        net = TwoLayerNet(d, h, c, **rest)
+    else:
+        net = FullyConnectedNet(**hp)
+    for store in (net.params, getattr(net, "buffers", {})):
+        for name in store:
+            store[name] = np.ascontiguousarray(arrays[name], dtype=net.dtype)
+    return net
