@@ -432,8 +432,9 @@ def _check_controller(p: _Problems, spec) -> None:
         if key != "type":
             raise p.error(("controller", key), "unknown key; allowed: type")
     if spec["type"] not in CONTROLLER_TYPES:
-        raise p.error(("controller", "type"), f"{shown(spec['type'])} is not allowed{did_you_mean(spec['type'], CONTROLLER_TYPES)}"
-                                              f"; allowed: {', '.join(CONTROLLER_TYPES)}")
+        raise p.error(("controller", "type"), f"{shown(spec['type'])} is not allowed"
+                                              f"{did_you_mean(spec['type'], CONTROLLER_TYPES)}; "
+                                              f"allowed: {', '.join(CONTROLLER_TYPES)}")
 
 
 def _flatten_parameters(p: _Problems, spec, runs_program: bool) -> tuple[Any, dict[str, tuple[str, ...]]]:
