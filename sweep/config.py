@@ -351,6 +351,9 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
         raise p.error(("method",), f"{shown(method)} is not allowed{did_you_mean(method, METHODS)}; "
                                    f"allowed: {', '.join(METHODS)}")
 
+    if runs_program and raw.get("parameters") is None and not raw.get("fixed"):
+        raise p.error((), "no `parameters`: W&B requires them in a sweep file; give the program's parameters under "
+                          "`parameters` (or its values under `fixed`, to run it once)")
     raw_parameters, nested = _flatten_parameters(p, raw.get("parameters"), runs_program)
     if runs_program:
         from .programs.spec import program_table
