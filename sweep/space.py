@@ -458,3 +458,14 @@ def nest_blocks(blocks: Mapping, paths: Mapping[str, tuple[str, ...]]) -> dict:
             node = node.setdefault(part, {"parameters": {}})["parameters"]
         node[path[-1]] = block
     return out
+
+
+def flat_blocks(spec: Any) -> Any:
+    """A recorded ``parameters`` block (a run's experiment.yaml) with nested blocks opened into flat names,
+    as its trials.csv columns are; a block that cannot be read is returned as it is."""
+    if not isinstance(spec, Mapping):
+        return spec
+    try:
+        return flatten_parameters(spec)[0]
+    except SpaceError:
+        return spec

@@ -312,6 +312,11 @@ def test_nested_parameters_reach_a_programs_argv_as_wandb_formats_them(tmp_path)
                         json.dumps(params)]
         seen.add(argv[1])
     assert "--optimizer={'lr': 0.001, 'nadam': {'beta': 0.9}}" in seen and len(seen) == 4
+    from sweep.results import load_run
+
+    run = load_run(tmp_path / "run")  # the leaves are the run's searched parameters, by their columns' names
+    assert list(run.params) == ["batch_size", "optimizer.lr", "optimizer.nadam.beta"]
+    assert run.spec("optimizer.lr") == {"distribution": "categorical", "values": [0.001, 0.0001]}
 
 
 # ------------------------------------------------------------------ searched epochs under hyperband
