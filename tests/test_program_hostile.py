@@ -134,11 +134,13 @@ def test_parameters_named_like_paths_draw_their_figures_inside_the_run_folder(tm
 
 
 # ------------------------------------------------------------------------------ a run with nothing to compare
-@pytest.mark.parametrize("parameters", [{"x": {"value": 1}}, None], ids=["one-value", "no-parameters"])
-def test_a_program_sweep_where_no_parameter_varies_ends_with_its_leaderboard(tmp_path, parameters):
+# (without `parameters` nor `fixed` a program sweep is refused, as W&B refuses it: tests/test_wandb_fidelity.py)
+@pytest.mark.parametrize("given", [{"parameters": {"x": {"value": 1}}}, {"fixed": {"x": 1}}],
+                         ids=["one-value", "fixed-only"])
+def test_a_program_sweep_where_no_parameter_varies_ends_with_its_leaderboard(tmp_path, given):
     write(tmp_path / "own.py", OWN_NAMES)
     doc = dict(program="own.py", method="grid", metric={"name": "score", "goal": "maximize"})
-    experiment(tmp_path, **doc, **({"parameters": parameters} if parameters else {}))
+    experiment(tmp_path, **doc, **given)
     result = sweep_cli("run", "sweep.yaml", "--out", "run", cwd=tmp_path)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert "1 of 1 configurations" in result.stdout
