@@ -266,11 +266,11 @@ class _Problems:
         self.source = source or "<experiment>"
         self.lines = lines or {}
         self.overridden = overridden or {}
+        self.nested: dict[str, tuple[str, ...]] = {}  # flat name of a nested parameter -> its path of names
 
     def error(self, path: tuple, message: str) -> ConfigError:
-        nested = getattr(self, "nested", {})
-        if len(path) >= 2 and path[0] == "parameters" and path[1] in nested:  # a nested parameter: its own lines
-            path = _parameter_path(("parameters",) + nested[path[1]]) + tuple(path[2:])
+        if len(path) >= 2 and path[0] == "parameters" and path[1] in self.nested:  # a nested parameter: its lines
+            path = _parameter_path(("parameters",) + self.nested[path[1]]) + tuple(path[2:])
         dotted = shorten(".".join(str(p) for p in path))
         for key, label in self.overridden.items():
             n = min(len(key), len(path))
@@ -304,7 +304,6 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
     for key in raw:
         if key == "controller":
             _check_controller(p, raw[key])
-        if key == "controller":
             warnings.append(f"{p.source}: `controller` is a W&B setting (who runs W&B's search loop); this runner "
                             "runs its own and ignores it")
         elif key in WANDB_IGNORED_KEYS:
