@@ -13,6 +13,10 @@ Order. The grid is the cartesian product of the parameters in the order they are
 one varying fastest (``itertools.product``), each parameter's values in the order written. Random
 search draws ``run_cap`` configurations from ``np.random.default_rng([seed, 0x5EED])``, parameter by
 parameter in declared order, so the same seed gives the same configurations.
+
+W&B's nested parameters (``optimizer: {parameters: {lr: {...}}}``) are opened by
+:func:`flatten_parameters` into flat names (``optimizer.lr``), each a dimension of its own;
+:func:`nest_values` puts a configuration back into W&B's nested dicts for a program.
 """
 
 from __future__ import annotations
