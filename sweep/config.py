@@ -20,6 +20,7 @@ Every problem raises :class:`~sweep.errors.ConfigError` with one line:
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import unicodedata
@@ -37,14 +38,16 @@ from .backend import BACKENDS, Backend, parse_backend  # noqa: F401 - Backend an
 from .errors import ConfigError, did_you_mean, shorten, shown
 from .params import BUILTIN, PARAMETERS, REQUIRED, SYNONYMS, TRAINER_NAMES, ParamTable, constructor_table
 from .settings import Invalid
-from .space import Distribution, SpaceError, grid_size, parse_distribution
+from .space import DEPRECATED, Distribution, SpaceError, flatten_parameters, grid_size, nest_blocks, parse_distribution
 from .vocabulary import translate
 
 TOP_LEVEL_KEYS = ("name", "description", "dataset", "model", "method", "metric", "parameters", "run_cap", "seed",
                   "repeats", "n_jobs", "backend", "scheduler", "scheduler_file", "fixed", "time_limit",
-                  "early_terminate", "fuse", "program", "command", "timeout", "ensemble")
+                  "early_terminate", "fuse", "program", "command", "timeout", "ensemble", "controller")
 #: W&B keys that only make sense to W&B's servers: read, ignored, warned about.
-WANDB_IGNORED_KEYS = ("entity", "project")
+WANDB_IGNORED_KEYS = ("entity", "project", "controller")
+#: W&B's ``controller.type`` values (its schema refuses any other); both mean this runner's own loop here.
+CONTROLLER_TYPES = ("cloud", "local")
 #: W&B features this runner does not have yet: refused.
 #: (Messages follow the key path, as in ``exp.yaml:3: method: bayes is not supported yet``.)
 UNSUPPORTED: dict[str, str] = {}
@@ -108,10 +111,13 @@ class Experiment:
     model: Any = None  # the user's model (a sweep.models.ModelSource); None: the built-in net
     program: Any = None  # the user's script run per trial (a sweep.programs.ProgramSpec); None: a net is trained
     ensemble: EnsembleSpec | None = EnsembleSpec()  # the ensemble of the top trials (sweep.ensemble); None: off
+    #: W&B's nested parameters: each flat name of ``parameters`` that came from a nested block
+    #: (``"optimizer.lr"``) -> its path of names (``("optimizer", "lr")``); a program gets them nested
+    nested: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """The resolved experiment as plain data, readable back by :func:`parse_experiment`."""
-        searched = {name: dist.to_dict() for name, dist in self.parameters.items()}
+        searched = nest_blocks({name: dist.to_dict() for name, dist in self.parameters.items()}, self.nested)
         return {
             "name": self.name, "description": self.description,
             **({"dataset": {"name": self.dataset, **self.dataset_options}} if self.program is None else
@@ -232,6 +238,8 @@ def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set",
             params = raw.get("parameters")
             if isinstance(params, dict):
                 params.pop(parts[0], None)
+                if not params:  # every searched parameter fixed on the command line: a single run, not `parameters: {}`
+                    raw.pop("parameters")
             fixed = raw.setdefault("fixed", {})
             if not isinstance(fixed, dict):
                 raise ConfigError(f"--set {shown(item)}: `fixed` in {source} is not a mapping")
@@ -262,8 +270,11 @@ class _Problems:
         self.source = source or "<experiment>"
         self.lines = lines or {}
         self.overridden = overridden or {}
+        self.nested: dict[str, tuple[str, ...]] = {}  # flat name of a nested parameter -> its path of names
 
     def error(self, path: tuple, message: str) -> ConfigError:
+        if len(path) >= 2 and path[0] == "parameters" and path[1] in self.nested:  # a nested parameter: its lines
+            path = _parameter_path(("parameters",) + self.nested[path[1]]) + tuple(path[2:])
         dotted = shorten(".".join(str(p) for p in path))
         for key, label in self.overridden.items():
             n = min(len(key), len(path))
@@ -295,7 +306,11 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
     p = _Problems(source, lines, overridden)
     warnings: list[str] = []
     for key in raw:
-        if key in WANDB_IGNORED_KEYS:
+        if key == "controller":
+            _check_controller(p, raw[key])
+            warnings.append(f"{p.source}: `controller` is a W&B setting (who runs W&B's search loop); this runner "
+                            "runs its own and ignores it")
+        elif key in WANDB_IGNORED_KEYS:
             warnings.append(f"{p.source}: `{key}` is a W&B agent setting; this runner ignores it")
         elif key in INFORMATIONAL_KEYS:
             continue
@@ -326,6 +341,10 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
                                         "trials stop with time_limit")
         dataset, dataset_options = _parse_dataset(p, raw.get("dataset"))
 
+    if "parameters" in raw and raw["parameters"] is not None and "method" not in raw:
+        # W&B's schema requires `method`; a file without `parameters` (ours: a single run of `fixed`) keeps grid
+        raise p.error(("parameters",), "no `method`: W&B requires one for a search (its schema's only required "
+                                       "key); add `method: grid`, `method: random` or `method: bayes`")
     method = raw.get("method", "grid")
     if not isinstance(method, str):
         raise p.error(("method",), f"{shown(method)} is not allowed; allowed: {', '.join(METHODS)}")
@@ -335,18 +354,22 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
         raise p.error(("method",), f"{shown(method)} is not allowed{did_you_mean(method, METHODS)}; "
                                    f"allowed: {', '.join(METHODS)}")
 
+    if runs_program and raw.get("parameters") is None and not raw.get("fixed"):
+        raise p.error((), "no `parameters`: W&B requires them in a sweep file; give the program's parameters under "
+                          "`parameters` (or its values under `fixed`, to run it once)")
+    raw_parameters, nested = _flatten_parameters(p, raw.get("parameters"), runs_program)
     if runs_program:
         from .programs.spec import program_table
 
         metric = _parse_program_metric(p, raw.get("metric"), warnings)
-        model, table = None, program_table(raw.get("parameters"), raw.get("fixed"))
-        parameters = _parse_parameters(p, raw.get("parameters"), table, grid=method == "grid")
+        model, table = None, program_table(raw_parameters, raw.get("fixed"))
+        parameters = _parse_parameters(p, raw_parameters, table, grid=method == "grid", warnings=warnings)
         fixed = _parse_fixed(p, raw.get("fixed"), parameters, table)
     else:
         metric = _parse_metric(p, raw.get("metric"), warnings)
         model, table = _parse_model(p, raw.get("model"))
-        parameters = _parse_parameters(p, translate(raw.get("parameters"), table, model is None, p.source,
-                                                    warnings), table, grid=method == "grid")
+        parameters = _parse_parameters(p, translate(raw_parameters, table, model is None, p.source,
+                                                    warnings), table, grid=method == "grid", warnings=warnings)
         fixed = _parse_fixed(p, translate(raw.get("fixed"), table, model is None, p.source, warnings), parameters,
                              table)
         _check_required(p, model, table, parameters, fixed)
@@ -386,7 +409,8 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
         except ValueError as exc:
             raise p.error(("time_limit",), str(exc)) from None
 
-    program = _parse_program(p, raw, metric, table) if runs_program else None
+    program = _parse_program(p, {**raw, "parameters": raw_parameters}, metric, table, nested) if runs_program \
+        else None
     early_terminate = _parse_early_terminate(p, raw.get("early_terminate"), parameters, fixed, warnings,
                                              program is not None)
     fuse = _parse_fuse(p, raw.get("fuse", 1), method, run_cap, early_terminate)
@@ -402,7 +426,7 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
                       parameters=parameters, fixed=fixed, run_cap=run_cap, seed=seed, repeats=repeats,
                       n_jobs=n_jobs, backend=backend, description=description, source=source,
                       time_limit=time_limit, early_terminate=early_terminate, fuse=fuse, warnings=tuple(warnings),
-                      table=table, model=model, program=program, ensemble=ensemble)
+                      table=table, model=model, program=program, ensemble=ensemble, nested=nested)
 
 
 #: The keys of an ``ensemble:`` mapping.
@@ -452,6 +476,59 @@ def _parse_ensemble(p: _Problems, raw: Mapping, program: bool, model, warnings: 
     return EnsembleSpec(top_k, rounds, max_disk, asked=True)
 
 
+
+def _check_controller(p: _Problems, spec) -> None:
+    """W&B's ``controller: {type: cloud | local}``: who runs the search loop there (W&B's servers, or
+    ``wandb controller`` on the user's machine); here it is always this runner, so it is ignored with a
+    warning. Other values are refused, as W&B's schema refuses them."""
+    if not isinstance(spec, Mapping) or "type" not in spec:
+        raise p.error(("controller",), f"{shown(spec)} is not allowed; W&B's controller is a mapping with `type` "
+                                       f"({' or '.join(CONTROLLER_TYPES)}), e.g. `controller: {{type: local}}`")
+    for key in spec:
+        if key != "type":
+            raise p.error(("controller", key), "unknown key; allowed: type")
+    if spec["type"] not in CONTROLLER_TYPES:
+        raise p.error(("controller", "type"), f"{shown(spec['type'])} is not allowed"
+                                              f"{did_you_mean(spec['type'], CONTROLLER_TYPES)}; "
+                                              f"allowed: {', '.join(CONTROLLER_TYPES)}")
+
+
+def _flatten_parameters(p: _Problems, spec, runs_program: bool) -> tuple[Any, dict[str, tuple[str, ...]]]:
+    """``parameters`` with W&B's nested blocks opened into flat names (``optimizer.lr``; see
+    :func:`sweep.space.flatten_parameters`), and the path of each such name. A program gets the nested
+    values as W&B's agent passes them (``--optimizer={'lr': 0.1}``); a model takes flat keyword
+    hyperparameters, so nested blocks are refused there, naming the flat form. ``parameters: {}`` is
+    refused, as W&B refuses it."""
+    if not isinstance(spec, Mapping):
+        return spec, {}
+    if not spec:
+        raise p.error(("parameters",), "is empty: W&B refuses a sweep without parameters; give at least one, or "
+                                       "remove `parameters:` and set the values under `fixed`")
+    try:
+        flat, nested = flatten_parameters(spec)
+    except SpaceError as exc:
+        raise p.error(_parameter_path(("parameters",) + tuple(exc.key or ())), str(exc)) from None
+    if nested and not runs_program:
+        dotted, path = next(iter(nested.items()))
+        guess = did_you_mean(path[-1], tuple(PARAMETERS), synonyms=SYNONYMS)
+        raise p.error(_parameter_path(("parameters",) + path[:1]),
+                      f"nested parameters ({dotted}) reach a program as a dict, as W&B's agent passes them "
+                      f"(--{path[0]}={{'{path[1]}': ...}}); a model takes flat hyperparameters: write each under "
+                      f"`parameters` by its own name{' (' + guess.strip(' ()') + ')' if guess else ''}")
+    p.nested = nested
+    return flat, nested
+
+
+def _parameter_path(path: tuple) -> tuple:
+    """A key path through nested parameters as the file writes it (``parameters.a.parameters.b``)."""
+    out = [path[0]] if path else []
+    for i, part in enumerate(path[1:]):
+        if i:
+            out.append("parameters")
+        out.append(part)
+    return tuple(out)
+
+
 def _parse_fuse(p: _Problems, value, method: str, run_cap: int | None, early_terminate) -> int:
     """``fuse: K``: train up to K runs of the plan in one pass (see :mod:`sweep.fused`); 1 is off.
 
@@ -470,8 +547,10 @@ def _parse_fuse(p: _Problems, value, method: str, run_cap: int | None, early_ter
 
 def _parse_early_terminate(p: _Problems, spec, parameters: dict, fixed: dict, warnings: list,
                            program: bool = False) -> Hyperband | None:
-    """The ``early_terminate`` block; its iterations are epochs, so ``epochs`` must be fixed (a
-    program's are the lines it writes with the metric, as W&B counts them: anything goes)."""
+    """The ``early_terminate`` block; its iterations are epochs (a program's are the lines it writes
+    with the metric, as W&B counts them: anything goes). A searched ``epochs`` is each trial's own
+    budget, as in W&B: the milestones run up to the largest value, and a trial whose epochs end
+    before a milestone simply finishes there."""
     if spec is None:
         return None
     try:
@@ -481,13 +560,31 @@ def _parse_early_terminate(p: _Problems, spec, parameters: dict, fixed: dict, wa
         raise p.error(("early_terminate",) + ((key,) if key else ()), message) from None
     if program:
         return hyperband
-    if "epochs" in parameters:
-        raise p.error(("parameters", "epochs"), "early_terminate decides how many epochs each trial trains; "
-                                                "fix epochs (the most a trial trains) instead of searching it")
-    if not hyperband.milestones(fixed["epochs"]):
-        warnings.append(f"{p.source}: early_terminate: no milestone lies below epochs {fixed['epochs']}, so no "
+    try:
+        epochs = largest_epochs(parameters, fixed)
+    except ValueError as exc:
+        raise p.error(("parameters", "epochs"), str(exc)) from None
+    if not hyperband.milestones(epochs):
+        warnings.append(f"{p.source}: early_terminate: no milestone lies below epochs {epochs}, so no "
                         "trial is stopped early")
     return hyperband
+
+
+def largest_epochs(parameters: Mapping[str, Distribution], fixed: Mapping) -> int:
+    """The most epochs a trial of the sweep trains: the fixed ``epochs``, or the largest value a
+    searched one can take (the milestones of early termination run up to it). ValueError for a
+    searched ``epochs`` without a largest value (a normal distribution)."""
+    dist = parameters.get("epochs")
+    if dist is None:
+        return int(fixed["epochs"])
+    values = dist.grid_values()
+    if values:
+        return int(max(values))
+    high = (dist.support() or (None, math.inf))[1]
+    if not math.isfinite(high):
+        raise ValueError(f"{dist.kind} has no largest value, which early_terminate needs (its milestones run up to "
+                         "the most epochs a trial trains); give epochs `values`, or an int_uniform min and max")
+    return int(math.floor(high + (dist.q if dist.is_quantized else 0)))  # a draw rounded to q may pass max
 
 
 def _parse_name(p: _Problems, name) -> str:
@@ -592,7 +689,7 @@ def _parse_program_metric(p: _Problems, spec, warnings: list[str]) -> Metric:
     return Metric(name, goal)
 
 
-def _parse_program(p: _Problems, raw: Mapping, metric: Metric, table: ParamTable):
+def _parse_program(p: _Problems, raw: Mapping, metric: Metric, table: ParamTable, nested=None):
     """``program:``, ``command:`` and ``timeout:`` (see :mod:`sweep.programs`)."""
     from .programs.command import build_argv
     from .programs.spec import HISTORY_COLUMNS, RESERVED_COLUMNS, ProgramSpec, kill_delay, resolve_folder
@@ -636,7 +733,7 @@ def _parse_program(p: _Problems, raw: Mapping, metric: Metric, table: ParamTable
         except ValueError as exc:
             raise p.error(("timeout",), str(exc)) from None
     return ProgramSpec(program=program, command=command, folder=resolve_folder(p.source), metric=metric.name,
-                       timeout=timeout, grace=kill_delay())
+                       timeout=timeout, grace=kill_delay(), nested=tuple(sorted((nested or {}).items())))
 
 
 def has_control_characters(text: str) -> bool:
@@ -694,7 +791,8 @@ def _check_required(p: _Problems, model, table: ParamTable, parameters: Mapping,
                                   f"{'it' if len(missing) == 1 else 'them'} under `parameters` or `fixed`")
 
 
-def _parse_parameters(p: _Problems, spec, table: ParamTable, grid: bool) -> dict[str, Distribution]:
+def _parse_parameters(p: _Problems, spec, table: ParamTable, grid: bool,
+                      warnings: list[str] | None = None) -> dict[str, Distribution]:
     if spec is None:
         return {}
     if not isinstance(spec, Mapping):
@@ -710,6 +808,13 @@ def _parse_parameters(p: _Problems, spec, table: ParamTable, grid: bool) -> dict
             where = ("parameters", name) + ((exc.key,) if exc.key and isinstance(block, Mapping) and exc.key in block
                                             else ())
             raise p.error(where, str(exc)) from None
+        if warnings is not None and isinstance(block, Mapping) and block.get("distribution") in DEPRECATED:
+            kind = block["distribution"]  # W&B's words (PARAM_DEPRECATION_MAP of its sweeps/params.py)
+            warnings.append(f"{p.source}: parameters.{name} uses {kind}, where min/max specify base-e exponents. "
+                            f"Use {DEPRECATED[kind]} to specify limit values.")
+        if grid and dist.probabilities is not None:
+            raise p.error(("parameters", name), "categorical with `probabilities` cannot be searched by a grid (as in "
+                                                "W&B, which refuses it); remove `probabilities`, or use method: random")
         try:
             table[name].check_distribution(dist, grid=grid)
         except Invalid as exc:

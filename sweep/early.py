@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from .config import Experiment
+from .config import Experiment, largest_epochs
 from .plan import TaskSpec, TrialSpec
 from .results.paused import (
     load_state,
@@ -43,7 +43,9 @@ class EarlyTermination:
         self._converted: dict[str, object] = {}
         self.hyperband = experiment.early_terminate
         self.metric, self.maximize = experiment.metric.name, experiment.metric.maximize
-        self.epochs = experiment.fixed["epochs"]  # the same for every trial (the config refuses searching it)
+        # the most a trial trains: milestones run up to it; a searched epochs is each trial's own budget (as in
+        # W&B), and a trial whose epochs end before a milestone finishes there, reaching no further milestone
+        self.epochs = largest_epochs(experiment.parameters, experiment.fixed)
         self.milestones = self.hyperband.milestones(self.epochs)
         self.rule = MilestoneRule(self.hyperband, self.milestones)
         self.run_dir = Path(run_dir)
@@ -59,7 +61,7 @@ class EarlyTermination:
         if state is not None:
             self._wait(trial, state, task)
             return None
-        return replace(task, pause_at=self._next_milestone(0))
+        return replace(task, pause_at=self._next_milestone(0, trial))
 
     def _saved_state(self, trial: TrialSpec) -> TrainState | None:
         """The state ``trial`` was paused in by an earlier call, when one is saved and proven to be its
@@ -71,8 +73,8 @@ class EarlyTermination:
         try:
             state = load_state(self.run_dir, trial, build_model(trial.params, trial.seed, typed, self.model),
                                typed)
-            if state.epoch not in self.milestones:
-                raise InDoubt(f"its epoch {state.epoch} is not a milestone of this sweep")
+            if state.epoch not in self.milestones or state.epoch >= trial.params["epochs"]:
+                raise InDoubt(f"its epoch {state.epoch} is not a milestone of this sweep below the trial's epochs")
             return state
         except Exception as exc:  # noqa: BLE001 - any doubt about a saved state means training from the start
             why = str(exc) if isinstance(exc, InDoubt) else f"it cannot be read ({first_line(exc)})"
@@ -90,8 +92,9 @@ class EarlyTermination:
             self._converted[dtype] = self.data.astype(dtype)
         return self._converted[dtype]
 
-    def _next_milestone(self, epoch: int) -> int | None:
-        return next((m for m in self.milestones if m > epoch), None)
+    def _next_milestone(self, epoch: int, trial: TrialSpec) -> int | None:
+        """The next milestone after ``epoch`` below the trial's own epochs (None: it trains to its end)."""
+        return next((m for m in self.milestones if epoch < m < trial.params["epochs"]), None)
 
     # ------------------------------------------------------------------------------ events
     def asked(self, trials: list[TrialSpec]) -> None:
@@ -134,7 +137,7 @@ class EarlyTermination:
                 continue
             del self.waiting[index]
             if go:
-                yield replace(task, checkpoint=state, pause_at=self._next_milestone(state.epoch)), None
+                yield replace(task, checkpoint=state, pause_at=self._next_milestone(state.epoch, trial)), None
             else:
                 self.stopped += 1
                 yield None, self.stopped_result(trial, state)
@@ -147,9 +150,9 @@ class EarlyTermination:
             else None
         if why is None and threshold is not None and value is not None:
             sign = -1 if self.maximize else 1
-            why = (f"stopped by hyperband at epoch {state.epoch} of {self.epochs}: {self.metric} "
+            why = (f"stopped by hyperband at epoch {state.epoch} of {trial.params['epochs']}: {self.metric} "
                    f"{sign * value:.4g} is worse than {sign * threshold:.4g}, the cut for the top 1/{self.hyperband.eta:g}")
-        result.error = why or f"stopped at epoch {state.epoch} of {self.epochs}"
+        result.error = why or f"stopped at epoch {state.epoch} of {trial.params['epochs']}"
         if model_epoch(self.metric, result.metrics["best_epoch"], state.epoch) == state.epoch:
             result.model, result.model_epoch = dict(state.params), state.epoch  # kept if it may be the best
         return result

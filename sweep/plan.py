@@ -238,5 +238,10 @@ def tasks_of(trials: list[TrialSpec], experiment: Experiment) -> list[TaskSpec]:
     """The tasks that train ``trials``: one per training run, or fused groups of them (``fuse``)."""
     if experiment.program is not None:  # a program trains as it likes: no epoch prefix to share
         return [TaskSpec(t.trial_id, t.seed, t.params, (t,), program=experiment.program) for t in trials]
-    tasks = fuse_tasks(group_tasks(trials), experiment.fuse, experiment.seed)
+    tasks = group_tasks(trials)
+    if experiment.early_terminate is not None:  # a trial trains milestone by milestone alone (searched epochs too)
+        tasks = [task if len(task.trials) == 1 else
+                 replace(task, task_id=short_hash(f"{task.task_id}:{trial.params['epochs']}"), trials=(trial,))
+                 for task in tasks for trial in task.trials]
+    tasks = fuse_tasks(tasks, experiment.fuse, experiment.seed)
     return tasks if experiment.model is None else [replace(task, model=experiment.model) for task in tasks]

@@ -13,6 +13,10 @@ Order. The grid is the cartesian product of the parameters in the order they are
 one varying fastest (``itertools.product``), each parameter's values in the order written. Random
 search draws ``run_cap`` configurations from ``np.random.default_rng([seed, 0x5EED])``, parameter by
 parameter in declared order, so the same seed gives the same configurations.
+
+W&B's nested parameters (``optimizer: {parameters: {lr: {...}}}``) are opened by
+:func:`flatten_parameters` into flat names (``optimizer.lr``), each a dimension of its own;
+:func:`nest_values` puts a configuration back into W&B's nested dicts for a program.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from .errors import did_you_mean, shown
 DISTRIBUTION_KEYS: dict[str, tuple[str, ...]] = {
     "constant": ("value",),
     "categorical": ("values", "probabilities"),
+    "categorical_w_probabilities": ("values", "probabilities"),
     "int_uniform": ("min", "max"),
     "uniform": ("min", "max"),
     "q_uniform": ("min", "max", "q"),
@@ -47,7 +52,8 @@ DISTRIBUTION_KEYS: dict[str, tuple[str, ...]] = {
     "q_beta": ("a", "b", "q"),
 }
 DISTRIBUTIONS = tuple(DISTRIBUTION_KEYS)
-_REQUIRED = {"constant": ("value",), "categorical": ("values",)}
+_REQUIRED = {"constant": ("value",), "categorical": ("values",),
+             "categorical_w_probabilities": ("values", "probabilities")}
 _DEFAULTS = {"mu": 0.0, "sigma": 1.0, "a": 1.0, "b": 1.0, "q": 1.0}
 _LOG_SCALED = {"log_uniform", "log_uniform_values", "q_log_uniform", "q_log_uniform_values",
                "inv_log_uniform", "inv_log_uniform_values", "log_normal", "q_log_normal"}
@@ -55,6 +61,10 @@ _RANDOM_STREAM = 0x5EED
 #: Kinds whose min/max are natural-log exponents, and the largest exponent that exp() survives.
 _EXPONENT_BOUNDS = {"log_uniform", "q_log_uniform", "inv_log_uniform"}
 _MAX_EXPONENT = 700
+#: W&B's deprecated kinds (base-e exponents) and the ``*_values`` kind it names instead
+#: (``PARAM_DEPRECATION_MAP`` of W&B's ``sweeps/params.py``).
+DEPRECATED = {"log_uniform": "log_uniform_values", "q_log_uniform": "q_log_uniform_values",
+              "inv_log_uniform": "inv_log_uniform_values"}
 _MAX_INT = 2**62
 
 
@@ -223,8 +233,8 @@ def parse_distribution(spec: Any) -> Distribution:
             f" (did you mean `values: {shown(spec)}`?)"
         raise SpaceError(f"must be a mapping such as {{values: [...]}}, {{value: x}} or "
                          f"{{distribution: ..., min: ..., max: ...}}, got {shown(spec)}{hint}")
-    if "parameters" in spec:
-        raise SpaceError("nested parameters are not supported yet")
+    if "parameters" in spec:  # pragma: no cover - flatten_parameters opens nested blocks before this
+        raise SpaceError("nested parameters are read by flatten_parameters, not as one distribution")
     kind = spec.get("distribution")
     if kind is None:
         kind = _infer_kind(spec)
@@ -242,7 +252,7 @@ def parse_distribution(spec: Any) -> Distribution:
 
     if kind == "constant":
         return Distribution(kind, values=(spec["value"],))
-    if kind == "categorical":
+    if kind in ("categorical", "categorical_w_probabilities"):  # W&B's second name: values with probabilities
         return _categorical(spec)
 
     fields: dict[str, Any] = {}
@@ -258,9 +268,13 @@ def parse_distribution(spec: Any) -> Distribution:
     if kind in _EXPONENT_BOUNDS and any(abs(fields[k]) > _MAX_EXPONENT for k in ("min", "max")):
         raise SpaceError(f"{kind} takes natural-log exponents: min and max must lie within +-{_MAX_EXPONENT} "
                          f"(exp(710) overflows); for plain values use {kind}_values", "max")
-    if kind == "int_uniform" and not all(float(fields[k]).is_integer() for k in ("min", "max")):
-        raise SpaceError(f"int_uniform needs integer min and max, got {fields['min']!r} and {fields['max']!r}",
-                         "min")
+    if kind == "int_uniform" and not all(isinstance(fields[k], int) for k in ("min", "max")):
+        # W&B's schema: int_uniform's min and max are of type integer with format integer, which a
+        # float such as 10.0 is not (isinstance(10.0, int) is False)
+        bad = next(k for k in ("min", "max") if not isinstance(fields[k], int))
+        raise SpaceError(f"int_uniform needs integer min and max, got {fields['min']!r} and {fields['max']!r}; "
+                         f"write {bad}: {int(fields[bad]) if float(fields[bad]).is_integer() else 'a whole number'} "
+                         "(as W&B's schema, a float such as 10.0 is refused)", bad)
     if kind.endswith("_values") and fields["min"] <= 0:
         raise SpaceError(f"{kind} needs min > 0 (its values are on a log scale), got {fields['min']!r}", "min")
     for key in ("q", "sigma", "a", "b"):
@@ -368,3 +382,94 @@ def _draw(name: str, dist: Distribution, rng: np.random.Generator, accept) -> An
             return value
     raise SpaceError(f"parameter `{name}`: {_MAX_REDRAWS} draws in a row from {dist.kind} gave values it does not "
                      f"accept (the last: {value!r}); narrow the distribution")
+
+
+# ---------------------------------------------------------------------------- nested parameters
+#: Joins the names of a nested parameter's path (``optimizer.lr``): its trials.csv column and search dimension.
+NEST = "."
+
+
+def flatten_parameters(spec: Mapping) -> tuple[dict, dict[str, tuple[str, ...]]]:
+    """W&B's nested parameters opened up: ``{optimizer: {parameters: {lr: {values: [...]}}}}`` becomes
+    ``{"optimizer.lr": {values: [...]}}``, each leaf a searched dimension of its own.
+
+    Returns the flat blocks (in the order written, a nested block's leaves where the block was) and,
+    for each flat name that came from a nested block, its path of names (``("optimizer", "lr")``);
+    :func:`nest_values` puts a configuration's values back into W&B's nested dicts. A block with
+    ``parameters`` takes no other key, and holds at least one parameter (W&B's ``param_dict`` schema).
+    Raises :class:`SpaceError` whose ``key`` is the path (a tuple) of the block at fault.
+    """
+    flat: dict = {}
+    paths: dict[str, tuple[str, ...]] = {}
+
+    def walk(blocks: Mapping, prefix: tuple[str, ...]) -> None:
+        for name, block in blocks.items():
+            path = prefix + (name,)
+            if isinstance(block, Mapping) and "parameters" in block:
+                inner = block["parameters"]
+                others = [k for k in block if k != "parameters"]
+                if others:
+                    raise SpaceError(f"a block with nested `parameters` takes no other key (as in W&B), got "
+                                     f"`{others[0]}`; put the nested parameters' own distributions under "
+                                     "`parameters`", path)
+                if not isinstance(inner, Mapping) or not inner:
+                    raise SpaceError(f"nested `parameters` must be a mapping of at least one parameter (as in W&B), "
+                                     f"got {shown(inner)}", path)
+                if not isinstance(name, str) or NEST in name:
+                    raise SpaceError(f"{shown(name)} holds nested parameters, so its name may not contain "
+                                     f"`{NEST}`", path)
+                walk(inner, path)
+                continue
+            dotted = NEST.join(map(str, path))
+            if dotted in flat:
+                raise SpaceError(f"`{dotted}` is given twice: as a parameter and as a nested one", path)
+            flat[dotted] = block
+            if prefix:
+                paths[dotted] = tuple(map(str, path))
+
+    if isinstance(spec, Mapping):
+        walk(spec, ())
+    return flat, paths
+
+
+def nest_values(values: Mapping, paths: Mapping[str, tuple[str, ...]]) -> dict:
+    """A flat configuration (``{"optimizer.lr": 0.1, "batch_size": 32}``) as W&B's agent passes it, nested
+    values in a dict under their top name (``{"optimizer": {"lr": 0.1}, "batch_size": 32}``), in the order
+    of the flat names. Names not in ``paths`` are kept as they are."""
+    out: dict = {}
+    for name, value in values.items():
+        path = paths.get(name)
+        if path is None:
+            out[name] = value
+            continue
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return out
+
+
+def nest_blocks(blocks: Mapping, paths: Mapping[str, tuple[str, ...]]) -> dict:
+    """Flat parameter blocks written back in W&B's nested form (what :func:`flatten_parameters` reads)."""
+    out: dict = {}
+    for name, block in blocks.items():
+        path = paths.get(name)
+        if path is None:
+            out[name] = block
+            continue
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {"parameters": {}})["parameters"]
+        node[path[-1]] = block
+    return out
+
+
+def flat_blocks(spec: Any) -> Any:
+    """A recorded ``parameters`` block (a run's experiment.yaml) with nested blocks opened into flat names,
+    as its trials.csv columns are; a block that cannot be read is returned as it is."""
+    if not isinstance(spec, Mapping):
+        return spec
+    try:
+        return flatten_parameters(spec)[0]
+    except SpaceError:
+        return spec

@@ -38,6 +38,7 @@ ONE = {"name": "one", "dataset": {"name": "digits"}, "fixed": {**_FIXED, "epochs
 FAILED = {
     "name": "failed",
     "dataset": {"name": "digits"},
+    "method": "grid",
     "parameters": {"hidden_size": {"values": [FAIL_HIDDEN, 16]}, "learning_rate": {"values": [0.1, 0.01]}},
     "fixed": {**_FIXED, "epochs": 2},
     "n_jobs": 2,
@@ -48,7 +49,7 @@ REGRESSION = {
     "name": "regression",
     "dataset": {"name": "synthetic", "kind": "regression", "n_samples": 400},
     "metric": {"name": "val_loss"},
-    "parameters": {"learning_rate": {"values": [1e-1, 1e-2, 1e-3]}, "reg": {"values": [0.0, 1e-2]}},
+    "method": "grid", "parameters": {"learning_rate": {"values": [1e-1, 1e-2, 1e-3]}, "reg": {"values": [0.0, 1e-2]}},
     "fixed": {"loss": "mse", "epochs": 2, "init": "he", "optimizer": "sgd_momentum", "hidden_size": 8},
     "n_jobs": 2,
 }

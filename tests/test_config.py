@@ -94,8 +94,8 @@ dataset: digits
     (BASE.replace("  learning_rate:", "  learning_rte:"), "unknown hyperparameter (did you mean `learning_rate`?)"),
     (BASE.replace("method: grid", "method: gird"), "method: 'gird' is not allowed (did you mean `grid`?)"),
     (BASE.replace("method: grid", "method: bayse"), "method: 'bayse' is not allowed (did you mean `bayes`?)"),
-    (BASE + "  epochs: {values: [3, 9]}\nearly_terminate: {type: hyperband, min_iter: 3}\n",
-     "exp.yaml:9: parameters.epochs: early_terminate decides how many epochs each trial trains"),
+    (BASE + "  epochs: {distribution: int_uniform, min: 1.0, max: 9}\n",
+     "exp.yaml:9: parameters.epochs.min: int_uniform needs integer min and max, got 1.0 and 9; write min: 1"),
     (BASE + "metric: {name: val_accuracy}\n", "did you mean `val_acc`?"),
     (BASE + "metric: {name: val_loss, goal: maximize}\n", "val_loss should be minimized"),
     (BASE + "fixed: {hidden_size: 10}\n", "fixed.hidden_size: is also under `parameters`"),
@@ -240,7 +240,7 @@ def test_cli_missing_file_and_bad_set(tmp_path):
     result = sweep_cli("run", "missing.yaml", cwd=tmp_path)
     assert result.returncode == 2 and "experiment file not found" in result.stderr
     write_experiment(tmp_path / "ok.yaml", name="ok", dataset="digits",
-                     parameters={"hidden_size": {"values": [5]}})
+                     method="grid", parameters={"hidden_size": {"values": [5]}})
     result = sweep_cli("run", "ok.yaml", "--set", "learning_rate=-1", cwd=tmp_path)
     assert result.returncode == 2 and "learning_rate must be a number > 0" in result.stderr
     assert "Traceback" not in result.stderr

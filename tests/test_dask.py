@@ -32,12 +32,13 @@ SWEEP_PACKAGE = Path(__file__).resolve().parents[1] / "sweep"
 
 #: 8 quick training runs on digits (16 trials).
 QUICK = {"name": "quick", "dataset": "digits",
+         "method": "grid",
          "parameters": {"hidden_size": {"values": [16, 24, 32, 40]}, "learning_rate": {"values": [0.1, 0.02]},
                         "epochs": {"values": [1, 3]}},
          "fixed": {"optimizer": "sgd_momentum", "init": "he", "batch_size": 64}}
 #: 8 training runs of about half a second each: long enough to kill a worker or press Ctrl-C in the middle.
 SLOW = {"name": "slow", "dataset": "digits",
-        "parameters": {"hidden_size": {"values": [200, 208, 216, 224, 232, 240, 248, 256]}},
+        "method": "grid", "parameters": {"hidden_size": {"values": [200, 208, 216, 224, 232, 240, 248, 256]}},
         "fixed": {"optimizer": "sgd_momentum", "init": "he", "batch_size": 8, "learning_rate": 0.01,
                   "epochs": 15}}
 
@@ -147,7 +148,7 @@ def test_the_data_set_travels_to_each_worker_not_with_each_task(whole_cluster, t
 
 #: 4 training runs on a data set whose training arrays are over shared.MAP_BYTES, so they go by file.
 MAPPED = {"name": "mm", "dataset": {"name": "synthetic", "kind": "blobs", "n_samples": 12000, "n_features": 40},
-          "parameters": {"hidden_size": {"values": [8, 12, 16, 20]}},
+          "method": "grid", "parameters": {"hidden_size": {"values": [8, 12, 16, 20]}},
           "fixed": {"epochs": 2, "learning_rate": 0.05, "optimizer": "sgd_momentum"}}
 
 

@@ -47,7 +47,7 @@ def test_lists_of_widths_sweep_with_the_same_numbers_for_one_and_two_workers(tmp
 
 def test_num_layers_gives_that_many_layers_of_the_width_and_one_layer_stays_the_two_layer_net():
     data = load_dataset("digits")
-    doc = {"name": "n", "dataset": "digits", "parameters": {"num_layers": {"values": [1, 3]}},
+    doc = {"name": "n", "dataset": "digits", "method": "grid", "parameters": {"num_layers": {"values": [1, 3]}},
            "fixed": {"hidden_size": 16, "normalization": "none"}}
     one, three = plan_trials(parse_experiment(doc))
     assert type(build_net(one.params, one.seed, data)) is TwoLayerNet  # the fused path needs it

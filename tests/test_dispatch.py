@@ -111,7 +111,7 @@ class Data:
 
 
 def tasks(*hidden_sizes):
-    experiment = parse_experiment({"name": "d", "dataset": "digits", "parameters": {
+    experiment = parse_experiment({"name": "d", "dataset": "digits", "method": "grid", "parameters": {
         "hidden_size": {"values": list(hidden_sizes)}}, "fixed": {"epochs": 1}})
     return group_tasks(plan_trials(experiment))
 

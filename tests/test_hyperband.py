@@ -54,10 +54,32 @@ def test_bad_early_terminate_blocks_are_one_line_errors(spec, message):
         parse_experiment({**HYPERBAND, "early_terminate": spec})
 
 
-def test_searching_epochs_under_early_termination_is_refused():
-    with pytest.raises(ConfigError, match="parameters.epochs: early_terminate decides how many epochs"):
-        parse_experiment({**HYPERBAND, "parameters": {**HYPERBAND["parameters"], "epochs": {"values": [3, 9]}},
-                          "fixed": {k: v for k, v in HYPERBAND["fixed"].items() if k != "epochs"}})
+#: HYPERBAND with epochs searched (W&B runs it: each trial's epochs is its own budget).
+SEARCHED_EPOCHS = {**HYPERBAND, "parameters": {"hidden_size": {"values": [8, 16]},
+                                               "learning_rate": {"values": [0.3, 0.1, 0.01, 0.001]},
+                                               "epochs": {"values": [2, 9]}},
+                   "fixed": {k: v for k, v in HYPERBAND["fixed"].items() if k != "epochs"}}
+
+
+def test_searched_epochs_under_hyperband_stop_the_same_trials_for_one_and_two_workers(tmp_path):
+    """Milestones 1 and 3 (up to the largest epochs, 9): a 2-epoch trial meets milestone 1 and then simply
+    finishes `ok` at 2; a 9-epoch trial is judged at 1 and 3. The same for any n_jobs."""
+    experiment = parse_experiment(SEARCHED_EPOCHS)
+    one = run_sweep(experiment, run_dir=tmp_path / "one", n_jobs=1, quiet=True)
+    two = run_sweep(experiment, run_dir=tmp_path / "two", n_jobs=2, quiet=True)
+    trials = [by_trial(pd.read_csv(run.run_dir / "trials.csv")) for run in (one, two)]
+    pd.testing.assert_frame_equal(trials[0][COLUMNS], trials[1][COLUMNS])
+    frame, history = trials[0], pd.read_csv(one.run_dir / "history.csv")
+    trained = history.groupby("trial_id")["epoch"].max()
+    assert len(frame) == 16 and set(frame["status"]) == {"ok", "stopped"}
+    for row in frame.itertuples():
+        if row.status == "stopped":
+            assert trained[row.trial_id] in ((1,) if row.epochs == 2 else (1, 3))
+            assert str(row.error).startswith(f"stopped by hyperband at epoch {trained[row.trial_id]} of {row.epochs}")
+        else:
+            assert trained[row.trial_id] == row.epochs  # an ok trial trained its own epochs, 2 or 9
+    assert {2, 9} <= set(frame.loc[frame["status"] == "ok", "epochs"])
+    assert not (one.run_dir / "paused").exists()
 
 
 def test_the_rule_on_a_small_known_case():

@@ -66,7 +66,7 @@ def test_pages_are_drawn_no_more_often_than_the_interval(run_folder):
 
 #: A grid long enough (a few seconds a trial) for the live page to be written while it runs.
 LONG = {"name": "long", "dataset": "digits",
-        "parameters": {"hidden_size": {"values": [256, 264, 272, 280, 288, 296, 304, 312]}},
+        "method": "grid", "parameters": {"hidden_size": {"values": [256, 264, 272, 280, 288, 296, 304, 312]}},
         "fixed": {"optimizer": "sgd_momentum", "init": "he", "batch_size": 8, "learning_rate": 0.01,
                   "epochs": 40}}
 

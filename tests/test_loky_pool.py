@@ -18,7 +18,7 @@ from sweep.runner import run_sweep
 NUMBERS = ["trial_id", "status", "train_loss", "train_acc", "val_loss", "val_acc"]
 #: A second data set, large enough that its training split is memory-mapped (40,000 x 40 float32 rows).
 BLOBS = {"name": "blobs", "dataset": {"name": "synthetic", "kind": "blobs", "n_samples": 50000, "n_features": 40},
-         "parameters": {"hidden_size": {"values": [8, 12]}},
+         "method": "grid", "parameters": {"hidden_size": {"values": [8, 12]}},
          "fixed": {"epochs": 1, "learning_rate": 0.05, "optimizer": "sgd_momentum"}, "n_jobs": 2}
 
 

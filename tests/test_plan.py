@@ -28,7 +28,8 @@ def test_grid_plan_size_order_and_completeness():
 
 def test_a_hyperparameter_added_later_leaves_the_ids_and_seeds_of_trials_that_do_not_use_it():
     # Computed by the version before `dropout` and `input_dropout` existed: runs made then still resume and compare.
-    doc = dict(name="x", dataset="digits", parameters={"hidden_size": {"values": [10, 20]}}, fixed={"epochs": 3})
+    doc = dict(name="x", dataset="digits", method="grid",
+               parameters={"hidden_size": {"values": [10, 20]}}, fixed={"epochs": 3})
     trials = plan_trials(parse_experiment(doc))
     assert [(t.trial_id, t.seed, t.config_id) for t in trials] == [
         ("9a147d71c6e7", 3777290680, "41105b1275d4"), ("f7c89bf11b96", 3514012772, "7eb90803cf6f")]

@@ -62,7 +62,8 @@ def parse(tmp_path, **doc):
     from sweep.config import parse_experiment
 
     write(tmp_path / "t.py", "")
-    base = {"name": "t", "program": "t.py", "metric": {"name": "score"}, "parameters": {"x": {"value": 1}}}
+    base = {"name": "t", "program": "t.py", "metric": {"name": "score"}, "method": "grid",
+            "parameters": {"x": {"value": 1}}}
     return parse_experiment({**base, **doc}, source=str(tmp_path / "sweep.yaml"))
 
 
@@ -96,7 +97,7 @@ def test_set_on_the_command_line_fixes_a_programs_parameter(tmp_path):
 
     write(tmp_path / "t.py", "")
     path = experiment(tmp_path, program="t.py", metric={"name": "score"},
-                      parameters={"width": {"values": [1, 2]}, "depth": {"value": 3}})
+                      method="grid", parameters={"width": {"values": [1, 2]}, "depth": {"value": 3}})
     loaded = load_experiment(path, ["width=7"])
     assert "width" not in loaded.parameters and loaded.fixed["width"] == 7
 
@@ -133,11 +134,13 @@ def test_parameters_named_like_paths_draw_their_figures_inside_the_run_folder(tm
 
 
 # ------------------------------------------------------------------------------ a run with nothing to compare
-@pytest.mark.parametrize("parameters", [{"x": {"value": 1}}, None], ids=["one-value", "no-parameters"])
-def test_a_program_sweep_where_no_parameter_varies_ends_with_its_leaderboard(tmp_path, parameters):
+# (without `parameters` nor `fixed` a program sweep is refused, as W&B refuses it: tests/test_wandb_fidelity.py)
+@pytest.mark.parametrize("given", [{"parameters": {"x": {"value": 1}}}, {"fixed": {"x": 1}}],
+                         ids=["one-value", "fixed-only"])
+def test_a_program_sweep_where_no_parameter_varies_ends_with_its_leaderboard(tmp_path, given):
     write(tmp_path / "own.py", OWN_NAMES)
     doc = dict(program="own.py", method="grid", metric={"name": "score", "goal": "maximize"})
-    experiment(tmp_path, **doc, **({"parameters": parameters} if parameters else {}))
+    experiment(tmp_path, **doc, **given)
     result = sweep_cli("run", "sweep.yaml", "--out", "run", cwd=tmp_path)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert "1 of 1 configurations" in result.stdout
@@ -146,7 +149,7 @@ def test_a_program_sweep_where_no_parameter_varies_ends_with_its_leaderboard(tmp
 
 
 def test_a_missing_program_is_refused_before_the_run_folder_is_made(tmp_path):
-    experiment(tmp_path, program="trian.py", metric={"name": "score"}, parameters={"x": {"value": 1}})
+    experiment(tmp_path, program="trian.py", metric={"name": "score"}, method="grid", parameters={"x": {"value": 1}})
     result = sweep_cli("run", "sweep.yaml", "--out", "run", cwd=tmp_path)
     assert result.returncode == 2 and f"program trian.py not found in {tmp_path}" in result.stderr, result.stderr
     assert not (tmp_path / "run").exists()

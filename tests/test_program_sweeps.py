@@ -296,13 +296,14 @@ def test_ctrl_c_stops_the_programs_it_started_and_resume_completes_the_run(tmp_p
 
 # ------------------------------------------------------------------------------ the file
 @pytest.mark.parametrize("doc, expected", [
-    ({"program": "t.py", "parameters": {"seed": {"values": [1, 2]}}, "metric": {"name": "m"}},
+    ({"program": "t.py", "method": "grid", "parameters": {"seed": {"values": [1, 2]}}, "metric": {"name": "m"}},
      "parameters.seed: `seed` is a column of trials.csv"),
-    ({"program": "t.py", "parameters": {"x": {"values": [1]}}},
+    ({"program": "t.py", "method": "grid", "parameters": {"x": {"values": [1]}}},
      "metric: missing; name the metric the program logs"),
-    ({"program": "t.py", "command": "python t.py", "metric": {"name": "m"}, "parameters": {"x": {"value": 1}}},
+    ({"program": "t.py", "command": "python t.py", "metric": {"name": "m"}, "method": "grid",
+      "parameters": {"x": {"value": 1}}},
      "command: 'python t.py' is not allowed; give a list of words"),
-    ({"program": "t.py", "fuse": 2, "metric": {"name": "m"}, "parameters": {"x": {"value": 1}}},
+    ({"program": "t.py", "fuse": 2, "metric": {"name": "m"}, "method": "grid", "parameters": {"x": {"value": 1}}},
      "fuse: fuse 2 trains the built-in nets only"),
     ({"dataset": "digits", "timeout": 5}, "timeout: timeout (seconds a program's trial may run) needs `program:`"),
 ])

@@ -144,7 +144,7 @@ def test_the_data_set_reaches_workers_memory_mapped_and_is_loaded_once(tmp_path,
     real = sweep.data.load_dataset
     monkeypatch.setattr(sweep.data, "load_dataset", lambda *a, **k: calls.append(a) or real(*a, **k))
     doc = {"name": "mm", "dataset": {"name": "synthetic", "kind": "blobs", "n_samples": 12000, "n_features": 40},
-           "parameters": {"hidden_size": {"values": [8, 12, 16, 20]}},
+           "method": "grid", "parameters": {"hidden_size": {"values": [8, 12, 16, 20]}},
            "fixed": {"epochs": 1, "learning_rate": 0.05, "optimizer": "sgd_momentum"}}
     outcome = run(doc, tmp_path, n_jobs=2, task_fn=faults.require_memmap)
     trials, _ = read(outcome)
@@ -180,7 +180,7 @@ def test_repeats_and_best_val_acc_metric(small_grid, tmp_path):
 
 def test_regression_sweep_ranks_by_validation_loss(tmp_path):
     doc = {"name": "reg", "dataset": {"name": "synthetic", "kind": "regression", "n_samples": 400, "n_targets": 2},
-           "metric": {"name": "val_loss"}, "parameters": {"learning_rate": {"values": [0.05, 0.005]}},
+           "metric": {"name": "val_loss"}, "method": "grid", "parameters": {"learning_rate": {"values": [0.05, 0.005]}},
            "fixed": {"loss": "mse", "epochs": 3, "optimizer": "sgd_momentum", "init": "he", "batch_size": 32}}
     outcome = run(doc, tmp_path, n_jobs=2)
     trials, _ = read(outcome)
@@ -214,6 +214,7 @@ def test_a_worker_dying_while_results_are_being_recorded_is_survived(tmp_path, m
     real_write = RunStore._write
     monkeypatch.setattr(RunStore, "_write", lambda self, *a: (time_module.sleep(0.03), real_write(self, *a))[1])
     doc = {"name": "race", "dataset": "digits", "n_jobs": 2,
+           "method": "grid",
            "parameters": {"hidden_size": {"values": [4, 5, 6, 7, 8, 9, 10, 11, 12, faults.SLOW_CRASH_HIDDEN_SIZE,
                                                      14, 15, 16, 18, 19, 20]}},
            "fixed": {"epochs": 1, "batch_size": 256}}

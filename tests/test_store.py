@@ -10,7 +10,8 @@ from sweep.results.store import RunStore, latest_run_dir, new_run_dir
 from sweep.strategies import plan_trials
 from sweep.task import TrialResult
 
-EXPERIMENT = parse_experiment({"name": "s", "dataset": "digits", "parameters": {"hidden_size": {"values": [1, 2, 3]}}})
+EXPERIMENT = parse_experiment({"name": "s", "dataset": "digits", "method": "grid",
+                               "parameters": {"hidden_size": {"values": [1, 2, 3]}}})
 TRIALS = plan_trials(EXPERIMENT)
 
 

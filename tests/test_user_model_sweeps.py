@@ -250,8 +250,8 @@ def test_grid_random_and_bayes_search_a_users_model(tmp_path, search, trials):
 
 
 def test_a_hyperparameter_without_a_default_must_be_given(tmp_path, monkeypatch, capsys):
-    folder = with_models(tmp_path, **{**TWO_LAYER, "model": "models/needs.py:Needs", "parameters": {},
-                                      "fixed": {"epochs": 1}})
+    folder = with_models(tmp_path, **{**{k: v for k, v in TWO_LAYER.items() if k != "parameters"},
+                                      "model": "models/needs.py:Needs", "fixed": {"epochs": 1}})
     (folder / "models" / "needs.py").write_text((folder / "models" / "two_layer.py").read_text().replace(
         "class TwoLayerNet:", "class Needs:").replace("hidden_size=50", "hidden_size"))
     one_error_line(in_process(monkeypatch, capsys, folder, "run", "exp.yaml"),

@@ -6,7 +6,7 @@ from conftest import sweep_cli, write_experiment
 from sweep.config import parse_experiment
 from sweep.errors import ConfigError
 
-BASE = {"name": "words", "dataset": "digits"}
+BASE = {"name": "words", "dataset": "digits", "method": "grid"}
 
 
 def test_other_tools_words_are_read_as_ours_and_each_is_said():

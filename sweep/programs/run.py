@@ -81,9 +81,10 @@ def _run(task, trial, spec) -> tuple:
     paths["folder"].mkdir(exist_ok=True)
     for name in ("metrics", "stop"):
         paths[name].unlink(missing_ok=True)  # an earlier attempt's (a resume runs a trial from its start)
-    _write_new(paths["params"], args_json_text(trial.params).encode())
+    arguments = spec.arguments(trial.params)  # nested parameters in their dicts, as W&B's agent passes them
+    _write_new(paths["params"], args_json_text(arguments).encode())
     _write_new(paths["metrics"], b"")
-    argv = build_argv(spec.program, list(spec.command) if spec.command else None, trial.params,
+    argv = build_argv(spec.program, list(spec.command) if spec.command else None, arguments,
                       json_file=str(paths["params"]))
     env = {**{name: "1" for name in THREAD_VARIABLES}, **os.environ,
            "SWEEP_METRICS": str(paths["metrics"]), "SWEEP_SEED": str(trial.seed),

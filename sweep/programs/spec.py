@@ -44,6 +44,15 @@ class ProgramSpec:
     metric: str
     timeout: float | None = None
     grace: float = GRACE_SECONDS
+    #: W&B's nested parameters: (flat name, path of names) pairs, e.g. ("optimizer.lr", ("optimizer", "lr"))
+    nested: tuple = ()
+
+    def arguments(self, params: Mapping) -> dict:
+        """A trial's parameters as W&B's agent passes them: nested ones in a dict under their top name
+        (``{"optimizer": {"lr": 0.1}}``, written ``--optimizer={'lr': 0.1}``), the rest as they are."""
+        from ..space import nest_values
+
+        return nest_values(params, dict(self.nested)) if self.nested else dict(params)
 
     def missing_program(self) -> str | None:
         """Why the program cannot run, in one line, when the command runs ``${program}`` and no such file

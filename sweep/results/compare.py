@@ -157,7 +157,9 @@ def run_facts(label: str, run: Run) -> RunFacts:
 def searched_parameters(run: Run) -> list[str]:
     """The parameters the run's experiment searched (its ``parameters`` block without constants), in its
     order; when the block is unreadable, those that took more than one value."""
-    specs = run.experiment.get("parameters")
+    from ..space import flat_blocks
+
+    specs = flat_blocks(run.experiment.get("parameters"))  # nested parameters by their columns' names
     if not isinstance(specs, dict) or not specs:
         return list(run.params)
     return [str(name) for name, spec in specs.items()

@@ -134,7 +134,9 @@ class Run:
 
     def spec(self, param: str) -> dict | None:
         """The W&B parameter block the experiment gave ``param`` (None when not searched or unreadable)."""
-        specs = self.experiment.get("parameters")
+        from ..space import flat_blocks
+
+        specs = flat_blocks(self.experiment.get("parameters"))  # nested parameters by their columns' names
         block = specs.get(param) if isinstance(specs, dict) else None
         return block if isinstance(block, dict) else None
 
@@ -155,7 +157,9 @@ def load_run(run_dir=None, results_root="results") -> Run:
         except SweepError as exc:
             notes.append(f"{exc}; learning curves left out")
     metric, maximize = run_metric(experiment, notes)
-    specs = experiment.get("parameters")
+    from ..space import flat_blocks
+
+    specs = flat_blocks(experiment.get("parameters"))  # nested parameters by their columns' names (a.b)
     specs = specs if isinstance(specs, dict) else {}
     # the searched parameters in the order the experiment declares them (all, if it is unreadable),
     # those that took more than one value in this run

@@ -12,7 +12,8 @@ W&B's distributions map onto Optuna's so that TPE's prior is the distribution it
 W&B                               searched by TPE as
 ================================  =================================================================
 ``values`` (categorical)          a categorical over the positions of the values (any value type;
-                                  ``probabilities`` are not used by TPE, whose prior is uniform)
+                                  ``probabilities``, W&B's ``categorical_w_probabilities`` too,
+                                  are not used by TPE, whose prior is uniform)
 ``int_uniform``                   ``IntDistribution(min, max)``
 ``uniform``                       ``FloatDistribution(min, max)``
 ``q_uniform``                     ``FloatDistribution(min, max)``, rounded to a multiple of ``q``
