@@ -197,7 +197,7 @@ def test_a_resume_after_the_model_file_changed_is_refused(two_layer_runs, tmp_pa
     assert json.loads((folder / "run" / "best" / "summary.json").read_text())["trial_id"]
 
 
-# ------------------------------------------------------------------------------------------ the README's model (docs/your-model.md)
+# ------------------------------------------------------------------------ the README's model (docs/your-model.md)
 def readme_block(first_line: str) -> str:
     """The fenced block of docs/your-model.md (where the README's model section went) whose first line is
     ``first_line``."""
