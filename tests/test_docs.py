@@ -12,8 +12,9 @@ small finished run under ``results/``), as a reader who types them one after ano
 - ```yaml blocks are experiment files, read by ``sweep.config.load_experiment``. A first line
   ``# NAME`` saves the block as NAME in the project (``# exp.yaml``); when NAME is a file of the
   repository (``# experiments/program.yaml``) the block must hold the same data as that file.
-- ```python blocks are executed in the project folder, each in a fresh namespace; a first line
-  ``# NAME.py`` also saves the block as that file (``# nets.py``, which an experiment file names).
+- ```python blocks are executed in the project folder, each in a fresh namespace with no command-line
+  arguments; a first line ``# NAME.py`` also saves the block as that file (``# nets.py``, which an
+  experiment file names).
 
 A block that cannot run here (a long search, ``make test``, a Dask cluster, a synopsis) is preceded
 by ``<!-- not run by the tests: REASON -->``, and the reason may not be empty, so a new block cannot go
@@ -219,6 +220,7 @@ def run_python(block: Block, project: Path, monkeypatch):
     if block.name:
         (project / block.name).write_text(block.body)
     monkeypatch.chdir(project)
+    monkeypatch.setattr(sys, "argv", [block.name or "snippet.py"])  # as a script started with no arguments
     exec(compile(block.body, block.where, "exec"), {"__name__": "__docs__"})
 
 
