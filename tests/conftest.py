@@ -164,7 +164,7 @@ def small_grid():
 LONGEST_FILES = ["test_program_sweeps.py", "test_dask.py", "test_hostile.py", "test_cli.py", "test_report.py",
                  "test_run_folder_trust.py", "test_program_hostile.py", "test_hyperband.py", "test_adaptive_figures.py",
                  "test_live_report.py", "test_signals_and_handshake.py", "test_bayes.py", "test_open_ended.py",
-                 "test_plots.py", "test_compare.py"]
+                 "test_plots.py", "test_compare.py", "test_docs.py"]
 
 
 def pytest_collection_modifyitems(items):

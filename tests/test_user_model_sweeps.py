@@ -197,15 +197,16 @@ def test_a_resume_after_the_model_file_changed_is_refused(two_layer_runs, tmp_pa
     assert json.loads((folder / "run" / "best" / "summary.json").read_text())["trial_id"]
 
 
-# ------------------------------------------------------------------------------------------ the README
+# ------------------------------------------------------------------------ the README's model (docs/your-model.md)
 def readme_block(first_line: str) -> str:
-    """The fenced block of README.md whose first line is ``first_line``."""
-    text = (ROOT / "README.md").read_text()
+    """The fenced block of docs/your-model.md (where the README's model section went) whose first line is
+    ``first_line``."""
+    text = (ROOT / "docs" / "your-model.md").read_text()
     for block in text.split("```")[1::2]:
         body = block.split("\n", 1)[1] if "\n" in block else ""
         if body.startswith(first_line + "\n"):
             return body
-    raise AssertionError(f"README.md has no block starting {first_line!r}")
+    raise AssertionError(f"docs/your-model.md has no block starting {first_line!r}")
 
 
 def test_the_readmes_example_model_runs_as_a_student_would_run_it(tmp_path):
