@@ -188,8 +188,8 @@ def test_ensemble_settings_and_where_it_is_off(tmp_path):
     assert (on.ensemble.top_k, on.ensemble.rounds, on.ensemble.max_disk) == (4, 10, 200_000_000)
     assert load_experiment(write_experiment(tmp_path / "b.yaml", name="b", dataset="digits")).ensemble.top_k == 10
     program = load_experiment(write_experiment(tmp_path / "c.yaml", name="c", program="train.py", ensemble=True,
-                                               metric={"name": "acc", "goal": "maximize"}))
+                                               metric={"name": "acc", "goal": "maximize"}, fixed={"x": 1}))
     assert program.ensemble is None and any("ensemble is off" in w for w in program.warnings)
     quiet = load_experiment(write_experiment(tmp_path / "d.yaml", name="d", program="train.py",
-                                             metric={"name": "acc", "goal": "maximize"}))
+                                             metric={"name": "acc", "goal": "maximize"}, fixed={"x": 1}))
     assert quiet.ensemble is None and not any("ensemble" in w for w in quiet.warnings)
