@@ -325,14 +325,9 @@ def read_ensemble_record(run_dir: Path) -> dict | None:
     path = Path(run_dir) / BEST_DIR / ENSEMBLE_JSON
     if not path.is_file():
         return None
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_RECORD_BYTES + 1)
-        if len(data) > MAX_RECORD_BYTES:
-            raise ValueError(f"larger than {MAX_RECORD_BYTES:,} bytes")
-        record = json.loads(data.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise SweepError(f"{path} is damaged ({str(exc).splitlines()[0][:120]})") from None
+    from .results.records import read_json_document
+
+    record = read_json_document(path, MAX_RECORD_BYTES)
     if not isinstance(record, dict) or not isinstance(record.get("ensemble_sha256"), str) or \
             not isinstance(record.get("members"), list):
         raise SweepError(f"{path} is damaged: not the record of an ensemble")

@@ -516,21 +516,27 @@ def read_experiment_document(run_dir: Path, problems: list | None = None) -> dic
     return document
 
 
-def read_summary(run_dir: Path) -> dict | None:
-    """best/summary.json, checked; None when the run has none yet. A damaged file is a one-line SweepError."""
+def read_json_document(path: Path, max_bytes: int):
+    """The JSON value in ``path``, read up to ``max_bytes``; a one-line SweepError when it cannot be read,
+    is larger, or is not JSON (a file the run wrote, damaged or replaced since)."""
     import json
 
+    try:
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise ValueError(f"larger than {max_bytes:,} bytes")
+        return json.loads(data.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise SweepError(f"{path} is damaged ({str(exc).splitlines()[0][:120]})") from None
+
+
+def read_summary(run_dir: Path) -> dict | None:
+    """best/summary.json, checked; None when the run has none yet. A damaged file is a one-line SweepError."""
     path = Path(run_dir) / BEST_DIR / SUMMARY_FILE
     if not path.is_file():
         return None
-    try:
-        with open(path, "rb") as f:
-            data = f.read(_MAX_DOCUMENT_BYTES + 1)
-        if len(data) > _MAX_DOCUMENT_BYTES:
-            raise ValueError(f"larger than {_MAX_DOCUMENT_BYTES:,} bytes")
-        summary = json.loads(data.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise SweepError(f"{path} is damaged ({str(exc).splitlines()[0][:120]})") from None
+    summary = read_json_document(path, _MAX_DOCUMENT_BYTES)
     problem = _summary_problem(summary)
     if problem:
         raise SweepError(f"{path} is damaged: {problem}")
