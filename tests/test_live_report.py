@@ -66,7 +66,8 @@ def test_pages_are_drawn_no_more_often_than_the_interval(run_folder):
 
 #: A grid long enough (a few seconds a trial) for the live page to be written while it runs.
 LONG = {"name": "long", "dataset": "digits",
-        "method": "grid", "parameters": {"hidden_size": {"values": [256, 264, 272, 280, 288, 296, 304, 312]}},
+        "method": "grid", "parameters": {"hidden_size": {"values": [256, 264, 272, 280, 288, 296, 304, 312,
+                                                                    320, 328, 336, 344]}},
         "fixed": {"optimizer": "sgd_momentum", "init": "he", "batch_size": 8, "learning_rate": 0.01,
                   "epochs": 40}}
 
@@ -78,16 +79,17 @@ LIVE_TEXT = "const box = document.getElementById('live'); return box ? box.textC
 def test_the_open_page_follows_a_running_sweep_and_ends_as_the_final_report(tmp_path):
     if not CHROMEDRIVER:
         pytest.fail("chromium is installed but chromedriver is not: install Debian's chromium-driver package")
+    # the browser is up before the sweep starts: the page is opened as soon as it is live
+    browser = WebDriver(CHROMEDRIVER, shutil.which("chromium") or "/usr/bin/chromium", tmp_path / "profile")
     path = write_experiment(tmp_path / "long.yaml", **LONG)
     proc = start(["run", path, "--out", "run", "--n-jobs", "2"], tmp_path)
     report = tmp_path / "run" / "report.html"
-    deadline = time.monotonic() + 240
-    while not (report.exists() and 'id="live"' in report.read_text()):
-        assert proc.poll() is None, f"the sweep ended with no live page: {proc.communicate()}"
-        assert time.monotonic() < deadline, "no live page"
-        time.sleep(0.1)
-    browser = WebDriver(CHROMEDRIVER, shutil.which("chromium") or "/usr/bin/chromium", tmp_path / "profile")
     try:
+        deadline = time.monotonic() + 240
+        while not (report.exists() and 'id="live"' in report.read_text()):
+            assert proc.poll() is None, f"the sweep ended with no live page: {proc.communicate()}"
+            assert time.monotonic() < deadline, "no live page"
+            time.sleep(0.1)
         browser.get(report.as_uri())
         first = browser.script(LIVE_TEXT)
         assert "Running." in first and "trials recorded" in first, first
@@ -110,4 +112,4 @@ def test_the_open_page_follows_a_running_sweep_and_ends_as_the_final_report(tmp_
             proc.communicate()
     final = report.read_text()
     assert 'id="live"' not in final and "location.reload()" not in final
-    assert len(Path(tmp_path / "run" / "trials.csv").read_text().splitlines()) == 9
+    assert len(Path(tmp_path / "run" / "trials.csv").read_text().splitlines()) == 13
