@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .config import Experiment
+from .ensemble import make_ensemble
+from .ensemble_spec import json_number as clean
 from .errors import SweepError
 from .modelfile import SavedUserModel, load_model_file
 from .params import TRAINER_NAMES
@@ -75,15 +77,6 @@ class BestBar:
 
     def may_be_best(self, value: float) -> bool:
         return self.keep_model().reaches(value)
-
-
-def clean(value):
-    """A value fit for strict JSON: NaN and infinities become None, NumPy scalars Python ones."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def saved_best_problem(run_dir: Path) -> str | None:
@@ -157,9 +150,8 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
         net = SavedUserModel(net, experiment.model, hyperparameters, data.input_dim, data.num_classes,
                              spec.params["dtype"])
     write_best(run_dir, net, summary, data.preprocessing)
-    from .ensemble import make_ensemble
-
-    make_ensemble(run_dir, experiment, trials, data, rows, histories, trained, summary, warn)
+    make_ensemble(run_dir, experiment, data, rows, trained, summary,
+                  lambda row: trial_model(run_dir, experiment, trials, data, row, histories, warn), warn)
     if last:
         recorded_ids = {r["trial_id"] for r in read_trial_records(run_dir)}
         remove_candidates(run_dir, {t.trial_id for t in trials} | recorded_ids)

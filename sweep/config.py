@@ -32,7 +32,7 @@ import yaml
 
 from . import yamlio
 from .durations import format_duration, parse_duration
-from .ensemble import MAX_ROUNDS, MAX_TOP_K, EnsembleSpec, parse_size
+from .ensemble_spec import MAX_ROUNDS, MAX_TOP_K, EnsembleSpec, parse_size
 from .stopping import Hyperband, parse_early_terminate
 from .backend import BACKENDS, Backend, parse_backend  # noqa: F401 - Backend and BACKENDS are part of the config API
 from .errors import ConfigError, did_you_mean, shorten, shown

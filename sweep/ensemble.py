@@ -36,7 +36,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,59 +44,13 @@ import numpy as np
 
 from .errors import SweepError
 from .modelfile import softmax
+from .ensemble_spec import json_number
 from .results.files import BEST_DIR, atomic_write, own_folder, sha256_of, write_error
 
 ENSEMBLE_FILE, ENSEMBLE_JSON = "ensemble.npz", "ensemble.json"
 FORMAT = "sweep ensemble 1"
-#: Defaults, from measurement on digits (see the README's ``ensemble:`` section).
-DEFAULT_TOP_K, DEFAULT_ROUNDS, DEFAULT_MAX_DISK = 10, 10, 500 * 1000 ** 2
-#: Largest ``top_k`` and ``rounds`` an experiment may ask for.
-MAX_TOP_K, MAX_ROUNDS = 1000, 10_000
 #: Smallest probability a log-loss takes the log of.
 EPSILON = 1e-15
-_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3, "tb": 1000 ** 4,
-          "kib": 1024, "mib": 1024 ** 2, "gib": 1024 ** 3, "tib": 1024 ** 4}
-_SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([a-zA-Z]*)\s*")
-
-
-@dataclass(frozen=True)
-class EnsembleSpec:
-    """The experiment's ``ensemble:`` key: ``top_k`` trials in the pool, ``rounds`` of selection,
-    ``max_disk`` bytes of kept weights at most; ``asked``: the experiment file named the key (warnings
-    about an ensemble that cannot be made are given only then)."""
-
-    top_k: int = DEFAULT_TOP_K
-    rounds: int = DEFAULT_ROUNDS
-    max_disk: int = DEFAULT_MAX_DISK
-    asked: bool = False
-
-    def to_dict(self) -> dict:
-        return {"top_k": self.top_k, "rounds": self.rounds, "max_disk": human_size(self.max_disk)}
-
-
-def parse_size(value) -> int:
-    """Bytes of ``200MB``, ``1.5 GiB``, ``1000000`` (ValueError for anything else, or a size below 0)."""
-    if isinstance(value, bool):
-        raise ValueError
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError
-        return value
-    if not isinstance(value, str):
-        raise ValueError
-    match = _SIZE.fullmatch(value)
-    if not match or match.group(2).lower() not in _UNITS:
-        raise ValueError
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-
-
-def human_size(n: int) -> str:
-    """``500MB`` for 500,000,000 bytes: the shortest decimal unit that gives a whole number."""
-    for unit in ("TB", "GB", "MB", "kB"):
-        size = _UNITS[unit.lower()]
-        if n >= size and n % size == 0:
-            return f"{n // size}{unit}"
-    return f"{n}B"
 
 
 # ------------------------------------------------------------------------------------- selection
@@ -214,12 +167,12 @@ def off_reason(experiment, data) -> str | None:
     return None
 
 
-def make_ensemble(run_dir: Path, experiment, trials, data, rows, histories, best, summary: dict, warn=print):
+def make_ensemble(run_dir: Path, experiment, data, rows, best, summary: dict, model_of, warn=print):
     """Select, score and save the ensemble of the run (see the module's docstring); ``best`` is the best
-    trial's :class:`~sweep.best.TrainedTrial` and ``summary`` its summary. Returns what
+    trial's :class:`~sweep.best.TrainedTrial`, ``summary`` its summary and ``model_of(row)`` the
+    TrainedTrial of another scored trials.csv row (kept weights or retrained). Returns what
     ``best/ensemble.json`` holds, or None when the run makes no ensemble (said in a line to ``warn``
     when the experiment asked for one)."""
-    from .best import clean, trial_model
     from .trainer import scores_of
 
     spec = experiment.ensemble
@@ -234,7 +187,7 @@ def make_ensemble(run_dir: Path, experiment, trials, data, rows, histories, best
     members, val, test, retrained = [], [], [], []
     for row in pool:
         trained = best if row["trial_id"] == best.spec.trial_id else \
-            trial_model(run_dir, experiment, trials, data, row, histories, warn)
+            model_of(row)
         if not trained.kept and trained is not best:
             retrained.append(trained.spec.trial_id)
         members.append(trained)
@@ -256,11 +209,11 @@ def make_ensemble(run_dir: Path, experiment, trials, data, rows, histories, best
         "top_k": spec.top_k, "rounds": spec.rounds, "pool": len(members), "size": len(order),
         "members": [{"trial_id": names[i], "config_id": members[i].spec.config_id, "count": counts[i],
                      "weight": counts[i] / len(order), "epochs": members[i].epochs,
-                     "val_acc": clean(float(np.mean(val[i].argmax(axis=1) == data.y_val))),
+                     "val_acc": json_number(float(np.mean(val[i].argmax(axis=1) == data.y_val))),
                      "params": members[i].spec.params} for i in used],
         "order": [names[i] for i in selection.order],
-        "val_acc": clean(val_acc), "val_loss": clean(val_loss),
-        "test_acc": clean(test_acc), "test_loss": clean(test_loss), "test_rows": int(len(data.y_test)),
+        "val_acc": json_number(val_acc), "val_loss": json_number(val_loss),
+        "test_acc": json_number(test_acc), "test_loss": json_number(test_loss), "test_rows": int(len(data.y_test)),
         "single_best": {"trial_id": summary["trial_id"], "val_acc": summary.get("val_acc"),
                         "test_acc": summary.get("test_acc")},
         "retrained": retrained, "seconds": seconds,
