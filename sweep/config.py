@@ -246,6 +246,9 @@ def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set",
             fixed[parts[0]] = value
             sources[("fixed", parts[0])] = f"--set {shorten(item)}"
             continue
+        if len(parts) > 1 and _nested_leaf(raw, parts, value):
+            sources[_parameter_path(("parameters", *parts))] = f"--set {shorten(item)}"
+            continue
         if parts[0] == "dataset" and isinstance(raw.get("dataset"), str):
             raw["dataset"] = {"name": raw["dataset"]}  # the `dataset: NAME` shorthand, opened up
         node = raw
@@ -259,6 +262,20 @@ def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set",
         node[parts[-1]] = value
         sources[tuple(parts)] = f"--set {shorten(item)}"
     return raw
+
+
+def _nested_leaf(raw: dict, parts: list[str], value) -> bool:
+    """Fix the leaf ``parts`` of a nested parameter (W&B's ``parameters:`` inside a parameter:
+    ``optimizer.lr`` is ``parameters.optimizer.parameters.lr``) to ``value``; False when ``parts[0]``
+    is not such a parameter."""
+    node = raw.get("parameters")
+    for part in parts[:-1]:
+        spec = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(spec, dict) or not isinstance(spec.get("parameters"), dict):
+            return False
+        node = spec["parameters"]
+    node[parts[-1]] = {"value": value}
+    return True
 
 
 # ---------------------------------------------------------------------------------- validation

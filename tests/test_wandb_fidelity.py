@@ -273,6 +273,22 @@ def test_nested_parameters_are_written_back_nested_and_read_again(tmp_path):
                                                                                   "optimizer": {"lr": 0.1}}
 
 
+
+def test_set_fixes_a_nested_leaf_and_leaves_its_siblings_searched(tmp_path):
+    from sweep.config import apply_overrides
+
+    raw = {"program": "train.py", "method": "grid", "metric": {"name": "loss"}, "parameters": {
+        "batch_size": {"values": [32, 64]},
+        "optimizer": {"parameters": {"lr": {"values": [0.1, 0.01]}, "beta": {"values": [0.9, 0.99]}}}}}
+    sources = {}
+    fixed = apply_overrides(raw, ["optimizer.lr=0.5"], sources=sources)
+    experiment = program_sweep(tmp_path, **{k: v for k, v in fixed.items() if k != "program"})
+    configs = [experiment.program.arguments(t.params) for t in plan_trials(experiment)]
+    assert len(configs) == 4 and all(c["optimizer"]["lr"] == 0.5 for c in configs)
+    assert {(c["batch_size"], c["optimizer"]["beta"]) for c in configs} == {(32, 0.9), (32, 0.99), (64, 0.9), (64, 0.99)}
+    assert sources == {("parameters", "optimizer", "parameters", "lr"): "--set optimizer.lr=0.5"}
+    assert raw["parameters"]["optimizer"]["parameters"]["lr"] == {"values": [0.1, 0.01]}  # the file's mapping untouched
+
 #: Records its argv and the JSON file of its parameters (W&B's examples/nested-params/ program reads them).
 ECHO = """\
 import json, os, sys
