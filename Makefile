@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(PY) bench/vs_gridsearch.py
 	$(PY) bench/memory_pss.py
 	$(PY) bench/user_model_overhead.py
+	$(PY) bench/ensemble.py --fashion
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

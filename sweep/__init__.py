@@ -6,6 +6,7 @@
     net = TwoLayerNet(data.input_dim, 100, data.num_classes, init="he", seed=0)
     history = train(net, data, optimizer="sgd_momentum", learning_rate=0.05, epochs=20, seed=0)
 
+    run = sweep.run_experiment("experiments/default.yaml", n_jobs=2)  # a sweep, as `sweep run` does
     run = sweep.load_run("results/digits-grid/20261201-101500")   # a finished sweep, read back
     run.leaderboard(top=10); run.best_model().predict(data.X_test)
 
@@ -16,10 +17,11 @@ algebra or the data loaders for commands that do not need them.
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["Dataset", "History", "Run", "TwoLayerNet", "load_dataset", "load_run", "log", "train", "__version__"]
+__all__ = ["Dataset", "History", "Run", "TwoLayerNet", "load_dataset", "load_run", "log", "run_experiment", "train", "__version__"]
 
 _LAZY = {"Dataset": ".data", "load_dataset": ".data", "TwoLayerNet": ".nn", "History": ".trainer", "train": ".trainer",
-         "Run": ".results", "load_run": ".results", "log": ".programs.log"}
+         "Run": ".results", "load_run": ".results", "log": ".programs.log",
+         "run_experiment": ".api"}
 
 
 def __getattr__(name):

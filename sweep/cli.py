@@ -234,7 +234,7 @@ def cmd_run(args) -> int:
               file=sys.stderr)
     try:
         if not args.no_plots:
-            _draw(outcome.run_dir, quiet=args.quiet)
+            write_plots_and_report(outcome.run_dir, quiet=args.quiet)
         if not args.quiet:
             _show(outcome.run_dir, top=10, sort=None)
             print(f"run folder: {outcome.run_dir}")
@@ -252,7 +252,7 @@ def cmd_run(args) -> int:
     return EXIT_OK if outcome.all_ran else EXIT_TRIALS_FAILED
 
 
-def _draw(run_dir: Path, quiet: bool) -> None:
+def write_plots_and_report(run_dir: Path, quiet: bool) -> None:
     """The plots and the report at the end of a run; a failure is a warning (the trials are recorded)."""
     from .report import write_report
 
@@ -500,7 +500,7 @@ def cmd_compare(args) -> int:
     if args.html is not None:
         from .compare_page import write_page
 
-        with interrupts.deferred():  # as in _draw: a Ctrl-C lands between matplotlib's steps, not inside one
+        with interrupts.deferred():  # as in write_plots_and_report: a Ctrl-C lands between matplotlib's steps, not inside one
             path = write_page(comparison, runs, args.html)
         print(f"comparison page: {path}", file=sys.stderr)
     return EXIT_OK

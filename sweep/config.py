@@ -836,9 +836,6 @@ def _parse_parameters(p: _Problems, spec, table: ParamTable, grid: bool,
             table[name].check_distribution(dist, grid=grid)
         except Invalid as exc:
             raise p.error(("parameters", name), str(exc)) from None
-        if grid and dist.grid_count() == 0:
-            raise p.error(("parameters", name), f"{dist.kind} from {dist.min!r} to {dist.max!r} has no grid value "
-                                                "(W&B's grid is min, min + q, ... below max); raise max")
         if dist.kind in ("constant", "categorical"):
             dist = Distribution(dist.kind, values=tuple(table[name].check(v) for v in dist.values),
                                 probabilities=dist.probabilities)

@@ -180,6 +180,7 @@ def make_ensemble(run_dir: Path, experiment, data, rows, best, summary: dict, mo
     if reason is not None:
         if spec is not None and spec.asked:
             warn(f"warning: no ensemble is made: {reason}")
+        remove_earlier_ensemble(run_dir, reason, warn)
         return None
     start = time.perf_counter()
     metric = experiment.metric
@@ -194,7 +195,9 @@ def make_ensemble(run_dir: Path, experiment, data, rows, best, summary: dict, mo
         val.append(softmax(scores_of(trained.net, trained.data.X_val)))
         test.append(softmax(scores_of(trained.net, trained.data.X_test)))
     names = [m.spec.trial_id for m in members]
+    selecting = time.perf_counter()
     selection = select(val, data.y_val, spec.rounds, names)
+    selection_seconds = round(time.perf_counter() - selecting, 4)
     used = sorted(set(selection.order), key=lambda i: names[i])  # members, by trial id
     position = {i: n for n, i in enumerate(used)}
     order = [position[i] for i in selection.order]
@@ -216,7 +219,7 @@ def make_ensemble(run_dir: Path, experiment, data, rows, best, summary: dict, mo
         "test_acc": json_number(test_acc), "test_loss": json_number(test_loss), "test_rows": int(len(data.y_test)),
         "single_best": {"trial_id": summary["trial_id"], "val_acc": summary.get("val_acc"),
                         "test_acc": summary.get("test_acc")},
-        "retrained": retrained, "seconds": seconds,
+        "retrained": retrained, "seconds": seconds, "selection_seconds": selection_seconds,
     }
     write_ensemble(run_dir, [members[i].net for i in used], order, data.preprocessing, record)
     return record
@@ -302,6 +305,25 @@ def ensemble_problem(run_dir: Path) -> str | None:
     if sha256_of(path) != record["ensemble_sha256"]:
         return f"{ENSEMBLE_FILE} is not the ensemble this run saved (its SHA-256 is not the one {ENSEMBLE_JSON} records)"
     return None
+
+
+def remove_earlier_ensemble(run_dir: Path, reason: str, warn=print) -> None:
+    """Remove the ensemble an earlier call of this run saved (a run resumed with ``ensemble: false``): left
+    there, it would stand beside a best model it was not made with. Removed only when it proves to be
+    the run's own (its record names the npz by SHA-256; a record whose npz is gone is removed alone);
+    anything else in its place is left, with a warning."""
+    best = Path(run_dir) / BEST_DIR
+    record, npz = best / ENSEMBLE_JSON, best / ENSEMBLE_FILE
+    if not record.exists() and not npz.exists():
+        return
+    problem = ensemble_problem(run_dir)
+    if problem is None or (problem == f"it has no {ENSEMBLE_FILE}" and not npz.exists()):
+        npz.unlink(missing_ok=True)
+        record.unlink()
+        warn(f"{best}: the ensemble of an earlier call is removed ({reason})")
+    else:
+        warn(f"warning: {best}: {ENSEMBLE_JSON} and {ENSEMBLE_FILE} are left as they are, though this run makes no "
+             f"ensemble ({reason}): they are not an ensemble this run saved ({problem})")
 
 
 class Ensemble:

@@ -261,8 +261,9 @@ def parse_distribution(spec: Any) -> Distribution:
         if not _is_number(value) or not math.isfinite(value):
             raise SpaceError(f"`{key}` must be a finite number, got {shown(value)}", key)
         fields[key] = value
-    if "min" in fields and fields["min"] > fields["max"]:
-        raise SpaceError(f"min ({fields['min']!r}) is greater than max ({fields['max']!r})", "min")
+    if "min" in fields and fields["min"] >= fields["max"]:  # as W&B refuses it (sweeps' validate_min_max)
+        raise SpaceError(f"min ({fields['min']!r}) is not less than max ({fields['max']!r}); a parameter that "
+                         f"takes one value is `value: {fields['min']!r}`", "min")
     if kind == "int_uniform" and any(abs(fields[k]) > _MAX_INT for k in ("min", "max")):
         raise SpaceError(f"int_uniform bounds must lie within +-{_MAX_INT:.0e}", "max")
     if kind in _EXPONENT_BOUNDS and any(abs(fields[k]) > _MAX_EXPONENT for k in ("min", "max")):

@@ -85,7 +85,7 @@ dataset: digits
     (BASE.replace("values: [50, 100]", "values: [50.5]"), "50.5 is not a whole number"),
     (BASE + "fixed: {epochs: 0}\n", "fixed.epochs: 0 is out of range; epochs must be a whole number >= 1"),
     (BASE + "fixed: {batch_size: -5}\n", "fixed.batch_size"),
-    (BASE + "  reg: {distribution: uniform, min: 0.5, max: 0.1}\n", "parameters.reg.min: min (0.5) is greater than max"),
+    (BASE + "  reg: {distribution: uniform, min: 0.5, max: 0.1}\n", "parameters.reg.min: min (0.5) is not less than max"),
     (BASE + "time_limit: soon\n", "time_limit: 'soon' is not a duration; write a number followed by s, m or h"),
     (BASE + "time_limit: -5\n", "time_limit: '-5' is not a duration"),
     (BASE + "  reg: {distribution: log_uniform_values, min: 1e-5, max: 1e-1}\n",
@@ -196,7 +196,7 @@ CLI_CASES = {
     "zero rate": (BASE.replace("values: [1e-3, 1e-2]", "values: [0.0]"), "learning_rate must be a number > 0"),
     "negative size": (BASE.replace("values: [50, 100]", "values: [-50]"), "hidden_size must be"),
     "zero epochs": (BASE + "fixed: {epochs: 0}\n", "epochs must be a whole number >= 1"),
-    "min > max": (BASE + "  reg: {min: 0.5, max: 0.1}\n", "is greater than max"),
+    "min > max": (BASE + "  reg: {min: 0.5, max: 0.1}\n", "is not less than max"),
     "bad time limit": (BASE + "time_limit: 30 minutes\n", "is not a duration"),
     "unknown key": (BASE + "hiden_size: 3\n", "did you mean `hidden_size`?"),
     "bayes typo": (BASE.replace("method: grid", "method: baye"), "did you mean `bayes`?"),
@@ -437,6 +437,6 @@ def test_a_q_uniform_grid_never_plans_a_value_outside_its_range(tmp_path):
     exp = load_text(tmp_path, BASE + "  reg: {distribution: q_uniform, min: 0.05, max: 0.5, q: 0.1}\n")
     regs = sorted({t.params["reg"] for t in plan_trials(exp)})
     assert regs == pytest.approx([0.05, 0.15, 0.25, 0.35, 0.45]) and len(plan_trials(exp)) == 4 * 5
-    assert "has no grid value" in error_of(tmp_path, BASE + "  reg: {distribution: q_uniform, min: 0.1, max: 0.1}\n")
+    assert "is not less than max" in error_of(tmp_path, BASE + "  reg: {distribution: q_uniform, min: 0.1, max: 0.1}\n")
     assert "hidden_size" in error_of(tmp_path, BASE.replace("values: [50, 100]", "{distribution: q_uniform, min: 0.5,"
                                                                                   " max: 10, q: 2}"))

@@ -122,7 +122,7 @@ def test_the_ensemble_record_beside_the_single_best(runs):
 def test_a_resumed_run_gives_the_ensemble_of_the_uninterrupted_one(runs):
     def record(name):
         data = json.loads((runs / name / "best" / "ensemble.json").read_text())
-        return {k: v for k, v in data.items() if k not in ("seconds", "retrained")}
+        return {k: v for k, v in data.items() if k not in ("seconds", "selection_seconds", "retrained")}
 
     assert record("part") == record("whole")  # the same members, order and file (its SHA-256)
     assert (runs / "part" / "best" / "ensemble.npz").read_bytes() == (runs / "whole" / "best" / "ensemble.npz").read_bytes()
@@ -146,6 +146,26 @@ def test_a_tampered_ensemble_is_refused_and_a_resume_makes_it_again(runs, tmp_pa
     assert "the best model and the ensemble are made again" in again.stderr
     assert path.read_bytes() == original  # made again from the trials (members retrained from their seeds)
 
+
+
+def test_resumed_with_ensemble_false_the_earlier_ensemble_is_removed_and_a_foreign_one_kept(runs, tmp_path):
+    """Left there, an earlier call's ensemble would stand beside a best model it was not made with."""
+    shutil.copy(runs / "exp.yaml", tmp_path / "exp.yaml")
+    for name in ("ours", "foreign"):  # 5 of 12 trials and their ensemble; the resumes below run the other 7
+        part = sweep_cli("run", "exp.yaml", "--out", name, "--max-trials", "5", "--no-plots", "--quiet", cwd=tmp_path)
+        assert part.returncode == 0 and (tmp_path / name / "best" / "ensemble.npz").is_file(), part.stderr
+    foreign = tmp_path / "foreign" / "best" / "ensemble.json"
+    foreign.write_text('{"notes": "the user\'s own file"}\n')
+    ours = sweep_cli("run", "exp.yaml", "--resume", "ours", "--set", "ensemble=false", "--no-plots", cwd=tmp_path)
+    assert ours.returncode == 0, ours.stderr
+    assert "the ensemble of an earlier call is removed (ensemble: false)" in ours.stderr
+    assert sorted(p.name for p in (tmp_path / "ours" / "best").iterdir()) == ["model.npz", "summary.json"]
+    assert "ensemble" not in json.loads(sweep_cli("best", "ours", cwd=tmp_path).stdout)
+    kept = sweep_cli("run", "exp.yaml", "--resume", "foreign", "--set", "ensemble=false", "--no-plots", cwd=tmp_path)
+    assert kept.returncode == 0, kept.stderr
+    assert "are left as they are" in kept.stderr and "not an ensemble this run saved" in kept.stderr
+    assert foreign.read_text() == '{"notes": "the user\'s own file"}\n'
+    assert (tmp_path / "foreign" / "best" / "ensemble.npz").is_file()
 
 def test_ensemble_false_writes_nothing(tmp_path):
     write_experiment(tmp_path / "exp.yaml", **{**GRID, "ensemble": False})

@@ -66,8 +66,15 @@ def test_a_nets_base_e_learning_rate_warns_and_the_values_forms_do_not():
 # ported from tests/test_validation.py::test_that_minmax_validation_fails_on_loguniform_values_types
 @pytest.mark.parametrize("parameter_type", ["log_uniform_values", "q_log_uniform_values", "inv_log_uniform_values"])
 def test_that_minmax_validation_fails_on_loguniform_values_types(tmp_path, parameter_type):
-    refused(tmp_path, "min .* is greater than max", method="random",
+    refused(tmp_path, "min .* is not less than max", method="random",
             parameters={"a": {"min": 2, "max": 1, "distribution": parameter_type}})
+
+
+# as sweeps' src/sweeps/config/schema.py validate_min_max: min must be below max, equal bounds included
+@pytest.mark.parametrize("spec", [{"min": 3, "max": 3}, {"min": 0.5, "max": 0.5, "distribution": "uniform"},
+                                  {"min": 1e-3, "max": 1e-3, "distribution": "log_uniform_values"}])
+def test_equal_min_and_max_are_refused_naming_value(tmp_path, spec):
+    refused(tmp_path, r"min .* is not less than max .*`value: ", method="random", parameters={"a": spec})
 
 
 # ------------------------------------------------------------------ int_uniform needs int bounds
