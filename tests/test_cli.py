@@ -257,7 +257,7 @@ def test_quiet_still_says_when_every_trial_failed(tmp_path, small_grid):
 def test_user_errors_at_run_time_are_one_line(tmp_path):
     write_experiment(tmp_path / "exp.yaml", name="m", dataset={"name": "mnist", "data_dir": str(tmp_path / "none")},
                      method="grid", parameters={"hidden_size": {"values": [10]}})
-    result = sweep_cli("run", "exp.yaml", cwd=tmp_path)
+    result = sweep_cli("run", "exp.yaml", "--no-plots", cwd=tmp_path)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "sweep data fetch mnist" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "results").exists()  # a data error leaves no empty run folder behind

@@ -221,27 +221,28 @@ def test_cli_backend_options(tmp_path):
     (tmp_path / "exp.yaml").write_text(BASE + "scheduler: tcp://10.0.0.5:8786\n")
     listed = sweep_cli("list", "exp.yaml", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
-    both = sweep_cli("run", "exp.yaml", "--scheduler", "tcp://h:1", "--scheduler-file", "s.json", cwd=tmp_path)
+    both = sweep_cli("run", "exp.yaml", "--scheduler", "tcp://h:1", "--scheduler-file", "s.json", "--no-plots",
+                     cwd=tmp_path)
     assert both.returncode == 2 and "give one" in both.stderr
-    bad = sweep_cli("run", "exp.yaml", "--backend", "dask", "--scheduler", "h", cwd=tmp_path)
+    bad = sweep_cli("run", "exp.yaml", "--backend", "dask", "--scheduler", "h", "--no-plots", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.startswith("sweep: error: --scheduler h: scheduler: 'h' is not")
-    empty = sweep_cli("run", "exp.yaml", "--scheduler", "", cwd=tmp_path)  # e.g. an unset shell variable
+    empty = sweep_cli("run", "exp.yaml", "--scheduler", "", "--no-plots", cwd=tmp_path)  # e.g. an unset shell variable
     assert empty.returncode == 2 and empty.stderr.strip() == (
         "sweep: error: --scheduler '': scheduler: must be a non-empty string, got ''")
-    choice = sweep_cli("run", "exp.yaml", "--backend", "spark", cwd=tmp_path)
+    choice = sweep_cli("run", "exp.yaml", "--backend", "spark", "--no-plots", cwd=tmp_path)
     assert choice.returncode == 2 and "invalid choice: 'spark'" in choice.stderr
     (tmp_path / "dask.yaml").write_text(BASE + "backend: dask\n")
-    missing = sweep_cli("run", "dask.yaml", cwd=tmp_path)
+    missing = sweep_cli("run", "dask.yaml", "--no-plots", cwd=tmp_path)
     assert missing.returncode == 2 and "use dask-local to start a cluster on this machine" in missing.stderr
     assert not (tmp_path / "results").exists()
 
 
 def test_cli_missing_file_and_bad_set(tmp_path):
-    result = sweep_cli("run", "missing.yaml", cwd=tmp_path)
+    result = sweep_cli("run", "missing.yaml", "--no-plots", cwd=tmp_path)
     assert result.returncode == 2 and "experiment file not found" in result.stderr
     write_experiment(tmp_path / "ok.yaml", name="ok", dataset="digits",
                      method="grid", parameters={"hidden_size": {"values": [5]}})
-    result = sweep_cli("run", "ok.yaml", "--set", "learning_rate=-1", cwd=tmp_path)
+    result = sweep_cli("run", "ok.yaml", "--set", "learning_rate=-1", "--no-plots", cwd=tmp_path)
     assert result.returncode == 2 and "learning_rate must be a number > 0" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -270,7 +270,7 @@ def test_losing_the_scheduler_mid_sweep_is_a_one_line_error_and_resume_finishes_
 def test_a_scheduler_address_where_nothing_listens_is_a_one_line_error(tmp_path):
     path = write_experiment(tmp_path / "quick.yaml", **QUICK)
     address = f"tcp://127.0.0.1:{free_port()}"
-    result = sweep_cli("run", path, "--scheduler", address, cwd=tmp_path, timeout=30)
+    result = sweep_cli("run", path, "--scheduler", address, "--no-plots", cwd=tmp_path, timeout=30)
     assert result.returncode == 2
     assert result.stderr.startswith(f"sweep: error: cannot reach the Dask scheduler at {address} within 5 s")
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -279,7 +279,7 @@ def test_a_scheduler_address_where_nothing_listens_is_a_one_line_error(tmp_path)
 
 def test_a_missing_scheduler_file_is_a_one_line_error(tmp_path):
     path = write_experiment(tmp_path / "quick.yaml", **QUICK)
-    result = sweep_cli("run", path, "--scheduler-file", "nowhere.json", cwd=tmp_path, timeout=30)
+    result = sweep_cli("run", path, "--scheduler-file", "nowhere.json", "--no-plots", cwd=tmp_path, timeout=30)
     assert result.returncode == 2 and result.stderr.strip() == (
         "sweep: error: scheduler file nowhere.json not found; `dask scheduler --scheduler-file nowhere.json` writes it")
 
@@ -302,13 +302,13 @@ def test_workers_without_this_version_of_sweep_are_refused_before_any_trial(tmp_
     path = write_experiment(tmp_path / "quick.yaml", **QUICK)
     with SubprocessCluster(tmp_path / "missing", n_workers=1, nanny=False,
                            worker_pythonpath=fake_sweep(tmp_path / "missing-path", version=None)) as missing:
-        result = sweep_cli("run", path, "--scheduler", missing.address, cwd=tmp_path, timeout=90)
+        result = sweep_cli("run", path, "--scheduler", missing.address, "--no-plots", cwd=tmp_path, timeout=90)
     assert result.returncode == 2, result.stderr
     assert "cannot import sweep (ImportError('sweep is not installed here'))" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     with SubprocessCluster(tmp_path / "old", n_workers=1, nanny=False,
                            worker_pythonpath=fake_sweep(tmp_path / "old-path", version="0.0.1")) as old:
-        result = sweep_cli("run", path, "--scheduler", old.address, cwd=tmp_path, timeout=90)
+        result = sweep_cli("run", path, "--scheduler", old.address, "--no-plots", cwd=tmp_path, timeout=90)
     assert result.returncode == 2, result.stderr
     assert "has sweep 0.0.1+was-" in result.stderr and "install this package (sweep " in result.stderr
     assert not (tmp_path / "results").exists(), "nothing ran, no run folder was made"
@@ -319,7 +319,7 @@ def test_a_scheduler_without_sweep_is_refused(tmp_path):
     with SubprocessCluster(tmp_path / "c", n_workers=1, nanny=False,
                            scheduler_pythonpath=fake_sweep(tmp_path / "fake", version=None)) as bad:
         address = bad.address
-        result = sweep_cli("run", path, "--scheduler", address, cwd=tmp_path, timeout=90)
+        result = sweep_cli("run", path, "--scheduler", address, "--no-plots", cwd=tmp_path, timeout=90)
     assert result.returncode == 2, result.stderr
     assert f"the Dask scheduler at {address} cannot import sweep" in result.stderr
 

@@ -167,6 +167,23 @@ def test_resumed_with_ensemble_false_the_earlier_ensemble_is_removed_and_a_forei
     assert foreign.read_text() == '{"notes": "the user\'s own file"}\n'
     assert (tmp_path / "foreign" / "best" / "ensemble.npz").is_file()
 
+
+def test_trials_hyperband_stopped_are_members_from_their_paused_weights_never_retrained(tmp_path):
+    """Every scored trial in the pool (top_k above the trial count): the stopped ones come with the weights
+    they had when Hyperband stopped them, kept while the sweep ran."""
+    write_experiment(tmp_path / "exp.yaml", name="hb", dataset="digits", method="grid",
+                     parameters={"hidden_size": {"values": [8, 16, 32]},
+                                 "learning_rate": {"values": [0.3, 0.1, 0.03, 0.01, 0.003, 0.001]}},
+                     fixed={"epochs": 9, "optimizer": "sgd_momentum", "init": "he", "batch_size": 64},
+                     early_terminate={"type": "hyperband", "min_iter": 1, "eta": 3}, n_jobs=2,
+                     ensemble={"top_k": 100, "rounds": 50})
+    result = sweep_cli("run", "exp.yaml", "--out", "run", "--no-plots", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    trials = sweep.load_run(tmp_path / "run").trials
+    stopped = set(trials.trial_id[trials.status == "stopped"])
+    record = json.loads((tmp_path / "run" / "best" / "ensemble.json").read_text())
+    assert len(stopped) >= 9 and record["pool"] == len(trials) and record["retrained"] == []
+
 def test_ensemble_false_writes_nothing(tmp_path):
     write_experiment(tmp_path / "exp.yaml", **{**GRID, "ensemble": False})
     result = sweep_cli("run", "exp.yaml", "--out", "run", "--no-plots", "--quiet", cwd=tmp_path)

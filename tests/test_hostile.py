@@ -221,7 +221,7 @@ def test_resume_refuses_rows_it_cannot_prove_and_leaves_the_files_as_they_were(w
     half_done(run)
     damage(run / "trials.csv")
     before = snapshot(run)
-    result = sweep_cli("run", "exp.yaml", "--resume", "run", cwd=workdir)
+    result = sweep_cli("run", "exp.yaml", "--resume", "run", "--no-plots", cwd=workdir)
     one_error_line(result, "cannot resume run: ", said, "the files are left as they were")
     assert snapshot(run) == before
 
@@ -418,7 +418,7 @@ def test_alias_bombs_are_refused_up_front_with_bounded_memory(tmp_path, text, sa
 ])
 def test_what_cannot_fit_in_memory_is_refused_before_the_run_folder_exists(tmp_path, change, said):
     write_experiment(tmp_path / "exp.yaml", **{**GRID, **change})
-    one_error_line(sweep_cli("run", "exp.yaml", cwd=tmp_path), said, "of memory; this machine has")
+    one_error_line(sweep_cli("run", "exp.yaml", "--no-plots", cwd=tmp_path), said, "of memory; this machine has")
     assert not (tmp_path / "results").exists()
 
 
@@ -604,7 +604,7 @@ def test_data_a_network_cannot_learn_from_is_refused_in_one_line(tmp_path, array
     y = np.zeros(200, dtype=int) if arrays["y"] == "one" else np.arange(200) % 2
     np.savez(tmp_path / "d.npz", X=X, y=y)
     write_experiment(tmp_path / "exp.yaml", **{**GRID, "dataset": f"npz:{tmp_path / 'd.npz'}"})
-    one_error_line(sweep_cli("run", "exp.yaml", cwd=tmp_path), said)
+    one_error_line(sweep_cli("run", "exp.yaml", "--no-plots", cwd=tmp_path), said)
     assert not (tmp_path / "results").exists()
 
 

@@ -141,7 +141,7 @@ def test_a_program_sweep_where_no_parameter_varies_ends_with_its_leaderboard(tmp
     write(tmp_path / "own.py", OWN_NAMES)
     doc = dict(program="own.py", method="grid", metric={"name": "score", "goal": "maximize"})
     experiment(tmp_path, **doc, **given)
-    result = sweep_cli("run", "sweep.yaml", "--out", "run", cwd=tmp_path)
+    result = sweep_cli("run", "sweep.yaml", "--out", "run", "--no-plots", cwd=tmp_path)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert "1 of 1 configurations" in result.stdout
     shown = sweep_cli("show", "run", cwd=tmp_path)
@@ -150,7 +150,7 @@ def test_a_program_sweep_where_no_parameter_varies_ends_with_its_leaderboard(tmp
 
 def test_a_missing_program_is_refused_before_the_run_folder_is_made(tmp_path):
     experiment(tmp_path, program="trian.py", metric={"name": "score"}, method="grid", parameters={"x": {"value": 1}})
-    result = sweep_cli("run", "sweep.yaml", "--out", "run", cwd=tmp_path)
+    result = sweep_cli("run", "sweep.yaml", "--out", "run", "--no-plots", cwd=tmp_path)
     assert result.returncode == 2 and f"program trian.py not found in {tmp_path}" in result.stderr, result.stderr
     assert not (tmp_path / "run").exists()
 
@@ -159,9 +159,10 @@ def test_resume_refuses_a_program_whose_file_changed(tmp_path):
     write(tmp_path / "own.py", OWN_NAMES)
     experiment(tmp_path, program="own.py", method="grid", metric={"name": "score", "goal": "maximize"},
                parameters={"x": {"values": [1, 2]}})
-    assert sweep_cli("run", "sweep.yaml", "--out", "run", "--max-trials", "1", cwd=tmp_path).returncode == 0
+    first = sweep_cli("run", "sweep.yaml", "--out", "run", "--max-trials", "1", "--no-plots", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
     write(tmp_path / "own.py", OWN_NAMES + "# changed\n")
-    resumed = sweep_cli("run", "sweep.yaml", "--resume", "run", cwd=tmp_path)
+    resumed = sweep_cli("run", "sweep.yaml", "--resume", "run", "--no-plots", cwd=tmp_path)
     assert resumed.returncode != 0 and "the program's file" in resumed.stderr and "changed since" in resumed.stderr
     assert len(rows(tmp_path / "run" / "trials.csv")) == 1
 

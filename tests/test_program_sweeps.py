@@ -145,7 +145,7 @@ def test_each_command_macro_reaches_the_program_as_w_and_b_formats_it_and_no_val
                parameters={"lr": {"value": 0.001}, "flag": {"values": [True, False]},
                            "layers": {"value": [64, 32]},
                            "name": {"values": [f"$(touch {marker})", f"; touch {marker}"]}})
-    result = sweep_cli("run", "sweep.yaml", "--out", "run", cwd=tmp_path)
+    result = sweep_cli("run", "sweep.yaml", "--out", "run", "--no-plots", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     run = tmp_path / "run"
     trials = rows(run / "trials.csv")
@@ -195,7 +195,7 @@ def test_a_crashing_a_silent_a_malformed_and_a_hanging_program_each_fail_their_t
     experiment(tmp_path, program="faulty.py", method="grid", metric={"name": "score", "goal": "maximize"},
                timeout=2, parameters={"mode": {"values": ["crash", "silent", "malformed", "stubborn", "ok"]}})
     monkeypatch.setenv("SWEEP_KILL_DELAY", "1")
-    result = sweep_cli("run", "sweep.yaml", "--out", "run", "--n-jobs", "2", cwd=tmp_path)
+    result = sweep_cli("run", "sweep.yaml", "--out", "run", "--n-jobs", "2", "--no-plots", cwd=tmp_path)
     assert result.returncode == 1, result.stderr  # some trials failed
     run = tmp_path / "run"
     by_mode = {r["mode"]: r for r in rows(run / "trials.csv")}
@@ -235,7 +235,7 @@ def test_bayes_and_hyperband_run_the_same_trials_with_one_and_two_workers(tmp_pa
         folder = tmp_path / f"jobs{jobs}"
         folder.mkdir()
         stepper_experiment(folder, **doc)
-        result = sweep_cli("run", "sweep.yaml", "--out", "run", "--n-jobs", jobs, cwd=folder)
+        result = sweep_cli("run", "sweep.yaml", "--out", "run", "--n-jobs", jobs, "--no-plots", cwd=folder)
         assert result.returncode == 0, result.stderr
         runs.append(comparable(folder / "run"))
     assert runs[0] == runs[1]
@@ -257,7 +257,7 @@ def test_kill_9_of_the_runner_then_resume_loses_and_repeats_nothing_and_stops_wh
     reference = tmp_path / "reference"
     reference.mkdir()
     stepper_experiment(reference, **doc)
-    assert sweep_cli("run", "sweep.yaml", "--out", "run", "--n-jobs", "2", cwd=reference).returncode == 0
+    assert sweep_cli("run", "sweep.yaml", "--out", "run", "--n-jobs", "2", "--no-plots", cwd=reference).returncode == 0
 
     stepper_experiment(tmp_path, **doc)
     run = tmp_path / "run"
@@ -266,7 +266,7 @@ def test_kill_9_of_the_runner_then_resume_loses_and_repeats_nothing_and_stops_wh
                and len(program_pids(tmp_path)) >= 3, proc, what="a trial recorded and two programs running")
     proc.send_signal(signal.SIGKILL)  # the runner only: its programs run on in their own sessions
     proc.wait(timeout=30)
-    resumed = sweep_cli("run", "sweep.yaml", "--resume", "run", cwd=tmp_path)
+    resumed = sweep_cli("run", "sweep.yaml", "--resume", "run", "--no-plots", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert comparable(run) == comparable(reference / "run")
     assert len({r["trial_id"] for r in rows(run / "trials.csv")}) == 5 == len(rows(run / "trials.csv"))
@@ -289,7 +289,7 @@ def test_ctrl_c_stops_the_programs_it_started_and_resume_completes_the_run(tmp_p
     assert "--resume" in err
     wait_until(lambda: not any(alive(pid) for pid in program_pids(tmp_path)), timeout=15,
                what="the programs to be stopped")
-    resumed = sweep_cli("run", "sweep.yaml", "--resume", "run", cwd=tmp_path, timeout=120)
+    resumed = sweep_cli("run", "sweep.yaml", "--resume", "run", "--no-plots", cwd=tmp_path, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert sorted(r["status"] for r in rows(run / "trials.csv")) == ["ok", "ok", "ok"]
 
@@ -336,6 +336,7 @@ def test_a_program_sweep_on_dask_workers_records_what_it_records_on_loky(tmp_pat
         folder.mkdir()
         stepper_experiment(folder, **doc)
         result = sweep_cli("run", "sweep.yaml", "--out", "run", "--n-jobs", "2", "--backend", backend, "--quiet",
+                           "--no-plots",
                            cwd=folder, timeout=180)
         assert result.returncode == 0, result.stderr
         runs.append(comparable(folder / "run"))
@@ -345,12 +346,14 @@ def test_a_program_sweep_on_dask_workers_records_what_it_records_on_loky(tmp_pat
 def test_an_open_ended_program_search_stops_at_max_trials_and_its_time_limit_stops_the_programs(tmp_path):
     stepper_experiment(tmp_path, method="random",
                        parameters={"x": {"min": 0.0, "max": 1.0}, "epochs": {"value": 3}})
-    capped = sweep_cli("run", "sweep.yaml", "--out", "capped", "--max-trials", "3", "--quiet", cwd=tmp_path)
+    capped = sweep_cli("run", "sweep.yaml", "--out", "capped", "--max-trials", "3", "--quiet", "--no-plots",
+                       cwd=tmp_path)
     assert capped.returncode == 0, capped.stderr
     assert [r["status"] for r in rows(tmp_path / "capped" / "trials.csv")] == ["ok"] * 3
     stepper_experiment(tmp_path, method="random",
                        parameters={"x": {"min": 0.0, "max": 1.0}, "epochs": {"value": 200}, "delay": {"value": 0.1}})
     timed = sweep_cli("run", "sweep.yaml", "--out", "timed", "--n-jobs", "2", "--time-limit", "3s", "--quiet",
+                      "--no-plots",
                       cwd=tmp_path)
     trials = rows(tmp_path / "timed" / "trials.csv")
     assert trials and all(r["status"] == "stopped" and int(r["steps"]) < 200 for r in trials), timed.stderr

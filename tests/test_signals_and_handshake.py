@@ -214,7 +214,7 @@ def test_a_port_that_accepts_and_never_answers_is_refused_in_one_line(tmp_path):
     pytest.importorskip("distributed")
     path = write_experiment(tmp_path / "one.yaml", **ONE)
     with serving(_Silent) as address:
-        result = sweep_cli("run", path, "--scheduler", address, cwd=tmp_path, timeout=60)
+        result = sweep_cli("run", path, "--scheduler", address, "--no-plots", cwd=tmp_path, timeout=60)
     one_error_line(result, f"{address} does not answer as a Dask scheduler",
                    "did not answer Dask's handshake within 5 s", "give the address `dask scheduler` printed")
     assert result.stderr.count("\n") == 1 and result.stdout == "", "nothing else, not even at exit: " + result.stderr

@@ -220,7 +220,7 @@ def test_a_full_disk_at_the_start_names_the_file_and_what_to_do(tmp_path):
     write_experiment(tmp_path / "grid.yaml", **GRID)
     with tmpfs(tmp_path / "disk", "1m") as mount:
         fill(mount, leave=2048)
-        one_error_line(sweep_cli("run", "grid.yaml", "--out", "disk/new", cwd=tmp_path),
+        one_error_line(sweep_cli("run", "grid.yaml", "--out", "disk/new", "--no-plots", cwd=tmp_path),
                        "cannot create a run folder in disk: No space left on device (writing its ",
                        "; free space on that disk, or give --out a folder on another disk")
         assert [p.name for p in mount.iterdir()] == ["ballast"]

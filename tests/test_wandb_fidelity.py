@@ -317,7 +317,7 @@ def test_nested_parameters_reach_a_programs_argv_as_wandb_formats_them(tmp_path)
                                                        "nadam": {"parameters": {"beta": {"values": [0.9, 0.95]}}}}}},
            "command": ["${env}", "${interpreter}", "${program}", "${args}", "--", "${args_json}"]}
     (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    result = sweep_cli("run", "sweep.yaml", "--out", "run", "--n-jobs", "2", "--quiet", cwd=tmp_path)
+    result = sweep_cli("run", "sweep.yaml", "--out", "run", "--n-jobs", "2", "--quiet", "--no-plots", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     with open(tmp_path / "run" / "trials.csv") as f:
         import csv
