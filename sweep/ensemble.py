@@ -23,8 +23,9 @@ bitwise), never on n_jobs, completion order or a resume: the same run gives the 
 Results: ``best/ensemble.npz`` (each member's arrays ``member<i>/<name>``, the preprocessing of raw
 inputs ``prep/...``, and a JSON header: members' classes and hyperparameters, the order in which
 they were picked; no pickle) and ``best/ensemble.json`` (members with their counts and weights,
-``val_acc``, ``test_acc``, the single best's for comparison, and the SHA-256 of ensemble.npz, which
-:func:`load_ensemble` checks). The probabilities are summed in the order the members were picked, so
+``val_acc``, ``test_acc``, the single best's for comparison, the SHA-256 of ensemble.npz, which
+:func:`load_ensemble` checks, and a seal (:mod:`sweep.results.seal`) that binds that SHA-256 to this
+run, so that a later call removes only an ensemble it can prove this run wrote). The probabilities are summed in the order the members were picked, so
 the saved ensemble's predictions are bitwise those it was scored with.
 
 Weights: while the sweep runs, the runner keeps in ``candidates/`` the weights of each trial that may
@@ -46,9 +47,12 @@ from .errors import SweepError
 from .modelfile import softmax
 from .ensemble_spec import json_number
 from .results.files import BEST_DIR, atomic_write, own_folder, sha256_of, write_error
+from .results.seal import seal, unsealed_problem
 
 ENSEMBLE_FILE, ENSEMBLE_JSON = "ensemble.npz", "ensemble.json"
 FORMAT = "sweep ensemble 1"
+#: What the seal of ensemble.json binds (see :func:`_record_identity`).
+SEAL_KIND = "sweep ensemble record 1"
 #: Smallest probability a log-loss takes the log of.
 EPSILON = 1e-15
 
@@ -254,6 +258,7 @@ def write_ensemble(run_dir: Path, nets: list, order: list[int], preprocessing, r
             f.flush()
             os.fsync(f.fileno())
         record = {**record, "ensemble_sha256": sha256_of(tmp)}
+        record["seal"] = seal(SEAL_KIND, _record_identity(run_dir, record), {})
         text = json.dumps(record, indent=2, allow_nan=False, default=_plain) + "\n"
         os.replace(tmp, best / ENSEMBLE_FILE)
         atomic_write(best / ENSEMBLE_JSON, text.encode())
@@ -307,23 +312,60 @@ def ensemble_problem(run_dir: Path) -> str | None:
     return None
 
 
+def _record_identity(run_dir: Path, record: dict) -> str:
+    """What the seal of an ensemble record binds: the npz's SHA-256, the members' trial ids and the run
+    (its experiment.yaml's provenance: start, command, run id), so a copy of another run's pair does
+    not prove to be this run's."""
+    from .results.records import read_experiment_document
+
+    members = record.get("members")
+    return json.dumps({"ensemble_sha256": record.get("ensemble_sha256"),
+                       "members": [m.get("trial_id") if isinstance(m, dict) else None
+                                   for m in (members if isinstance(members, list) else [])],
+                       "run": read_experiment_document(run_dir).get("provenance")}, sort_keys=True, default=str)
+
+
+def _own_record_problem(run_dir: Path) -> str | None:
+    """Why ``best/ensemble.json`` is not a record this run wrote (a link, damaged, or its seal does not
+    bind it to this run), or None."""
+    path = Path(run_dir) / BEST_DIR / ENSEMBLE_JSON
+    if path.is_symlink() or not path.is_file():
+        return f"{ENSEMBLE_JSON} is not a file"
+    try:
+        record = read_ensemble_record(run_dir)
+    except SweepError as exc:
+        return str(exc)
+    return unsealed_problem(SEAL_KIND, _record_identity(run_dir, record), {}, record.get("seal"))
+
+
 def remove_earlier_ensemble(run_dir: Path, reason: str, warn=print) -> None:
-    """Remove the ensemble an earlier call of this run saved (a run resumed with ``ensemble: false``): left
-    there, it would stand beside a best model it was not made with. Removed only when it proves to be
-    the run's own (its record names the npz by SHA-256; a record whose npz is gone is removed alone);
-    anything else in its place is left, with a warning."""
+    """Remove the ensemble an earlier call of this run saved, when this call saves the best model again
+    without one (a run resumed with ``ensemble: false``): left there, it would stand beside a best model
+    it was not made with. Removed only when it proves to be the run's own: ensemble.json sealed as this
+    run's record, and ensemble.npz the file it names by SHA-256 or no entry at all (a kill between the
+    two writes). Anything else (a link, another run's pair, a file the user put there) is left, with
+    a warning; nothing is followed."""
     best = Path(run_dir) / BEST_DIR
     record, npz = best / ENSEMBLE_JSON, best / ENSEMBLE_FILE
-    if not record.exists() and not npz.exists():
+    present = [p.name for p in (record, npz) if os.path.lexists(p)]
+    if not present:
         return
-    problem = ensemble_problem(run_dir)
-    if problem is None or (problem == f"it has no {ENSEMBLE_FILE}" and not npz.exists()):
+    problem = _own_record_problem(run_dir) if os.path.lexists(record) else f"there is no {ENSEMBLE_JSON}"
+    if problem is None and os.path.lexists(npz):
+        problem = ensemble_problem(run_dir)
+    if problem is not None:
+        warn(f"warning: {best}: {' and '.join(present)} {'is' if len(present) == 1 else 'are'} left as "
+             f"{'it is' if len(present) == 1 else 'they are'}, though this run makes no ensemble ({reason}): "
+             f"not an ensemble this run saved ({problem})")
+        return
+    try:
         npz.unlink(missing_ok=True)
         record.unlink()
-        warn(f"{best}: the ensemble of an earlier call is removed ({reason})")
-    else:
-        warn(f"warning: {best}: {ENSEMBLE_JSON} and {ENSEMBLE_FILE} are left as they are, though this run makes no "
-             f"ensemble ({reason}): they are not an ensemble this run saved ({problem})")
+    except OSError as exc:
+        warn(f"warning: {best}: cannot remove the ensemble of an earlier call ({exc.strerror or exc}); it "
+             f"stays beside a best model it was not made with")
+        return
+    warn(f"{best}: the ensemble of an earlier call is removed ({reason})")
 
 
 class Ensemble:

@@ -122,7 +122,7 @@ def test_the_ensemble_record_beside_the_single_best(runs):
 def test_a_resumed_run_gives_the_ensemble_of_the_uninterrupted_one(runs):
     def record(name):
         data = json.loads((runs / name / "best" / "ensemble.json").read_text())
-        return {k: v for k, v in data.items() if k not in ("seconds", "selection_seconds", "retrained")}
+        return {k: v for k, v in data.items() if k not in ("seconds", "selection_seconds", "retrained", "seal")}
 
     assert record("part") == record("whole")  # the same members, order and file (its SHA-256)
     assert (runs / "part" / "best" / "ensemble.npz").read_bytes() == (runs / "whole" / "best" / "ensemble.npz").read_bytes()
@@ -149,23 +149,59 @@ def test_a_tampered_ensemble_is_refused_and_a_resume_makes_it_again(runs, tmp_pa
 
 
 def test_resumed_with_ensemble_false_the_earlier_ensemble_is_removed_and_a_foreign_one_kept(runs, tmp_path):
-    """Left there, an earlier call's ensemble would stand beside a best model it was not made with."""
+    """Left there, an earlier call's ensemble would stand beside a best model it was not made with; but
+    only a pair this run provably wrote is removed: a user's file, another run's pair copied in and links
+    stay, with a warning."""
     shutil.copy(runs / "exp.yaml", tmp_path / "exp.yaml")
-    for name in ("ours", "foreign"):  # 5 of 12 trials and their ensemble; the resumes below run the other 7
+    names = ("ours", "foreign", "copied", "linked")
+    for name in names:  # 5 of 12 trials and their ensemble; the resumes below run the other 7
         part = sweep_cli("run", "exp.yaml", "--out", name, "--max-trials", "5", "--no-plots", "--quiet", cwd=tmp_path)
         assert part.returncode == 0 and (tmp_path / name / "best" / "ensemble.npz").is_file(), part.stderr
     foreign = tmp_path / "foreign" / "best" / "ensemble.json"
     foreign.write_text('{"notes": "the user\'s own file"}\n')
+    for file in ("ensemble.json", "ensemble.npz"):  # the same trials, but the pair another run wrote
+        shutil.copy(tmp_path / "ours" / "best" / file, tmp_path / "copied" / "best" / file)
+    copied = {f: (tmp_path / "copied" / "best" / f).read_bytes() for f in ("ensemble.json", "ensemble.npz")}
+    users = tmp_path / "users.npz"
+    users.write_bytes(b"the user's file")
+    linked = tmp_path / "linked" / "best" / "ensemble.npz"
+    linked.unlink()
+    linked.symlink_to(users)
+
     ours = sweep_cli("run", "exp.yaml", "--resume", "ours", "--set", "ensemble=false", "--no-plots", cwd=tmp_path)
     assert ours.returncode == 0, ours.stderr
     assert "the ensemble of an earlier call is removed (ensemble: false)" in ours.stderr
     assert sorted(p.name for p in (tmp_path / "ours" / "best").iterdir()) == ["model.npz", "summary.json"]
     assert "ensemble" not in json.loads(sweep_cli("best", "ours", cwd=tmp_path).stdout)
-    kept = sweep_cli("run", "exp.yaml", "--resume", "foreign", "--set", "ensemble=false", "--no-plots", cwd=tmp_path)
-    assert kept.returncode == 0, kept.stderr
-    assert "are left as they are" in kept.stderr and "not an ensemble this run saved" in kept.stderr
+    for name in names[1:]:
+        kept = sweep_cli("run", "exp.yaml", "--resume", name, "--set", "ensemble=false", "--no-plots", cwd=tmp_path)
+        assert kept.returncode == 0, kept.stderr
+        assert "are left as they are" in kept.stderr and "not an ensemble this run saved" in kept.stderr, name
+        assert "is removed" not in kept.stderr
     assert foreign.read_text() == '{"notes": "the user\'s own file"}\n'
     assert (tmp_path / "foreign" / "best" / "ensemble.npz").is_file()
+    assert {f: (tmp_path / "copied" / "best" / f).read_bytes() for f in copied} == copied
+    assert linked.is_symlink() and users.read_bytes() == b"the user's file"
+    assert (tmp_path / "linked" / "best" / "ensemble.json").is_file()
+
+
+def test_a_record_whose_npz_is_gone_is_removed_but_not_past_a_dangling_link(runs, tmp_path):
+    """A kill between the two writes leaves the sealed record alone: removed. A dangling link in the npz's
+    place is an entry the sweep did not make: it and the record stay."""
+    shutil.copy(runs / "exp.yaml", tmp_path / "exp.yaml")
+    for name in ("gone", "dangling"):
+        part = sweep_cli("run", "exp.yaml", "--out", name, "--max-trials", "5", "--no-plots", "--quiet", cwd=tmp_path)
+        assert part.returncode == 0, part.stderr
+    (tmp_path / "gone" / "best" / "ensemble.npz").unlink()
+    dangling = tmp_path / "dangling" / "best" / "ensemble.npz"
+    dangling.unlink()
+    dangling.symlink_to(tmp_path / "nothing-here.npz")
+    gone = sweep_cli("run", "exp.yaml", "--resume", "gone", "--set", "ensemble=false", "--no-plots", cwd=tmp_path)
+    assert gone.returncode == 0 and "is removed" in gone.stderr, gone.stderr
+    assert sorted(p.name for p in (tmp_path / "gone" / "best").iterdir()) == ["model.npz", "summary.json"]
+    kept = sweep_cli("run", "exp.yaml", "--resume", "dangling", "--set", "ensemble=false", "--no-plots", cwd=tmp_path)
+    assert kept.returncode == 0 and "left as they are" in kept.stderr, kept.stderr
+    assert dangling.is_symlink() and (tmp_path / "dangling" / "best" / "ensemble.json").is_file()
 
 
 def test_trials_hyperband_stopped_are_members_from_their_paused_weights_never_retrained(tmp_path):

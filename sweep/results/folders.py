@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import sys
 import time
 from datetime import datetime
@@ -193,6 +194,7 @@ def provenance(command: str | None) -> dict:
         except metadata.PackageNotFoundError:
             versions[package] = None
     return {"command": command or " ".join(sys.argv), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "run_id": secrets.token_hex(8),  # tells this run from a copy of another: sealed files name it
             "host_cpus": os.cpu_count(), "versions": versions}
 
 
