@@ -261,14 +261,16 @@ def parse_distribution(spec: Any) -> Distribution:
         if not _is_number(value) or not math.isfinite(value):
             raise SpaceError(f"`{key}` must be a finite number, got {shown(value)}", key)
         fields[key] = value
-    if "min" in fields and fields["min"] >= fields["max"]:  # as W&B refuses it (sweeps' validate_min_max)
-        raise SpaceError(f"min ({fields['min']!r}) is not less than max ({fields['max']!r}); a parameter that "
-                         f"takes one value is `value: {fields['min']!r}`", "min")
     if kind == "int_uniform" and any(abs(fields[k]) > _MAX_INT for k in ("min", "max")):
         raise SpaceError(f"int_uniform bounds must lie within +-{_MAX_INT:.0e}", "max")
     if kind in _EXPONENT_BOUNDS and any(abs(fields[k]) > _MAX_EXPONENT for k in ("min", "max")):
         raise SpaceError(f"{kind} takes natural-log exponents: min and max must lie within +-{_MAX_EXPONENT} "
                          f"(exp(710) overflows); for plain values use {kind}_values", "max")
+    if "min" in fields and fields["min"] > fields["max"]:  # as W&B refuses it (sweeps' validate_min_max)
+        raise SpaceError(f"min ({fields['min']!r}) is greater than max ({fields['max']!r})", "min")
+    if "min" in fields and fields["min"] == fields["max"]:
+        raise SpaceError(f"min ({fields['min']!r}) is not less than max ({fields['max']!r}); a parameter that "
+                         f"takes one value is `value: {_only_value(kind, fields['min'])!r}`", "min")
     if kind == "int_uniform" and not all(isinstance(fields[k], int) for k in ("min", "max")):
         # W&B's schema: int_uniform's min and max are of type integer with format integer, which a
         # float such as 10.0 is not (isinstance(10.0, int) is False)
@@ -282,6 +284,16 @@ def parse_distribution(spec: Any) -> Distribution:
         if key in fields and fields[key] <= 0:
             raise SpaceError(f"`{key}` must be > 0, got {fields[key]!r}", key)
     return Distribution(kind, **fields)
+
+
+def _only_value(kind: str, bound: float) -> float:
+    """The one value a distribution with min == max == ``bound`` would draw: for the base-e kinds,
+    whose bounds are exponents, e to that power (inv_log_uniform: to minus it)."""
+    if kind in ("log_uniform", "q_log_uniform"):
+        return math.exp(bound)
+    if kind == "inv_log_uniform":
+        return math.exp(-bound)
+    return bound
 
 
 def _infer_kind(spec: Mapping) -> str:

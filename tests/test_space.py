@@ -123,7 +123,7 @@ def test_categorical_with_probabilities():
     ({"values": 0.1}, "wrapped in a list"),
     (0.1, "value: 0.1"),
     ([1, 2], "values: [1, 2]"),
-    ({"distribution": "uniform", "min": 2.0, "max": 1.0}, "is not less than max"),
+    ({"distribution": "uniform", "min": 2.0, "max": 1.0}, "is greater than max"),
     ({"distribution": "log_uniform_values", "min": 0.0, "max": 1.0}, "min > 0"),
     ({"distribution": "lognormal"}, "did you mean `log_normal`"),
     ({"distribution": "uniform", "min": 0.0}, "needs `max`"),

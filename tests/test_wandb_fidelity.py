@@ -66,7 +66,7 @@ def test_a_nets_base_e_learning_rate_warns_and_the_values_forms_do_not():
 # ported from tests/test_validation.py::test_that_minmax_validation_fails_on_loguniform_values_types
 @pytest.mark.parametrize("parameter_type", ["log_uniform_values", "q_log_uniform_values", "inv_log_uniform_values"])
 def test_that_minmax_validation_fails_on_loguniform_values_types(tmp_path, parameter_type):
-    refused(tmp_path, "min .* is not less than max", method="random",
+    refused(tmp_path, "min .* is greater than max", method="random",
             parameters={"a": {"min": 2, "max": 1, "distribution": parameter_type}})
 
 
@@ -352,3 +352,11 @@ def test_searched_epochs_under_hyperband_are_accepted_with_milestones_up_to_the_
                                "parameters": {"epochs": {"distribution": "int_uniform", "min": 2, "max": 12}},
                                "early_terminate": {"type": "hyperband", "min_iter": 2}})
     assert largest_epochs(ranged.parameters, ranged.fixed) == 12
+
+
+@pytest.mark.parametrize("kind, bound, value", [("log_uniform", -2, "0.1353"), ("q_log_uniform", 0, "1.0"),
+                                                ("inv_log_uniform", 1, "0.3678")])
+def test_equal_base_e_bounds_name_the_value_they_would_draw_not_the_exponent(tmp_path, kind, bound, value):
+    """Their bounds are exponents: the one value drawn is e to that power (inv_log_uniform: to minus it)."""
+    spec = {"distribution": kind, "min": bound, "max": bound, **({"q": 0.5} if kind.startswith("q_") else {})}
+    refused(tmp_path, rf"min .* is not less than max .*`value: {value}", method="random", parameters={"a": spec})
