@@ -246,7 +246,7 @@ def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set",
             fixed[parts[0]] = value
             sources[("fixed", parts[0])] = f"--set {shorten(item)}"
             continue
-        if len(parts) > 1 and _nested_leaf(raw, parts, value):
+        if len(parts) > 1 and _nested_leaf(raw, parts, value, item):
             sources[_parameter_path(("parameters", *parts))] = f"--set {shorten(item)}"
             continue
         if parts[0] == "dataset" and isinstance(raw.get("dataset"), str):
@@ -264,16 +264,24 @@ def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set",
     return raw
 
 
-def _nested_leaf(raw: dict, parts: list[str], value) -> bool:
+def _nested_leaf(raw: dict, parts: list[str], value, item: str) -> bool:
     """Fix the leaf ``parts`` of a nested parameter (W&B's ``parameters:`` inside a parameter:
     ``optimizer.lr`` is ``parameters.optimizer.parameters.lr``) to ``value``; False when ``parts[0]``
-    is not such a parameter."""
+    is not such a parameter. A leaf the nested parameter does not have is refused (``--set`` item
+    ``item``): a misspelt one would add a parameter and leave the meant one searched."""
     node = raw.get("parameters")
-    for part in parts[:-1]:
+    for n, part in enumerate(parts[:-1]):
         spec = node.get(part) if isinstance(node, dict) else None
         if not isinstance(spec, dict) or not isinstance(spec.get("parameters"), dict):
-            return False
+            if n == 0:
+                return False
+            raise ConfigError(f"--set {shown(item)}: `{shorten('.'.join(parts[:n + 1]))}` is not a nested "
+                              f"parameter{did_you_mean(part, node)}; `{shorten('.'.join(parts[:n]))}` has "
+                              f"{', '.join(map(str, node))}")
         node = spec["parameters"]
+    if parts[-1] not in node:
+        raise ConfigError(f"--set {shown(item)}: `{shorten('.'.join(parts[:-1]))}` has no nested parameter "
+                          f"`{shorten(parts[-1])}`{did_you_mean(parts[-1], node)}; it has {', '.join(map(str, node))}")
     node[parts[-1]] = {"value": value}
     return True
 

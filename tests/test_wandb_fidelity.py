@@ -296,6 +296,23 @@ def test_set_fixes_a_nested_leaf_and_leaves_its_siblings_searched(tmp_path):
     assert sources == {("parameters", "optimizer", "parameters", "lr"): "--set optimizer.lr=0.5"}
     assert raw["parameters"]["optimizer"]["parameters"]["lr"] == {"values": [0.1, 0.01]}  # the file's mapping untouched
 
+
+@pytest.mark.parametrize("item, message", [
+    ("optimizer.lrr=0.5", "--set 'optimizer.lrr=0.5': `optimizer` has no nested parameter `lrr` (did you mean `lr`?); "
+                          "it has lr, beta"),
+    ("optimizer.distribution=uniform", "`optimizer` has no nested parameter `distribution`; it has lr, beta"),
+    ("optimizer.lr.values=[1]", "`optimizer.lr` is not a nested parameter; `optimizer` has lr, beta"),
+])
+def test_set_of_a_nested_leaf_it_does_not_have_is_refused_naming_the_ones_it_has(item, message):
+    """A misspelt leaf would add a parameter and leave the meant one searched."""
+    from sweep.config import apply_overrides
+
+    raw = {"program": "train.py", "method": "grid", "metric": {"name": "loss"}, "parameters": {
+        "optimizer": {"parameters": {"lr": {"values": [0.1, 0.01]}, "beta": {"values": [0.9, 0.99]}}}}}
+    with pytest.raises(ConfigError) as raised:
+        apply_overrides(raw, [item])
+    assert message in str(raised.value)
+
 #: Records its argv and the JSON file of its parameters (W&B's examples/nested-params/ program reads them).
 ECHO = """\
 import json, os, sys
