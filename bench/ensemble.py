@@ -41,7 +41,9 @@ def row_of(name: str, run_dir: Path, seconds: float | None) -> dict:
     return {"run": name, "single_val": single["val_acc"], "single_test": single["test_acc"],
             "ensemble_val": ensemble["val_acc"], "ensemble_test": ensemble["test_acc"],
             "members": len(ensemble["members"]), "size": ensemble["size"], "pool": ensemble["pool"],
-            "retrained": len(ensemble["retrained"]), "selection_ms": 1000 * ensemble["selection_seconds"],
+            "retrained": len(ensemble["retrained"]),
+            # None for a run made before ensemble.json recorded the selection's own time
+            "selection_ms": None if ensemble.get("selection_seconds") is None else 1000 * ensemble["selection_seconds"],
             "ensemble_s": ensemble["seconds"], "sweep_min": None if seconds is None else seconds / 60,
             "test_rows": ensemble["test_rows"]}
 
@@ -73,9 +75,9 @@ def main() -> None:
             try:
                 seconds = run_sweep(ROOT / "experiments" / "fashion_mnist_search.yaml", Path(tmp) / "fashion")
                 rows.append(row_of("fashion-mnist", Path(tmp) / "fashion", seconds))
-            except subprocess.CalledProcessError:
-                print("fashion-mnist: the search did not run (is the data set installed? "
-                      "apt-get install dataset-fashion-mnist)")
+            except subprocess.CalledProcessError as exc:  # its own error line is above, on stderr
+                print(f"fashion-mnist: the search ended with exit status {exc.returncode} (if the data set is "
+                      "missing: apt-get install dataset-fashion-mnist)")
     print_rows(rows)
     digits = [r for r in rows if r["run"].startswith("digits")]
     if digits:
