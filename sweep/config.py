@@ -249,6 +249,9 @@ def apply_overrides(raw: dict, overrides: Iterable[str], source: str = "--set",
         if len(parts) > 1 and _nested_leaf(raw, parts, value, item):
             sources[_parameter_path(("parameters", *parts))] = f"--set {shorten(item)}"
             continue
+        fixed = raw.get("fixed")
+        if len(parts) > 1 and parts[0] not in TOP_LEVEL_KEYS and isinstance(fixed, dict) and parts[0] in fixed:
+            parts = ["fixed", *parts]  # a key inside a fixed mapping (a program's `sched: {gamma: 0.5}`)
         if parts[0] == "dataset" and isinstance(raw.get("dataset"), str):
             raw["dataset"] = {"name": raw["dataset"]}  # the `dataset: NAME` shorthand, opened up
         node = raw

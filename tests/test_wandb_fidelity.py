@@ -377,3 +377,15 @@ def test_equal_base_e_bounds_name_the_value_they_would_draw_not_the_exponent(tmp
     """Their bounds are exponents: the one value drawn is e to that power (inv_log_uniform: to minus it)."""
     spec = {"distribution": kind, "min": bound, "max": bound, **({"q": 0.5} if kind.startswith("q_") else {})}
     refused(tmp_path, rf"min .* is not less than max .*`value: {value}", method="random", parameters={"a": spec})
+
+
+def test_set_reaches_a_key_inside_a_fixed_mapping_by_its_dotted_name():
+    """As ``fixed.sched.gamma=0.9`` does: a program's fixed mapping is set by the name the program reads."""
+    from sweep.config import apply_overrides
+
+    raw = {"program": "train.py", "method": "grid", "metric": {"name": "loss"},
+           "parameters": {"lr": {"values": [0.1, 0.01]}}, "fixed": {"sched": {"gamma": 0.5, "step": 3}}}
+    sources = {}
+    fixed = apply_overrides(raw, ["sched.gamma=0.9"], sources=sources)
+    assert fixed["fixed"]["sched"] == {"gamma": 0.9, "step": 3} and raw["fixed"]["sched"]["gamma"] == 0.5
+    assert sources == {("fixed", "sched", "gamma"): "--set sched.gamma=0.9"}
