@@ -154,9 +154,11 @@ def test_resumed_with_ensemble_false_the_earlier_ensemble_is_removed_and_a_forei
     stay, with a warning."""
     shutil.copy(runs / "exp.yaml", tmp_path / "exp.yaml")
     names = ("ours", "foreign", "copied", "linked")
-    for name in names:  # 5 of 12 trials and their ensemble; the resumes below run the other 7
+    for name in ("ours", "copied"):  # 5 of 12 trials and their ensemble; the resumes below run the other 7
         part = sweep_cli("run", "exp.yaml", "--out", name, "--max-trials", "5", "--no-plots", "--quiet", cwd=tmp_path)
         assert part.returncode == 0 and (tmp_path / name / "best" / "ensemble.npz").is_file(), part.stderr
+    for name in ("foreign", "linked"):  # the run moved elsewhere: still this run, then a file of the user's put in
+        shutil.copytree(tmp_path / "ours", tmp_path / name, symlinks=True)
     foreign = tmp_path / "foreign" / "best" / "ensemble.json"
     foreign.write_text('{"notes": "the user\'s own file"}\n')
     for file in ("ensemble.json", "ensemble.npz"):  # the same trials, but the pair another run wrote
@@ -189,9 +191,9 @@ def test_a_record_whose_npz_is_gone_is_removed_but_not_past_a_dangling_link(runs
     """A kill between the two writes leaves the sealed record alone: removed. A dangling link in the npz's
     place is an entry the sweep did not make: it and the record stay."""
     shutil.copy(runs / "exp.yaml", tmp_path / "exp.yaml")
-    for name in ("gone", "dangling"):
-        part = sweep_cli("run", "exp.yaml", "--out", name, "--max-trials", "5", "--no-plots", "--quiet", cwd=tmp_path)
-        assert part.returncode == 0, part.stderr
+    part = sweep_cli("run", "exp.yaml", "--out", "gone", "--max-trials", "5", "--no-plots", "--quiet", cwd=tmp_path)
+    assert part.returncode == 0, part.stderr
+    shutil.copytree(tmp_path / "gone", tmp_path / "dangling", symlinks=True)
     (tmp_path / "gone" / "best" / "ensemble.npz").unlink()
     dangling = tmp_path / "dangling" / "best" / "ensemble.npz"
     dangling.unlink()
