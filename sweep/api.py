@@ -25,8 +25,8 @@ def run_experiment(experiment: str | Path, *, overrides: Iterable[str] = (), out
     ``overrides`` are ``sweep run``'s ``--set KEY=VALUE`` items; ``out`` the run folder (by default
     ``results/<name>/<time>/``, or with ``resume`` the experiment's latest run); ``n_jobs`` workers
     (-1: one per core; by default the file's ``n_jobs``); ``max_trials`` and ``time_limit`` (seconds,
-    or text such as ``"30m"``) end an open-ended search; ``report`` writes the plots and report.html at the end. The workers stay
-    up for the next sweep of this process (loky stops them after 5 idle minutes). An interrupt (the
+    or text such as ``"30m"``) end an open-ended search; ``report`` writes the plots and report.html at
+    the end. The workers stay up for the next sweep of this process (loky stops them after 5 idle minutes). An interrupt (the
     kernel's stop button) keeps every finished trial: the run returned is what was recorded, and
     ``resume=True`` goes on with it. Errors in the file raise :class:`~sweep.errors.ConfigError`
     naming its line; a bad argument raises :class:`~sweep.errors.SweepError` naming it, before any
@@ -34,18 +34,12 @@ def run_experiment(experiment: str | Path, *, overrides: Iterable[str] = (), out
     """
     from .cli import write_plots_and_report
     from .config import cpu_count, load_experiment
-    from .errors import SweepError
+    from .durations import time_limit_of
     from .results import load_run
     from .runner import run_sweep
 
     overrides = _checked_arguments(experiment, overrides, n_jobs, max_trials)
-    if time_limit is not None:
-        from .durations import parse_duration
-
-        try:
-            time_limit = parse_duration(time_limit)
-        except ValueError as exc:
-            raise SweepError(f"time_limit {exc}") from None
+    time_limit = time_limit_of(time_limit, "time_limit")
     loaded = load_experiment(Path(experiment), overrides)
     outcome = run_sweep(loaded, run_dir=None if out is None else Path(out), resume=resume, quiet=quiet,
                         n_jobs=cpu_count() if n_jobs == -1 else n_jobs, max_trials=max_trials,

@@ -192,14 +192,9 @@ def cmd_run(args) -> int:
     n_jobs = cpu_count() if args.n_jobs == -1 else args.n_jobs
     if args.max_trials is not None and args.max_trials < 1:
         raise SweepError(f"--max-trials {args.max_trials}: must be >= 1")
-    time_limit = None
-    if args.time_limit is not None:
-        from .durations import parse_duration
+    from .durations import time_limit_of
 
-        try:
-            time_limit = parse_duration(args.time_limit)
-        except ValueError as exc:
-            raise SweepError(f"--time-limit {exc}") from None
+    time_limit = time_limit_of(args.time_limit, "--time-limit")
     resume = args.resume is not False
     if args.retry_failed and not resume:
         raise SweepError("--retry-failed works with --resume: it re-runs the failed trials of an earlier run")

@@ -30,6 +30,19 @@ def parse_duration(value) -> float:
     return seconds
 
 
+def time_limit_of(value, label: str) -> float | None:
+    """Seconds of a time limit given as ``label`` (``--time-limit``, ``time_limit``), None for None; a
+    one-line SweepError naming ``label`` when it is not a duration."""
+    if value is None:
+        return None
+    from .errors import SweepError
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise SweepError(f"{label} {exc}") from None
+
+
 def format_duration(seconds: float) -> str:
     """``seconds`` in the largest unit that divides it: 1800 -> ``30m``, 90 -> ``90s``."""
     for unit in ("h", "m"):

@@ -25,8 +25,9 @@ inputs ``prep/...``, and a JSON header: members' classes and hyperparameters, th
 they were picked; no pickle) and ``best/ensemble.json`` (members with their counts and weights,
 ``val_acc``, ``test_acc``, the single best's for comparison, the SHA-256 of ensemble.npz, which
 :func:`load_ensemble` checks, and a seal (:mod:`sweep.results.seal`) that binds that SHA-256 to this
-run, so that a later call removes only an ensemble it can prove this run wrote). The probabilities are summed in the order the members were picked, so
-the saved ensemble's predictions are bitwise those it was scored with.
+run, so that a later call removes only an ensemble it can prove this run wrote). The probabilities
+are summed in the order the members were picked, so the saved ensemble's predictions are bitwise
+those it was scored with.
 
 Weights: while the sweep runs, the runner keeps in ``candidates/`` the weights of each trial that may
 end in the top ``top_k`` (see :class:`~sweep.observers.BestModelKeeper`), within ``max_disk`` bytes.
