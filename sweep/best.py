@@ -23,7 +23,6 @@ from .ensemble import make_ensemble
 from .ensemble_spec import json_number as clean
 from .errors import SweepError
 from .modelfile import SavedUserModel, load_model_file
-from .params import TRAINER_NAMES
 from .plan import KeepModel, TrialSpec, tasks_of
 from .results.ranking import best_row
 from .results.records import history_records, read_history_table, read_trial_records
@@ -146,9 +145,7 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
         "class_names": list(data.class_names) if data.class_names else None,
     }
     if experiment.model is not None:  # a user's model: saved with what rebuilds it (sweep.modelfile)
-        hyperparameters = {k: v for k, v in spec.params.items() if k not in TRAINER_NAMES}
-        net = SavedUserModel(net, experiment.model, hyperparameters, data.input_dim, data.num_classes,
-                             spec.params["dtype"])
+        net = SavedUserModel.of_trial(net, experiment.model, spec.params, data)
     write_best(run_dir, net, summary, data.preprocessing)
     make_ensemble(run_dir, experiment, data, rows, trained, summary,
                   lambda row: trial_model(run_dir, experiment, trials, data, row, histories, warn), warn)

@@ -464,10 +464,10 @@ ENSEMBLE_KEYS = ("top_k", "rounds", "max_disk")
 def _parse_ensemble(p: _Problems, raw: Mapping, program: bool, model, warnings: list) -> EnsembleSpec | None:
     """``ensemble:`` (see :mod:`sweep.ensemble`): absent or ``true`` for the defaults, ``false`` for none, or a
     mapping of ``top_k`` (trials in the pool), ``rounds`` (selection rounds) and ``max_disk`` (the most
-    bytes of kept weights: ``200MB``, ``1GiB``, a number of bytes). Off for a program or a user's model,
-    with a warning when the file asks for it."""
+    bytes of kept weights: ``200MB``, ``1GiB``, a number of bytes). Off for a program (its trials leave no
+    model), with a warning when the file asks for it."""
     if "ensemble" not in raw:
-        return None if program or model is not None else EnsembleSpec()
+        return None if program else EnsembleSpec()
     spec = raw["ensemble"]
     if spec is False or spec is None:
         return None
@@ -496,10 +496,8 @@ def _parse_ensemble(p: _Problems, raw: Mapping, program: bool, model, warnings: 
         raise p.error(("ensemble", "max_disk"), f"{shown(max_disk)} is not allowed; give a size such as 200MB, "
                                                 "1.5GB, 512MiB or a number of bytes (0 keeps no weights beyond the "
                                                 "best model's: members are retrained)") from None
-    if program or model is not None:
-        what = "a program's trials leave no model to combine" if program else \
-            "the ensemble combines the built-in nets, not a user's model"
-        warnings.append(f"{p.source}: ensemble is off: {what}")
+    if program:
+        warnings.append(f"{p.source}: ensemble is off: a program's trials leave no model to combine")
         return None
     return EnsembleSpec(top_k, rounds, max_disk, asked=True)
 

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SweepError
-from .modelfile import softmax
+from .modelfile import USER_FORMAT, SavedUserModel, rebuild_user_model, softmax
 from .ensemble_spec import json_number
 from .results.files import BEST_DIR, atomic_write, own_folder, sha256_of, write_error
 from .results.seal import seal, unsealed_problem
@@ -165,8 +165,6 @@ def off_reason(experiment, data) -> str | None:
         return "ensemble: false"
     if experiment.program is not None:
         return "a program's trials leave no model to combine"
-    if experiment.model is not None:
-        return "the ensemble combines the built-in nets, not a user's model"
     if data is not None and data.task == "regression":
         return "the data set has real-valued targets, and the ensemble combines class probabilities"
     return None
@@ -226,13 +224,18 @@ def make_ensemble(run_dir: Path, experiment, data, rows, best, summary: dict, mo
                         "test_acc": summary.get("test_acc")},
         "retrained": retrained, "seconds": seconds, "selection_seconds": selection_seconds,
     }
-    write_ensemble(run_dir, [members[i].net for i in used], order, data.preprocessing, record)
+    nets = [members[i].net if experiment.model is None else  # a user's model: saved with what rebuilds it
+            SavedUserModel.of_trial(members[i].net, experiment.model, members[i].spec.params, data) for i in used]
+    write_ensemble(run_dir, nets, order, data.preprocessing, record)
     return record
 
 
 # ------------------------------------------------------------------------------------- files
 def _net_record(net) -> tuple[dict, dict]:
-    """The JSON record of a built-in net (its class and constructor arguments) and its arrays."""
+    """The JSON record of a member and its arrays: a built-in net's class and constructor arguments, or
+    what rebuilds a user's model (:meth:`~sweep.modelfile.SavedUserModel.record`)."""
+    if isinstance(net, SavedUserModel):
+        return net.record(), dict(net.params)
     arrays = {**net.params, **getattr(net, "buffers", {})}
     return {"class": type(net).__name__, "hyperparameters": net.hyperparameters(), "arrays": sorted(arrays)}, arrays
 
@@ -450,11 +453,14 @@ def _read(path: Path, record: dict) -> Ensemble:
 
 
 def _member_net(member: dict, arrays: dict, what: str):
-    """A member's built-in net from its record and arrays, their shapes checked against its
-    hyperparameters before the net is built."""
+    """A member's model from its record and arrays: a built-in net, its arrays' shapes checked against its
+    hyperparameters before the net is built; or a user's model, rebuilt from the text of its file (its
+    code runs, as for :func:`~sweep.modelfile.load_model_file`)."""
     from .nn import FullyConnectedNet, TwoLayerNet
     from .nn.fc_net import _saved_shapes
 
+    if isinstance(member, dict) and member.get("format") == USER_FORMAT:
+        return rebuild_user_model(member, arrays, what)
     hp = member.get("hyperparameters") if isinstance(member, dict) else None
     if not isinstance(hp, dict):
         raise ValueError(f"{what}: its hyperparameters are damaged")

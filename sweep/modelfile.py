@@ -37,18 +37,32 @@ class SavedUserModel:
         self.net, self.source, self.hyperparameters = net, source, hyperparameters
         self.input_dim, self.num_classes, self.dtype = input_dim, num_classes, dtype
 
+    @classmethod
+    def of_trial(cls, net, source, params: dict, data) -> "SavedUserModel":
+        """The model ``net`` of a trial of hyperparameters ``params`` (the trainer's and the model's) on
+        ``data`` (a :class:`~sweep.data.Dataset`), ``source`` the experiment's ``model:``."""
+        from .params import TRAINER_NAMES
+
+        hyperparameters = {name: value for name, value in params.items() if name not in TRAINER_NAMES}
+        return cls(net, source, hyperparameters, data.input_dim, data.num_classes, params["dtype"])
+
     @property
     def params(self) -> dict:
         return self.net.params
 
+    def record(self) -> dict:
+        """What rebuilds the model (:func:`rebuild_user_model`): its class, the text of its file, its
+        hyperparameters, the data set's sizes and the dtype; JSON-able."""
+        return {"format": USER_FORMAT,
+                "model": {"ref": self.source.ref, "class": self.source.class_name, "path": self.source.path,
+                          "module": self.source.module, "source": self.source.source},
+                "hyperparameters": self.hyperparameters, "input_dim": self.input_dim,
+                "num_classes": self.num_classes, "dtype": self.dtype}
+
     def save(self, path, arrays: dict | None = None, **metadata) -> Path:
-        """Write the arrays and the header (plus JSON-able ``metadata``, and more ``arrays`` under names
-        outside ``param/``) to an ``.npz``, without pickle."""
-        header = {"format": USER_FORMAT,
-                  "model": {"ref": self.source.ref, "class": self.source.class_name, "path": self.source.path,
-                            "module": self.source.module, "source": self.source.source},
-                  "hyperparameters": self.hyperparameters, "input_dim": self.input_dim,
-                  "num_classes": self.num_classes, "dtype": self.dtype, "metadata": metadata}
+        """Write the arrays and the header (:meth:`record`, plus JSON-able ``metadata``, and more ``arrays``
+        under names outside ``param/``) to an ``.npz``, without pickle."""
+        header = {**self.record(), "metadata": metadata}
         with open(path, "wb") as f:  # a file object, so numpy does not append a second ".npz"
             np.savez(f, __header__=np.array(json.dumps(header)),
                      **{f"param/{name}": value for name, value in self.net.params.items()}, **(arrays or {}))
@@ -113,10 +127,13 @@ def load_model_file(path):
         if not (isinstance(header, dict) and header.get("format") == USER_FORMAT):
             return _builtin_class(header).load(path)
         arrays = {key.removeprefix("param/"): f[key] for key in f.files if key.startswith("param/")}
-    return _rebuilt(header, arrays, path)
+    return rebuild_user_model(header, arrays, path)
 
 
-def _rebuilt(header: dict, arrays: dict, path) -> LoadedModel:
+def rebuild_user_model(header: dict, arrays: dict, path) -> LoadedModel:
+    """A user's model from its :meth:`SavedUserModel.record` (``header``) and trained ``arrays``: built
+    from the saved text of its file (its code runs), then given the arrays, whose names and shapes must
+    be its ``params``' (ValueError or SweepError naming ``path`` else)."""
     from .models import ModelSource, build_model
 
     spec = header["model"]

@@ -265,7 +265,7 @@ def _ensemble_missing(run_dir: Path, experiment: Experiment) -> str | None:
     from .ensemble import ensemble_problem
     from .results.records import read_summary
 
-    if experiment.ensemble is None or experiment.model is not None:
+    if experiment.ensemble is None:
         return None
     try:
         summary = read_summary(run_dir)
@@ -279,7 +279,7 @@ def _ensemble_missing(run_dir: Path, experiment: Experiment) -> str | None:
 def _kept_for_ensemble(experiment: Experiment) -> tuple[int, int]:
     """``(top_k, max_disk)`` of the weights kept for the ensemble ((0, 0): none)."""
     spec = experiment.ensemble
-    if spec is None or experiment.model is not None or experiment.program is not None:
+    if spec is None or experiment.program is not None:
         return 0, 0
     return spec.top_k, spec.max_disk
 

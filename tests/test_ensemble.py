@@ -13,7 +13,7 @@ from sweep.config import ConfigError, load_experiment
 from sweep.ensemble import combine, score, select
 from sweep.errors import SweepError
 from sweep.modelfile import Model, load_saved_model
-from tests.conftest import sweep_cli, write_experiment
+from tests.conftest import ROOT, sweep_cli, write_experiment
 
 
 def probabilities(rows):
@@ -265,6 +265,10 @@ def test_ensemble_settings_and_where_it_is_off(tmp_path):
     program = load_experiment(write_experiment(tmp_path / "c.yaml", name="c", program="train.py", ensemble=True,
                                                metric={"name": "acc", "goal": "maximize"}, fixed={"x": 1}))
     assert program.ensemble is None and any("ensemble is off" in w for w in program.warnings)
+    shutil.copy(ROOT / "experiments" / "models" / "two_layer.py", tmp_path)
+    user_model = load_experiment(write_experiment(tmp_path / "e.yaml", name="e", dataset="digits",
+                                                  model="two_layer.py:TwoLayerNet"))
+    assert user_model.ensemble.top_k == 10 and not any("ensemble" in w for w in user_model.warnings)
     quiet = load_experiment(write_experiment(tmp_path / "d.yaml", name="d", program="train.py",
                                              metric={"name": "acc", "goal": "maximize"}, fixed={"x": 1}))
     assert quiet.ensemble is None and not any("ensemble" in w for w in quiet.warnings)

@@ -363,6 +363,39 @@ def test_gradcheck_of_a_model_with_dropout_from_the_global_rng_exits_0(tmp_path)
     assert lines[2].startswith("W1  (6, 10)") and lines[-1].startswith("ok:")
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_gradcheck_of_the_shipped_conv_net_exits_0(channels):
+    # the conv layer's im2col, the 2x2 pooling's routing and the global-rng dropout, on gray and color images
+    result = sweep_cli("gradcheck", "experiments/models/conv_net.py:ThreeLayerConvNet", "--set",
+                       f"input_dim={36 * channels}", "--set", f"channels={channels}", "--set", "num_filters=3",
+                       "--set", "filter_size=3", "--set", "hidden_dim=7", "--set", "dropout=0.5", "--set", "reg=0.1",
+                       cwd=ROOT)
+    assert result.returncode == 0 and not result.stderr, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines[2:8]] == ["W1", "b1", "W2", "b2", "W3", "b3"]
+    assert lines[2].startswith(f"W1  (3, {channels}, 3, 3)") and lines[-1].startswith("ok:")
+
+
+def test_the_conv_nets_pooling_gives_a_window_of_equal_values_one_gradient_not_four():
+    # Blank images make every pooling window's four values equal (the bias): the max moves with the bias
+    # by exactly its change, so b1's gradient is the one its centered differences give, not four times it.
+    cls = resolve_model("experiments/models/conv_net.py:ThreeLayerConvNet", ROOT).load()
+    np.random.seed(0)
+    net = cls(input_dim=64, num_classes=3, num_filters=2, filter_size=3, hidden_dim=5, dtype=np.float64)
+    net.params["b1"][:] = 0.5
+    X, y = np.zeros((4, 64)), np.array([0, 1, 2, 1])
+    _, grads = net.loss(X, y)
+    numeric = np.empty(2)
+    for k in range(2):
+        net.params["b1"][k] += 1e-6
+        up = net.loss(X, y)[0]
+        net.params["b1"][k] -= 2e-6
+        numeric[k] = (up - net.loss(X, y)[0]) / 2e-6
+        net.params["b1"][k] += 1e-6
+    assert np.abs(numeric).min() > 1e-4  # the bias does move the loss
+    np.testing.assert_allclose(grads["b1"], numeric, rtol=1e-6)
+
+
 def test_gradcheck_of_a_broken_ref_is_exit_2_one_line(tmp_path):
     one_error_line(sweep_cli("gradcheck", "nets.py:Net", cwd=tmp_path),
                    f"sweep: error: nets.py:Net: {tmp_path.resolve()}/nets.py does not exist; a model file's path is "

@@ -82,6 +82,20 @@ def test_the_best_user_model_is_saved_measured_once_and_predicts_when_loaded(two
     assert (two_layer_runs / "two" / "plots" / "weights.png").is_file()  # W1 (64, H) matches the 8x8 images
 
 
+def test_the_ensemble_combines_a_users_model_the_same_for_one_and_two_workers(two_layer_runs):
+    records = [json.loads((two_layer_runs / out / "best" / "ensemble.json").read_text()) for out in ("two", "one")]
+    same = ("members", "order", "val_acc", "test_acc", "pool", "retrained")
+    assert [{k: r[k] for k in same} for r in records][0] == {k: records[1][k] for k in same}
+    record = records[0]
+    assert record["pool"] == 4 and record["retrained"] == []  # every trial kept its weights: none trained again
+    assert record["val_acc"] >= record["single_best"]["val_acc"]
+    ensemble = sweep.load_run(two_layer_runs / "two").ensemble()  # rebuilt from the saved text of the model file
+    raw = load_dataset("digits", scale=False)
+    assert ensemble.accuracy(raw.X_test, raw.y_test) == record["test_acc"]
+    assert len(ensemble.nets) == len(record["members"])
+    assert all(set(net.params) == {"W1", "b1", "W2", "b2"} for net in ensemble.nets)
+
+
 def test_a_paused_user_model_with_global_rng_dropout_continues_bitwise(tmp_path):
     """Hyperband pauses each trial at its milestones; a trial continued from its saved state (its
     weights, update rule, generator and NumPy's global generator) is bitwise the trial trained
