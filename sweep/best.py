@@ -22,7 +22,7 @@ from .config import Experiment
 from .ensemble import make_ensemble
 from .ensemble_spec import json_number as clean
 from .errors import SweepError
-from .modelfile import SavedUserModel, load_model_file
+from .modelfile import load_model_file, savable
 from .plan import KeepModel, TrialSpec, tasks_of
 from .results.ranking import best_row
 from .results.records import history_records, read_history_table, read_trial_records
@@ -144,9 +144,7 @@ def finalize(run_dir: Path, experiment: Experiment, trials: list[TrialSpec], dat
         "dataset": experiment.dataset, "image_shape": list(data.image_shape) if data.image_shape else None,
         "class_names": list(data.class_names) if data.class_names else None,
     }
-    if experiment.model is not None:  # a user's model: saved with what rebuilds it (sweep.modelfile)
-        net = SavedUserModel.of_trial(net, experiment.model, spec.params, data)
-    write_best(run_dir, net, summary, data.preprocessing)
+    write_best(run_dir, savable(net, experiment.model, spec.params, data), summary, data.preprocessing)
     make_ensemble(run_dir, experiment, data, rows, trained, summary,
                   lambda row: trial_model(run_dir, experiment, trials, data, row, histories, warn), warn)
     if last:

@@ -448,7 +448,7 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
         raise p.error(("fuse",), f"fuse {fuse} trains the built-in nets only: a group of nets shares one product of "
                                  f"their first layers, which {model.ref} does not expose; remove `fuse`")
 
-    ensemble = _parse_ensemble(p, raw, program is not None, model, warnings)
+    ensemble = _parse_ensemble(p, raw, program is not None, warnings)
 
     return Experiment(name=name, dataset=dataset, dataset_options=dataset_options, method=method, metric=metric,
                       parameters=parameters, fixed=fixed, run_cap=run_cap, seed=seed, repeats=repeats,
@@ -461,7 +461,7 @@ def parse_experiment(raw: Mapping, *, source: str | None = None, lines: Mapping[
 ENSEMBLE_KEYS = ("top_k", "rounds", "max_disk")
 
 
-def _parse_ensemble(p: _Problems, raw: Mapping, program: bool, model, warnings: list) -> EnsembleSpec | None:
+def _parse_ensemble(p: _Problems, raw: Mapping, program: bool, warnings: list) -> EnsembleSpec | None:
     """``ensemble:`` (see :mod:`sweep.ensemble`): absent or ``true`` for the defaults, ``false`` for none, or a
     mapping of ``top_k`` (trials in the pool), ``rounds`` (selection rounds) and ``max_disk`` (the most
     bytes of kept weights: ``200MB``, ``1GiB``, a number of bytes). Off for a program (its trials leave no

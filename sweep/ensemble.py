@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SweepError
-from .modelfile import USER_FORMAT, SavedUserModel, rebuild_user_model, softmax
+from .modelfile import USER_FORMAT, SavedUserModel, rebuild_user_model, savable, softmax
 from .ensemble_spec import json_number
 from .results.files import BEST_DIR, atomic_write, own_folder, sha256_of, write_error
 from .results.seal import seal, unsealed_problem
@@ -224,8 +224,7 @@ def make_ensemble(run_dir: Path, experiment, data, rows, best, summary: dict, mo
                         "test_acc": summary.get("test_acc")},
         "retrained": retrained, "seconds": seconds, "selection_seconds": selection_seconds,
     }
-    nets = [members[i].net if experiment.model is None else  # a user's model: saved with what rebuilds it
-            SavedUserModel.of_trial(members[i].net, experiment.model, members[i].spec.params, data) for i in used]
+    nets = [savable(members[i].net, experiment.model, members[i].spec.params, data) for i in used]
     write_ensemble(run_dir, nets, order, data.preprocessing, record)
     return record
 

@@ -37,15 +37,6 @@ class SavedUserModel:
         self.net, self.source, self.hyperparameters = net, source, hyperparameters
         self.input_dim, self.num_classes, self.dtype = input_dim, num_classes, dtype
 
-    @classmethod
-    def of_trial(cls, net, source, params: dict, data) -> "SavedUserModel":
-        """The model ``net`` of a trial of hyperparameters ``params`` (the trainer's and the model's) on
-        ``data`` (a :class:`~sweep.data.Dataset`), ``source`` the experiment's ``model:``."""
-        from .params import TRAINER_NAMES
-
-        hyperparameters = {name: value for name, value in params.items() if name not in TRAINER_NAMES}
-        return cls(net, source, hyperparameters, data.input_dim, data.num_classes, params["dtype"])
-
     @property
     def params(self) -> dict:
         return self.net.params
@@ -67,6 +58,18 @@ class SavedUserModel:
             np.savez(f, __header__=np.array(json.dumps(header)),
                      **{f"param/{name}": value for name, value in self.net.params.items()}, **(arrays or {}))
         return Path(path)
+
+
+def savable(net, source, params: dict, data):
+    """What a model file holds for the network ``net`` of a trial of hyperparameters ``params`` (the
+    trainer's and the model's) on ``data`` (a :class:`~sweep.data.Dataset`): a built-in net as it is
+    (``source`` None); a user's model (``source`` the experiment's ``model:``) as a :class:`SavedUserModel`."""
+    if source is None:
+        return net
+    from .params import TRAINER_NAMES
+
+    hyperparameters = {name: value for name, value in params.items() if name not in TRAINER_NAMES}
+    return SavedUserModel(net, source, hyperparameters, data.input_dim, data.num_classes, params["dtype"])
 
 
 class LoadedModel:
