@@ -490,13 +490,14 @@ def fill(folder: Path, leave: int = 0) -> Path:
         n += 1
         ballast = folder / f"ballast-{n}"
     stat = os.statvfs(folder)
-    with open(ballast, "wb") as f:
+    # Unbuffered: a sweep writing at the same time may take the last blocks first, and a buffered file
+    # would then raise "No space left on device" again when it is closed.
+    with open(ballast, "wb", buffering=0) as f:
         remaining = stat.f_bavail * stat.f_frsize - leave
         block = bytes(1 << 16)
         with contextlib.suppress(OSError):
             while remaining > 0:
                 remaining -= f.write(block[:min(len(block), remaining)])
-            f.flush()
     return ballast
 
 
