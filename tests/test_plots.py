@@ -234,6 +234,27 @@ def test_weight_grid_gray_colour_and_limits():
     assert np.all(flat == 0.5)  # a constant unit does not divide by zero
 
 
+def test_conv_filters_are_drawn_one_tile_each_in_their_own_colours():
+    rng = np.random.default_rng(1)
+    gray = rng.standard_normal((6, 1, 3, 3))  # CS231n's (F, C, f, f)
+    fig = weights_figure(gray, (8, 8))
+    (ax,) = fig.axes
+    tiles = ax.images[0].get_array()
+    assert tiles.shape == (2 * 4 - 1, 3 * 4 - 1)  # 6 filters of 3x3: 3 a row, 1 pixel of padding
+    for k in range(6):
+        r, c = divmod(k, 3)
+        f = gray[k, 0]
+        assert np.allclose(tiles[r * 4:r * 4 + 3, c * 4:c * 4 + 3], (f - f.min()) / (f.max() - f.min()))
+    assert ax.get_title() == "First-layer weights (all 6 3x3 filters, 8x8 inputs)"
+    colour = rng.standard_normal((10, 3, 5, 5))
+    tiles = weights_figure(colour, (32, 32, 3)).axes[0].images[0].get_array()
+    f = colour[7].transpose(1, 2, 0)  # the 8th filter as an image: channels last
+    r, c = divmod(7, 5)
+    assert np.allclose(tiles[r * 6:r * 6 + 5, c * 6:c * 6 + 5], (f - f.min()) / (f.max() - f.min()))
+    assert weights_figure(rng.standard_normal((4, 3, 3, 3)), (8, 8)) is None  # 3 channels for gray images
+    assert weights_figure(rng.standard_normal((4, 1, 9, 9)), (8, 8)) is None  # filters larger than the image
+
+
 # ------------------------------------------------------------------------------------------ parallel
 def test_parallel_coordinates_one_line_per_trial(run):
     fig = parallel_coordinates_figure(run.trials, run.metric, run.maximize, run.params, run.log_params)

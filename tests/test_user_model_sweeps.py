@@ -20,6 +20,7 @@ from test_hostile import in_process, one_error_line
 import sweep
 from sweep.config import load_experiment
 from sweep.data import load_dataset
+from sweep.figures import as_plot_run, run_caption
 from sweep.strategies import plan_trials
 from sweep.task import build_and_train
 
@@ -94,6 +95,23 @@ def test_the_ensemble_combines_a_users_model_the_same_for_one_and_two_workers(tw
     assert ensemble.accuracy(raw.X_test, raw.y_test) == record["test_acc"]
     assert len(ensemble.nets) == len(record["members"])
     assert all(set(net.params) == {"W1", "b1", "W2", "b2"} for net in ensemble.nets)
+
+
+def test_the_report_of_a_conv_net_draws_its_first_layers_filters(tmp_path):
+    doc = {"name": "conv", "dataset": "digits", "model": "models/conv_net.py:ThreeLayerConvNet", "method": "grid",
+           "parameters": {"learning_rate": {"values": [1e-3, 3e-3]}},
+           "fixed": {"epochs": 1, "num_filters": 5, "filter_size": 3, "hidden_dim": 16, "batch_size": 64,
+                     "optimizer": "adam"},
+           "ensemble": False, "n_jobs": 2}
+    folder = with_models(tmp_path, **doc)
+    result = sweep_cli("run", "exp.yaml", "--out", "run", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    run = sweep.load_run(folder / "run")
+    drawn = as_plot_run(run)
+    assert drawn.W1.shape == (5, 1, 3, 3) and drawn.image_shape == (8, 8)
+    assert (folder / "run" / "plots" / "weights.png").is_file()
+    assert run_caption(run, "weights.png")[0] == "First-layer filters of the best model"
+    assert "First-layer filters of the best model" in (folder / "run" / "report.html").read_text()
 
 
 def test_a_paused_user_model_with_global_rng_dropout_continues_bitwise(tmp_path):

@@ -45,7 +45,7 @@ from .rungs import rungs_figure
 from .parallel import parallel_coordinates_figure
 from .slices import slice_figure
 from .style import DPI, is_log_param, metric_label, param_label
-from .weights import weights_figure
+from .weights import is_filter_bank, weights_figure
 from ..status import STOPPED
 
 #: A trial id (see :mod:`sweep.plan`): the name of a paused state.
@@ -79,6 +79,9 @@ PLOTS: tuple[tuple[str, str, str], ...] = (
     ("weights.png", "First-layer weights of the best model",
      "each hidden unit's input weights reshaped to an image and scaled to its own range (dark = low, light = high)."),
 )
+#: The weights' caption when the best model's first layer is convolutional.
+FILTERS_CAPTION = ("each filter of the first convolutional layer as an image, scaled to its own range (dark = low, "
+                   "light = high).")
 #: The heatmap's caption when it is a scatter (a continuous search: see :func:`.heatmap.heatmap_layout`).
 HEATMAP_SCATTER = ("{metric} of every trial (its colour) at its learning rate and regularization, one panel per "
                    "hidden size when it varies; crosses diverged (red) or failed (grey), the hollow star is the "
@@ -146,6 +149,8 @@ def run_caption(run: Run, file_name: str) -> tuple[str, str]:
     name = Path(file_name).name
     program = is_program(run)
     title, text = caption(name, run.metric, accuracies=has_accuracies(run.trials), program=program)
+    if name == "weights.png" and run.W1 is not None and np.ndim(run.W1) == 4:
+        return "First-layer filters of the best model", FILTERS_CAPTION
     if not text or name == "weights.png":
         return title, text
     key = "slice_" if name.startswith("slice_") else name
@@ -215,9 +220,10 @@ def log_params(run: Run) -> set[str]:
 
 
 def best_weights(run: Run, notes: list[str]):
-    """(first-layer weights (D, H), image shape) of the best model when they can be drawn as images,
-    else (None, None). The first-layer weights are the first 2-D array whose D matches the image's
-    pixels (``W1`` of the built-in nets); a user's model is read without running its code."""
+    """(first-layer weights, image shape) of the best model when they can be drawn as images, else
+    (None, None). The first-layer weights are the first 2-D array (D, H) whose D matches the image's
+    pixels (``W1`` of the built-in nets), else the first array of conv filters (F, C, f, f) with the
+    image's channels (a CS231n conv net's ``W1``); a user's model is read without running its code."""
     shape = tuple(run.best["image_shape"]) if run.best and run.best.get("image_shape") else None
     if shape is None:
         return None, None
@@ -229,6 +235,8 @@ def best_weights(run: Run, notes: list[str]):
     if arrays is None:
         return None, None
     first = next((a for a in arrays.values() if np.ndim(a) == 2 and a.shape[0] == math.prod(shape)), None)
+    if first is None:
+        first = next((a for a in arrays.values() if is_filter_bank(a, shape)), None)
     if first is None:
         inputs = arrays["W1"].shape[0] if "W1" in arrays and np.ndim(arrays["W1"]) == 2 else None
         if inputs is not None:

@@ -44,16 +44,42 @@ def weight_grid(W1: np.ndarray, image_shape, max_units: int = 64, padding: int =
     return grid
 
 
+def image_channels(image_shape) -> int:
+    """The channels of an image shape: (H, W) is 1, (H, W, C) is C."""
+    return int(image_shape[2]) if len(image_shape) == 3 else 1
+
+
+def is_filter_bank(W1: np.ndarray, image_shape) -> bool:
+    """Whether ``W1`` is a convolutional first layer of CS231n's layout, (F, C, f, f) square filters with
+    the image's C channels and no larger than the image."""
+    return (np.ndim(W1) == 4 and W1.shape[1] == image_channels(image_shape) and W1.shape[2] == W1.shape[3]
+            and W1.shape[2] <= min(int(image_shape[0]), int(image_shape[1])))
+
+
+def filter_columns(W1: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """Conv filters (F, C, f, f) as (f*f*C, F) columns, each drawn as an (f, f, C) image."""
+    F, C, f, _ = W1.shape
+    return np.asarray(W1).transpose(2, 3, 1, 0).reshape(f * f * C, F), (f, f, C)
+
+
 def weights_figure(W1: np.ndarray, image_shape, max_units: int = 64, title: str | None = None) -> Figure | None:
-    """The first-layer weights as a grid of images (gray colormap for gray inputs). None if not images."""
+    """The first layer as a grid of images (gray colormap for gray inputs): each hidden unit's weights
+    (``W1`` (D, H), D the pixels of ``image_shape``), or each filter of a convolutional first layer
+    (``W1`` (F, C, f, f)). None if neither."""
     if image_shape is None:
         return None
-    grid = weight_grid(W1, image_shape, max_units)
+    described = None
+    if is_filter_bank(W1, image_shape):
+        described = f"{W1.shape[2]}x{W1.shape[3]} filters"
+        W1, tile_shape = filter_columns(W1)
+    else:
+        tile_shape = image_shape
+    grid = weight_grid(W1, tile_shape, max_units)
     if grid is None:
         return None
     units = min(W1.shape[1], max_units)
     rows, cols = grid.shape[:2]
-    per_row = (cols + 1) // (int(image_shape[1]) + 1)  # tiles in a row (1 pixel of padding between)
+    per_row = (cols + 1) // (int(tile_shape[1]) + 1)  # tiles in a row (1 pixel of padding between)
     width = min(max(0.8 * per_row + 0.4, 5.0), 10.0)
     fig = new_figure(width, min(width * rows / cols, 9.0) + 0.5)
     ax = fig.subplots()
@@ -64,5 +90,6 @@ def weights_figure(W1: np.ndarray, image_shape, max_units: int = 64, title: str 
     ax.set_axis_off()
     shape = "x".join(str(s) for s in image_shape)
     shown = f"all {units}" if units == W1.shape[1] else f"first {units} of {W1.shape[1]}"
-    ax.set_title(title or f"First-layer weights ({shown} hidden units, {shape} inputs)", fontsize=10)
+    what = f"{shown} {described}" if described else f"{shown} hidden units"
+    ax.set_title(title or f"First-layer weights ({what}, {shape} inputs)", fontsize=10)
     return fig
