@@ -100,7 +100,7 @@ def test_the_ensemble_combines_a_users_model_the_same_for_one_and_two_workers(tw
 def test_the_report_of_a_conv_net_draws_its_first_layers_filters(tmp_path):
     doc = {"name": "conv", "dataset": "digits", "model": "models/conv_net.py:ThreeLayerConvNet", "method": "grid",
            "parameters": {"learning_rate": {"values": [1e-3, 3e-3]}},
-           "fixed": {"epochs": 1, "num_filters": 5, "filter_size": 3, "hidden_dim": 16, "batch_size": 64,
+           "fixed": {"epochs": 1, "num_filters": 4, "filter_size": 3, "hidden_dim": 16, "batch_size": 64,
                      "optimizer": "adam"},
            "ensemble": False, "n_jobs": 2}
     folder = with_models(tmp_path, **doc)
@@ -108,7 +108,8 @@ def test_the_report_of_a_conv_net_draws_its_first_layers_filters(tmp_path):
     assert result.returncode == 0, result.stderr
     run = sweep.load_run(folder / "run")
     drawn = as_plot_run(run)
-    assert drawn.W1.shape == (5, 1, 3, 3) and drawn.image_shape == (8, 8)
+    # 4 filters: W2 takes (8 / 2)**2 * 4 = 64 inputs, as many as the image has pixels, and is not drawn
+    assert drawn.W1.shape == (4, 1, 3, 3) and drawn.image_shape == (8, 8)
     assert (folder / "run" / "plots" / "weights.png").is_file()
     assert run_caption(run, "weights.png")[0] == "First-layer filters of the best model"
     assert "First-layer filters of the best model" in (folder / "run" / "report.html").read_text()

@@ -221,9 +221,10 @@ def log_params(run: Run) -> set[str]:
 
 def best_weights(run: Run, notes: list[str]):
     """(first-layer weights, image shape) of the best model when they can be drawn as images, else
-    (None, None). The first-layer weights are the first 2-D array (D, H) whose D matches the image's
-    pixels (``W1`` of the built-in nets), else the first array of conv filters (F, C, f, f) with the
-    image's channels (a CS231n conv net's ``W1``); a user's model is read without running its code."""
+    (None, None). The first-layer weights are the model's first array (in the order of its params)
+    that is either (D, H) with D the image's pixels (``W1`` of the built-in nets) or conv filters
+    (F, C, f, f) with the image's channels (a CS231n conv net's ``W1``); a user's model is read without
+    running its code."""
     shape = tuple(run.best["image_shape"]) if run.best and run.best.get("image_shape") else None
     if shape is None:
         return None, None
@@ -234,9 +235,9 @@ def best_weights(run: Run, notes: list[str]):
         return None, None
     if arrays is None:
         return None, None
-    first = next((a for a in arrays.values() if np.ndim(a) == 2 and a.shape[0] == math.prod(shape)), None)
-    if first is None:
-        first = next((a for a in arrays.values() if is_filter_bank(a, shape)), None)
+    # In the model's own order: a conv net's second layer may also take as many inputs as the image has pixels.
+    first = next((a for a in arrays.values()
+                  if (np.ndim(a) == 2 and a.shape[0] == math.prod(shape)) or is_filter_bank(a, shape)), None)
     if first is None:
         inputs = arrays["W1"].shape[0] if "W1" in arrays and np.ndim(arrays["W1"]) == 2 else None
         if inputs is not None:
