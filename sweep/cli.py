@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -375,16 +376,17 @@ def _program_best(run) -> dict | None:
 
 def _ensemble_line(run_dir: Path) -> dict | None:
     """What ``sweep best`` shows of the run's ensemble (best/ensemble.json): its validation and test
-    accuracy and its members' weights; None when it has none. A damaged record is a warning."""
-    from .ensemble import read_ensemble_record
+    accuracy and its members' weights; None when it has none. A record that is damaged or not this
+    run's ensemble (see :func:`~sweep.ensemble.ensemble_problem`) is a warning."""
+    from .ensemble import ENSEMBLE_JSON, ensemble_problem, read_ensemble_record
 
-    try:
-        record = read_ensemble_record(run_dir)
-    except SweepError as exc:
-        _warn([str(exc)])
+    if not os.path.lexists(run_dir / BEST_DIR / ENSEMBLE_JSON):
         return None
-    if record is None:
+    problem = ensemble_problem(run_dir)
+    if problem:
+        _warn([f"{run_dir / BEST_DIR}: {problem}; its ensemble is not shown"])
         return None
+    record = read_ensemble_record(run_dir)
     return {"val_acc": record.get("val_acc"), "test_acc": record.get("test_acc"), "size": record.get("size"),
             "members": {m.get("trial_id"): m.get("weight") for m in record["members"] if isinstance(m, dict)},
             "file": str(run_dir / BEST_DIR / "ensemble.npz")}

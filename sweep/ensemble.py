@@ -292,22 +292,83 @@ def read_ensemble_record(run_dir: Path) -> dict | None:
     from .results.records import read_json_document
 
     record = read_json_document(path, MAX_RECORD_BYTES)
-    if not isinstance(record, dict) or not isinstance(record.get("ensemble_sha256"), str) or \
-            not isinstance(record.get("members"), list):
-        raise SweepError(f"{path} is damaged: not the record of an ensemble")
+    problem = _record_problem(record)
+    if problem:
+        raise SweepError(f"{path} is damaged: {problem}")
     return record
 
 
+def _record_problem(record) -> str | None:
+    """What in a parsed ensemble.json is not what :func:`make_ensemble` writes (the fields readers use)."""
+    if not isinstance(record, dict) or not isinstance(record.get("ensemble_sha256"), str) or \
+            not isinstance(record.get("members"), list) or not record["members"]:
+        return "not the record of an ensemble"
+    for key in ("val_acc", "val_loss", "test_acc", "test_loss"):
+        if not _number_or_none(record.get(key)):
+            return f"{key} is {str(record.get(key))[:80]!r}, not a number"
+    for key in ("size", "pool", "test_rows"):
+        if record.get(key) is not None and not _whole(record[key]):
+            return f"{key} is {str(record.get(key))[:80]!r}, not a whole number"
+    for member in record["members"]:
+        if not isinstance(member, dict) or not isinstance(member.get("trial_id"), str) or \
+                not (_number_or_none(member.get("weight")) and member.get("weight") is not None) or \
+                not _whole(member.get("count")):
+            return f"a member is {str(member)[:80]!r}, not a trial id with its count and weight"
+    single = record.get("single_best")
+    if single is not None and not (isinstance(single, dict) and isinstance(single.get("trial_id"), str)
+                                   and _number_or_none(single.get("val_acc")) and _number_or_none(single.get("test_acc"))):
+        return f"single_best is {str(single)[:80]!r}"
+    return None
+
+
+def _number_or_none(value) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def ensemble_problem(run_dir: Path) -> str | None:
-    """Why ``best/`` does not hold an ensemble this run saved whole (no record, a damaged one, an
-    ensemble.npz that is not the file it names), or None."""
+    """Why ``best/`` does not hold an ensemble this run saved whole, or None: its record must be a
+    readable file (not a link), its members scored trials of this run (trials.csv ``ok`` or
+    ``stopped``) and its single best the trial of best/summary.json, and ensemble.npz the file it
+    names by SHA-256 (not a link). Readers check this much; the seal, which only this user's key can
+    check, is for a resume that would remove the ensemble."""
+    from .results.records import read_summary, read_trial_records
+    from .status import OK, STOPPED
+
+    if (Path(run_dir) / BEST_DIR / ENSEMBLE_JSON).is_symlink():
+        return f"{ENSEMBLE_JSON} is a link, not a file this run saved"
     try:
         record = read_ensemble_record(run_dir)
     except SweepError as exc:
         return str(exc)
-    path = Path(run_dir) / BEST_DIR / ENSEMBLE_FILE
     if record is None:
         return f"it has no {ENSEMBLE_JSON}"
+    try:
+        scored = {row["trial_id"] for row in read_trial_records(run_dir) if row["status"] in (OK, STOPPED)}
+    except SweepError as exc:
+        return f"its trials cannot be read ({exc})"
+    foreign = [m["trial_id"] for m in record["members"] if m["trial_id"] not in scored]
+    if foreign:
+        return (f"{ENSEMBLE_JSON} names trial {foreign[0][:40]}, not a scored trial of this run (the ensemble of "
+                "another run?)")
+    single = record.get("single_best")
+    try:
+        summary = read_summary(run_dir)
+    except SweepError:
+        summary = None
+    if single is not None and summary is not None and single["trial_id"] != summary["trial_id"]:
+        return (f"{ENSEMBLE_JSON} was made beside best trial {single['trial_id'][:40]}, and the best model is trial "
+                f"{summary['trial_id']}")
+    return _npz_problem(run_dir, record)
+
+
+def _npz_problem(run_dir: Path, record: dict) -> str | None:
+    """Why ``best/ensemble.npz`` is not the file ``record`` names by its SHA-256 (missing, a link, another
+    file), or None."""
+    path = Path(run_dir) / BEST_DIR / ENSEMBLE_FILE
     if not path.is_file() or path.is_symlink():
         return f"it has no {ENSEMBLE_FILE}"
     if sha256_of(path) != record["ensemble_sha256"]:
@@ -354,8 +415,8 @@ def remove_earlier_ensemble(run_dir: Path, reason: str, warn=print) -> None:
     if not present:
         return
     problem = _own_record_problem(run_dir) if os.path.lexists(record) else f"there is no {ENSEMBLE_JSON}"
-    if problem is None and os.path.lexists(npz):
-        problem = ensemble_problem(run_dir)
+    if problem is None and os.path.lexists(npz):  # its members and best trial may be earlier ones: not checked
+        problem = _npz_problem(run_dir, read_ensemble_record(run_dir))
     if problem is not None:
         warn(f"warning: {best}: {' and '.join(present)} {'is' if len(present) == 1 else 'are'} left as "
              f"{'it is' if len(present) == 1 else 'they are'}, though this run makes no ensemble ({reason}): "

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import math
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -205,15 +206,14 @@ def _best(run: PlotRun) -> dict:
 def _ensemble(run: PlotRun, summary: dict) -> dict | None:
     """The ensemble beside the best trial (best/ensemble.json, see :mod:`sweep.ensemble`): its and the single
     best's validation and test accuracy, its members and their weights; None when the run has none."""
-    from .ensemble import ensemble_problem, read_ensemble_record
+    from .ensemble import ENSEMBLE_JSON, ensemble_problem, read_ensemble_record
 
-    try:
-        record = read_ensemble_record(run.run_dir)
-    except SweepError as exc:
-        return {"problem": str(exc), "rows": [], "members": []}
-    if record is None:
+    if not os.path.lexists(run.run_dir / "best" / ENSEMBLE_JSON):
         return None
     problem = ensemble_problem(run.run_dir)
+    if problem:  # damaged, or not this run's: its numbers are not shown as the run's
+        return {"problem": f"{run.run_dir / 'best'}: {problem}", "rows": [], "members": []}
+    record = read_ensemble_record(run.run_dir)
     single = record.get("single_best") if isinstance(record.get("single_best"), dict) else {}
     rows = [{"label": f"ensemble of {len(record['members'])} trial(s)",
              "val": fmt_metric(record.get("val_acc"), "val_acc"), "test": fmt_metric(record.get("test_acc"), "test_acc")},
@@ -221,8 +221,7 @@ def _ensemble(run: PlotRun, summary: dict) -> dict | None:
              "test": fmt_metric(single.get("test_acc", summary.get("test_acc")), "test_acc")}]
     members = [{"trial": str(m.get("trial_id")), "weight": f"{100 * float(m.get('weight') or 0):.0f}%",
                 "count": str(m.get("count"))} for m in record["members"] if isinstance(m, dict)]
-    return {"problem": problem and f"{run.run_dir / 'best'}: {problem}", "rows": rows, "members": members,
-            "size": str(record.get("size"))}
+    return {"problem": None, "rows": rows, "members": members, "size": str(record.get("size"))}
 
 
 def _fact(label, value, kind: str = "plain", note: str = "") -> dict:

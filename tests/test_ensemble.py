@@ -148,6 +148,52 @@ def test_a_tampered_ensemble_is_refused_and_a_resume_makes_it_again(runs, tmp_pa
 
 
 
+@pytest.mark.parametrize("edit, said", [
+    (lambda record: record.update(val_acc="0.9"), "val_acc is '0.9', not a number"),
+    (lambda record: record["members"][0].update(weight="half"), "a member is"),
+    (lambda record: record["members"][0].update(trial_id={"a": 1}), "not a trial id with its count and weight"),
+])
+def test_a_hand_edited_ensemble_record_is_a_warning_for_show_best_and_report(runs, tmp_path, edit, said):
+    run = tmp_path / "run"
+    shutil.copytree(runs / "whole", run)
+    path = run / "best" / "ensemble.json"
+    record = json.loads(path.read_text())
+    edit(record)
+    path.write_text(json.dumps(record))
+    for command in ("show", "best", "report"):
+        result = sweep_cli(command, "run", cwd=tmp_path)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+        if command != "report":
+            assert "run/best/ensemble.json is damaged: " in result.stderr and said in result.stderr, result.stderr
+    assert said in (run / "report.html").read_text().replace("&#39;", "'")
+    with pytest.raises(SweepError, match=said):
+        sweep.load_run(run).ensemble()
+
+
+def test_another_runs_ensemble_copied_in_is_not_shown_as_this_runs_and_a_resume_makes_its_own(runs, tmp_path):
+    shutil.copy(runs / "exp.yaml", tmp_path / "exp.yaml")
+    write_experiment(tmp_path / "other.yaml", **{**GRID, "name": "other", "parameters": {
+        "hidden_size": {"values": [24, 40]}, "learning_rate": {"values": [0.1]}, "epochs": {"values": [2]}}})
+    other = sweep_cli("run", "other.yaml", "--out", "other", "--no-plots", "--quiet", cwd=tmp_path)
+    assert other.returncode == 0, other.stderr
+    run = tmp_path / "run"
+    shutil.copytree(runs / "whole", run)
+    for file in ("ensemble.json", "ensemble.npz"):
+        shutil.copy(tmp_path / "other" / "best" / file, run / "best" / file)
+    said = "not a scored trial of this run (the ensemble of another run?)"
+    shown = sweep_cli("show", "run", cwd=tmp_path)
+    assert shown.returncode == 0 and said in shown.stderr and "ensemble of" not in shown.stdout, shown.stderr
+    assert "ensemble" not in json.loads(sweep_cli("best", "run", cwd=tmp_path).stdout)
+    assert sweep_cli("report", "run", cwd=tmp_path).returncode == 0
+    page = (run / "report.html").read_text()
+    assert said in page and "greedy selection with replacement" not in page  # no table of its numbers
+    with pytest.raises(SweepError, match="not a scored trial of this run"):
+        sweep.load_run(run).ensemble()
+    again = sweep_cli("run", "exp.yaml", "--resume", "run", "--no-plots", cwd=tmp_path)
+    assert again.returncode == 0 and "the best model and the ensemble are made again" in again.stderr, again.stderr
+    assert (run / "best" / "ensemble.npz").read_bytes() == (runs / "whole" / "best" / "ensemble.npz").read_bytes()
+
+
 def test_resumed_with_ensemble_false_the_earlier_ensemble_is_removed_and_a_foreign_one_kept(runs, tmp_path):
     """Left there, an earlier call's ensemble would stand beside a best model it was not made with; but
     only a pair this run provably wrote is removed: a user's file, another run's pair copied in and links
