@@ -7,7 +7,10 @@ The contract (stated for users in the README):
 - ``model.params`` is a dict of floating-point NumPy arrays;
 - ``model.loss(X)`` returns the scores, an (N, C) array for X's N rows and C = num_classes;
 - ``model.loss(X, y)`` returns ``(loss, grads)``: ``loss`` a finite scalar, ``grads`` a dict with
-  exactly the keys of ``params``, each gradient an array of its parameter's shape.
+  exactly the keys of ``params``, each gradient an array of its parameter's shape;
+- the scores depend on ``params`` alone: a call of ``loss(X, y)`` changes no state that ``loss(X)``
+  reads (batch normalization's running averages kept beside ``params``, as CS231n's ``bn_params``,
+  would be lost by every paused trial, kept candidate and saved model, which hold ``params`` alone).
 
 A break found here stops the sweep before anything runs (exit 2), with one line: the user's
 ``file:line`` (the line that raised, or the ``return`` statement that returned the wrong value, or
@@ -58,9 +61,14 @@ def check_model(source: ModelSource, hyperparameters: dict, X, y, dtype: str, *,
         _require(_loss_method_problem(model), built_at)
         scores, site = _call(model.loss, cls, "loss(X)", "loss(X) returns the scores (N, C) when y is not given", X)
         _require(_scores_problem(scores, (len(X), num_classes)), site)
+        again, _ = _call(model.loss, cls, "loss(X)", "loss(X) returns the scores (N, C) when y is not given", X)
+        weights = {name: np.array(value, copy=True) for name, value in params.items()}
         generator = {"rng": np.random.default_rng(seed)} if takes_generator(model.loss) else {}
         pair, site = _call(model.loss, cls, "loss(X, y)", "loss(X, y) returns (loss, grads)", X, y, **generator)
         _require(_pair_problem(pair, params), site)
+        if np.array_equal(scores, again) and all(np.array_equal(weights[k], v) for k, v in model.params.items()):
+            after, _ = _call(model.loss, cls, "loss(X)", "loss(X) returns the scores (N, C) when y is not given", X)
+            _require(_hidden_state_problem(scores, after), definition_site(cls.loss) or built_at)
 
 
 def takes_generator(loss) -> bool:
@@ -152,6 +160,20 @@ def _pair_problem(pair, params: dict) -> str | None:
         return f"loss(X, y) returned {_kind(pair)}, not a pair: {expected}"
     loss, grads = pair
     return _loss_problem(loss) or _grads_problem(grads, params)
+
+
+def _hidden_state_problem(before, after) -> str | None:
+    """What is wrong when ``loss(X)`` gave ``before`` and, after one call of ``loss(X, y)`` that left
+    ``params`` as they were, ``after`` (None when they are equal: the scores depend on params alone).
+    Checked only when ``loss(X)`` gives the same scores twice in a row, so a model whose scores are
+    random by design is not blamed for it."""
+    if np.array_equal(before, after):
+        return None
+    return ("loss(X) gave other scores after one call of loss(X, y), though params did not change: the model "
+            "keeps state outside params that its scores depend on (batch normalization's running averages?). A "
+            "sweep saves, pauses and restores params alone, so its saved models would not give the scores they "
+            "were chosen on: keep every array the scores depend on in params, or normalize without running "
+            "averages (layer normalization)")
 
 
 def _loss_problem(loss) -> str | None:
