@@ -52,8 +52,8 @@ CONTROLLER_TYPES = ("cloud", "local")
 #: (Messages follow the key path, as in ``exp.yaml:3: method: bayes is not supported yet``.)
 UNSUPPORTED: dict[str, str] = {}
 #: Written by the runner into a run folder's experiment.yaml; read back and ignored.
-INFORMATIONAL_KEYS = ("provenance", "model_hyperparameters", "model_source_sha256", "program_parameters",
-                      "program_source_sha256")
+INFORMATIONAL_KEYS = ("provenance", "model_hyperparameters", "model_source_sha256", "model_code_sha256",
+                      "program_parameters", "program_source_sha256")
 METHODS = ("grid", "random", "bayes")
 #: Metrics a sweep can rank by (columns of trials.csv) and their natural goal.
 METRICS = {"val_acc": "maximize", "best_val_acc": "maximize", "train_acc": "maximize",
@@ -132,7 +132,8 @@ class Experiment:
             **({"model": self.model.ref,
                 "model_hyperparameters": {name: self.table[name].kind for name in self.table
                                           if name not in TRAINER_NAMES},
-                "model_source_sha256": _source_sha256(self.model)} if self.model is not None else {}),
+                "model_source_sha256": _source_sha256(self.model),
+                "model_code_sha256": _code_sha256(self.model)} if self.model is not None else {}),
             **({"ensemble": self.ensemble.to_dict() if self.ensemble is not None else False}
                if self.program is None and self.model is None else {}),
         }
@@ -154,6 +155,13 @@ class Experiment:
 def _source_sha256(model) -> str | None:
     """The SHA-256 of a user model file's text (None for an importable module, which is not read here)."""
     return hashlib.sha256(model.source.encode()).hexdigest() if model.source is not None else None
+
+
+def _code_sha256(model) -> dict[str, str]:
+    """The SHA-256 of each of the user's modules the model imports (see :func:`sweep.models.source.code_files`)."""
+    from .models.source import code_files
+
+    return code_files(model)
 
 
 def folder_name(name: str) -> str:

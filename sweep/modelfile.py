@@ -42,11 +42,15 @@ class SavedUserModel:
         return self.net.params
 
     def record(self) -> dict:
-        """What rebuilds the model (:func:`rebuild_user_model`): its class, the text of its file, its
-        hyperparameters, the data set's sizes and the dtype; JSON-able."""
+        """What rebuilds the model (:func:`rebuild_user_model`): its class, the text of its file, the
+        SHA-256 of each module of the user's it imports (:func:`~sweep.models.source.code_files`: they
+        are imported from disk again), its hyperparameters, the data set's sizes and the dtype; JSON-able."""
+        from .models.source import code_files
+
         return {"format": USER_FORMAT,
                 "model": {"ref": self.source.ref, "class": self.source.class_name, "path": self.source.path,
-                          "module": self.source.module, "source": self.source.source},
+                          "module": self.source.module, "source": self.source.source,
+                          "code_sha256": code_files(self.source)},
                 "hyperparameters": self.hyperparameters, "input_dim": self.input_dim,
                 "num_classes": self.num_classes, "dtype": self.dtype}
 
@@ -138,11 +142,18 @@ def rebuild_user_model(header: dict, arrays: dict, path) -> LoadedModel:
     from the saved text of its file (its code runs), then given the arrays, whose names and shapes must
     be its ``params``' (ValueError or SweepError naming ``path`` else)."""
     from .models import ModelSource, build_model
+    from .models.source import changed_code_file
 
     spec = header["model"]
     source = ModelSource(spec["ref"], spec["class"], spec.get("path"), spec.get("module"), spec.get("source"))
     model = build_model(source.load(), header["hyperparameters"], header["input_dim"], header["num_classes"],
                         header["dtype"], 0)
+    changed = changed_code_file(source, spec.get("code_sha256"))
+    if changed is not None:
+        import warnings
+
+        warnings.warn(f"{changed}, which the model of {path} imports, changed since the model was saved: its "
+                      "predictions may not be the ones the run measured", UserWarning, stacklevel=2)
     if set(model.params) != set(arrays):
         raise ValueError(f"{path}: holds arrays {sorted(arrays)}, the model has {sorted(model.params)}")
     for name, value in arrays.items():

@@ -8,12 +8,14 @@ workers, the model file copied beside the experiment file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import ROOT, kill_9_once_paused, sweep_cli, write_experiment
 from test_hostile import in_process, one_error_line
 
@@ -228,6 +230,31 @@ def test_a_resume_after_the_model_file_changed_is_refused(two_layer_runs, tmp_pa
     one_error_line(in_process(monkeypatch, capsys, folder, "run", "exp.yaml", "--resume", "run"),
                    "the model's file", "changed since the run was made")
     assert json.loads((folder / "run" / "best" / "summary.json").read_text())["trial_id"]
+
+
+def test_a_sibling_module_the_model_imports_is_fingerprinted_a_resume_refused_and_a_load_warned(tmp_path):
+    """three_layer.py takes its layers from layers.py, which is imported from disk: its code gives the
+    numbers as much as the model file's. The other files beside it, which it does not import, are not
+    the model's."""
+    doc = {**{k: v for k, v in THREE_LAYER.items() if k != "early_terminate"},
+           "parameters": {"h1": {"values": [16, 32]}}, "fixed": {**THREE_LAYER["fixed"], "epochs": 1}}
+    folder = with_models(tmp_path, **doc)
+    result = sweep_cli("run", "exp.yaml", "--out", "run", "--no-plots", "--max-trials", "1", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    layers = folder / "models" / "layers.py"
+    recorded = yaml.safe_load((folder / "run" / "experiment.yaml").read_text())["model_code_sha256"]
+    assert recorded == {"layers.py": hashlib.sha256(layers.read_bytes()).hexdigest()}
+    with open(layers, "a") as f:
+        f.write("\n# an edit\n")
+    one_error_line(sweep_cli("run", "exp.yaml", "--resume", "run", cwd=folder),
+                   f"cannot resume run: {layers}, which the model imports, changed since the run was made")
+    assert len(pd.read_csv(folder / "run" / "trials.csv")) == 1
+    with pytest.warns(UserWarning, match="layers.py, which the model of .*model.npz imports, changed since"):
+        sweep.load_run(folder / "run").best_model()
+
+
+def test_a_model_file_that_imports_no_module_of_the_users_records_none(two_layer_runs):
+    assert yaml.safe_load((two_layer_runs / "two" / "experiment.yaml").read_text())["model_code_sha256"] == {}
 
 
 # ------------------------------------------------------------------------ the README's model (docs/your-model.md)

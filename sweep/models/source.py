@@ -88,6 +88,72 @@ class ModelSource:
         return found
 
 
+def code_root(source: ModelSource) -> Path | None:
+    """The folder of the user's code around a model: a file ref's folder, or the folder of a module ref's
+    top package (of the module itself when it is top-level); None when it cannot be found."""
+    if source.path is not None:
+        return Path(source.path).parent
+    top = _module_file(source.module.partition(".")[0]) if source.module else None
+    return Path(top).parent if top else None
+
+
+def code_files(source: ModelSource) -> dict[str, str]:
+    """The user's Python files the model's class imported, each a path relative to :func:`code_root`
+    (forward slashes) -> the SHA-256 of its bytes now: the sibling modules a model file imports
+    (CS231n's ``layers.py``), or a module ref's package. Found among the modules this process has
+    imported once the class is loaded; installed packages (site-packages, the interpreter's) and a
+    file ref's own file (its text is hashed apart) are not in it. Their code gives the numbers as much as
+    the model file's does, so a resume compares them (:func:`changed_code_file`)."""
+    import sys
+
+    root = code_root(source)
+    if root is None:
+        return {}
+    source.load()
+    installed = {Path(p).resolve() for p in {sys.prefix, sys.base_prefix, sys.exec_prefix}}
+    own = Path(__file__).resolve().parents[1]  # sweep itself
+    files = {}
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if not isinstance(file, str) or not file.endswith(".py") or file == source.path:
+            continue
+        path = Path(os.path.abspath(file))
+        try:
+            relative = path.relative_to(root)
+        except ValueError:
+            continue
+        resolved = path.resolve()
+        if {"site-packages", "dist-packages"} & set(path.parts) or own in resolved.parents or \
+                any(prefix in resolved.parents for prefix in installed):
+            continue
+        digest = _file_sha256(path)
+        if digest is not None:
+            files[relative.as_posix()] = digest
+    return dict(sorted(files.items()))
+
+
+def changed_code_file(source: ModelSource, recorded: dict) -> Path | None:
+    """The first of the ``recorded`` files (:func:`code_files` of an earlier time) whose bytes are not
+    the same now (or that is gone), or None."""
+    root = code_root(source)
+    if root is None or not isinstance(recorded, dict):
+        return None
+    for relative, digest in sorted(recorded.items()):
+        path = root / str(relative)
+        if _file_sha256(path) != digest:
+            return path
+    return None
+
+
+def _file_sha256(path: Path) -> str | None:
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 def _module_file(module: str | None) -> str | None:
     """The file of an importable module (without importing it), or None."""
     try:
