@@ -158,8 +158,8 @@ def _source_sha256(model) -> str | None:
 
 
 def _code_sha256(model) -> dict[str, str]:
-    """The SHA-256 of each of the user's modules the model imports (see :func:`sweep.models.source.code_files`)."""
-    from .models.source import code_files
+    """The SHA-256 of each of the user's modules the model imports (see :mod:`sweep.models.fingerprint`)."""
+    from .models.fingerprint import code_files
 
     return code_files(model)
 

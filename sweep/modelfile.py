@@ -43,9 +43,9 @@ class SavedUserModel:
 
     def record(self) -> dict:
         """What rebuilds the model (:func:`rebuild_user_model`): its class, the text of its file, the
-        SHA-256 of each module of the user's it imports (:func:`~sweep.models.source.code_files`: they
-        are imported from disk again), its hyperparameters, the data set's sizes and the dtype; JSON-able."""
-        from .models.source import code_files
+        SHA-256 of each module of the user's it imports (:mod:`sweep.models.fingerprint`: they are
+        imported from disk again), its hyperparameters, the data set's sizes and the dtype; JSON-able."""
+        from .models.fingerprint import code_files
 
         return {"format": USER_FORMAT,
                 "model": {"ref": self.source.ref, "class": self.source.class_name, "path": self.source.path,
@@ -142,18 +142,18 @@ def rebuild_user_model(header: dict, arrays: dict, path) -> LoadedModel:
     from the saved text of its file (its code runs), then given the arrays, whose names and shapes must
     be its ``params``' (ValueError or SweepError naming ``path`` else)."""
     from .models import ModelSource, build_model
-    from .models.source import changed_code_file
+    from .models.fingerprint import code_change
 
     spec = header["model"]
     source = ModelSource(spec["ref"], spec["class"], spec.get("path"), spec.get("module"), spec.get("source"))
     model = build_model(source.load(), header["hyperparameters"], header["input_dim"], header["num_classes"],
                         header["dtype"], 0)
-    changed = changed_code_file(source, spec.get("code_sha256"))
+    changed = code_change(source, spec.get("code_sha256"), loaded=True)
     if changed is not None:
         import warnings
 
-        warnings.warn(f"{changed}, which the model of {path} imports, changed since the model was saved: its "
-                      "predictions may not be the ones the run measured", UserWarning, stacklevel=2)
+        warnings.warn(f"{path}: {changed} the model was saved: its predictions may not be the ones the run "
+                      "measured", UserWarning, stacklevel=2)
     if set(model.params) != set(arrays):
         raise ValueError(f"{path}: holds arrays {sorted(arrays)}, the model has {sorted(model.params)}")
     for name, value in arrays.items():

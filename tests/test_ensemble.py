@@ -170,6 +170,17 @@ def test_a_hand_edited_ensemble_record_is_a_warning_for_show_best_and_report(run
         sweep.load_run(run).ensemble()
 
 
+def test_records_nested_too_deep_for_json_are_damaged_not_a_recursion_error(runs, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(runs / "whole", run)
+    for name in ("ensemble.json", "summary.json"):
+        (run / "best" / name).write_text("[" * 100_000)
+        for command in ("show", "best"):
+            result = sweep_cli(command, "run", cwd=tmp_path)
+            assert "Traceback" not in result.stderr and f"{name} is damaged (nested too deep" in result.stderr, \
+                result.stderr
+
+
 def test_another_runs_ensemble_copied_in_is_not_shown_as_this_runs_and_a_resume_makes_its_own(runs, tmp_path):
     shutil.copy(runs / "exp.yaml", tmp_path / "exp.yaml")
     write_experiment(tmp_path / "other.yaml", **{**GRID, "name": "other", "parameters": {

@@ -150,7 +150,8 @@ def test_the_example_models_keep_the_contract():
 
 def test_state_outside_params_that_the_scores_do_not_read_or_random_scores_are_not_blamed(tmp_path):
     """Caches for the backward pass (CS231n's layers keep them) change with every loss(X, y) but not the
-    scores; scores drawn anew on each call (noise at test time) cannot be compared, and are let be."""
+    scores; scores drawn anew on each call (noise at test time) cannot be compared, and are let be; rows
+    changed in place by loss(X, y) are the caller's copy."""
     write_model(tmp_path, "cached.py", """
         import numpy as np
         from linear import Softmax
@@ -165,10 +166,16 @@ def test_state_outside_params_that_the_scores_do_not_read_or_random_scores_are_n
             def loss(self, X, y=None):
                 scores = super().loss(X, y)
                 return scores + np.random.rand(*scores.shape) if y is None else scores
+
+        class NoisyInPlace(Softmax):
+            def loss(self, X, y=None):
+                if y is not None:
+                    X += 0.1 * np.random.randn(*X.shape)  # the trainer gives each minibatch its own rows
+                return super().loss(X, y)
     """)
     (tmp_path / "linear.py").write_text((BROKEN / "linear.py").read_text())
     X, y = rows()
-    for name in ("Cached", "Noisy"):
+    for name in ("Cached", "Noisy", "NoisyInPlace"):
         check_model(resolve_model(f"cached.py:{name}", tmp_path), {}, X, y, "float32", num_classes=4)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,8 @@ import sweep
 from sweep.config import load_experiment
 from sweep.data import load_dataset
 from sweep.figures import as_plot_run, run_caption
+from sweep.models import resolve_model
+from sweep.models.fingerprint import code_change, code_files
 from sweep.strategies import plan_trials
 from sweep.task import build_and_train
 
@@ -249,8 +253,59 @@ def test_a_sibling_module_the_model_imports_is_fingerprinted_a_resume_refused_an
     one_error_line(sweep_cli("run", "exp.yaml", "--resume", "run", cwd=folder),
                    f"cannot resume run: {layers}, which the model imports, changed since the run was made")
     assert len(pd.read_csv(folder / "run" / "trials.csv")) == 1
-    with pytest.warns(UserWarning, match="layers.py, which the model of .*model.npz imports, changed since"):
-        sweep.load_run(folder / "run").best_model()
+    # In a new process: this one may hold another folder's `layers` already, which Python would not import again.
+    loaded = subprocess.run([sys.executable, "-c", "import sweep; sweep.load_run('run').best_model()"], cwd=folder,
+                            capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    assert f"UserWarning: run/best/model.npz: {layers}, which the model imports, changed since the model was saved" \
+        in loaded.stderr
+
+
+def test_what_a_model_imports_is_read_from_its_imports_not_from_what_the_process_imported(tmp_path):
+    """Two sweeps in one script: the second model imports nothing of the user's, though the first one's
+    modules (and the script's own helper) sit in the same folder and in sys.modules. A project moved
+    elsewhere loads its saved model without a warning."""
+    folder = with_models(tmp_path / "project", **TWO_LAYER)
+    write_experiment(folder / "three.yaml", **{**{k: v for k, v in THREE_LAYER.items() if k != "early_terminate"},
+                                               "fixed": {**THREE_LAYER["fixed"], "epochs": 1}})
+    (folder / "models" / "helpers.py").write_text("SEED = 1\n")
+    (folder / "script.py").write_text(
+        "import sys\nsys.path.insert(0, 'models')\nimport helpers\nimport sweep\n"
+        "sweep.run_experiment('three.yaml', out='three', n_jobs=1, max_trials=1, report=False, quiet=True)\n"
+        "sweep.run_experiment('exp.yaml', out='two', n_jobs=1, max_trials=1, report=False, quiet=True)\n")
+    script = subprocess.run([sys.executable, "script.py"], cwd=folder, capture_output=True, text=True, timeout=300)
+    assert script.returncode == 0, script.stderr
+    recorded = {run: yaml.safe_load((folder / run / "experiment.yaml").read_text())["model_code_sha256"]
+                for run in ("three", "two")}
+    assert recorded == {"three": {"layers.py": hashlib.sha256((folder / "models" / "layers.py").read_bytes())
+                                  .hexdigest()}, "two": {}}
+    (folder / "models" / "helpers.py").write_text("SEED = 2\n")
+    resumed = sweep_cli("run", "exp.yaml", "--resume", "two", "--no-plots", cwd=folder)
+    assert resumed.returncode == 0, resumed.stderr
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    loaded = subprocess.run([sys.executable, "-W", "error", "-c",
+                             "import sys; sys.path.insert(0, 'models'); import sweep; "
+                             "print(sweep.load_run('three').best_model().params.keys())"],
+                            cwd=moved, capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0 and "Warning" not in loaded.stderr, loaded.stderr
+
+
+def test_a_module_refs_package_is_fingerprinted_and_a_damaged_record_is_named(tmp_path, monkeypatch):
+    package = tmp_path / "src" / "mypkg"
+    package.mkdir(parents=True)
+    shutil.copy(ROOT / "experiments" / "models" / "layers.py", package / "layers.py")
+    (package / "__init__.py").write_text("")
+    (package / "nets.py").write_text((ROOT / "experiments" / "models" / "three_layer.py").read_text()
+                                     .replace("from layers import", "from .layers import"))
+    monkeypatch.syspath_prepend(tmp_path / "src")
+    source = resolve_model("mypkg.nets:ThreeLayerNet", tmp_path)
+    recorded = code_files(source)
+    assert sorted(recorded) == ["mypkg/__init__.py", "mypkg/layers.py", "mypkg/nets.py"]
+    assert code_change(source, recorded) is None
+    (package / "__init__.py").write_text("# an edit\n")
+    assert code_change(source, recorded) == f"{package / '__init__.py'}, which the model imports, changed since"
+    assert "is damaged" in code_change(source, {1: "x", "mypkg/layers.py": "y"})
 
 
 def test_a_model_file_that_imports_no_module_of_the_users_records_none(two_layer_runs):

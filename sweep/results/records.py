@@ -527,6 +527,8 @@ def read_json_document(path: Path, max_bytes: int):
         if len(data) > max_bytes:
             raise ValueError(f"larger than {max_bytes:,} bytes")
         return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise SweepError(f"{path} is damaged (nested too deep to be a file sweep wrote)") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise SweepError(f"{path} is damaged ({str(exc).splitlines()[0][:120]})") from None
 

@@ -695,13 +695,12 @@ def _check_same_source(run_dir: Path, recorded: dict, experiment: Experiment) ->
             raise SweepError(f"cannot resume {run_dir}: {what} {path} changed since the run was made (its code gives "
                              "the numbers of every trial); undo the change, or start a new run without --resume")
     if experiment.model is not None:
-        from ..models.source import changed_code_file
+        from ..models.fingerprint import code_change
 
-        changed = changed_code_file(experiment.model, recorded.get("model_code_sha256"))
+        changed = code_change(experiment.model, recorded.get("model_code_sha256"))
         if changed is not None:
-            raise SweepError(f"cannot resume {run_dir}: {changed}, which the model imports, changed since the run was "
-                             "made (its code gives the numbers of every trial); undo the change, or start a new run "
-                             "without --resume")
+            raise SweepError(f"cannot resume {run_dir}: {changed} the run was made (its code gives the numbers of "
+                             "every trial); undo the change, or start a new run without --resume")
 
 
 def _inline(value) -> str:
