@@ -64,12 +64,13 @@ def test_pages_are_drawn_no_more_often_than_the_interval(run_folder):
     assert live.pages == 1 and live.pending
 
 
-#: A grid long enough (a few seconds a trial) for the live page to be written while it runs.
+#: A grid long enough (about three seconds a trial on an idle 2-core machine, 20 s in all) for the live page
+#: (first drawn after 5 s) to be written while it runs.
 LONG = {"name": "long", "dataset": "digits",
         "method": "grid", "parameters": {"hidden_size": {"values": [256, 264, 272, 280, 288, 296, 304, 312,
                                                                     320, 328, 336, 344]}},
         "fixed": {"optimizer": "sgd_momentum", "init": "he", "batch_size": 8, "learning_rate": 0.01,
-                  "epochs": 40}}
+                  "epochs": 200}}
 
 LIVE_TEXT = "const box = document.getElementById('live'); return box ? box.textContent : 'final';"
 
