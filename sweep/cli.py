@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -378,15 +377,13 @@ def _ensemble_line(run_dir: Path) -> dict | None:
     """What ``sweep best`` shows of the run's ensemble (best/ensemble.json): its validation and test
     accuracy and its members' weights; None when it has none. A record that is damaged or not this
     run's ensemble (see :func:`~sweep.ensemble.ensemble_problem`) is a warning."""
-    from .ensemble import ENSEMBLE_JSON, ensemble_problem, read_ensemble_record
+    from .ensemble import proven_record
 
-    if not os.path.lexists(run_dir / BEST_DIR / ENSEMBLE_JSON):
-        return None
-    problem = ensemble_problem(run_dir)
+    record, problem = proven_record(run_dir)
     if problem:
         _warn([f"{run_dir / BEST_DIR}: {problem}; its ensemble is not shown"])
+    if record is None:
         return None
-    record = read_ensemble_record(run_dir)
     return {"val_acc": record.get("val_acc"), "test_acc": record.get("test_acc"), "size": record.get("size"),
             "members": {m.get("trial_id"): m.get("weight") for m in record["members"] if isinstance(m, dict)},
             "file": str(run_dir / BEST_DIR / "ensemble.npz")}

@@ -329,6 +329,15 @@ def _whole(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def proven_record(run_dir: Path) -> tuple[dict | None, str | None]:
+    """``(record, None)`` when ``best/`` holds an ensemble this run saved whole (see :func:`ensemble_problem`),
+    ``(None, problem)`` when it does not, ``(None, None)`` when there is no ensemble.json at all."""
+    if not os.path.lexists(Path(run_dir) / BEST_DIR / ENSEMBLE_JSON):
+        return None, None
+    problem = ensemble_problem(run_dir)
+    return (None, problem) if problem else (read_ensemble_record(run_dir), None)
+
+
 def ensemble_problem(run_dir: Path) -> str | None:
     """Why ``best/`` does not hold an ensemble this run saved whole, or None: its record must be a
     readable file (not a link), its members scored trials of this run (trials.csv ``ok`` or

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import math
-import os
 from datetime import datetime
 from pathlib import Path
 
@@ -206,14 +205,13 @@ def _best(run: PlotRun) -> dict:
 def _ensemble(run: PlotRun, summary: dict) -> dict | None:
     """The ensemble beside the best trial (best/ensemble.json, see :mod:`sweep.ensemble`): its and the single
     best's validation and test accuracy, its members and their weights; None when the run has none."""
-    from .ensemble import ENSEMBLE_JSON, ensemble_problem, read_ensemble_record
+    from .ensemble import proven_record
 
-    if not os.path.lexists(run.run_dir / "best" / ENSEMBLE_JSON):
-        return None
-    problem = ensemble_problem(run.run_dir)
+    record, problem = proven_record(run.run_dir)
     if problem:  # damaged, or not this run's: its numbers are not shown as the run's
         return {"problem": f"{run.run_dir / 'best'}: {problem}", "rows": [], "members": []}
-    record = read_ensemble_record(run.run_dir)
+    if record is None:
+        return None
     single = record.get("single_best") if isinstance(record.get("single_best"), dict) else {}
     rows = [{"label": f"ensemble of {len(record['members'])} trial(s)",
              "val": fmt_metric(record.get("val_acc"), "val_acc"), "test": fmt_metric(record.get("test_acc"), "test_acc")},

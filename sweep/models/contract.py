@@ -61,18 +61,18 @@ def check_model(source: ModelSource, hyperparameters: dict, X, y, dtype: str, *,
         _require(_loss_method_problem(model), built_at)
         # Each call gets its own copy of the rows, as the trainer gives each minibatch its own buffer: a
         # model may change its inputs in place (noise added to a training batch).
-        scores, site = _call(model.loss, cls, "loss(X)", "loss(X) returns the scores (N, C) when y is not given",
-                             X.copy())
+        def score():
+            return _call(model.loss, cls, "loss(X)", "loss(X) returns the scores (N, C) when y is not given", X.copy())
+
+        scores, site = score()
         _require(_scores_problem(scores, (len(X), num_classes)), site)
-        again, _ = _call(model.loss, cls, "loss(X)", "loss(X) returns the scores (N, C) when y is not given",
-                         X.copy())
+        again, _ = score()
         weights = {name: np.array(value, copy=True) for name, value in params.items()}
         generator = {"rng": np.random.default_rng(seed)} if takes_generator(model.loss) else {}
         pair, site = _call(model.loss, cls, "loss(X, y)", "loss(X, y) returns (loss, grads)", X.copy(), y, **generator)
         _require(_pair_problem(pair, params), site)
         if np.array_equal(scores, again) and all(np.array_equal(weights[k], v) for k, v in model.params.items()):
-            after, _ = _call(model.loss, cls, "loss(X)", "loss(X) returns the scores (N, C) when y is not given",
-                             X.copy())
+            after, _ = score()
             _require(_hidden_state_problem(scores, after), definition_site(cls.loss) or built_at)
 
 
